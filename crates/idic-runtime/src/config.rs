@@ -1,0 +1,528 @@
+//! Layered configuration: built-in defaults, then a TOML file, then environment
+//! variables (`IDIC_...`, with `__` between section and key), then command-line flags.
+//!
+//! Secrets are held in [`Secret`], which never prints: [`Config::to_masked_toml`] is what
+//! `idic config` shows.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The four services of the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceName {
+    Identity,
+    Differentiation,
+    Interaction,
+    Customization,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 4] = [
+        ServiceName::Identity,
+        ServiceName::Differentiation,
+        ServiceName::Interaction,
+        ServiceName::Customization,
+    ];
+
+    /// The short name used in configuration, metrics, schemas and file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Identity => "identity",
+            ServiceName::Differentiation => "differentiation",
+            ServiceName::Interaction => "interaction",
+            ServiceName::Customization => "customization",
+        }
+    }
+
+    /// The fully qualified gRPC service name.
+    pub fn grpc_name(self) -> &'static str {
+        use idic_proto::service_names as names;
+        match self {
+            ServiceName::Identity => names::IDENTITY,
+            ServiceName::Differentiation => names::DIFFERENTIATION,
+            ServiceName::Interaction => names::INTERACTION,
+            ServiceName::Customization => names::CUSTOMIZATION,
+        }
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServiceName {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ServiceName::ALL
+            .into_iter()
+            .find(|name| name.as_str() == text.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                format!("unknown service '{text}': expected identity, differentiation, interaction or customization")
+            })
+    }
+}
+
+/// A value that must never appear in logs or printed configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The clear value, for the one place that needs it (a connection, a comparison).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// A connection URL whose password must not print; the rest of it may.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretUrl(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password (if any) replaced by `********`.
+    pub fn masked(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                // set_password only fails for URLs that cannot have one.
+                let _ = parsed.set_password(Some("********"));
+                parsed.to_string()
+            }
+            Ok(_) => self.0.clone(),
+            Err(_) => "********".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({})", self.masked())
+    }
+}
+
+impl Serialize for SecretUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.masked())
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SecretUrl)
+    }
+}
+
+/// Where the suite runs: development allows running without credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// One client allowed to call the suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyConfig {
+    /// A name for the client, recorded as "who" in audits and metrics.
+    pub client: String,
+    pub key: Secret,
+    /// Scopes such as `identity:read`, `interaction:write`, `admin`.
+    pub scopes: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AuthConfig {
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+/// Tuning of the gRPC server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GrpcConfig {
+    /// The longest a request may run; a client's shorter `grpc-timeout` wins.
+    pub max_request_ms: u64,
+    /// Requests handled at once; more are shed with UNAVAILABLE and a retry hint.
+    pub concurrency_limit: usize,
+    /// How long in-flight calls may take to finish after SIGTERM.
+    pub shutdown_grace_ms: u64,
+    /// The largest message accepted or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// PEM certificate and key: with both set the server speaks TLS.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle: with it set, clients must present a certificate it signed (mTLS).
+    pub tls_client_ca_file: Option<PathBuf>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            max_request_ms: 30_000,
+            concurrency_limit: 1024,
+            shutdown_grace_ms: 20_000,
+            max_message_bytes: 16 * 1024 * 1024,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+        }
+    }
+}
+
+impl GrpcConfig {
+    pub fn max_request(&self) -> Duration {
+        Duration::from_millis(self.max_request_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+/// Addresses of the other services. Unset peers are reached at this process's own
+/// listen address, which is right for the all-in-one server.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PeersConfig {
+    pub identity: Option<String>,
+    pub differentiation: Option<String>,
+    pub interaction: Option<String>,
+    pub customization: Option<String>,
+    /// The API key this process presents to its peers when they require one.
+    pub api_key: Option<Secret>,
+    /// PEM CA bundle that signs the peers' certificates (for `https://` peers).
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM certificate and key this process presents to peers that ask (mTLS).
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// Connections per service pool.
+    pub max_connections: u32,
+    /// How long to wait for a free connection.
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 8,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// Prefix of every key and stream, so several suites can share one Redis.
+    pub key_prefix: String,
+    /// Entries kept per event stream (approximate trim).
+    pub stream_max_len: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            key_prefix: "idic".to_owned(),
+            stream_max_len: 1_000_000,
+        }
+    }
+}
+
+/// The effective configuration of one process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub env: Environment,
+    /// gRPC listen address; all enabled services share it.
+    pub listen: SocketAddr,
+    /// HTTP admin address for `/metrics` and `/healthz`; unset disables it.
+    pub admin_listen: Option<SocketAddr>,
+    /// SQLite files live here when `database_url` is unset.
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (`DATABASE_URL`); unset means embedded SQLite under `data_dir`.
+    pub database_url: Option<SecretUrl>,
+    /// Redis URL (`REDIS_URL`); unset means an in-process cache and event bus.
+    pub redis_url: Option<SecretUrl>,
+    /// Services this process runs; empty means all four.
+    pub services: Vec<ServiceName>,
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `idic=debug,info`; `RUST_LOG` wins when set.
+    pub log_filter: String,
+    pub auth: AuthConfig,
+    pub grpc: GrpcConfig,
+    pub peers: PeersConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            env: Environment::Development,
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            services: Vec::new(),
+            log_format: LogFormat::Human,
+            log_filter: "info".to_owned(),
+            auth: AuthConfig::default(),
+            grpc: GrpcConfig::default(),
+            peers: PeersConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+        }
+    }
+}
+
+/// `IDIC_` variables that belong to the command-line client, not the server.
+const CLIENT_ONLY_VARIABLES: &[&str] = &["server", "api_key", "config"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Defaults, then `file` (if given; it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::figment(file)
+            .extract::<Config>()
+            .map_err(|error| ConfigError(error.to_string()))
+            .and_then(Config::validated)
+    }
+
+    fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(
+                Env::prefixed("IDIC_")
+                    .ignore(CLIENT_ONLY_VARIABLES)
+                    .split("__"),
+            )
+            .merge(Env::raw().only(&["database_url", "redis_url"]))
+    }
+
+    /// Checks what types alone cannot: rules across fields.
+    pub fn validated(self) -> Result<Config, ConfigError> {
+        if self.env == Environment::Production && self.auth.keys.is_empty() {
+            return Err(ConfigError(
+                "IDIC_ENV=production requires at least one API key in auth.keys".to_owned(),
+            ));
+        }
+        for key in &self.auth.keys {
+            if key.key.expose().len() < 16 {
+                return Err(ConfigError(format!(
+                    "auth.keys: the key of client '{}' is shorter than 16 characters",
+                    key.client
+                )));
+            }
+            if key.scopes.is_empty() {
+                return Err(ConfigError(format!(
+                    "auth.keys: client '{}' has no scopes",
+                    key.client
+                )));
+            }
+        }
+        if self.grpc.tls_cert_file.is_some() != self.grpc.tls_key_file.is_some() {
+            return Err(ConfigError(
+                "grpc.tls_cert_file and grpc.tls_key_file must be set together".to_owned(),
+            ));
+        }
+        if self.grpc.concurrency_limit == 0 {
+            return Err(ConfigError(
+                "grpc.concurrency_limit must be at least 1".to_owned(),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The services this process runs.
+    pub fn enabled_services(&self) -> Vec<ServiceName> {
+        if self.services.is_empty() {
+            return ServiceName::ALL.to_vec();
+        }
+        let mut services = self.services.clone();
+        services.sort();
+        services.dedup();
+        services
+    }
+
+    /// The address at which `service` is reached from this process.
+    pub fn peer_address(&self, service: ServiceName) -> String {
+        let configured = match service {
+            ServiceName::Identity => &self.peers.identity,
+            ServiceName::Differentiation => &self.peers.differentiation,
+            ServiceName::Interaction => &self.peers.interaction,
+            ServiceName::Customization => &self.peers.customization,
+        };
+        configured.clone().unwrap_or_else(|| self.own_address())
+    }
+
+    fn own_address(&self) -> String {
+        let scheme = if self.grpc.tls_cert_file.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut address = self.listen;
+        // A wildcard listen address is not something a client can connect to.
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("{scheme}://{address}")
+    }
+
+    pub fn auth_enabled(&self) -> bool {
+        !self.auth.keys.is_empty()
+    }
+
+    /// The configuration as TOML, with every secret masked.
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let mut config = Config::default();
+        config.auth.keys.push(ApiKeyConfig {
+            client: "callcenter".into(),
+            key: Secret::new("super-secret-key-123"),
+            scopes: ["identity:read".to_owned()].into(),
+        });
+        config.database_url = Some(SecretUrl::new("postgres://idic:hunter2@db:5432/idic"));
+        let printed = config.to_masked_toml();
+        assert!(!printed.contains("super-secret-key-123"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://idic:********@db:5432/idic"),
+            "{printed}"
+        );
+        let debugged = format!("{config:?}");
+        assert!(!debugged.contains("super-secret-key-123"));
+        assert!(!debugged.contains("hunter2"));
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "idic.toml",
+                r#"
+                listen = "0.0.0.0:6000"
+                log_format = "json"
+                [grpc]
+                concurrency_limit = 7
+                max_request_ms = 1000
+                "#,
+            )?;
+            jail.set_env("IDIC_GRPC__CONCURRENCY_LIMIT", "9");
+            jail.set_env("IDIC_SERVER", "http://ignored:1");
+            jail.set_env("DATABASE_URL", "postgres://localhost/test");
+            let config = Config::load(Some(Path::new("idic.toml"))).expect("valid");
+            assert_eq!(config.listen, "0.0.0.0:6000".parse().unwrap());
+            assert_eq!(config.log_format, LogFormat::Json);
+            assert_eq!(config.grpc.max_request_ms, 1000);
+            assert_eq!(
+                config.grpc.concurrency_limit, 9,
+                "environment wins over file"
+            );
+            assert_eq!(
+                config.database_url.as_ref().map(SecretUrl::expose),
+                Some("postgres://localhost/test")
+            );
+            assert_eq!(
+                config.peer_address(ServiceName::Identity),
+                "http://127.0.0.1:6000"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_refuses_to_run_without_keys() {
+        let config = Config {
+            env: Environment::Production,
+            ..Config::default()
+        };
+        let error = config.validated().unwrap_err();
+        assert!(error.to_string().contains("production"));
+    }
+
+    #[test]
+    fn keys_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "IDIC_AUTH__KEYS",
+                r#"[{client="orders", key="0123456789abcdef0123", scopes=["customization:read"]}]"#,
+            );
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.auth.keys.len(), 1);
+            assert_eq!(config.auth.keys[0].client, "orders");
+            Ok(())
+        });
+    }
+}

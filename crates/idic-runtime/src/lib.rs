@@ -1,0 +1,24 @@
+//! The shared runtime of every IDIC service: configuration, telemetry, authentication,
+//! the server assembly and its tower layers, error mapping, storage, cache and event
+//! bus set-up. Nothing here is specific to one service.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod auth;
+pub mod bus;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod paging;
+pub mod peers;
+pub mod server;
+pub mod shared;
+pub mod shutdown;
+pub mod storage;
+pub mod telemetry;
+
+pub use config::{Config, ServiceName};
+pub use error::{ApiError, ApiResult, FieldViolation};
+pub use shared::ServiceContext;

@@ -1,0 +1,190 @@
+//! The one place a gRPC server is assembled: the services a process runs, behind the
+//! suite's tower layers, with health (`grpc.health.v1`, per service name), reflection,
+//! message-size limits, optional TLS/mTLS and a bounded graceful shutdown.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::RoutesBuilder;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic_health::ServingStatus;
+use tower::ServiceBuilder;
+
+use crate::auth::{Access, Authenticator, scope_for};
+use crate::config::{Config, ServiceName};
+use crate::middleware::{
+    AuthLayer, DeadlineLayer, LoadShedLayer, MetricsLayer, Route, RouteTable, TraceContextLayer,
+};
+
+/// Adds one service's gRPC server to the routes.
+pub type AddRoutes = Box<dyn FnOnce(&mut RoutesBuilder) + Send>;
+
+/// What a service hands the server: its routes and the access each RPC needs.
+pub struct ServiceRegistration {
+    pub service: ServiceName,
+    /// Every RPC of the service by method name, and whether it reads, writes or
+    /// administers. The auth layer derives the required scope from it.
+    pub methods: &'static [(&'static str, Access)],
+    pub add_routes: AddRoutes,
+}
+
+/// A bound gRPC listener, ready to serve.
+pub struct GrpcServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl GrpcServer {
+    /// Binds `address`; port 0 picks a free port (see [`GrpcServer::local_addr`]).
+    pub async fn bind(address: SocketAddr) -> anyhow::Result<GrpcServer> {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding the gRPC address {address}"))?;
+        let local_addr = listener.local_addr()?;
+        Ok(GrpcServer {
+            listener,
+            local_addr,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, reports NOT_SERVING and
+    /// lets in-flight calls finish for at most `grpc.shutdown_grace_ms`.
+    pub async fn serve(
+        self,
+        config: &Config,
+        registrations: Vec<ServiceRegistration>,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let routes = route_table(&registrations);
+        let authenticator = Authenticator::new(
+            &config.auth.keys,
+            routes
+                .iter()
+                .map(|(path, route)| (path.clone(), route.scope.clone()))
+                .collect(),
+        );
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let served: Vec<ServiceName> = registrations.iter().map(|r| r.service).collect();
+
+        let mut builder = RoutesBuilder::default();
+        builder.add_service(health_service);
+        add_reflection(&mut builder)?;
+        for registration in registrations {
+            (registration.add_routes)(&mut builder);
+        }
+
+        let layers = ServiceBuilder::new()
+            .layer(TraceContextLayer)
+            .layer(MetricsLayer::new(routes.clone()))
+            .layer(LoadShedLayer::new(config.grpc.concurrency_limit))
+            .layer(AuthLayer::new(authenticator))
+            .layer(DeadlineLayer::new(config.grpc.max_request()))
+            .into_inner();
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = tls_config(config)? {
+            server = server.tls_config(tls)?;
+        }
+        let router = server
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .layer(layers)
+            .add_routes(builder.routes());
+
+        for service in &served {
+            health
+                .set_service_status(service.grpc_name(), ServingStatus::Serving)
+                .await;
+        }
+        health.set_service_status("", ServingStatus::Serving).await;
+
+        let stop_accepting = CancellationToken::new();
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let serving =
+            router.serve_with_incoming_shutdown(incoming, stop_accepting.clone().cancelled_owned());
+        tokio::pin!(serving);
+        tokio::select! {
+            finished = &mut serving => return finished.context("gRPC server failed"),
+            () = shutdown => {}
+        }
+
+        tracing::info!("shutting down: no new calls, letting in-flight calls finish");
+        for service in &served {
+            health
+                .set_service_status(service.grpc_name(), ServingStatus::NotServing)
+                .await;
+        }
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        stop_accepting.cancel();
+        let grace = config.grpc.shutdown_grace();
+        match tokio::time::timeout(grace, serving).await {
+            Ok(finished) => finished.context("gRPC server failed while draining"),
+            Err(_) => {
+                tracing::warn!(
+                    grace_ms = grace.as_millis() as u64,
+                    "calls still running after the grace period were cut off"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Path -> (service, method, scope) for every RPC of the registered services.
+fn route_table(registrations: &[ServiceRegistration]) -> RouteTable {
+    let mut table = HashMap::new();
+    for registration in registrations {
+        let grpc_name = registration.service.grpc_name();
+        for (method, access) in registration.methods {
+            table.insert(
+                format!("/{grpc_name}/{method}"),
+                Route {
+                    service: grpc_name,
+                    method,
+                    scope: scope_for(registration.service, *access),
+                },
+            );
+        }
+    }
+    Arc::new(table)
+}
+
+fn add_reflection(builder: &mut RoutesBuilder) -> anyhow::Result<()> {
+    // Both versions: grpcurl and older tools still ask v1alpha.
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(idic_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(idic_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    builder.add_service(v1).add_service(v1alpha);
+    Ok(())
+}
+
+fn tls_config(config: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert_file), Some(key_file)) = (&config.grpc.tls_cert_file, &config.grpc.tls_key_file)
+    else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let mut tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(read(cert_file)?, read(key_file)?));
+    if let Some(ca_file) = &config.grpc.tls_client_ca_file {
+        tls = tls.client_ca_root(Certificate::from_pem(read(ca_file)?));
+    }
+    Ok(Some(tls))
+}

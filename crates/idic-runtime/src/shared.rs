@@ -1,0 +1,53 @@
+//! What every service of a process shares: configuration, cache, event bus and peer
+//! clients. Redis when `REDIS_URL` is set, in-process otherwise.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::bus::{EventBus, MemoryBus, RedisBus};
+use crate::cache::{Cache, MemoryCache, RedisCache};
+use crate::config::{Config, Secret};
+use crate::peers::Peers;
+
+/// Handed to each service's `build`.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub config: Arc<Config>,
+    pub cache: Arc<dyn Cache>,
+    pub bus: Arc<dyn EventBus>,
+    pub peers: Peers,
+}
+
+impl ServiceContext {
+    /// Connects the shared resources the configuration names. `peer_key` is the key
+    /// this process presents to its peers, if they require one.
+    pub async fn connect(config: Arc<Config>, peer_key: Option<&Secret>) -> anyhow::Result<Self> {
+        let (cache, bus): (Arc<dyn Cache>, Arc<dyn EventBus>) = match &config.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.expose()).context("parsing REDIS_URL")?;
+                let connection = redis::aio::ConnectionManager::new(client.clone())
+                    .await
+                    .with_context(|| format!("connecting to Redis at {}", url.masked()))?;
+                let prefix = &config.redis.key_prefix;
+                (
+                    Arc::new(RedisCache::new(connection.clone(), prefix)),
+                    Arc::new(RedisBus::new(
+                        client,
+                        connection,
+                        prefix,
+                        config.redis.stream_max_len,
+                    )),
+                )
+            }
+            None => (Arc::new(MemoryCache::default()), Arc::new(MemoryBus::new())),
+        };
+        let peers = Peers::from_config(&config, peer_key)?;
+        Ok(ServiceContext {
+            config,
+            cache,
+            bus,
+            peers,
+        })
+    }
+}

@@ -1,0 +1,188 @@
+//! Storage set-up shared by every service: one sqlx pool per service on PostgreSQL or
+//! SQLite, chosen by URL, with the service's embedded migrations applied at start.
+//!
+//! Services write their SQL once against the `Any` driver. The few dialect rules that
+//! keeps: times are `BIGINT` microseconds since the epoch, booleans are `BIGINT` 0/1,
+//! aggregates that PostgreSQL would widen to NUMERIC are cast back to `BIGINT`, and
+//! placeholders are `$1, $2, ...` (which SQLite accepts too).
+//!
+//! On PostgreSQL each service owns a schema named after it (`identity`, ...) in the
+//! database of `DATABASE_URL`; on SQLite each service owns a file under the data
+//! directory. Migrations run under sqlx's migration lock (an advisory lock on
+//! PostgreSQL, the file lock on SQLite), so replicas may start together.
+
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::config::{Config, ServiceName};
+
+/// The engine behind a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A service's migrations, one directory per dialect.
+pub struct Migrations {
+    pub postgres: &'static Migrator,
+    pub sqlite: &'static Migrator,
+}
+
+/// A service's connection pool.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+/// Connects `service` to its storage and brings its schema up to date.
+pub async fn connect(
+    config: &Config,
+    service: ServiceName,
+    migrations: &Migrations,
+) -> anyhow::Result<Database> {
+    INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+    let database = match &config.database_url {
+        Some(url) => connect_postgres(url.expose(), service, config).await?,
+        None => connect_sqlite(config, service).await?,
+    };
+    let migrator = match database.backend {
+        Backend::Postgres => migrations.postgres,
+        Backend::Sqlite => migrations.sqlite,
+    };
+    migrator
+        .run(&database.pool)
+        .await
+        .with_context(|| format!("migrating the {service} schema"))?;
+    Ok(database)
+}
+
+fn pool_options(config: &Config) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(config.database.max_connections)
+        .acquire_timeout(Duration::from_millis(config.database.acquire_timeout_ms))
+}
+
+async fn connect_postgres(
+    url: &str,
+    service: ServiceName,
+    config: &Config,
+) -> anyhow::Result<Database> {
+    let schema = service.as_str();
+    create_schema(url, schema).await?;
+    let search_path = format!("SET search_path TO {schema}");
+    let options = AnyConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+    let pool = pool_options(config)
+        .after_connect(move |connection, _meta| {
+            let search_path = search_path.clone();
+            Box::pin(async move {
+                connection.execute(search_path.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    Ok(Database {
+        pool,
+        backend: Backend::Postgres,
+    })
+}
+
+/// Creates the service's schema. Concurrent `CREATE SCHEMA IF NOT EXISTS` can still
+/// collide in PostgreSQL, so replicas take an advisory lock around it.
+async fn create_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(url)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    // An arbitrary constant shared by every IDIC process: "IDIC" in ASCII.
+    connection
+        .execute("SELECT pg_advisory_lock(1229210947)")
+        .await?;
+    let created = connection
+        .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+        .await;
+    connection
+        .execute("SELECT pg_advisory_unlock(1229210947)")
+        .await?;
+    created.with_context(|| format!("creating schema {schema}"))?;
+    connection.close().await?;
+    Ok(())
+}
+
+async fn connect_sqlite(config: &Config, service: ServiceName) -> anyhow::Result<Database> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let path = config.data_dir.join(format!("{service}.db"));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let options = AnyConnectOptions::from_str(&url)?;
+    let pool = pool_options(config)
+        .after_connect(|connection, _meta| {
+            Box::pin(async move {
+                // busy_timeout first: the other pragmas may wait for a writer.
+                connection.execute("PRAGMA busy_timeout = 10000").await?;
+                connection.execute("PRAGMA journal_mode = WAL").await?;
+                // WAL with NORMAL survives a process crash; an OS crash may lose the
+                // last transactions, which is the embedded mode's documented trade-off.
+                connection.execute("PRAGMA synchronous = NORMAL").await?;
+                connection.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(Database {
+        pool,
+        backend: Backend::Sqlite,
+    })
+}
+
+/// Microseconds since the Unix epoch, the suite's storage format for instants.
+pub fn micros_from_timestamp(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp
+        .seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(timestamp.nanos / 1_000))
+}
+
+/// The protobuf timestamp of stored microseconds.
+pub fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}
+
+/// Now, in storage format.
+pub fn now_micros() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_through_micros() {
+        for micros in [0, 1, -1, 1_700_000_000_123_456, -1_000_001] {
+            assert_eq!(
+                micros_from_timestamp(&timestamp_from_micros(micros)),
+                micros
+            );
+        }
+    }
+}
