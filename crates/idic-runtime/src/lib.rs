@@ -13,6 +13,7 @@ pub mod error;
 pub mod middleware;
 pub mod paging;
 pub mod peers;
+pub mod refs;
 pub mod server;
 pub mod shared;
 pub mod shutdown;

@@ -125,3 +125,41 @@ fn peer_tls(config: &Config) -> anyhow::Result<ClientTlsConfig> {
     }
     Ok(tls)
 }
+
+impl Peers {
+    /// The surviving customer id of `selector`, asked of the identity service within
+    /// `budget`. Unknown customers are NOT_FOUND; an unreachable identity service is
+    /// UNAVAILABLE, so that the caller may retry.
+    pub async fn resolve_customer(
+        &self,
+        selector: &crate::refs::CustomerSelector,
+        budget: Duration,
+    ) -> crate::error::ApiResult<String> {
+        use crate::error::ApiError;
+        let mut request = tonic::Request::new(idic_proto::v1::GetCustomerRequest {
+            customer: Some(selector.to_proto()),
+        });
+        request.set_timeout(budget);
+        let response = self.identity().get_customer(request).await;
+        match response {
+            Ok(response) => response
+                .into_inner()
+                .customer
+                .map(|customer| customer.customer_id)
+                .ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("identity answered without a customer"))
+                }),
+            Err(status) => Err(match status.code() {
+                tonic::Code::NotFound => ApiError::not_found("no customer matches the reference"),
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ApiError::Unavailable {
+                    message: "the identity service did not answer".to_owned(),
+                    retry_after: Duration::from_millis(200),
+                },
+                tonic::Code::InvalidArgument => {
+                    ApiError::invalid("customer", status.message().to_owned())
+                }
+                _ => ApiError::internal(anyhow::anyhow!("identity service: {status}")),
+            }),
+        }
+    }
+}

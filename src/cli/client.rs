@@ -1,0 +1,47 @@
+//! Client commands: a channel to the suite with the API key on every call.
+
+use idic_runtime::ServiceName;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use super::ClientArgs;
+use idic_runtime::config::Secret;
+use idic_runtime::peers::PeerInterceptor;
+
+pub type SuiteChannel = InterceptedService<Channel, PeerInterceptor>;
+
+/// Connects to the suite named by `--server`.
+pub async fn connect(args: &ClientArgs) -> anyhow::Result<SuiteChannel> {
+    let channel = Channel::from_shared(args.server.clone())?
+        .connect()
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot reach the suite at {}: {error}", args.server))?;
+    let key = args.api_key.as_ref().map(|key| Secret::new(key.clone()));
+    Ok(InterceptedService::new(
+        channel,
+        PeerInterceptor::new(key.as_ref())?,
+    ))
+}
+
+/// `idic health`: each service's serving status; fails unless all serve.
+pub async fn health(args: &ClientArgs) -> anyhow::Result<()> {
+    let mut client = HealthClient::new(connect(args).await?);
+    let mut all_serving = true;
+    for service in ServiceName::ALL {
+        let status = client
+            .check(HealthCheckRequest {
+                service: service.grpc_name().to_owned(),
+            })
+            .await;
+        let text = match status {
+            Ok(response) => format!("{:?}", response.into_inner().status()),
+            Err(status) => format!("{:?}: {}", status.code(), status.message()),
+        };
+        all_serving &= text == "Serving";
+        println!("{:<32} {text}", service.grpc_name());
+    }
+    anyhow::ensure!(all_serving, "not every service is serving");
+    Ok(())
+}

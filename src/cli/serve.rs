@@ -1,0 +1,107 @@
+//! `idic serve` and `idic config`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use idic_runtime::config::{Config, Environment};
+use idic_runtime::{ServiceName, shutdown, telemetry};
+
+use crate::Application;
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// gRPC listen address [default: 127.0.0.1:50051]
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// HTTP admin address for /metrics and /healthz [default: 127.0.0.1:9464]
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Directory of the embedded SQLite files [default: ./data]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Run only this service; repeat for several [default: all four]
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<ServiceName>,
+}
+
+impl ServeArgs {
+    /// Flags are the last layer, over file and environment.
+    fn apply(self, config: &mut Config) {
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(admin) = self.admin_listen {
+            config.admin_listen = Some(admin);
+        }
+        if let Some(data_dir) = self.data_dir {
+            config.data_dir = data_dir;
+        }
+        if !self.services.is_empty() {
+            config.services = self.services;
+        }
+    }
+}
+
+fn load(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(file)?;
+    args.apply(&mut config);
+    Ok(config.validated()?)
+}
+
+pub fn print_config(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
+    print!("{}", load(file, args)?.to_masked_toml());
+    Ok(())
+}
+
+pub async fn serve(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
+    let config = load(file, args)?;
+    let _telemetry = telemetry::init(config.log_format, &config.log_filter)?;
+    if !config.auth_enabled() && config.env == Environment::Development {
+        tracing::warn!(
+            "authentication is off: any client may call every RPC (configure auth.keys to turn it on)"
+        );
+    }
+    let application = Application::build(config).await?;
+    announce(&application);
+    application.run_until_stopped(shutdown::signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn announce(application: &Application) {
+    let config = application.config();
+    let address = application.grpc_address();
+    let services: Vec<_> = config
+        .enabled_services()
+        .iter()
+        .map(|service| service.grpc_name())
+        .collect();
+    let storage = if config.database_url.is_some() {
+        "PostgreSQL (DATABASE_URL)".to_owned()
+    } else {
+        format!("SQLite under {}", config.data_dir.display())
+    };
+    let cache = if config.redis_url.is_some() {
+        "Redis (REDIS_URL)"
+    } else {
+        "in-process"
+    };
+    tracing::info!(%address, services = ?services, storage, cache, "serving");
+    let transport = if config.grpc.tls_cert_file.is_some() {
+        "gRPC over TLS"
+    } else {
+        "gRPC, plaintext"
+    };
+    println!("IDIC suite listening on {address} ({transport})");
+    println!("  services: {}", services.join(", "));
+    println!("  storage:  {storage}; cache and events: {cache}");
+    if let Some(admin) = application.admin_address() {
+        println!("  metrics:  http://{admin}/metrics   liveness: http://{admin}/healthz");
+    }
+    println!("  try:      grpcurl -plaintext {address} list");
+    println!(
+        "            grpcurl -plaintext -d '{{\"service\":\"idic.v1.IdentityService\"}}' {address} grpc.health.v1.Health/Check"
+    );
+    println!("            idic health --server http://{address}");
+}

@@ -1,0 +1,8 @@
+//! The IDIC suite's all-in-one server and command-line client.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+
+pub use app::Application;
