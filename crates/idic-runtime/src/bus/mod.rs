@@ -40,17 +40,20 @@ pub struct Event {
     pub payload: Vec<u8>,
 }
 
+/// Marks a delivered event handled, in whatever way the bus keeps track.
+type Acknowledge = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), BusError>> + Send>;
+
 /// An event handed to one member of a group; [`Delivery::ack`] it once handled.
 pub struct Delivery {
     pub event: Event,
-    acknowledge: Option<Box<dyn FnOnce() -> BoxFuture<'static, Result<(), BusError>> + Send>>,
+    acknowledge: Option<Acknowledge>,
     on_drop_unacknowledged: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Delivery {
     fn new(
         event: Event,
-        acknowledge: Box<dyn FnOnce() -> BoxFuture<'static, Result<(), BusError>> + Send>,
+        acknowledge: Acknowledge,
         on_drop_unacknowledged: Option<Box<dyn FnOnce() + Send>>,
     ) -> Self {
         Delivery {

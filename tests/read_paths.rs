@@ -1,0 +1,271 @@
+//! Each service's first read RPC, end to end from gRPC to storage, on the embedded
+//! default and on PostgreSQL with Redis. Data is seeded through the services' stores
+//! (the write RPCs arrive with later issues); references resolve through identity.
+
+use idic_customization::domain::Component;
+use idic_customization::store::{CustomizationStore, SqlCustomizationStore};
+use idic_differentiation::domain::{Amount, Transaction, TransactionKind};
+use idic_differentiation::store::{DifferentiationStore, SqlDifferentiationStore};
+use idic_identity::domain::{GoldenRecord, IdentifierKey, SourceRecordRef};
+use idic_identity::store::{IdentityStore, NewRecord, SqlIdentityStore};
+use idic_interaction::domain::Interaction;
+use idic_interaction::store::{InteractionStore, SqlInteractionStore};
+use idic_proto::v1::{
+    CustomerRef, GetCustomerRequest, GetCustomerValueRequest, Identifier, IdentifierKind,
+    ListComponentsRequest, ListTimelineRequest, PageRequest, Slot, customer_ref,
+};
+use idic_runtime::ServiceName;
+use idic_runtime::storage::connect;
+use idic_testkit::{Backend, SuiteOptions, TestSuite};
+
+fn by_id(id: &str) -> Option<CustomerRef> {
+    Some(CustomerRef {
+        r#ref: Some(customer_ref::Ref::CustomerId(id.to_owned())),
+    })
+}
+
+fn by_email(email: &str) -> Option<CustomerRef> {
+    Some(CustomerRef {
+        r#ref: Some(customer_ref::Ref::Identifier(Identifier {
+            kind: IdentifierKind::Email as i32,
+            value: email.to_owned(),
+            ..Identifier::default()
+        })),
+    })
+}
+
+async fn seed_identity(suite: &TestSuite) {
+    let database = connect(
+        &suite.config,
+        ServiceName::Identity,
+        &idic_identity::store::MIGRATIONS,
+    )
+    .await
+    .unwrap();
+    let store = SqlIdentityStore::new(database);
+    let golden = GoldenRecord {
+        given_name: "Ann".into(),
+        family_name: "Lee".into(),
+        emails: vec!["ann.lee@example.com".into()],
+        ..GoldenRecord::default()
+    };
+    store
+        .insert_customer("cus_ann", &golden, 1_700_000_000_000_000)
+        .await
+        .unwrap();
+    store
+        .upsert_record(&NewRecord {
+            source: SourceRecordRef {
+                source_system: "webshop".into(),
+                source_record_id: "u-17".into(),
+                channel: 2,
+                observed_at_micros: 1_700_000_000_000_000,
+            },
+            customer_id: "cus_ann".into(),
+            record_json: "{}".into(),
+            identifiers: vec![IdentifierKey::normalized(
+                IdentifierKind::Email as i32,
+                "",
+                "ann.lee@example.com",
+            )],
+        })
+        .await
+        .unwrap();
+    store.insert_alias("cus_ann_old", "cus_ann").await.unwrap();
+}
+
+async fn seed_the_rest(suite: &TestSuite) {
+    let differentiation = SqlDifferentiationStore::new(
+        connect(
+            &suite.config,
+            ServiceName::Differentiation,
+            &idic_differentiation::store::MIGRATIONS,
+        )
+        .await
+        .unwrap(),
+    );
+    for (order, amount) in [("o-1", 4_200), ("o-2", 1_300)] {
+        differentiation
+            .insert_transaction(&Transaction {
+                order_id: order.into(),
+                kind: TransactionKind::Purchase,
+                customer_id: "cus_ann".into(),
+                occurred_at_micros: 1_700_000_100_000_000,
+                amount: Amount {
+                    currency: "EUR".into(),
+                    minor_units: amount,
+                },
+                margin_minor: None,
+            })
+            .await
+            .unwrap();
+    }
+    let interaction = SqlInteractionStore::new(
+        connect(
+            &suite.config,
+            ServiceName::Interaction,
+            &idic_interaction::store::MIGRATIONS,
+        )
+        .await
+        .unwrap(),
+    );
+    for n in 0..3 {
+        interaction
+            .insert(&Interaction {
+                interaction_id: format!("int-{n}"),
+                idempotency_key: format!("key-{n}"),
+                customer_id: "cus_ann".into(),
+                channel: 1,
+                kind: 1,
+                direction: 1,
+                occurred_at_micros: 1_700_000_000_000_000 + n,
+                thread_id: String::new(),
+                topic: "delivery".into(),
+                summary: format!("call {n}"),
+            })
+            .await
+            .unwrap();
+    }
+    let customization = SqlCustomizationStore::new(
+        connect(
+            &suite.config,
+            ServiceName::Customization,
+            &idic_customization::store::MIGRATIONS,
+        )
+        .await
+        .unwrap(),
+    );
+    for (id, slot) in [
+        ("packaging.eco", Slot::Packaging),
+        ("delivery.express", Slot::Delivery),
+    ] {
+        customization
+            .upsert_component(&Component {
+                component_id: id.into(),
+                slot: slot as i32,
+                name: id.into(),
+                description: String::new(),
+                cost_currency: "EUR".into(),
+                cost_minor: 150,
+                available: true,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn read_paths(backend: Backend) {
+    let Some(suite) = TestSuite::start_with(SuiteOptions::new(backend)).await else {
+        return;
+    };
+    seed_identity(&suite).await;
+    seed_the_rest(&suite).await;
+
+    // Identity: by id, by alias, by identifier in any case; unknown is NOT_FOUND.
+    for reference in [
+        by_id("cus_ann"),
+        by_id("cus_ann_old"),
+        by_email("Ann.Lee@EXAMPLE.com"),
+    ] {
+        let customer = suite
+            .identity()
+            .get_customer(GetCustomerRequest {
+                customer: reference,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap();
+        assert_eq!(customer.customer_id, "cus_ann");
+        assert_eq!(customer.aliases, ["cus_ann_old"]);
+        assert_eq!(customer.golden.unwrap().family_name, "Lee");
+        assert_eq!(customer.records[0].source_record_id, "u-17");
+    }
+    let unknown = suite
+        .identity()
+        .get_customer(GetCustomerRequest {
+            customer: by_id("cus_nobody"),
+        })
+        .await;
+    assert_eq!(unknown.unwrap_err().code(), tonic::Code::NotFound);
+
+    // Differentiation resolves the e-mail through identity, then sums the orders.
+    let value = suite
+        .differentiation()
+        .get_customer_value(GetCustomerValueRequest {
+            customer: by_email("ann.lee@example.com"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .value
+        .unwrap();
+    assert_eq!(value.customer_id, "cus_ann");
+    assert_eq!(value.order_count, 2);
+    assert_eq!(value.revenue[0].minor_units, 5_500);
+
+    // Interaction pages the timeline, newest first, by the old id.
+    let first = suite
+        .interaction()
+        .list_timeline(ListTimelineRequest {
+            customer: by_id("cus_ann_old"),
+            page: Some(PageRequest {
+                page_size: 2,
+                page_token: String::new(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.customer_id, "cus_ann");
+    let summaries: Vec<_> = first
+        .interactions
+        .iter()
+        .map(|i| i.summary.as_str())
+        .collect();
+    assert_eq!(summaries, ["call 2", "call 1"]);
+    let token = first.page.unwrap().next_page_token;
+    let second = suite
+        .interaction()
+        .list_timeline(ListTimelineRequest {
+            customer: by_id("cus_ann"),
+            page: Some(PageRequest {
+                page_size: 2,
+                page_token: token,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.interactions.len(), 1);
+    assert!(second.page.unwrap().next_page_token.is_empty());
+
+    // Customization lists the catalog by slot.
+    let packaging = suite
+        .customization()
+        .list_components(ListComponentsRequest {
+            slot: Slot::Packaging as i32,
+            page: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = packaging
+        .components
+        .iter()
+        .map(|c| c.component_id.as_str())
+        .collect();
+    assert_eq!(ids, ["packaging.eco"]);
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn read_paths_on_the_embedded_default() {
+    read_paths(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn read_paths_on_postgres_and_redis() {
+    read_paths(Backend::Postgres).await;
+}
