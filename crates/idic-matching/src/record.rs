@@ -1,0 +1,125 @@
+//! A source record's fields as received (`RawRecord`) and in comparable form
+//! (`NormalizedRecord`). The identity service converts the wire message into a
+//! `RawRecord`; `normalize::normalize_record` turns it into a `NormalizedRecord` or
+//! says which fields are bad.
+
+use serde::{Deserialize, Serialize};
+
+/// Identifier kinds other than e-mail, phone and postal address, which are fields of
+/// their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum IdKind {
+    Loyalty,
+    Account,
+    Device,
+    National,
+    /// An id issued by another system, named in `system`.
+    External,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawAddress {
+    pub street_number: String,
+    pub street: String,
+    pub address_line2: String,
+    pub locality: String,
+    pub postcode: String,
+    pub region: String,
+    /// ISO 3166-1 alpha-2; empty means the configured default region.
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawIdentifier {
+    pub kind: IdKind,
+    /// Required for `External`, empty otherwise.
+    pub system: String,
+    pub value: String,
+}
+
+/// The fields of one source record, as the source sent them. Empty strings are
+/// missing values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawRecord {
+    pub name_prefix: String,
+    pub given_name: String,
+    pub middle_name: String,
+    pub family_name: String,
+    pub name_suffix: String,
+    pub organization_name: String,
+    /// `YYYY-MM-DD` or `YYYYMMDD`.
+    pub date_of_birth: String,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub addresses: Vec<RawAddress>,
+    pub identifiers: Vec<RawIdentifier>,
+}
+
+/// A calendar date that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Date {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+/// An address in comparable form. Every text field is folded (lower case, no
+/// diacritics, single spaces) and street types, unit designators and directionals are
+/// abbreviated to one spelling ("Street"/"St."/"str" -> "st", "Apartment 4"/"#4" ->
+/// "unit 4").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NormalizedAddress {
+    pub street_number: String,
+    pub street: String,
+    pub unit: String,
+    pub locality: String,
+    /// Upper case, no spaces.
+    pub postcode: String,
+    pub region: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+}
+
+/// An identifier in comparable form (trimmed; account-like codes upper-cased, spaces
+/// and dashes removed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NormalizedIdentifier {
+    pub kind: IdKind,
+    pub system: String,
+    pub value: String,
+}
+
+/// A source record in comparable form; `None` and empty lists are missing values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedRecord {
+    /// Folded name parts: lower case ASCII letters, digits and single spaces.
+    pub given_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub family_name: Option<String>,
+    pub organization_name: Option<String>,
+    pub date_of_birth: Option<Date>,
+    /// Canonical e-mails, deduplicated, in input order.
+    pub emails: Vec<String>,
+    /// E.164 phones, deduplicated, in input order.
+    pub phones: Vec<String>,
+    pub addresses: Vec<NormalizedAddress>,
+    pub identifiers: Vec<NormalizedIdentifier>,
+}
+
+/// One bad field of a raw record, by its path in the record (`emails[1]`,
+/// `addresses[0].country`, `date_of_birth`), with a reason a person can act on.
+/// An empty `field` means the record as a whole (e.g. it has no usable field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
