@@ -21,6 +21,8 @@ pub struct Application {
     grpc: GrpcServer,
     admin: Option<AdminServer>,
     registrations: Vec<ServiceRegistration>,
+    /// Tells the services that shutdown began.
+    stopping: CancellationToken,
 }
 
 impl Application {
@@ -49,6 +51,7 @@ impl Application {
             grpc,
             admin,
             registrations,
+            stopping: context.shutdown.clone(),
         })
     }
 
@@ -80,6 +83,7 @@ impl Application {
             .serve(&self.config, self.registrations, async {
                 shutdown.await;
                 stop.cancel();
+                self.stopping.cancel();
             })
             .await;
         stop.cancel();

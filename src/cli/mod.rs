@@ -2,6 +2,7 @@
 //! reach a running suite at `--server`.
 
 mod client;
+mod identity;
 mod serve;
 
 use std::path::PathBuf;
@@ -36,6 +37,29 @@ pub enum Command {
     Config(serve::ServeArgs),
     /// Ask a running suite whether each service is serving.
     Health(ClientArgs),
+    /// Load data into a running suite.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export data from a running suite.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Who is this? Ranked candidate customers for an identifier or a partial record.
+    Whois(identity::WhoisArgs),
+    /// Identity administration.
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Stream a CSV of source records to identity (ImportRecords).
+    Records(identity::ImportRecordsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every record's customer: source_system, source_record_id, customer_id.
+    Clusters(identity::ExportClustersArgs),
 }
 
 /// How client commands reach the suite.
@@ -56,6 +80,16 @@ impl Cli {
             Some(Command::Serve(args)) => serve::serve(self.config.as_deref(), args).await,
             Some(Command::Config(args)) => serve::print_config(self.config.as_deref(), args),
             Some(Command::Health(args)) => client::health(&args).await,
+            Some(Command::Import(ImportCommand::Records(args))) => {
+                identity::import_records(&args).await
+            }
+            Some(Command::Export(ExportCommand::Clusters(args))) => {
+                identity::export_clusters(&args).await
+            }
+            Some(Command::Whois(args)) => identity::whois(&args).await,
+            Some(Command::Identity(identity::IdentityCommand::Estimate(args))) => {
+                identity::estimate(&args).await
+            }
         }
     }
 }

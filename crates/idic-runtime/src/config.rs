@@ -283,6 +283,30 @@ impl Default for RedisConfig {
     }
 }
 
+/// Identity resolution settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityConfig {
+    /// ISO 3166-1 alpha-2 region for phones without a country code and addresses
+    /// without a country.
+    pub default_region: String,
+    /// Match weight (bits, the sum of log2 m/u) at which two records are linked. Fixed
+    /// here, never tuned per query.
+    pub match_threshold: f64,
+    /// Trust of each source system for golden-record survivorship, 0..=100 (default 50).
+    pub source_trust: std::collections::BTreeMap<String, u8>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            default_region: "US".to_owned(),
+            match_threshold: 22.0,
+            source_trust: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
 /// The effective configuration of one process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -308,6 +332,7 @@ pub struct Config {
     pub peers: PeersConfig,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
+    pub identity: IdentityConfig,
 }
 
 impl Default for Config {
@@ -327,6 +352,7 @@ impl Default for Config {
             peers: PeersConfig::default(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }

@@ -17,6 +17,9 @@ pub struct ServiceContext {
     pub cache: Arc<dyn Cache>,
     pub bus: Arc<dyn EventBus>,
     pub peers: Peers,
+    /// Cancelled when the process begins to shut down: long-lived streams end then,
+    /// so that draining does not wait for them.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl ServiceContext {
@@ -48,6 +51,7 @@ impl ServiceContext {
             cache,
             bus,
             peers,
+            shutdown: tokio_util::sync::CancellationToken::new(),
         })
     }
 }

@@ -164,6 +164,34 @@ impl TestSuite {
         HealthClient::new(self.channel())
     }
 
+    /// Stops the suite and starts it again on the same data (SQLite files or
+    /// PostgreSQL database and Redis keys), as after a crash or a rolling restart.
+    pub async fn restart(mut self) -> TestSuite {
+        self.stop.cancel();
+        (&mut self.task)
+            .await
+            .expect("the suite task")
+            .expect("the suite stops cleanly");
+        let mut config = self.config.clone();
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let application = Application::build(config)
+            .await
+            .expect("the suite restarts");
+        let stop = CancellationToken::new();
+        let address = application.grpc_address();
+        let config = application.config().clone();
+        let task = tokio::spawn(application.run_until_stopped(stop.clone().cancelled_owned()));
+        TestSuite {
+            address,
+            config,
+            stop,
+            task,
+            postgres: self.postgres.take(),
+            redis: self.redis.take(),
+            _data_dir: self._data_dir,
+        }
+    }
+
     /// Shuts the suite down, waits for it, and removes its database and keys.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.cancel();

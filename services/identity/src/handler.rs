@@ -1,128 +1,677 @@
-//! gRPC handlers of `idic.v1.IdentityService`: wire <-> domain, validation at the edge.
+//! gRPC handlers of `idic.v1.IdentityService`: validation at the edge, then the domain.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
+use futures::{Stream, StreamExt};
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_server::IdentityService;
+use idic_runtime::auth::Caller;
+use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::refs::CustomerSelector;
-use idic_runtime::storage::timestamp_from_micros;
-use idic_runtime::{ApiError, ApiResult};
-use tonic::{Request, Response, Status};
+use idic_runtime::storage::{now_micros, timestamp_from_micros};
+use idic_runtime::{ApiError, ApiResult, FieldViolation};
+use tonic::{Request, Response, Status, Streaming};
 
-use crate::domain::{Customer, IdentifierKey};
-use crate::store::IdentityStore;
+use crate::convert::{
+    event_to_proto, golden_to_proto, identifier_features, incoming_record, key_to_proto, parse_key,
+    query_features, record_ref, source_record,
+};
+use crate::engine::{Customer, EngineError, Outcome, PairExplanation, RecordKey};
+use crate::service::{Committed, Identity};
+
+/// Errors kept in an import's answer; the count covers them all.
+const MAX_REPORTED_ERRORS: usize = 1000;
+/// Batches of an import whose commits may be pending at once.
+const IMPORT_WINDOW: usize = 8;
 
 pub struct IdentityHandler {
-    store: Arc<dyn IdentityStore>,
+    identity: Arc<Identity>,
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl IdentityHandler {
-    pub fn new(store: Arc<dyn IdentityStore>) -> Self {
-        IdentityHandler { store }
+    pub fn new(identity: Arc<Identity>, shutdown: tokio_util::sync::CancellationToken) -> Self {
+        IdentityHandler { identity, shutdown }
     }
 
-    /// The one customer `selector` names, or why there is none.
-    async fn find_customer(&self, selector: &CustomerSelector) -> ApiResult<Customer> {
-        let customer_id = match selector {
-            CustomerSelector::Id(id) => self
-                .store
+    /// The customer a reference names (surviving id, alias or sole holder of an
+    /// identifier), cloned out of the engine.
+    fn find_customer(&self, selector: &CustomerSelector) -> ApiResult<Customer> {
+        let engine = self.identity.read();
+        let customer = match selector {
+            CustomerSelector::Id(id) => engine
                 .surviving_id(id)
-                .await
-                .map_err(ApiError::internal)?
+                .cloned()
                 .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))?,
-            CustomerSelector::Identifier {
-                kind,
-                system,
-                value,
-            } => {
-                let key = IdentifierKey::normalized(*kind as i32, system, value);
-                let mut matches = self
-                    .store
-                    .customers_with_identifier(&key)
-                    .await
-                    .map_err(ApiError::internal)?;
-                match matches.len() {
+            CustomerSelector::Identifier { .. } => {
+                let reference = selector.to_proto();
+                let Some(pb::customer_ref::Ref::Identifier(identifier)) = reference.r#ref else {
+                    unreachable!("an identifier selector renders as an identifier")
+                };
+                let features = identifier_features(
+                    &identifier,
+                    "customer.identifier",
+                    self.identity.normalize_options(),
+                )
+                .map_err(ApiError::from)?;
+                let candidates = engine.resolve(&features, 3, true);
+                match candidates.len() {
                     0 => return Err(ApiError::not_found("no customer has this identifier")),
-                    1 => matches.remove(0),
-                    count => {
-                        return Err(ApiError::FailedPrecondition(format!(
-                            "the identifier belongs to {count} customers; use Resolve to rank them"
-                        )));
+                    1 => engine
+                        .surviving_id(&candidates[0].customer_id)
+                        .cloned()
+                        .ok_or_else(|| ApiError::not_found("no customer has this identifier"))?,
+                    _ => {
+                        return Err(ApiError::FailedPrecondition(
+                            "the identifier belongs to several customers; use Resolve to rank them"
+                                .to_owned(),
+                        ));
                     }
                 }
             }
         };
-        self.store
-            .customer(&customer_id)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(format!("no customer with id {customer_id}")))
+        if let Some(erased_at) = customer.erased_at {
+            return Err(ApiError::not_found(format!(
+                "customer {} was erased at {erased_at} (microseconds since the epoch)",
+                customer.id
+            )));
+        }
+        Ok(customer)
+    }
+
+    fn customer_view(&self, customer: &Customer) -> pb::Customer {
+        let engine = self.identity.read();
+        let members = engine.members(customer);
+        pb::Customer {
+            customer_id: customer.id.to_string(),
+            golden: Some(golden_to_proto(engine.golden(customer))),
+            records: members.iter().map(|entry| record_ref(entry)).collect(),
+            aliases: customer
+                .aliases
+                .iter()
+                .map(|alias| alias.to_string())
+                .collect(),
+            created_at: Some(timestamp_from_micros(customer.created_at)),
+            updated_at: Some(timestamp_from_micros(customer.updated_at)),
+        }
     }
 }
 
+fn engine_error(error: EngineError) -> ApiError {
+    match error {
+        EngineError::NotFound(message) => ApiError::NotFound(message),
+        EngineError::Precondition(message) => ApiError::FailedPrecondition(message),
+    }
+}
+
+fn required_reason(reason: &str) -> Result<String, FieldViolation> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(FieldViolation::new(
+            "reason",
+            "is required: say why, for the audit trail",
+        ));
+    }
+    if reason.len() > 1000 {
+        return Err(FieldViolation::new("reason", "must be at most 1000 bytes"));
+    }
+    Ok(reason.to_owned())
+}
+
+fn outcome_to_proto(outcome: Outcome) -> pb::ResolutionOutcome {
+    match outcome {
+        Outcome::Created => pb::ResolutionOutcome::Created,
+        Outcome::Joined => pb::ResolutionOutcome::Joined,
+        Outcome::Merged => pb::ResolutionOutcome::Merged,
+        Outcome::Unchanged => pb::ResolutionOutcome::Unchanged,
+    }
+}
+
+fn explanation_to_proto(explanation: &PairExplanation) -> pb::PairExplanation {
+    let mut conflicts: Vec<String> = explanation
+        .score
+        .conflict
+        .iter()
+        .map(|conflict| conflict.describe().to_owned())
+        .collect();
+    if explanation.blocked {
+        conflicts.push("blocked by a steward".to_owned());
+    }
+    pb::PairExplanation {
+        a: Some(key_to_proto(&explanation.a)),
+        b: Some(key_to_proto(&explanation.b)),
+        fields: explanation
+            .fields
+            .iter()
+            .map(|outcome| pb::FieldComparison {
+                field: outcome.field.name().to_owned(),
+                level: if outcome.swapped {
+                    format!("{} (given and family swapped)", outcome.level_name())
+                } else {
+                    outcome.level_name().to_owned()
+                },
+                weight: outcome.weight,
+                term_frequency_adjustment: outcome.frequency_adjustment,
+            })
+            .collect(),
+        rules: explanation
+            .score
+            .rule
+            .iter()
+            .map(|rule| rule.describe().to_owned())
+            .collect(),
+        conflicts,
+        total_weight: explanation.score.total,
+        probability: explanation.probability,
+        above_threshold: explanation.above_threshold && !explanation.blocked,
+    }
+}
+
+fn record_key(key: Option<&pb::RecordKey>, field: &str) -> Result<RecordKey, Vec<FieldViolation>> {
+    match key {
+        Some(key) => parse_key(&key.source_system, &key.source_record_id, field),
+        None => Err(vec![FieldViolation::new(field, "is required")]),
+    }
+}
+
+type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::ChangeEvent, Status>> + Send>>;
+type AssignmentStream = Pin<Box<dyn Stream<Item = Result<pb::RecordAssignment, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl IdentityService for IdentityHandler {
+    async fn upsert_record(
+        &self,
+        request: Request<pb::UpsertRecordRequest>,
+    ) -> Result<Response<pb::UpsertRecordResponse>, Status> {
+        let now = now_micros();
+        let (incoming, explicit_time) = incoming_record(
+            request.get_ref().record.as_ref(),
+            "record",
+            self.identity.normalize_options(),
+            now,
+        )
+        .map_err(ApiError::from)?;
+        let committed = self
+            .identity
+            .write(|engine| Ok(engine.upsert(incoming, explicit_time, now)))?;
+        let result = committed.wait().await?;
+        Ok(Response::new(pb::UpsertRecordResponse {
+            customer_id: result.customer_id.to_string(),
+            outcome: outcome_to_proto(result.outcome) as i32,
+            merged_customer_ids: result.merged.iter().map(|id| id.to_string()).collect(),
+        }))
+    }
+
+    async fn import_records(
+        &self,
+        request: Request<Streaming<pb::ImportRecordsRequest>>,
+    ) -> Result<Response<pb::ImportRecordsResponse>, Status> {
+        let started = Instant::now();
+        let mut stream = request.into_inner();
+        let mut summary = pb::ImportRecordsResponse::default();
+        let mut pending: std::collections::VecDeque<Committed<Vec<crate::engine::UpsertResult>>> =
+            std::collections::VecDeque::new();
+        let mut index: u64 = 0;
+        while let Some(message) = stream.next().await {
+            let message = message?;
+            let now = now_micros();
+            let mut valid = Vec::with_capacity(message.records.len());
+            for record in &message.records {
+                summary.received += 1;
+                match incoming_record(Some(record), "", self.identity.normalize_options(), now) {
+                    Ok(parsed) => valid.push(parsed),
+                    Err(violations) => {
+                        summary.rejected += 1;
+                        if summary.errors.len() < MAX_REPORTED_ERRORS {
+                            summary.errors.push(pb::RecordError {
+                                index,
+                                key: Some(pb::RecordKey {
+                                    source_system: record.source_system.clone(),
+                                    source_record_id: record.source_record_id.clone(),
+                                }),
+                                fields: violations
+                                    .into_iter()
+                                    .map(|v| pb::FieldError {
+                                        field: v.field,
+                                        description: v.description,
+                                    })
+                                    .collect(),
+                            });
+                        }
+                    }
+                }
+                index += 1;
+            }
+            if valid.is_empty() {
+                continue;
+            }
+            let committed = self.identity.write(|engine| {
+                let mut results = Vec::with_capacity(valid.len());
+                let mut changes = crate::engine::ChangeSet::default();
+                for (incoming, explicit_time) in valid {
+                    let (result, record_changes) = engine.upsert(incoming, explicit_time, now);
+                    changes.extend(record_changes);
+                    results.push(result);
+                }
+                Ok((results, changes))
+            })?;
+            pending.push_back(committed);
+            // Engine work on this batch overlaps the commit of earlier ones.
+            while pending.len() > IMPORT_WINDOW {
+                let results = pending.pop_front().expect("non-empty").wait().await?;
+                tally(&mut summary, &results);
+            }
+        }
+        while let Some(committed) = pending.pop_front() {
+            let results = committed.wait().await?;
+            tally(&mut summary, &results);
+        }
+        summary.seconds = started.elapsed().as_secs_f64();
+        Ok(Response::new(summary))
+    }
+
+    async fn resolve(
+        &self,
+        request: Request<pb::ResolveRequest>,
+    ) -> Result<Response<pb::ResolveResponse>, Status> {
+        let message = request.get_ref();
+        let limit = match message.max_candidates {
+            0 => 10,
+            n if n > 100 => {
+                return Err(ApiError::invalid("max_candidates", "must be at most 100").into());
+            }
+            n => n as usize,
+        };
+        let options = self.identity.normalize_options();
+        let (features, strong) = match &message.query {
+            Some(pb::resolve_request::Query::Identifier(identifier)) => (
+                identifier_features(identifier, "identifier", options).map_err(ApiError::from)?,
+                true,
+            ),
+            Some(pb::resolve_request::Query::Partial(partial)) => (
+                query_features(partial, "partial", options).map_err(ApiError::from)?,
+                false,
+            ),
+            None => return Err(ApiError::invalid("query", "set identifier or partial").into()),
+        };
+        let engine = self.identity.read();
+        let candidates = engine.resolve(&features, limit, strong);
+        let candidates = candidates
+            .into_iter()
+            .map(|candidate| {
+                let display_name = engine
+                    .surviving_id(&candidate.customer_id)
+                    .map(|customer| engine.golden(customer).display_name())
+                    .unwrap_or_default();
+                pb::Candidate {
+                    customer_id: candidate.customer_id.to_string(),
+                    score: candidate.score,
+                    probability: candidate.probability,
+                    above_threshold: candidate.above_threshold,
+                    display_name,
+                    matched_fields: candidate
+                        .matched_fields
+                        .iter()
+                        .map(|field| (*field).to_owned())
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ResolveResponse { candidates }))
+    }
+
     async fn get_customer(
         &self,
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
         let selector = CustomerSelector::parse(request.get_ref().customer.as_ref(), "customer")
             .map_err(ApiError::from)?;
-        let customer = self.find_customer(&selector).await?;
+        let customer = self.find_customer(&selector)?;
         Ok(Response::new(pb::GetCustomerResponse {
-            customer: Some(customer_to_proto(customer)),
+            customer: Some(self.customer_view(&customer)),
         }))
+    }
+
+    async fn explain_match(
+        &self,
+        request: Request<pb::ExplainMatchRequest>,
+    ) -> Result<Response<pb::ExplainMatchResponse>, Status> {
+        let engine = self.identity.read();
+        let threshold = engine.threshold();
+        match &request.get_ref().subject {
+            Some(pb::explain_match_request::Subject::Pair(pair)) => {
+                let mut violations = Vec::new();
+                let a = record_key(pair.a.as_ref(), "pair.a")
+                    .map_err(|v| violations.extend(v))
+                    .ok();
+                let b = record_key(pair.b.as_ref(), "pair.b")
+                    .map_err(|v| violations.extend(v))
+                    .ok();
+                let (Some(a), Some(b)) = (a, b) else {
+                    return Err(ApiError::InvalidArgument(violations).into());
+                };
+                let explanation = engine.explain_pair(&a, &b).map_err(engine_error)?;
+                Ok(Response::new(pb::ExplainMatchResponse {
+                    links: vec![explanation_to_proto(&explanation)],
+                    customer_id: String::new(),
+                    match_threshold: threshold,
+                }))
+            }
+            Some(pb::explain_match_request::Subject::Record(key)) => {
+                let key = parse_key(&key.source_system, &key.source_record_id, "record")
+                    .map_err(ApiError::from)?;
+                let (customer_id, links) = engine.explain_record(&key).map_err(engine_error)?;
+                Ok(Response::new(pb::ExplainMatchResponse {
+                    links: links.iter().map(explanation_to_proto).collect(),
+                    customer_id: customer_id.to_string(),
+                    match_threshold: threshold,
+                }))
+            }
+            None => Err(ApiError::invalid("subject", "set pair or record").into()),
+        }
+    }
+
+    async fn merge(
+        &self,
+        request: Request<pb::MergeRequest>,
+    ) -> Result<Response<pb::MergeResponse>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let mut violations = Vec::new();
+        let reason = required_reason(&message.reason)
+            .map_err(|v| violations.push(v))
+            .ok();
+        if message.customer_ids.len() < 2 {
+            violations.push(FieldViolation::new(
+                "customer_ids",
+                "name at least two customers",
+            ));
+        }
+        for (index, id) in message.customer_ids.iter().enumerate() {
+            if id.trim().is_empty() || id.len() > 64 {
+                violations.push(FieldViolation::new(
+                    format!("customer_ids[{index}]"),
+                    "must be a customer id",
+                ));
+            }
+        }
+        let (Some(reason), true) = (reason, violations.is_empty()) else {
+            return Err(ApiError::InvalidArgument(violations).into());
+        };
+        let now = now_micros();
+        let committed = self.identity.write(|engine| {
+            let (survivor, merged, changes) = engine
+                .merge(&message.customer_ids, &caller.client, &reason, now)
+                .map_err(engine_error)?;
+            Ok(((survivor, merged), changes))
+        })?;
+        let (survivor, merged) = committed.wait().await?;
+        tracing::info!(actor = caller.client, customer_id = %survivor, merged = merged.len(), "steward merge");
+        Ok(Response::new(pb::MergeResponse {
+            customer_id: survivor.to_string(),
+            merged_customer_ids: merged.iter().map(|id| id.to_string()).collect(),
+        }))
+    }
+
+    async fn unmerge(
+        &self,
+        request: Request<pb::UnmergeRequest>,
+    ) -> Result<Response<pb::UnmergeResponse>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let mut violations = Vec::new();
+        let reason = required_reason(&message.reason)
+            .map_err(|v| violations.push(v))
+            .ok();
+        if message.records.is_empty() {
+            violations.push(FieldViolation::new(
+                "records",
+                "name at least one record to move",
+            ));
+        }
+        let mut keys = Vec::new();
+        for (index, key) in message.records.iter().enumerate() {
+            match parse_key(
+                &key.source_system,
+                &key.source_record_id,
+                &format!("records[{index}]"),
+            ) {
+                Ok(key) => keys.push(key),
+                Err(errors) => violations.extend(errors),
+            }
+        }
+        let (Some(reason), true) = (reason, violations.is_empty()) else {
+            return Err(ApiError::InvalidArgument(violations).into());
+        };
+        let now = now_micros();
+        let committed = self.identity.write(|engine| {
+            let (kept, new, changes) = engine
+                .unmerge(&keys, message.block_remerge, &caller.client, &reason, now)
+                .map_err(engine_error)?;
+            Ok(((kept, new), changes))
+        })?;
+        let (kept, new) = committed.wait().await?;
+        tracing::info!(actor = caller.client, customer_id = %kept, new_customer_id = %new, blocked = message.block_remerge, "steward unmerge");
+        Ok(Response::new(pb::UnmergeResponse {
+            customer_id: kept.to_string(),
+            new_customer_id: new.to_string(),
+        }))
+    }
+
+    async fn get_merge_history(
+        &self,
+        request: Request<pb::GetMergeHistoryRequest>,
+    ) -> Result<Response<pb::GetMergeHistoryResponse>, Status> {
+        let message = request.get_ref();
+        let mut violations = Vec::new();
+        let selector = CustomerSelector::parse(message.customer.as_ref(), "customer")
+            .map_err(|v| violations.push(v))
+            .ok();
+        let page = Page::parse(message.page.as_ref(), "page")
+            .map_err(|v| violations.push(v))
+            .ok();
+        let before = match page.as_ref().and_then(|page| page.after.as_deref()) {
+            None => None,
+            Some(text) => match text.parse::<u64>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    violations.push(FieldViolation::new(
+                        "page.page_token",
+                        "is not a history token",
+                    ));
+                    None
+                }
+            },
+        };
+        let (Some(selector), Some(page), true) = (selector, page, violations.is_empty()) else {
+            return Err(ApiError::InvalidArgument(violations).into());
+        };
+        // Erased customers still have a history: look the id up without the erasure check.
+        let ids: Vec<String> = {
+            let engine = self.identity.read();
+            let customer = match &selector {
+                CustomerSelector::Id(id) => engine.surviving_id(id).cloned(),
+                CustomerSelector::Identifier { .. } => None,
+            };
+            match customer {
+                Some(customer) => std::iter::once(customer.id.to_string())
+                    .chain(customer.aliases.iter().map(|a| a.to_string()))
+                    .collect(),
+                None => {
+                    drop(engine);
+                    let customer = self.find_customer(&selector)?;
+                    std::iter::once(customer.id.to_string())
+                        .chain(customer.aliases.iter().map(|a| a.to_string()))
+                        .collect()
+                }
+            }
+        };
+        let events = self
+            .identity
+            .history(&ids, before, page.fetch_limit())
+            .await?;
+        let (events, page) = finish_page(&page, events, |event| event.event_id.to_string());
+        Ok(Response::new(pb::GetMergeHistoryResponse {
+            events: events.iter().map(event_to_proto).collect(),
+            page: Some(page),
+        }))
+    }
+
+    async fn erase_customer(
+        &self,
+        request: Request<pb::EraseCustomerRequest>,
+    ) -> Result<Response<pb::EraseCustomerResponse>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.get_ref();
+        let mut violations = Vec::new();
+        let selector = CustomerSelector::parse(message.customer.as_ref(), "customer")
+            .map_err(|v| violations.push(v))
+            .ok();
+        let reason = required_reason(&message.reason)
+            .map_err(|v| violations.push(v))
+            .ok();
+        let (Some(selector), Some(reason), true) = (selector, reason, violations.is_empty()) else {
+            return Err(ApiError::InvalidArgument(violations).into());
+        };
+        let customer = self.find_customer(&selector)?;
+        let now = now_micros();
+        let committed = self.identity.write(|engine| {
+            let (id, erased, changes) = engine
+                .erase(&customer.id, &caller.client, &reason, now)
+                .map_err(engine_error)?;
+            Ok(((id, erased), changes))
+        })?;
+        let (id, erased) = committed.wait().await?;
+        tracing::info!(actor = caller.client, customer_id = %id, records = erased, "customer erased");
+        Ok(Response::new(pb::EraseCustomerResponse {
+            customer_id: id.to_string(),
+            records_erased: erased as u64,
+        }))
+    }
+
+    async fn export_customer(
+        &self,
+        request: Request<pb::ExportCustomerRequest>,
+    ) -> Result<Response<pb::ExportCustomerResponse>, Status> {
+        let selector = CustomerSelector::parse(request.get_ref().customer.as_ref(), "customer")
+            .map_err(ApiError::from)?;
+        let customer = self.find_customer(&selector)?;
+        let records: Vec<pb::SourceRecord> = {
+            let engine = self.identity.read();
+            engine
+                .members(&customer)
+                .iter()
+                .map(|entry| source_record(entry))
+                .collect()
+        };
+        let ids: Vec<String> = std::iter::once(customer.id.to_string())
+            .chain(customer.aliases.iter().map(|a| a.to_string()))
+            .collect();
+        let history = self.identity.history(&ids, None, 10_000).await?;
+        Ok(Response::new(pb::ExportCustomerResponse {
+            customer: Some(self.customer_view(&customer)),
+            records,
+            history: history.iter().map(event_to_proto).collect(),
+        }))
+    }
+
+    async fn estimate_parameters(
+        &self,
+        request: Request<pb::EstimateParametersRequest>,
+    ) -> Result<Response<pb::EstimateParametersResponse>, Status> {
+        let message = request.get_ref();
+        let random = if message.random_pairs == 0 {
+            200_000
+        } else {
+            message.random_pairs.min(5_000_000) as usize
+        };
+        let candidates = if message.candidate_pairs == 0 {
+            500_000
+        } else {
+            message.candidate_pairs.min(5_000_000) as usize
+        };
+        let (version, summary) = self
+            .identity
+            .estimate_parameters(random, candidates)
+            .await?;
+        Ok(Response::new(pb::EstimateParametersResponse {
+            version,
+            random_pairs: summary.random_pairs as u64,
+            candidate_pairs: summary.candidate_pairs as u64,
+            iterations: summary.iterations,
+            converged: summary.converged,
+            log_likelihood: summary.log_likelihood,
+            prior: summary.prior,
+            seconds: summary.seconds,
+        }))
+    }
+
+    type ExportClustersStream = AssignmentStream;
+
+    async fn export_clusters(
+        &self,
+        _request: Request<pb::ExportClustersRequest>,
+    ) -> Result<Response<Self::ExportClustersStream>, Status> {
+        let assignments = self.identity.read().assignments();
+        let stream = futures::stream::iter(assignments.into_iter().map(|(key, customer)| {
+            Ok(pb::RecordAssignment {
+                source_system: key.source_system,
+                source_record_id: key.source_record_id,
+                customer_id: customer.to_string(),
+            })
+        }));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    type WatchChangesStream = ChangeStream;
+
+    async fn watch_changes(
+        &self,
+        request: Request<pb::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        let message = request.into_inner();
+        // Subscribe before replaying, so nothing committed in between is missed.
+        let live = self.identity.subscribe();
+        let mut cursor = message.after_event_id;
+        let mut replay = Vec::new();
+        if message.from_start || message.after_event_id > 0 {
+            loop {
+                let page = self.identity.events_after(cursor, 1000).await?;
+                let Some(last) = page.last() else { break };
+                cursor = last.event_id;
+                replay.extend(page.iter().map(event_to_proto));
+            }
+        } else {
+            cursor = u64::MAX;
+        }
+        let replayed = futures::stream::iter(replay.into_iter().map(Ok));
+        let live = tokio_stream::wrappers::BroadcastStream::new(live).filter_map(move |event| {
+            let item = match event {
+                Ok(event) if cursor == u64::MAX || event.event_id > cursor => Some(Ok(event_to_proto(&event))),
+                Ok(_) => None,
+                Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(missed)) => Some(Err(Status::data_loss(format!(
+                    "the watcher fell behind and missed {missed} events; resume with after_event_id"
+                )))),
+            };
+            std::future::ready(item)
+        });
+        // The stream ends when the server shuts down; clients resume with after_event_id.
+        let until_shutdown = self.shutdown.clone().cancelled_owned();
+        Ok(Response::new(Box::pin(
+            replayed.chain(live).take_until(until_shutdown),
+        )))
     }
 }
 
-fn customer_to_proto(customer: Customer) -> pb::Customer {
-    let golden = customer.golden;
-    pb::Customer {
-        customer_id: customer.customer_id,
-        golden: Some(pb::GoldenRecord {
-            given_name: golden.given_name,
-            middle_name: golden.middle_name,
-            family_name: golden.family_name,
-            organization_name: golden.organization_name,
-            date_of_birth: golden.date_of_birth,
-            emails: golden.emails,
-            phones: golden.phones,
-            addresses: golden
-                .addresses
-                .into_iter()
-                .map(|address| pb::PostalAddress {
-                    street_number: address.street_number,
-                    street: address.street,
-                    address_line2: address.address_line2,
-                    locality: address.locality,
-                    postcode: address.postcode,
-                    region: address.region,
-                    country: address.country,
-                })
-                .collect(),
-            identifiers: golden
-                .identifiers
-                .into_iter()
-                .map(|identifier| pb::Identifier {
-                    kind: identifier.kind,
-                    value: identifier.value,
-                    system: identifier.system,
-                    address: None,
-                })
-                .collect(),
-        }),
-        records: customer
-            .records
-            .into_iter()
-            .map(|record| pb::SourceRecordRef {
-                source_system: record.source_system,
-                source_record_id: record.source_record_id,
-                channel: record.channel,
-                observed_at: Some(timestamp_from_micros(record.observed_at_micros)),
-            })
-            .collect(),
-        aliases: customer.aliases,
-        created_at: Some(timestamp_from_micros(customer.created_at_micros)),
-        updated_at: Some(timestamp_from_micros(customer.updated_at_micros)),
+fn tally(summary: &mut pb::ImportRecordsResponse, results: &[crate::engine::UpsertResult]) {
+    for result in results {
+        match result.outcome {
+            Outcome::Unchanged => summary.unchanged += 1,
+            _ => summary.accepted += 1,
+        }
+        summary.customers_created += result.created as u64;
+        summary.customers_merged += result.merged.len() as u64;
     }
 }

@@ -1,35 +1,63 @@
-//! The identity service: recognises the same customer at every touch point and keeps
-//! one customer, with a golden record, per person or organization.
+//! The identity service: recognises the same customer at every touch point, from
+//! partial and dirty records in every channel, and keeps one customer, with a golden
+//! record, per person or organization, explainably and reversibly.
 
 #![forbid(unsafe_code)]
 
-pub mod domain;
+mod convert;
+pub mod engine;
 mod handler;
+pub mod service;
 pub mod store;
 
 use std::sync::Arc;
 
+use idic_matching::normalize::NormalizeOptions;
 use idic_proto::v1::identity_service_server::IdentityServiceServer;
 use idic_runtime::auth::Access;
 use idic_runtime::server::ServiceRegistration;
 use idic_runtime::{ServiceContext, ServiceName};
 
 pub use handler::IdentityHandler;
+pub use service::{CHANGES_TOPIC, Identity};
 pub use store::{IdentityStore, SqlIdentityStore};
 
 /// Every RPC and the access it needs.
-pub const METHODS: &[(&str, Access)] = &[("GetCustomer", Access::Read)];
+pub const METHODS: &[(&str, Access)] = &[
+    ("UpsertRecord", Access::Write),
+    ("ImportRecords", Access::Write),
+    ("Resolve", Access::Read),
+    ("GetCustomer", Access::Read),
+    ("ExplainMatch", Access::Read),
+    ("Merge", Access::Write),
+    ("Unmerge", Access::Write),
+    ("GetMergeHistory", Access::Read),
+    ("EraseCustomer", Access::Admin),
+    ("ExportCustomer", Access::Admin),
+    ("ExportClusters", Access::Read),
+    ("WatchChanges", Access::Read),
+    ("EstimateParameters", Access::Admin),
+];
 
-/// Connects identity's storage and returns the service, ready to be served.
+/// Connects identity's storage, rebuilds the engine from it and returns the service.
 pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistration> {
+    let config = &context.config;
     let database =
-        idic_runtime::storage::connect(&context.config, ServiceName::Identity, &store::MIGRATIONS)
-            .await?;
+        idic_runtime::storage::connect(config, ServiceName::Identity, &store::MIGRATIONS).await?;
     let store: Arc<dyn IdentityStore> = Arc::new(SqlIdentityStore::new(database));
-    let limit = context.config.grpc.max_message_bytes;
-    let server = IdentityServiceServer::new(IdentityHandler::new(store))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let settings = engine::Settings {
+        threshold: config.identity.match_threshold,
+        source_trust: config.identity.source_trust.clone(),
+    };
+    let normalize = NormalizeOptions {
+        default_region: config.identity.default_region.clone(),
+    };
+    let identity = Identity::start(store, settings, normalize, context.bus.clone()).await?;
+    let limit = config.grpc.max_message_bytes;
+    let server =
+        IdentityServiceServer::new(IdentityHandler::new(identity, context.shutdown.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
     Ok(ServiceRegistration {
         service: ServiceName::Identity,
         methods: METHODS,

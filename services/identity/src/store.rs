@@ -1,54 +1,68 @@
-//! Identity's storage: a trait the domain uses, and its SQL implementation for
-//! PostgreSQL and SQLite.
+//! Identity's storage: persists the engine's change sets (one transaction per batch,
+//! many rows per statement) and loads everything back at start. SQL for PostgreSQL and
+//! SQLite alike.
+
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use idic_runtime::storage::{Backend, Database, Migrations};
-use sqlx::Row;
+use idic_matching::params::MatchParameters;
+use idic_runtime::storage::{Database, Migrations};
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, Row};
 
-use crate::domain::{Customer, GoldenRecord, IdentifierKey, SourceRecordRef};
+use crate::engine::{
+    ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordContent, RecordKey,
+};
 
 pub static MIGRATIONS: Migrations = Migrations {
     postgres: &sqlx::migrate!("./migrations/postgres"),
     sqlite: &sqlx::migrate!("./migrations/sqlite"),
 };
 
-/// A new source record, as the store keeps it.
+/// A record as stored.
 #[derive(Debug, Clone)]
-pub struct NewRecord {
-    pub source: SourceRecordRef,
-    pub customer_id: String,
-    /// The record's fields as JSON.
-    pub record_json: String,
-    pub identifiers: Vec<IdentifierKey>,
+pub struct StoredRecord {
+    pub record_id: u32,
+    pub key: RecordKey,
+    pub customer: Arc<str>,
+    pub channel: i32,
+    pub observed_at: i64,
+    pub content: RecordContent,
+}
+
+/// Everything the engine needs to start.
+#[derive(Debug, Default)]
+pub struct StoredState {
+    pub records: Vec<StoredRecord>,
+    pub links: Vec<LinkRow>,
+    pub customers: Vec<CustomerRow>,
+    pub aliases: Vec<(Arc<str>, Arc<str>)>,
+    pub blocks: Vec<(u32, u32)>,
+    pub last_event_id: u64,
 }
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
-    /// The surviving customer id for a customer id or one of its aliases.
-    async fn surviving_id(&self, customer_id: &str) -> anyhow::Result<Option<String>>;
-
-    /// The customers whose records carry `identifier`.
-    async fn customers_with_identifier(
+    async fn load(&self) -> anyhow::Result<StoredState>;
+    /// Persists a batch of changes in one transaction.
+    async fn apply(&self, changes: &ChangeSet) -> anyhow::Result<()>;
+    /// Events after `after`, oldest first.
+    async fn events_after(&self, after: u64, limit: i64) -> anyhow::Result<Vec<ChangeEvent>>;
+    /// Events concerning `customer_ids`, newest first, before `before` if given.
+    async fn history(
         &self,
-        identifier: &IdentifierKey,
-    ) -> anyhow::Result<Vec<String>>;
-
-    async fn customer(&self, customer_id: &str) -> anyhow::Result<Option<Customer>>;
-
-    /// Creates a customer with its golden record.
-    async fn insert_customer(
+        customer_ids: &[String],
+        before: Option<u64>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ChangeEvent>>;
+    async fn save_params(
         &self,
-        customer_id: &str,
-        golden: &GoldenRecord,
-        now_micros: i64,
-    ) -> anyhow::Result<()>;
-
-    /// Stores a record (or replaces the one with the same source key) in its customer.
-    async fn upsert_record(&self, record: &NewRecord) -> anyhow::Result<()>;
-
-    /// Makes `alias_id` resolve to `customer_id`.
-    async fn insert_alias(&self, alias_id: &str, customer_id: &str) -> anyhow::Result<()>;
+        created_at: i64,
+        params: &MatchParameters,
+        report: &str,
+    ) -> anyhow::Result<u64>;
+    async fn latest_params(&self) -> anyhow::Result<Option<MatchParameters>>;
 }
 
 pub struct SqlIdentityStore {
@@ -59,157 +73,473 @@ impl SqlIdentityStore {
     pub fn new(database: Database) -> Self {
         SqlIdentityStore { database }
     }
-
-    pub fn backend(&self) -> Backend {
-        self.database.backend
-    }
 }
+
+/// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535
+/// bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values.
+fn values(rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(row * columns + column + 1).to_string());
+        }
+        text.push(')');
+    }
+    text
+}
+
+/// `$1, $2, ...` for an IN list.
+fn placeholders(count: usize) -> String {
+    (1..=count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type Transaction<'a> = sqlx::Transaction<'a, Any>;
+
+async fn execute(
+    transaction: &mut Transaction<'_>,
+    sql: &str,
+    arguments: AnyArguments<'_>,
+) -> anyhow::Result<()> {
+    sqlx::query_with(sql, arguments)
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
+fn add<'q, T>(arguments: &mut AnyArguments<'q>, value: T) -> anyhow::Result<()>
+where
+    T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+{
+    arguments
+        .add(value)
+        .map_err(|error| anyhow::anyhow!("binding a value: {error}"))
+}
+
+/// Deletes rows whose single key column is in `keys`.
+async fn delete_in<T>(
+    transaction: &mut Transaction<'_>,
+    table: &str,
+    column: &str,
+    keys: &[T],
+) -> anyhow::Result<()>
+where
+    T: Clone + Send + for<'q> sqlx::Encode<'q, Any> + sqlx::Type<Any> + 'static,
+{
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        for key in chunk {
+            add(&mut arguments, key.clone())?;
+        }
+        let sql = format!(
+            "DELETE FROM {table} WHERE {column} IN ({})",
+            placeholders(chunk.len())
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    Ok(())
+}
+
+/// Deletes rows whose (a, b) pair is in `pairs`.
+async fn delete_pairs(
+    transaction: &mut Transaction<'_>,
+    table: &str,
+    pairs: &[(u32, u32)],
+) -> anyhow::Result<()> {
+    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        let mut conditions = Vec::with_capacity(chunk.len());
+        for (index, (a, b)) in chunk.iter().enumerate() {
+            add(&mut arguments, i64::from(*a))?;
+            add(&mut arguments, i64::from(*b))?;
+            conditions.push(format!(
+                "(a = ${} AND b = ${})",
+                index * 2 + 1,
+                index * 2 + 2
+            ));
+        }
+        let sql = format!("DELETE FROM {table} WHERE {}", conditions.join(" OR "));
+        execute(transaction, &sql, arguments).await?;
+    }
+    Ok(())
+}
+
+async fn write_records(
+    transaction: &mut Transaction<'_>,
+    changes: &ChangeSet,
+) -> anyhow::Result<()> {
+    let deleted: Vec<i64> = changes
+        .records
+        .iter()
+        .filter(|(_, row)| row.is_none())
+        .map(|(id, _)| i64::from(*id))
+        .collect();
+    delete_in(transaction, "records", "record_id", &deleted).await?;
+    let mut rows: Vec<_> = changes.records.values().flatten().collect();
+    rows.sort_by_key(|row| row.record_id);
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        for row in chunk {
+            add(&mut arguments, i64::from(row.record_id))?;
+            add(&mut arguments, row.key.source_system.clone())?;
+            add(&mut arguments, row.key.source_record_id.clone())?;
+            add(&mut arguments, row.customer.to_string())?;
+            add(&mut arguments, i64::from(row.channel))?;
+            add(&mut arguments, row.observed_at)?;
+            add(&mut arguments, serde_json::to_string(&row.content)?)?;
+        }
+        let sql = format!(
+            "INSERT INTO records (record_id, source_system, source_record_id, customer_id, channel, observed_at, raw)
+             VALUES {} ON CONFLICT (record_id) DO UPDATE SET customer_id = excluded.customer_id,
+             channel = excluded.channel, observed_at = excluded.observed_at, raw = excluded.raw",
+            values(chunk.len(), 7)
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    let mut moves: Vec<_> = changes.records_moved.iter().collect();
+    moves.sort_by_key(|(id, _)| **id);
+    for (record_id, customer) in moves {
+        let mut arguments = AnyArguments::default();
+        add(&mut arguments, customer.to_string())?;
+        add(&mut arguments, i64::from(*record_id))?;
+        execute(
+            transaction,
+            "UPDATE records SET customer_id = $1 WHERE record_id = $2",
+            arguments,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn write_links(transaction: &mut Transaction<'_>, changes: &ChangeSet) -> anyhow::Result<()> {
+    let removed: Vec<(u32, u32)> = changes
+        .links
+        .iter()
+        .filter(|(_, link)| link.is_none())
+        .map(|(pair, _)| *pair)
+        .collect();
+    delete_pairs(transaction, "links", &removed).await?;
+    let added: Vec<&LinkRow> = changes.links.values().flatten().collect();
+    for chunk in added.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        for link in chunk {
+            add(&mut arguments, i64::from(link.a))?;
+            add(&mut arguments, i64::from(link.b))?;
+            add(&mut arguments, link.kind as i64)?;
+            add(&mut arguments, link.weight)?;
+        }
+        let sql = format!(
+            "INSERT INTO links (a, b, kind, weight) VALUES {}
+             ON CONFLICT (a, b) DO UPDATE SET kind = excluded.kind, weight = excluded.weight",
+            values(chunk.len(), 4)
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    Ok(())
+}
+
+async fn write_customers(
+    transaction: &mut Transaction<'_>,
+    changes: &ChangeSet,
+) -> anyhow::Result<()> {
+    let deleted: Vec<String> = changes
+        .customers
+        .iter()
+        .filter(|(_, row)| row.is_none())
+        .map(|(id, _)| id.to_string())
+        .collect();
+    delete_in(transaction, "customers", "customer_id", &deleted).await?;
+    let rows: Vec<&CustomerRow> = changes.customers.values().flatten().collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        for row in chunk {
+            add(&mut arguments, row.customer_id.to_string())?;
+            add(&mut arguments, row.created_at)?;
+            add(&mut arguments, row.updated_at)?;
+            add(&mut arguments, row.erased_at)?;
+        }
+        let sql = format!(
+            "INSERT INTO customers (customer_id, created_at, updated_at, erased_at) VALUES {}
+             ON CONFLICT (customer_id) DO UPDATE SET updated_at = excluded.updated_at, erased_at = excluded.erased_at",
+            values(chunk.len(), 4)
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    let aliases: Vec<_> = changes.aliases.iter().collect();
+    for chunk in aliases.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        for (alias, customer) in chunk {
+            add(&mut arguments, alias.to_string())?;
+            add(&mut arguments, customer.to_string())?;
+        }
+        let sql = format!(
+            "INSERT INTO customer_aliases (alias_id, customer_id) VALUES {}
+             ON CONFLICT (alias_id) DO UPDATE SET customer_id = excluded.customer_id",
+            values(chunk.len(), 2)
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    Ok(())
+}
+
+async fn write_blocks(
+    transaction: &mut Transaction<'_>,
+    changes: &ChangeSet,
+) -> anyhow::Result<()> {
+    let removed: Vec<(u32, u32)> = changes
+        .blocks
+        .iter()
+        .filter(|(_, added)| !**added)
+        .map(|(pair, _)| *pair)
+        .collect();
+    delete_pairs(transaction, "pair_blocks", &removed).await?;
+    let added: Vec<(u32, u32)> = changes
+        .blocks
+        .iter()
+        .filter(|(_, added)| **added)
+        .map(|(pair, _)| *pair)
+        .collect();
+    for chunk in added.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        for (a, b) in chunk {
+            add(&mut arguments, i64::from(*a))?;
+            add(&mut arguments, i64::from(*b))?;
+        }
+        let sql = format!(
+            "INSERT INTO pair_blocks (a, b) VALUES {} ON CONFLICT (a, b) DO NOTHING",
+            values(chunk.len(), 2)
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    Ok(())
+}
+
+async fn write_events(
+    transaction: &mut Transaction<'_>,
+    changes: &ChangeSet,
+) -> anyhow::Result<()> {
+    for event in &changes.events {
+        let mut arguments = AnyArguments::default();
+        add(&mut arguments, event.event_id as i64)?;
+        add(&mut arguments, event.occurred_at)?;
+        add(&mut arguments, event.kind as i64)?;
+        add(&mut arguments, event.customer_id.clone())?;
+        add(&mut arguments, serde_json::to_string(&event.absorbed_ids)?)?;
+        add(&mut arguments, serde_json::to_string(&event.new_ids)?)?;
+        add(&mut arguments, event.actor.clone())?;
+        add(&mut arguments, event.reason.clone())?;
+        execute(
+            transaction,
+            "INSERT INTO change_events (event_id, occurred_at, kind, customer_id, absorbed_ids, new_ids, actor, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            arguments,
+        )
+        .await?;
+        let mut concerned: Vec<&str> = event.customers().collect();
+        concerned.sort_unstable();
+        concerned.dedup();
+        let mut arguments = AnyArguments::default();
+        for customer in &concerned {
+            add(&mut arguments, customer.to_string())?;
+            add(&mut arguments, event.event_id as i64)?;
+        }
+        let sql = format!(
+            "INSERT INTO change_event_customers (customer_id, event_id) VALUES {} ON CONFLICT DO NOTHING",
+            values(concerned.len(), 2)
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    Ok(())
+}
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<ChangeEvent> {
+    Ok(ChangeEvent {
+        event_id: row.get::<i64, _>(0) as u64,
+        occurred_at: row.get(1),
+        kind: ChangeKind::from_stored(row.get(2)).context("unknown change kind")?,
+        customer_id: row.get(3),
+        absorbed_ids: serde_json::from_str(&row.get::<String, _>(4))?,
+        new_ids: serde_json::from_str(&row.get::<String, _>(5))?,
+        actor: row.get(6),
+        reason: row.get(7),
+    })
+}
+
+const EVENT_COLUMNS: &str = "e.event_id, e.occurred_at, e.kind, e.customer_id, e.absorbed_ids, e.new_ids, e.actor, e.reason";
 
 #[async_trait]
 impl IdentityStore for SqlIdentityStore {
-    async fn surviving_id(&self, customer_id: &str) -> anyhow::Result<Option<String>> {
-        let row = sqlx::query(
-            "SELECT customer_id FROM customers WHERE customer_id = $1
-             UNION ALL
-             SELECT customer_id FROM customer_aliases WHERE alias_id = $1",
-        )
-        .bind(customer_id)
-        .fetch_optional(&self.database.pool)
-        .await?;
-        Ok(row.map(|row| row.get::<String, _>(0)))
-    }
-
-    async fn customers_with_identifier(
-        &self,
-        identifier: &IdentifierKey,
-    ) -> anyhow::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT r.customer_id
-             FROM record_identifiers i
-             JOIN source_records r
-               ON r.source_system = i.source_system AND r.source_record_id = i.source_record_id
-             WHERE i.kind = $1 AND i.system = $2 AND i.value = $3
-             ORDER BY r.customer_id",
-        )
-        .bind(i64::from(identifier.kind))
-        .bind(&identifier.system)
-        .bind(&identifier.value)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
-    }
-
-    async fn customer(&self, customer_id: &str) -> anyhow::Result<Option<Customer>> {
+    async fn load(&self) -> anyhow::Result<StoredState> {
         let pool = &self.database.pool;
-        let Some(row) = sqlx::query(
-            "SELECT customer_id, created_at, updated_at, golden FROM customers WHERE customer_id = $1",
-        )
-        .bind(customer_id)
-        .fetch_optional(pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let golden: GoldenRecord = serde_json::from_str(&row.get::<String, _>(3))
-            .with_context(|| format!("golden record of {customer_id} is not valid JSON"))?;
-        let records = sqlx::query(
-            "SELECT source_system, source_record_id, channel, observed_at
-             FROM source_records WHERE customer_id = $1
-             ORDER BY observed_at, source_system, source_record_id",
-        )
-        .bind(customer_id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| SourceRecordRef {
-            source_system: row.get(0),
-            source_record_id: row.get(1),
-            channel: i32::try_from(row.get::<i64, _>(2)).unwrap_or_default(),
-            observed_at_micros: row.get(3),
-        })
-        .collect();
-        let aliases = sqlx::query(
-            "SELECT alias_id FROM customer_aliases WHERE customer_id = $1 ORDER BY alias_id",
-        )
-        .bind(customer_id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| row.get::<String, _>(0))
-        .collect();
-        Ok(Some(Customer {
-            customer_id: row.get(0),
-            golden,
-            records,
-            aliases,
-            created_at_micros: row.get(1),
-            updated_at_micros: row.get(2),
-        }))
-    }
-
-    async fn insert_customer(
-        &self,
-        customer_id: &str,
-        golden: &GoldenRecord,
-        now_micros: i64,
-    ) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO customers (customer_id, created_at, updated_at, golden) VALUES ($1, $2, $2, $3)")
-            .bind(customer_id)
-            .bind(now_micros)
-            .bind(serde_json::to_string(golden)?)
-            .execute(&self.database.pool)
+        let mut state = StoredState::default();
+        let rows = sqlx::query("SELECT record_id, source_system, source_record_id, customer_id, channel, observed_at, raw FROM records ORDER BY record_id")
+            .fetch_all(pool)
             .await?;
-        Ok(())
-    }
-
-    async fn upsert_record(&self, record: &NewRecord) -> anyhow::Result<()> {
-        let mut transaction = self.database.pool.begin().await?;
-        let source = &record.source;
-        sqlx::query(
-            "INSERT INTO source_records (source_system, source_record_id, customer_id, channel, observed_at, record)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (source_system, source_record_id) DO UPDATE SET
-               customer_id = excluded.customer_id, channel = excluded.channel,
-               observed_at = excluded.observed_at, record = excluded.record",
-        )
-        .bind(&source.source_system)
-        .bind(&source.source_record_id)
-        .bind(&record.customer_id)
-        .bind(i64::from(source.channel))
-        .bind(source.observed_at_micros)
-        .bind(&record.record_json)
-        .execute(&mut *transaction)
-        .await?;
-        sqlx::query(
-            "DELETE FROM record_identifiers WHERE source_system = $1 AND source_record_id = $2",
-        )
-        .bind(&source.source_system)
-        .bind(&source.source_record_id)
-        .execute(&mut *transaction)
-        .await?;
-        for identifier in &record.identifiers {
-            sqlx::query(
-                "INSERT INTO record_identifiers (kind, system, value, source_system, source_record_id)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(i64::from(identifier.kind))
-            .bind(&identifier.system)
-            .bind(&identifier.value)
-            .bind(&source.source_system)
-            .bind(&source.source_record_id)
-            .execute(&mut *transaction)
-            .await?;
+        for row in rows {
+            let content: RecordContent = serde_json::from_str(&row.get::<String, _>(6))
+                .context("a stored record is not valid JSON")?;
+            state.records.push(StoredRecord {
+                record_id: u32::try_from(row.get::<i64, _>(0)).context("record id out of range")?,
+                key: RecordKey::new(row.get::<String, _>(1), row.get::<String, _>(2)),
+                customer: Arc::from(row.get::<String, _>(3)),
+                channel: i32::try_from(row.get::<i64, _>(4)).unwrap_or_default(),
+                observed_at: row.get(5),
+                content,
+            });
         }
+        for row in sqlx::query("SELECT a, b, kind, weight FROM links")
+            .fetch_all(pool)
+            .await?
+        {
+            state.links.push(LinkRow {
+                a: row.get::<i64, _>(0) as u32,
+                b: row.get::<i64, _>(1) as u32,
+                kind: LinkKind::from_stored(row.get(2)),
+                weight: row.get(3),
+            });
+        }
+        for row in
+            sqlx::query("SELECT customer_id, created_at, updated_at, erased_at FROM customers")
+                .fetch_all(pool)
+                .await?
+        {
+            state.customers.push(CustomerRow {
+                customer_id: Arc::from(row.get::<String, _>(0)),
+                created_at: row.get(1),
+                updated_at: row.get(2),
+                erased_at: row.get(3),
+            });
+        }
+        for row in sqlx::query("SELECT alias_id, customer_id FROM customer_aliases")
+            .fetch_all(pool)
+            .await?
+        {
+            state.aliases.push((
+                Arc::from(row.get::<String, _>(0)),
+                Arc::from(row.get::<String, _>(1)),
+            ));
+        }
+        for row in sqlx::query("SELECT a, b FROM pair_blocks")
+            .fetch_all(pool)
+            .await?
+        {
+            state
+                .blocks
+                .push((row.get::<i64, _>(0) as u32, row.get::<i64, _>(1) as u32));
+        }
+        let last: Option<i64> = sqlx::query("SELECT MAX(event_id) FROM change_events")
+            .fetch_one(pool)
+            .await?
+            .get(0);
+        state.last_event_id = last.unwrap_or(0) as u64;
+        Ok(state)
+    }
+
+    async fn apply(&self, changes: &ChangeSet) -> anyhow::Result<()> {
+        let mut transaction = self.database.pool.begin().await?;
+        write_records(&mut transaction, changes).await?;
+        write_links(&mut transaction, changes).await?;
+        write_customers(&mut transaction, changes).await?;
+        write_blocks(&mut transaction, changes).await?;
+        write_events(&mut transaction, changes).await?;
         transaction.commit().await?;
         Ok(())
     }
 
-    async fn insert_alias(&self, alias_id: &str, customer_id: &str) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO customer_aliases (alias_id, customer_id) VALUES ($1, $2)")
-            .bind(alias_id)
-            .bind(customer_id)
+    async fn events_after(&self, after: u64, limit: i64) -> anyhow::Result<Vec<ChangeEvent>> {
+        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM change_events e WHERE e.event_id > $1 ORDER BY e.event_id LIMIT $2"))
+            .bind(after as i64)
+            .bind(limit)
+            .fetch_all(&self.database.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn history(
+        &self,
+        customer_ids: &[String],
+        before: Option<u64>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ChangeEvent>> {
+        if customer_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT {EVENT_COLUMNS} FROM change_events e
+             JOIN change_event_customers c ON c.event_id = e.event_id
+             WHERE c.customer_id IN ({}) AND e.event_id < ${}
+             ORDER BY e.event_id DESC LIMIT ${}",
+            placeholders(customer_ids.len()),
+            customer_ids.len() + 1,
+            customer_ids.len() + 2
+        );
+        let mut query = sqlx::query(&sql);
+        for id in customer_ids {
+            query = query.bind(id.clone());
+        }
+        let rows = query
+            .bind(before.map_or(i64::MAX, |before| before as i64))
+            .bind(limit)
+            .fetch_all(&self.database.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn save_params(
+        &self,
+        created_at: i64,
+        params: &MatchParameters,
+        report: &str,
+    ) -> anyhow::Result<u64> {
+        let last: Option<i64> = sqlx::query("SELECT MAX(version) FROM match_parameters")
+            .fetch_one(&self.database.pool)
+            .await?
+            .get(0);
+        let version = last.unwrap_or(0) + 1;
+        sqlx::query("INSERT INTO match_parameters (version, created_at, parameters, report) VALUES ($1, $2, $3, $4)")
+            .bind(version)
+            .bind(created_at)
+            .bind(serde_json::to_string(params)?)
+            .bind(report.to_owned())
             .execute(&self.database.pool)
             .await?;
-        Ok(())
+        Ok(version as u64)
+    }
+
+    async fn latest_params(&self) -> anyhow::Result<Option<MatchParameters>> {
+        let row =
+            sqlx::query("SELECT parameters FROM match_parameters ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&self.database.pool)
+                .await?;
+        row.map(|row| {
+            serde_json::from_str(&row.get::<String, _>(0))
+                .context("saved parameters are not valid JSON")
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_across_rows() {
+        assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(3), "$1, $2, $3");
     }
 }

@@ -1,1 +1,272 @@
-//! placeholder
+//! Normalization: turns a source record's dirty fields into comparable form
+//! (`NormalizedRecord`), or says which fields are bad, by their path in the record.
+
+mod address;
+mod country;
+mod date;
+mod email;
+mod identifier;
+mod name;
+mod nickname;
+mod phone;
+mod phonetic;
+
+#[cfg(test)]
+mod bench;
+#[cfg(test)]
+mod tests;
+
+pub use address::normalize_address;
+pub use country::normalize_country;
+pub use date::parse_date;
+pub use email::canonical_email;
+pub use name::fold_name;
+pub use nickname::nickname_root;
+pub use phone::e164_phone;
+pub use phonetic::phonetic_code;
+
+use crate::record::{FieldError, NormalizedAddress, NormalizedRecord, RawAddress, RawRecord};
+use identifier::IdentifierError;
+
+/// The longest text field accepted, in bytes: no real name, address line or id is
+/// longer, and the limit bounds the memory and time one record can take.
+pub const MAX_FIELD_BYTES: usize = 256;
+
+/// The most e-mails, phones, addresses or identifiers one record may carry.
+pub const MAX_ENTRIES: usize = 16;
+
+/// The reason given (on field "") for a record with nothing to recognise it by.
+pub const NO_USABLE_FIELD: &str =
+    "the record has no usable field: give a name, an e-mail, a phone, an address or an identifier";
+
+/// Settings that the records themselves do not carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizeOptions {
+    /// ISO 3166-1 alpha-2 region for phones without a country code and addresses
+    /// without a country.
+    pub default_region: String,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        NormalizeOptions {
+            default_region: "US".to_owned(),
+        }
+    }
+}
+
+/// Normalizes every field of a raw record, or returns every bad field (not only the
+/// first) with its path (`emails[1]`, `addresses[0].country`). Empty fields are
+/// missing values, not errors; a record left with no name, e-mail, phone, address or
+/// identifier is one error on field "". E-mails, phones, addresses and identifiers
+/// are deduplicated, in input order.
+pub fn normalize_record(
+    raw: &RawRecord,
+    options: &NormalizeOptions,
+) -> Result<NormalizedRecord, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut record = NormalizedRecord::default();
+
+    // Prefix and suffix are not compared (titles say little about who someone is),
+    // but they are still bounded.
+    check_length(&raw.name_prefix, || "name_prefix".to_owned(), &mut errors);
+    check_length(&raw.name_suffix, || "name_suffix".to_owned(), &mut errors);
+    record.given_name = person_name("given_name", &raw.given_name, &mut errors);
+    record.middle_name = person_name("middle_name", &raw.middle_name, &mut errors);
+    record.family_name = person_name("family_name", &raw.family_name, &mut errors);
+    if check_length(
+        &raw.organization_name,
+        || "organization_name".to_owned(),
+        &mut errors,
+    ) {
+        record.organization_name =
+            Some(fold_name(&raw.organization_name)).filter(|folded| !folded.is_empty());
+    }
+
+    if !raw.date_of_birth.trim().is_empty()
+        && check_length(
+            &raw.date_of_birth,
+            || "date_of_birth".to_owned(),
+            &mut errors,
+        )
+    {
+        match parse_date(&raw.date_of_birth) {
+            Ok(date) => record.date_of_birth = Some(date),
+            Err(reason) => errors.push(FieldError::new("date_of_birth", reason)),
+        }
+    }
+
+    if check_count("emails", raw.emails.len(), &mut errors) {
+        for (index, email) in raw.emails.iter().enumerate() {
+            let path = || format!("emails[{index}]");
+            if email.trim().is_empty() || !check_length(email, path, &mut errors) {
+                continue;
+            }
+            match canonical_email(email) {
+                Ok(canonical) => push_unique(&mut record.emails, canonical),
+                Err(reason) => errors.push(FieldError::new(path(), reason)),
+            }
+        }
+    }
+
+    if check_count("phones", raw.phones.len(), &mut errors) {
+        for (index, phone) in raw.phones.iter().enumerate() {
+            let path = || format!("phones[{index}]");
+            if phone.trim().is_empty() || !check_length(phone, path, &mut errors) {
+                continue;
+            }
+            match e164_phone(phone, &options.default_region) {
+                Ok(e164) => push_unique(&mut record.phones, e164),
+                Err(reason) => errors.push(FieldError::new(path(), reason)),
+            }
+        }
+    }
+
+    if check_count("addresses", raw.addresses.len(), &mut errors) {
+        for (index, address) in raw.addresses.iter().enumerate() {
+            if let Some(normalized) = postal_address(index, address, options, &mut errors) {
+                push_unique(&mut record.addresses, normalized);
+            }
+        }
+    }
+
+    if check_count("identifiers", raw.identifiers.len(), &mut errors) {
+        for (index, identifier) in raw.identifiers.iter().enumerate() {
+            let value_ok = check_length(
+                &identifier.value,
+                || format!("identifiers[{index}].value"),
+                &mut errors,
+            );
+            let system_ok = check_length(
+                &identifier.system,
+                || format!("identifiers[{index}].system"),
+                &mut errors,
+            );
+            if !(value_ok && system_ok) {
+                continue;
+            }
+            match identifier::normalize_identifier(identifier) {
+                Ok(normalized) => push_unique(&mut record.identifiers, normalized),
+                Err(problems) => errors.extend(problems.into_iter().map(|problem| match problem {
+                    IdentifierError::Value(reason) => {
+                        FieldError::new(format!("identifiers[{index}].value"), reason)
+                    }
+                    IdentifierError::System(reason) => {
+                        FieldError::new(format!("identifiers[{index}].system"), reason)
+                    }
+                })),
+            }
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if !has_usable_field(&record) {
+        return Err(vec![FieldError::new("", NO_USABLE_FIELD)]);
+    }
+    Ok(record)
+}
+
+/// A date of birth alone does not single anyone out, so it does not make a record usable.
+fn has_usable_field(record: &NormalizedRecord) -> bool {
+    record.given_name.is_some()
+        || record.middle_name.is_some()
+        || record.family_name.is_some()
+        || record.organization_name.is_some()
+        || !record.emails.is_empty()
+        || !record.phones.is_empty()
+        || !record.addresses.is_empty()
+        || !record.identifiers.is_empty()
+}
+
+fn person_name(field: &'static str, raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    if check_length(raw, || field.to_owned(), errors) {
+        name::normalize_name_part(raw)
+    } else {
+        None
+    }
+}
+
+/// One address, or `None` when it is empty or bad (bad parts are added to `errors`).
+fn postal_address(
+    index: usize,
+    address: &RawAddress,
+    options: &NormalizeOptions,
+    errors: &mut Vec<FieldError>,
+) -> Option<NormalizedAddress> {
+    let parts = [
+        ("street_number", &address.street_number),
+        ("street", &address.street),
+        ("address_line2", &address.address_line2),
+        ("locality", &address.locality),
+        ("postcode", &address.postcode),
+        ("region", &address.region),
+        ("country", &address.country),
+    ];
+    let errors_before = errors.len();
+    for (part, value) in parts {
+        check_length(value, || format!("addresses[{index}].{part}"), errors);
+    }
+    if errors.len() > errors_before || parts.iter().all(|(_, value)| value.trim().is_empty()) {
+        return None;
+    }
+    let country = match normalize_country(&address.country, &options.default_region) {
+        Ok(country) => country,
+        Err(reason) => {
+            errors.push(FieldError::new(
+                format!("addresses[{index}].country"),
+                reason,
+            ));
+            return None;
+        }
+    };
+    let normalized = address::normalize_address_in(address, country);
+    // Parts that folded to nothing ("???") leave nothing to compare but the default country.
+    let folded_empty = normalized.street_number.is_empty()
+        && normalized.street.is_empty()
+        && normalized.unit.is_empty()
+        && normalized.locality.is_empty()
+        && normalized.postcode.is_empty()
+        && normalized.region.is_empty();
+    if folded_empty && address.country.trim().is_empty() {
+        return None;
+    }
+    Some(normalized)
+}
+
+/// Adds an error and returns false when `value` is longer than `MAX_FIELD_BYTES`. The
+/// path is built only then, so that good records allocate no paths.
+fn check_length(value: &str, path: impl FnOnce() -> String, errors: &mut Vec<FieldError>) -> bool {
+    if value.len() <= MAX_FIELD_BYTES {
+        return true;
+    }
+    errors.push(FieldError::new(
+        path(),
+        format!(
+            "is {} bytes long; at most {MAX_FIELD_BYTES} are accepted",
+            value.len()
+        ),
+    ));
+    false
+}
+
+/// Adds an error and returns false when a list has more than `MAX_ENTRIES` entries; its
+/// entries are then not read at all.
+fn check_count(field: &str, count: usize, errors: &mut Vec<FieldError>) -> bool {
+    if count <= MAX_ENTRIES {
+        return true;
+    }
+    errors.push(FieldError::new(
+        field,
+        format!("has {count} entries; at most {MAX_ENTRIES} are accepted"),
+    ));
+    false
+}
+
+/// Lists hold at most `MAX_ENTRIES`, so a linear search is cheaper than hashing.
+fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
+    if !list.contains(&value) {
+        list.push(value);
+    }
+}

@@ -1,0 +1,98 @@
+//! Blocking: the keys under which a record is filed, so that a new record is compared
+//! only with records sharing at least one key. Keys are a pure function of the record,
+//! so every pair that shares a key is compared whatever the arrival order.
+//!
+//! Besides the strong identifiers, name keys combine a name's phonetic codes with a
+//! second field (birth date, postcode), which keeps blocks small even for common names.
+
+use std::hash::{Hash, Hasher};
+
+use crate::features::Features;
+
+/// A blocking key, hashed.
+pub type BlockKey = u64;
+
+fn key(parts: &[&str]) -> BlockKey {
+    let mut hasher = rustc_hash::FxHasher::default();
+    for part in parts {
+        part.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Every key of `features`, deduplicated.
+pub fn block_keys(features: &Features) -> Vec<BlockKey> {
+    let mut keys = Vec::with_capacity(16);
+    for email in &features.emails {
+        keys.push(key(&["email", email]));
+    }
+    for local in features.email_locals().filter(|local| local.len() >= 6) {
+        keys.push(key(&["email-local", local]));
+    }
+    for phone in &features.phones {
+        keys.push(key(&["phone", phone]));
+    }
+    for identifier in &features.identifiers {
+        keys.push(key(&[
+            "id",
+            &format!("{:?}", identifier.kind),
+            &identifier.system,
+            &identifier.value,
+        ]));
+    }
+    for device in &features.devices {
+        keys.push(key(&["device", device]));
+    }
+    let given = features
+        .given
+        .as_ref()
+        .map(|given| given.phonetic.as_str())
+        .filter(|code| !code.is_empty());
+    let family = features
+        .family
+        .as_ref()
+        .map(|family| family.phonetic.as_str())
+        .filter(|code| !code.is_empty());
+    // The two name codes in sorted order, so that swapped given and family names meet.
+    let name_pair = match (given, family) {
+        (Some(g), Some(f)) if g <= f => Some(format!("{g}|{f}")),
+        (Some(g), Some(f)) => Some(format!("{f}|{g}")),
+        _ => None,
+    };
+    let birth = features
+        .birth_date
+        .map(|date| format!("{:04}{:02}{:02}", date.year, date.month, date.day));
+    if let Some(birth) = &birth {
+        if let Some(pair) = &name_pair {
+            keys.push(key(&["name+birth", pair, birth]));
+        }
+        if let Some(family) = family {
+            keys.push(key(&["family+birth", family, birth]));
+        }
+        if let Some(given) = given {
+            keys.push(key(&["given+birth", given, birth]));
+        }
+    }
+    for address in &features.addresses {
+        if address.postcode.is_empty() {
+            continue;
+        }
+        if let Some(pair) = &name_pair {
+            keys.push(key(&["name+postcode", pair, &address.postcode]));
+        }
+        if let Some(family) = family {
+            keys.push(key(&[
+                "family+address",
+                family,
+                &address.postcode,
+                &address.street_number,
+            ]));
+        }
+    }
+    if let Some(organization) = &features.organization {
+        keys.push(key(&["organization", organization]));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}

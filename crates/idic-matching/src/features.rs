@@ -1,0 +1,97 @@
+//! What the matcher compares, derived once per record from its normalized form:
+//! folded names with their nickname roots and phonetic codes, the birth date as
+//! digits, e-mail local parts. Comparing two records then costs no allocation.
+
+use crate::normalize::{nickname_root, phonetic_code};
+use crate::record::{Date, IdKind, NormalizedAddress, NormalizedIdentifier, NormalizedRecord};
+
+/// A name part ready for comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameFeatures {
+    /// Folded: lower-case ASCII, single spaces.
+    pub folded: String,
+    /// The given name behind a nickname ("bill" -> "william"); the folded name otherwise.
+    pub root: String,
+    /// Double Metaphone primary code.
+    pub phonetic: String,
+}
+
+impl NameFeatures {
+    pub fn given(folded: &str) -> Self {
+        let root = nickname_root(folded).to_owned();
+        NameFeatures {
+            phonetic: phonetic_code(&root),
+            root,
+            folded: folded.to_owned(),
+        }
+    }
+
+    pub fn family(folded: &str) -> Self {
+        NameFeatures {
+            phonetic: phonetic_code(folded),
+            root: folded.to_owned(),
+            folded: folded.to_owned(),
+        }
+    }
+
+    /// A lone letter ("j"), as sources give initials.
+    pub fn is_initial(&self) -> bool {
+        self.folded.len() == 1
+    }
+}
+
+/// Everything the matcher looks at in one record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Features {
+    pub given: Option<NameFeatures>,
+    pub family: Option<NameFeatures>,
+    pub organization: Option<String>,
+    pub birth_date: Option<Date>,
+    /// YYYYMMDD digits of the birth date, for typo comparison.
+    pub birth_digits: Option<[u8; 8]>,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub addresses: Vec<NormalizedAddress>,
+    /// Loyalty, account, external and national ids (strong identifiers).
+    pub identifiers: Vec<NormalizedIdentifier>,
+    /// Device ids, which households may share.
+    pub devices: Vec<String>,
+}
+
+impl Features {
+    pub fn of(record: &NormalizedRecord) -> Features {
+        let (identifiers, devices): (Vec<_>, Vec<_>) = record
+            .identifiers
+            .iter()
+            .cloned()
+            .partition(|identifier| identifier.kind != IdKind::Device);
+        Features {
+            given: record.given_name.as_deref().map(NameFeatures::given),
+            family: record.family_name.as_deref().map(NameFeatures::family),
+            organization: record.organization_name.clone(),
+            birth_date: record.date_of_birth,
+            birth_digits: record.date_of_birth.map(date_digits),
+            emails: record.emails.clone(),
+            phones: record.phones.clone(),
+            addresses: record.addresses.clone(),
+            identifiers,
+            devices: devices.into_iter().map(|device| device.value).collect(),
+        }
+    }
+
+    /// The local part of each e-mail.
+    pub fn email_locals(&self) -> impl Iterator<Item = &str> {
+        self.emails.iter().map(|email| {
+            email
+                .split_once('@')
+                .map_or(email.as_str(), |(local, _)| local)
+        })
+    }
+}
+
+fn date_digits(date: Date) -> [u8; 8] {
+    let text = format!("{:04}{:02}{:02}", date.year, date.month, date.day);
+    let mut digits = [0u8; 8];
+    digits.copy_from_slice(&text.as_bytes()[..8]);
+    digits
+}

@@ -1,0 +1,311 @@
+//! Given-name nicknames and their canonical names ("bill" -> "william"), so that
+//! "Bill Smith" and "William Smith" compare as the same given name.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// One group per line: the canonical name, then its nicknames and variant spellings,
+/// all folded. A nickname that several names share ("al", "sam", "chris") belongs to
+/// the name it most often stands for, since the table can give one answer only.
+const NICKNAME_GROUPS: &str = "
+abigail: abby abbie abbey
+abraham: abe bram
+adelaide: addie
+agnes: aggie nessie
+alan: allan allen
+albert: al bert bertie
+alexander: alex alec alek xander lex sasha
+alexandra: lexi lexie
+alfred: alf alfie
+alice: allie
+alison: ally allison
+alphonso: alfonso alphonse fonzie
+amanda: mandy manda
+andrew: andy drew
+angela: angie
+anne: ann annie nan nannie
+anthony: tony ant antony
+archibald: archie
+arnold: arnie
+arthur: art artie
+augustus: gus
+barbara: barb barbie babs
+bartholomew: bart
+beatrice: bea trixie
+benjamin: ben benny bennie benji
+bernard: bernie barney
+bradley: brad
+bridget: biddy bridie bridgette brigid
+calvin: cal
+cameron: cam
+caroline: carrie caro callie
+cassandra: cassie cass
+catherine: cathy kathy kate katie katy kat cat kitty katherine kathryn katharine kay
+cecilia: cissy cissie
+charles: charlie chuck chas chaz chip chuckie
+charlotte: lottie lotte
+christina: tina chrissy chrissie christine kristina kristine
+christopher: chris kit topher kris kristopher cristopher
+clayton: clay
+clement: clem
+clifford: cliff
+conrad: con
+constance: connie
+curtis: curt
+cynthia: cindy cyndi
+cyrus: cy
+daniel: dan danny dannie
+danielle: dani
+david: dave davey davy
+deborah: debbie deb debby debra
+dennis: denny
+desmond: des dez
+dominic: dom
+donald: don donnie donny
+dorothy: dot dottie dolly dora
+douglas: doug dougie
+edith: edie
+edward: ed eddie eddy ted teddy ned
+eleanor: ellie elly nell nellie elle
+elizabeth: liz lizzie lizzy beth betty bette betsy bess bessie eliza elsie libby lisbeth elisabeth liesel liesl
+emily: em emmie
+emmanuel: manu emanuel
+ernest: ernie earnest
+eugene: gene
+ezekiel: zeke
+fitzgerald: fitz
+florence: flo flossie
+frances: fran fanny franny
+francis: frank frankie franky
+frederick: fred freddie freddy frederic
+gabriel: gabe
+gabrielle: gabby gabi
+gerald: gerry jerry
+gertrude: gertie trudy
+gilbert: gil
+gordon: gordie gordy
+gregory: greg
+gwendolyn: gwen
+harriet: hattie hatty
+henry: hank harry hal
+herbert: herb herbie
+howard: howie
+humphrey: humph
+irving: irv
+isaac: ike
+isabella: bella belle izzy izzie isabel isabelle isobel
+jacob: jake
+jacqueline: jackie jacqui jacky
+james: jim jimmy jimmie jamie jimbo
+jedediah: jed
+jeffrey: jeff jeffery
+jennifer: jen jenny jenn jennie
+jessica: jess jessie jessy
+john: jack johnny johnnie jock
+jonathan: jon jonny jonty
+joseph: joe joey jos
+josephine: jo josie
+joshua: josh
+judith: judy judi
+kenneth: ken kenny
+kimberly: kim kimmy kimberley
+lancelot: lance
+lawrence: larry laurence
+leonard: len lenny lennie
+lillian: lil
+louis: lou louie lewis
+mackenzie: kenzie
+madeline: maddie maddy madeleine madelyn
+malcolm: mal
+margaret: peggy peg meg maggie maggy marge margie madge maisie greta gretchen gretel grete margarete margarethe
+martin: marty
+marvin: marv
+mary: molly polly mamie mae
+matilda: tilly tillie tilda
+matthew: matt matty mat
+maurice: mo moe
+maximilian: max
+melissa: missy lissa
+melvin: mel
+michael: mike mikey mick mickey micky
+mildred: millie milly
+mitchell: mitch
+montgomery: monty
+mortimer: mort morty
+natasha: tasha
+nathaniel: nate nat
+nicholas: nick nicky nico
+nicole: nikki nicki
+norman: norm
+oliver: ollie olly
+olivia: liv livvy livy
+oswald: oz ozzie ozzy
+pamela: pam
+patricia: patty patsy trish tricia trisha patti
+patrick: pat paddy
+penelope: penny
+percival: percy
+peter: pete
+philip: phil pip phillip
+priscilla: cilla prissy
+prudence: prue pru
+randall: randy rand
+raymond: ray
+rebecca: becky becca
+reginald: reg reggie
+reuben: rube
+richard: rick ricky dick dickie rich richie
+robert: bob bobby rob robbie robby rab
+roberta: bobbie
+rodney: rod roddy
+ronald: ron ronnie ronny
+rose: rosie
+russell: russ rusty
+samantha: sammie sami
+samuel: sam sammy
+sandra: sandy
+sarah: sally sadie sara
+sebastian: seb bastian
+sidney: sid syd sydney
+solomon: sol
+sophia: sophie sophy
+stanley: stan
+stephanie: steph stephie stefanie
+stephen: steve stevie steven
+stuart: stu stewart
+susan: sue susie suzy suzie
+sylvester: sly
+tabitha: tabby
+terence: terry terrance terrence
+thaddeus: thad
+theodore: theo
+theresa: tess tessa tessie terri teresa
+thomas: tom tommy tommie thom
+timothy: tim timmy
+tobias: toby
+valerie: val
+vernon: vern
+veronica: roni
+victor: vic
+victoria: vicky vicki vickie tori tory
+vincent: vince vinnie vinny
+virginia: ginny ginnie jinny
+walter: walt wally
+william: bill billy billie will willy willie liam
+winifred: winnie
+woodrow: woody
+zachary: zach zack zak zac
+zebulon: zeb
+johannes: hans hannes johann
+friedrich: fritz
+heinrich: heinz heini
+ludwig: lutz
+wilhelm: willi
+josef: sepp seppl
+jose: pepe pepito chepe
+francisco: paco pancho curro
+manuel: manolo manny
+dolores: lola lolita
+concepcion: concha conchita
+ignacio: nacho
+jesus: chucho chuy
+guadalupe: lupe lupita
+guillermo: memo guille
+enrique: quique kike
+eduardo: lalo
+rafael: rafa raphael
+rosario: charo
+pilar: pili
+jean: jeannot
+giuseppe: beppe peppe peppino
+giovanni: gianni vanni
+alessandro: sandro
+";
+
+static NICKNAMES: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+    let mut nicknames = HashMap::new();
+    for (root, variants) in nickname_groups() {
+        for variant in variants {
+            nicknames.insert(variant, root);
+        }
+    }
+    nicknames
+});
+
+fn nickname_groups() -> impl Iterator<Item = (&'static str, std::str::SplitWhitespace<'static>)> {
+    NICKNAME_GROUPS.lines().filter_map(|line| {
+        let (root, variants) = line.split_once(':')?;
+        Some((root.trim(), variants.split_whitespace()))
+    })
+}
+
+/// The canonical given name for a folded nickname ("bill" -> "william", "peggy" ->
+/// "margaret"), or the input itself when it is not a known nickname.
+pub fn nickname_root(folded_given: &str) -> &str {
+    NICKNAMES.get(folded_given).copied().unwrap_or(folded_given)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn maps_nicknames_to_their_root() {
+        for (nickname, root) in [
+            ("bill", "william"),
+            ("billy", "william"),
+            ("will", "william"),
+            ("willy", "william"),
+            ("bob", "robert"),
+            ("bobby", "robert"),
+            ("rob", "robert"),
+            ("liz", "elizabeth"),
+            ("beth", "elizabeth"),
+            ("betty", "elizabeth"),
+            ("eliza", "elizabeth"),
+            ("peggy", "margaret"),
+            ("jim", "james"),
+            ("jimmy", "james"),
+            ("hans", "johannes"),
+            ("pepe", "jose"),
+            ("paco", "francisco"),
+        ] {
+            assert_eq!(nickname_root(nickname), root, "{nickname}");
+        }
+    }
+
+    #[test]
+    fn other_names_map_to_themselves() {
+        assert_eq!(nickname_root("william"), "william");
+        assert_eq!(nickname_root("zoe"), "zoe");
+        assert_eq!(nickname_root(""), "");
+    }
+
+    #[test]
+    fn the_table_is_large_consistent_and_folded() {
+        let groups: Vec<_> = nickname_groups()
+            .map(|(root, variants)| (root, variants.collect::<Vec<_>>()))
+            .collect();
+        assert!(groups.len() >= 150, "only {} groups", groups.len());
+        let mut seen = HashSet::new();
+        for (root, variants) in &groups {
+            assert!(!variants.is_empty(), "{root} has no nicknames");
+            // Every root maps to itself, so no root may also be another root's nickname.
+            assert_eq!(
+                nickname_root(root),
+                *root,
+                "{root} is also listed as a nickname"
+            );
+            for name in std::iter::once(root).chain(variants) {
+                assert!(
+                    name.bytes().all(|byte| byte.is_ascii_lowercase()),
+                    "{name} is not folded"
+                );
+            }
+            for variant in variants {
+                assert!(seen.insert(*variant), "{variant} belongs to two groups");
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Phone numbers in E.164 form (`+14155550123`), parsed and validated against real
+//! numbering plans by the `phonenumber` crate.
+
+use phonenumber::country::Id;
+use phonenumber::metadata::DATABASE;
+use phonenumber::{Mode, PhoneNumber};
+
+/// The E.164 form of a phone number, or why it is not a valid one. Numbers without a
+/// `+` or an international prefix are read as numbers of `default_region` (ISO
+/// alpha-2). "00" is taken as an international prefix even where the region's own is
+/// another (the US dials "011"), since "00" is the ITU recommendation that most of the
+/// world uses and people write it from habit. An extension ("ext 12") is dropped:
+/// it does not identify the line.
+pub fn e164_phone(text: &str, default_region: &str) -> Result<String, String> {
+    let region = parse_region(default_region)?;
+    let trimmed = text.trim();
+    let number = match parse_valid(trimmed, region) {
+        Some(number) => number,
+        None => {
+            let after_double_zero = trimmed.strip_prefix("00").map(|rest| format!("+{rest}"));
+            match after_double_zero.and_then(|international| parse_valid(&international, region)) {
+                Some(number) => number,
+                None => return Err(invalid_for(trimmed, region)),
+            }
+        }
+    };
+    Ok(number.format().mode(Mode::E164).to_string())
+}
+
+fn parse_region(default_region: &str) -> Result<Id, String> {
+    let upper = default_region.trim().to_ascii_uppercase();
+    upper.parse::<Id>().map_err(|_| {
+        format!("cannot be read: the default region {default_region:?} is not a known region")
+    })
+}
+
+fn parse_valid(text: &str, region: Id) -> Option<PhoneNumber> {
+    phonenumber::parse(Some(region), text)
+        .ok()
+        .filter(phonenumber::is_valid)
+}
+
+/// The reason names the region the number was read in: the one its country code
+/// belongs to when it has one (its main region when the number is too broken to tell
+/// which), the default region otherwise.
+fn invalid_for(text: &str, default_region: Id) -> String {
+    let parsed = phonenumber::parse(Some(default_region), text).ok();
+    let region = parsed.as_ref().and_then(|number| {
+        number
+            .country()
+            .id()
+            .map(|id| id.as_ref().to_owned())
+            .or_else(|| {
+                let regions = DATABASE.by_code(&number.code().value())?;
+                let main = regions
+                    .iter()
+                    .find(|metadata| metadata.is_main_country_for_code())
+                    .or(regions.first())?;
+                Some(main.id().to_owned())
+            })
+    });
+    let region = region.unwrap_or_else(|| default_region.as_ref().to_owned());
+    format!("is not a valid phone number for region {region}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_common_us_formats() {
+        for text in [
+            "(415) 555-0123",
+            "415.555.0123",
+            "415-555-0123",
+            "4155550123",
+            "1 415 555 0123",
+            "+1 415 555 0123",
+            "+1 (415) 555-0123",
+            "001 415 555 0123",
+            "011 1 415 555 0123",
+            " 415 555 0123 ext. 12 ",
+        ] {
+            assert_eq!(
+                e164_phone(text, "US").as_deref(),
+                Ok("+14155550123"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn international_numbers_keep_their_own_country() {
+        assert_eq!(
+            e164_phone("+44 20 7946 0018", "US").as_deref(),
+            Ok("+442079460018")
+        );
+        assert_eq!(
+            e164_phone("011 44 20 7946 0018", "US").as_deref(),
+            Ok("+442079460018")
+        );
+        assert_eq!(
+            e164_phone("00 44 20 7946 0018", "US").as_deref(),
+            Ok("+442079460018")
+        );
+        assert_eq!(
+            e164_phone("00 1 415 555 0123", "GB").as_deref(),
+            Ok("+14155550123")
+        );
+    }
+
+    #[test]
+    fn national_numbers_use_the_default_region() {
+        assert_eq!(
+            e164_phone("020 7946 0018", "GB").as_deref(),
+            Ok("+442079460018")
+        );
+        assert_eq!(
+            e164_phone("06 12 34 56 78", "fr").as_deref(),
+            Ok("+33612345678")
+        );
+        assert_eq!(
+            e164_phone("030 1234567", "DE").as_deref(),
+            Ok("+49301234567")
+        );
+    }
+
+    #[test]
+    fn rejects_numbers_that_are_not_valid() {
+        assert_eq!(
+            e164_phone("555-0123", "US").unwrap_err(),
+            "is not a valid phone number for region US"
+        );
+        assert_eq!(
+            e164_phone("(123) 555-0123", "US").unwrap_err(),
+            "is not a valid phone number for region US"
+        );
+        assert_eq!(
+            e164_phone("call me", "US").unwrap_err(),
+            "is not a valid phone number for region US"
+        );
+        assert_eq!(
+            e164_phone("+44 20 7946", "US").unwrap_err(),
+            "is not a valid phone number for region GB"
+        );
+    }
+
+    #[test]
+    fn rejects_an_unknown_default_region() {
+        let reason = e164_phone("415 555 0123", "ZZ").unwrap_err();
+        assert!(reason.contains("not a known region"), "{reason}");
+    }
+}

@@ -1,0 +1,257 @@
+//! Fellegi-Sunter parameters: for each field and agreement level, `m` (the chance of
+//! that level when two records are the same entity) and `u` (when they are not), the
+//! prior chance that a candidate pair matches, and term-frequency tables that make an
+//! agreement on a rare name weigh more than on a common one.
+//!
+//! The defaults are priors chosen by hand so that matching works from the first
+//! record; [`crate::em`] re-estimates them from the data and the service saves them.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The fields the matcher compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Field {
+    GivenName,
+    FamilyName,
+    Organization,
+    BirthDate,
+    Email,
+    Phone,
+    Address,
+    Device,
+}
+
+impl Field {
+    pub const ALL: [Field; 8] = [
+        Field::GivenName,
+        Field::FamilyName,
+        Field::Organization,
+        Field::BirthDate,
+        Field::Email,
+        Field::Phone,
+        Field::Address,
+        Field::Device,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::GivenName => "given_name",
+            Field::FamilyName => "family_name",
+            Field::Organization => "organization_name",
+            Field::BirthDate => "date_of_birth",
+            Field::Email => "email",
+            Field::Phone => "phone",
+            Field::Address => "address",
+            Field::Device => "device_id",
+        }
+    }
+
+    /// The agreement levels, best first; the last is always "disagree".
+    pub fn levels(self) -> &'static [&'static str] {
+        match self {
+            Field::GivenName => &[
+                "exact",
+                "nickname",
+                "jaro_winkler>=0.92",
+                "phonetic",
+                "initial",
+                "disagree",
+            ],
+            Field::FamilyName => &[
+                "exact",
+                "jaro_winkler>=0.94",
+                "phonetic",
+                "jaro_winkler>=0.88",
+                "disagree",
+            ],
+            Field::Organization => &["exact", "jaro_winkler>=0.92", "disagree"],
+            Field::BirthDate => &["exact", "day_month_swapped", "one_digit", "disagree"],
+            Field::Email => &["exact", "same_local_part", "disagree"],
+            Field::Phone => &["exact", "disagree"],
+            Field::Address => &["exact", "same_street", "same_postcode", "disagree"],
+            Field::Device => &["exact", "disagree"],
+        }
+    }
+
+    pub fn disagree_level(self) -> u8 {
+        (self.levels().len() - 1) as u8
+    }
+}
+
+/// m and u of one level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LevelProbabilities {
+    pub m: f64,
+    pub u: f64,
+}
+
+/// How often each value occurs among all records, for term-frequency adjustment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TermFrequencies {
+    /// value -> share of records holding it.
+    pub shares: HashMap<String, f64>,
+    /// The share assumed for a value not in the table (the rarest seen).
+    pub unseen_share: f64,
+}
+
+impl TermFrequencies {
+    /// Builds the table from value counts over `records` records.
+    pub fn from_counts(counts: HashMap<String, u64>, records: u64) -> Self {
+        let total = records.max(1) as f64;
+        let shares: HashMap<String, f64> = counts
+            .into_iter()
+            .map(|(value, count)| (value, count as f64 / total))
+            .collect();
+        let unseen_share = shares
+            .values()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .min(1.0 / total);
+        TermFrequencies {
+            shares,
+            unseen_share,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shares.is_empty()
+    }
+
+    pub fn share(&self, value: &str) -> f64 {
+        self.shares.get(value).copied().unwrap_or(self.unseen_share)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchParameters {
+    /// Per field (by [`Field::index`]) and level.
+    pub levels: Vec<Vec<LevelProbabilities>>,
+    /// Prior probability that a candidate pair from blocking is a match.
+    pub prior: f64,
+    /// Term frequencies of given-name roots.
+    pub given_name_frequencies: TermFrequencies,
+    /// Term frequencies of family names.
+    pub family_name_frequencies: TermFrequencies,
+}
+
+fn probabilities(pairs: &[(f64, f64)]) -> Vec<LevelProbabilities> {
+    pairs
+        .iter()
+        .map(|&(m, u)| LevelProbabilities { m, u })
+        .collect()
+}
+
+impl Default for MatchParameters {
+    fn default() -> Self {
+        let mut levels = vec![Vec::new(); Field::ALL.len()];
+        levels[Field::GivenName.index()] = probabilities(&[
+            (0.80, 0.005),
+            (0.06, 0.001),
+            (0.05, 0.002),
+            (0.04, 0.004),
+            (0.02, 0.02),
+            (0.03, 0.968),
+        ]);
+        levels[Field::FamilyName.index()] = probabilities(&[
+            (0.85, 0.002),
+            (0.05, 0.0005),
+            (0.03, 0.002),
+            (0.02, 0.002),
+            (0.05, 0.9935),
+        ]);
+        levels[Field::Organization.index()] =
+            probabilities(&[(0.85, 0.001), (0.10, 0.001), (0.05, 0.998)]);
+        levels[Field::BirthDate.index()] = probabilities(&[
+            (0.88, 0.0001),
+            (0.02, 0.00005),
+            (0.05, 0.002),
+            (0.05, 0.99785),
+        ]);
+        levels[Field::Email.index()] =
+            probabilities(&[(0.60, 0.00001), (0.05, 0.0001), (0.35, 0.99989)]);
+        levels[Field::Phone.index()] = probabilities(&[(0.60, 0.0001), (0.40, 0.9999)]);
+        levels[Field::Address.index()] =
+            probabilities(&[(0.60, 0.0002), (0.10, 0.0005), (0.10, 0.01), (0.20, 0.9893)]);
+        levels[Field::Device.index()] = probabilities(&[(0.30, 0.001), (0.70, 0.999)]);
+        MatchParameters {
+            levels,
+            prior: 0.0001,
+            given_name_frequencies: TermFrequencies::default(),
+            family_name_frequencies: TermFrequencies::default(),
+        }
+    }
+}
+
+impl MatchParameters {
+    /// log2(m/u) of a level, without term-frequency adjustment.
+    pub fn weight(&self, field: Field, level: u8) -> f64 {
+        let probabilities = self.levels[field.index()][level as usize];
+        (probabilities.m / probabilities.u).log2()
+    }
+
+    /// log2(m/u) of an exact agreement on `value`, with `u` replaced by the value's
+    /// share of records when a table is known. Returns (weight, adjustment).
+    pub fn exact_weight_with_frequency(&self, field: Field, value: &str) -> (f64, f64) {
+        let table = match field {
+            Field::GivenName => &self.given_name_frequencies,
+            Field::FamilyName => &self.family_name_frequencies,
+            _ => return (self.weight(field, 0), 0.0),
+        };
+        let generic = self.weight(field, 0);
+        if table.is_empty() {
+            return (generic, 0.0);
+        }
+        let m = self.levels[field.index()][0].m;
+        let adjusted = (m / table.share(value).max(1e-9)).log2();
+        (adjusted, adjusted - generic)
+    }
+
+    /// Probability of a match given a total weight, through the prior odds.
+    pub fn probability(&self, total_weight: f64) -> f64 {
+        let prior_odds = (self.prior / (1.0 - self.prior)).log2();
+        let odds = 2f64.powf(total_weight + prior_odds);
+        if odds.is_infinite() {
+            1.0
+        } else {
+            odds / (1.0 + odds)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_has_probabilities_for_every_level() {
+        let params = MatchParameters::default();
+        for field in Field::ALL {
+            let levels = &params.levels[field.index()];
+            assert_eq!(levels.len(), field.levels().len(), "{field:?}");
+            let m: f64 = levels.iter().map(|level| level.m).sum();
+            let u: f64 = levels.iter().map(|level| level.u).sum();
+            assert!((m - 1.0).abs() < 1e-9, "{field:?} m sums to {m}");
+            assert!((u - 1.0).abs() < 1e-9, "{field:?} u sums to {u}");
+            assert!(params.weight(field, field.disagree_level()) < 0.0);
+            assert!(params.weight(field, 0) > 0.0);
+        }
+    }
+
+    #[test]
+    fn rare_names_weigh_more_than_common_ones() {
+        let mut params = MatchParameters::default();
+        let counts = HashMap::from([("smith".to_owned(), 1_000), ("zabriskie".to_owned(), 1)]);
+        params.family_name_frequencies = TermFrequencies::from_counts(counts, 100_000);
+        let (common, _) = params.exact_weight_with_frequency(Field::FamilyName, "smith");
+        let (rare, _) = params.exact_weight_with_frequency(Field::FamilyName, "zabriskie");
+        let (unseen, _) = params.exact_weight_with_frequency(Field::FamilyName, "never-seen");
+        assert!(rare > common + 5.0, "rare {rare} vs common {common}");
+        assert!(unseen >= rare);
+    }
+}

@@ -1,0 +1,437 @@
+//! Comparing two records: each field's agreement level and weight (Fellegi-Sunter),
+//! deterministic rules on strong identifiers, and the conflicts that forbid a link.
+//!
+//! One code path serves both the hot loop and explanations: [`compare`] reports each
+//! field to a [`Recorder`], which is a no-op when only the total is wanted.
+
+use strsim::jaro_winkler;
+
+use crate::features::{Features, NameFeatures};
+use crate::params::{Field, MatchParameters};
+use crate::record::IdKind;
+
+/// Receives each field's outcome as it is compared.
+pub trait Recorder {
+    fn field(
+        &mut self,
+        field: Field,
+        level: u8,
+        weight: f64,
+        frequency_adjustment: f64,
+        swapped: bool,
+    );
+}
+
+/// Keeps nothing: for the hot path.
+pub struct NoRecord;
+
+impl Recorder for NoRecord {
+    #[inline]
+    fn field(&mut self, _: Field, _: u8, _: f64, _: f64, _: bool) {}
+}
+
+/// One field's outcome, for explanations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldOutcome {
+    pub field: Field,
+    pub level: u8,
+    pub weight: f64,
+    pub frequency_adjustment: f64,
+    /// The names were compared crosswise (given against family).
+    pub swapped: bool,
+}
+
+impl FieldOutcome {
+    pub fn level_name(&self) -> &'static str {
+        self.field.levels()[self.level as usize]
+    }
+}
+
+/// Keeps every field's outcome.
+#[derive(Default)]
+pub struct RecordAll(pub Vec<FieldOutcome>);
+
+impl Recorder for RecordAll {
+    fn field(
+        &mut self,
+        field: Field,
+        level: u8,
+        weight: f64,
+        frequency_adjustment: f64,
+        swapped: bool,
+    ) {
+        self.0.push(FieldOutcome {
+            field,
+            level,
+            weight,
+            frequency_adjustment,
+            swapped,
+        });
+    }
+}
+
+/// A rule that links two records whatever their other fields say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    SameNationalId,
+    SameLoyaltyId,
+    SameAccountCode,
+    SameExternalId,
+}
+
+impl Rule {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::SameNationalId => "same national id",
+            Rule::SameLoyaltyId => "same loyalty id",
+            Rule::SameAccountCode => "same account code",
+            Rule::SameExternalId => "same external id",
+        }
+    }
+}
+
+/// Why two records may not be linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// Both carry national ids and they differ: two people.
+    DifferentNationalIds,
+    /// Given names or birth dates clearly differ and nothing personal (an e-mail)
+    /// agrees: household members, twins, parent and child share the rest.
+    DifferentPersons,
+}
+
+impl Conflict {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Conflict::DifferentNationalIds => "different national ids",
+            Conflict::DifferentPersons => {
+                "given names or birth dates differ and no e-mail agrees (household members stay apart)"
+            }
+        }
+    }
+}
+
+/// The outcome of comparing two records.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairScore {
+    /// Sum of the field weights, in bits.
+    pub total: f64,
+    pub rule: Option<Rule>,
+    pub conflict: Option<Conflict>,
+}
+
+impl PairScore {
+    /// Whether the pair is a link at `threshold` bits.
+    pub fn is_link(&self, threshold: f64) -> bool {
+        self.conflict.is_none() && (self.rule.is_some() || self.total >= threshold)
+    }
+}
+
+/// Compares `a` and `b` field by field.
+pub fn compare(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+    recorder: &mut impl Recorder,
+) -> PairScore {
+    let mut total = 0.0;
+    let names = compare_names(a, b, params);
+    for outcome in names.iter().flatten() {
+        recorder.field(
+            outcome.field,
+            outcome.level,
+            outcome.weight,
+            outcome.frequency_adjustment,
+            outcome.swapped,
+        );
+        total += outcome.weight;
+    }
+    let mut add = |field: Field, level: Option<u8>| {
+        if let Some(level) = level {
+            let weight = params.weight(field, level);
+            recorder.field(field, level, weight, 0.0, false);
+            total += weight;
+        }
+    };
+    add(Field::Organization, organization_level(a, b));
+    let birth = birth_date_level(a, b);
+    add(Field::BirthDate, birth);
+    let email = email_level(a, b);
+    add(Field::Email, email);
+    add(
+        Field::Phone,
+        shared_level(&a.phones, &b.phones, Field::Phone),
+    );
+    add(Field::Address, address_level(a, b));
+    add(
+        Field::Device,
+        shared_level(&a.devices, &b.devices, Field::Device),
+    );
+
+    let conflict = if national_ids_differ(a, b) {
+        Some(Conflict::DifferentNationalIds)
+    } else {
+        let given_disagrees = names[0].as_ref().is_some_and(|outcome| {
+            outcome.field == Field::GivenName && outcome.level == Field::GivenName.disagree_level()
+        });
+        let birth_disagrees = birth == Some(Field::BirthDate.disagree_level());
+        let email_agrees = email.is_some_and(|level| level < Field::Email.disagree_level());
+        ((given_disagrees || birth_disagrees) && !email_agrees)
+            .then_some(Conflict::DifferentPersons)
+    };
+    PairScore {
+        total,
+        rule: strong_identifier_rule(a, b),
+        conflict,
+    }
+}
+
+/// Given and family name outcomes, compared straight or crosswise, whichever agrees
+/// more (sources swap given and family names).
+fn compare_names(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+) -> [Option<FieldOutcome>; 2] {
+    let straight = [
+        name_outcome(
+            Field::GivenName,
+            a.given.as_ref(),
+            b.given.as_ref(),
+            params,
+            false,
+        ),
+        name_outcome(
+            Field::FamilyName,
+            a.family.as_ref(),
+            b.family.as_ref(),
+            params,
+            false,
+        ),
+    ];
+    let (Some(a_given), Some(a_family), Some(b_given), Some(b_family)) =
+        (&a.given, &a.family, &b.given, &b.family)
+    else {
+        return straight;
+    };
+    let swapped = [
+        name_outcome(
+            Field::GivenName,
+            Some(a_given),
+            Some(b_family),
+            params,
+            true,
+        ),
+        name_outcome(
+            Field::FamilyName,
+            Some(a_family),
+            Some(b_given),
+            params,
+            true,
+        ),
+    ];
+    let sum = |outcomes: &[Option<FieldOutcome>; 2]| {
+        outcomes.iter().flatten().map(|o| o.weight).sum::<f64>()
+    };
+    let swapped_both_agree = swapped
+        .iter()
+        .flatten()
+        .all(|outcome| outcome.level < outcome.field.disagree_level());
+    if swapped_both_agree && sum(&swapped) > sum(&straight) {
+        swapped
+    } else {
+        straight
+    }
+}
+
+fn name_outcome(
+    field: Field,
+    a: Option<&NameFeatures>,
+    b: Option<&NameFeatures>,
+    params: &MatchParameters,
+    swapped: bool,
+) -> Option<FieldOutcome> {
+    let (a, b) = (a?, b?);
+    let level = match field {
+        Field::GivenName => given_level(a, b),
+        _ => family_level(a, b),
+    };
+    let (weight, frequency_adjustment) = if level == 0 {
+        let value = if field == Field::GivenName {
+            &a.root
+        } else {
+            &a.folded
+        };
+        params.exact_weight_with_frequency(field, value)
+    } else {
+        (params.weight(field, level), 0.0)
+    };
+    Some(FieldOutcome {
+        field,
+        level,
+        weight,
+        frequency_adjustment,
+        swapped,
+    })
+}
+
+/// exact, nickname, jaro_winkler>=0.92, phonetic, initial, disagree
+fn given_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
+    if a.folded == b.folded {
+        0
+    } else if a.root == b.root {
+        1
+    } else if a.is_initial() || b.is_initial() {
+        if a.folded.as_bytes()[0] == b.folded.as_bytes()[0] {
+            4
+        } else {
+            5
+        }
+    } else if jaro_winkler(&a.folded, &b.folded) >= 0.92 {
+        2
+    } else if !a.phonetic.is_empty() && a.phonetic == b.phonetic {
+        3
+    } else {
+        5
+    }
+}
+
+/// exact, jaro_winkler>=0.94, phonetic, jaro_winkler>=0.88, disagree
+fn family_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
+    if a.folded == b.folded {
+        return 0;
+    }
+    let similarity = jaro_winkler(&a.folded, &b.folded);
+    if similarity >= 0.94 {
+        1
+    } else if !a.phonetic.is_empty() && a.phonetic == b.phonetic {
+        2
+    } else if similarity >= 0.88 {
+        3
+    } else {
+        4
+    }
+}
+
+fn organization_level(a: &Features, b: &Features) -> Option<u8> {
+    let (a, b) = (a.organization.as_ref()?, b.organization.as_ref()?);
+    Some(if a == b {
+        0
+    } else if jaro_winkler(a, b) >= 0.92 {
+        1
+    } else {
+        2
+    })
+}
+
+/// exact, day_month_swapped, one_digit, disagree
+fn birth_date_level(a: &Features, b: &Features) -> Option<u8> {
+    let (date_a, date_b) = (a.birth_date?, b.birth_date?);
+    if date_a == date_b {
+        return Some(0);
+    }
+    if date_a.year == date_b.year && date_a.month == date_b.day && date_a.day == date_b.month {
+        return Some(1);
+    }
+    let (digits_a, digits_b) = (a.birth_digits?, b.birth_digits?);
+    let differing = digits_a
+        .iter()
+        .zip(digits_b.iter())
+        .filter(|(x, y)| x != y)
+        .count();
+    Some(if differing == 1 { 2 } else { 3 })
+}
+
+/// exact, same_local_part, disagree
+fn email_level(a: &Features, b: &Features) -> Option<u8> {
+    if a.emails.is_empty() || b.emails.is_empty() {
+        return None;
+    }
+    if a.emails.iter().any(|email| b.emails.contains(email)) {
+        return Some(0);
+    }
+    // A distinctive local part at another provider is the same person more often than
+    // not; short ones ("info", "john") are not distinctive.
+    let same_local = a
+        .email_locals()
+        .any(|local| local.len() >= 6 && b.email_locals().any(|other| other == local));
+    Some(if same_local { 1 } else { 2 })
+}
+
+/// exact (any value shared) or disagree.
+fn shared_level(a: &[String], b: &[String], field: Field) -> Option<u8> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    Some(if a.iter().any(|value| b.contains(value)) {
+        0
+    } else {
+        field.disagree_level()
+    })
+}
+
+/// exact, same_street, same_postcode, disagree (best over all address pairs).
+fn address_level(a: &Features, b: &Features) -> Option<u8> {
+    if a.addresses.is_empty() || b.addresses.is_empty() {
+        return None;
+    }
+    let mut best = Field::Address.disagree_level();
+    for x in &a.addresses {
+        for y in &b.addresses {
+            let same_place = !x.postcode.is_empty() && x.postcode == y.postcode
+                || x.postcode.is_empty() && !x.locality.is_empty() && x.locality == y.locality;
+            let level = if same_place
+                && x.street_number == y.street_number
+                && x.street == y.street
+                && x.unit == y.unit
+            {
+                0
+            } else if same_place
+                && !x.street_number.is_empty()
+                && x.street_number == y.street_number
+                && jaro_winkler(&x.street, &y.street) >= 0.9
+            {
+                1
+            } else if !x.postcode.is_empty() && x.postcode == y.postcode {
+                2
+            } else {
+                3
+            };
+            best = best.min(level);
+        }
+    }
+    Some(best)
+}
+
+fn strong_identifier_rule(a: &Features, b: &Features) -> Option<Rule> {
+    let shared = a
+        .identifiers
+        .iter()
+        .find(|identifier| b.identifiers.contains(identifier))?;
+    Some(match shared.kind {
+        IdKind::National => Rule::SameNationalId,
+        IdKind::Loyalty => Rule::SameLoyaltyId,
+        IdKind::Account => Rule::SameAccountCode,
+        IdKind::External | IdKind::Device => Rule::SameExternalId,
+    })
+}
+
+fn national_ids_differ(a: &Features, b: &Features) -> bool {
+    let is_national =
+        |identifier: &&crate::record::NormalizedIdentifier| identifier.kind == IdKind::National;
+    let mut ours = a.identifiers.iter().filter(is_national).peekable();
+    if ours.peek().is_none()
+        || !b
+            .identifiers
+            .iter()
+            .any(|identifier| identifier.kind == IdKind::National)
+    {
+        return false;
+    }
+    !ours.any(|x| {
+        b.identifiers
+            .iter()
+            .filter(is_national)
+            .any(|y| y.value == x.value)
+    })
+}

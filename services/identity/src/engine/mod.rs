@@ -1,0 +1,1290 @@
+//! The identity engine: every record, its blocking keys and links, and the customers
+//! they form, in memory, so that a record is resolved in microseconds. Every change is
+//! also returned as a [`ChangeSet`] that the store persists before the caller is
+//! answered; on start the engine is rebuilt from the store.
+//!
+//! Resolution is incremental but order-independent. A record is linked to every record
+//! it shares a blocking key with and scores above the threshold (a pure function of the
+//! two records and the saved parameters). Customers are the clusters of each connected
+//! group of links, recomputed canonically (see `idic_matching::cluster`) whenever a
+//! record joins or leaves the group. So the same records give the same customers,
+//! whatever order they came in.
+
+mod changes;
+mod golden;
+mod records;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use idic_matching::blocking::{BlockKey, block_keys};
+use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
+use idic_matching::features::Features;
+use idic_matching::params::MatchParameters;
+use idic_matching::record::IdKind;
+use idic_matching::score::{NoRecord, PairScore, RecordAll, compare};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
+pub use golden::{Golden, Provenance, golden_record};
+pub use records::{IncomingRecord, RecordContent, RecordEntry, RecordKey};
+
+/// The actor recorded for the matcher's own merges and splits.
+pub const AUTOMATIC: &str = "auto";
+
+/// A link as the engine keeps it, from one record to another.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkTo {
+    pub other: u32,
+    pub kind: LinkKind,
+    pub weight: f32,
+}
+
+/// A customer: a cluster of records, or the tombstone of an erased one.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub id: Arc<str>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub members: Vec<u32>,
+    pub aliases: Vec<Arc<str>>,
+    pub erased_at: Option<i64>,
+}
+
+/// What a write did for the record written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Joined,
+    Merged,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpsertResult {
+    pub customer_id: Arc<str>,
+    pub outcome: Outcome,
+    pub merged: Vec<Arc<str>>,
+    /// Customers created by this write (for the record or for split parts).
+    pub created: usize,
+}
+
+/// Why a steward action or a look-up cannot be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Precondition(String),
+}
+
+/// A candidate customer for a look-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub customer_id: Arc<str>,
+    pub score: f64,
+    pub probability: f64,
+    pub above_threshold: bool,
+    pub matched_fields: Vec<&'static str>,
+}
+
+/// A link explained field by field.
+#[derive(Debug, Clone)]
+pub struct PairExplanation {
+    pub a: RecordKey,
+    pub b: RecordKey,
+    pub score: PairScore,
+    pub fields: Vec<idic_matching::score::FieldOutcome>,
+    pub blocked: bool,
+    pub probability: f64,
+    pub above_threshold: bool,
+}
+
+/// Matching settings fixed by configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub threshold: f64,
+    pub source_trust: BTreeMap<String, u8>,
+}
+
+pub struct Engine {
+    settings: Settings,
+    params: Arc<MatchParameters>,
+    records: Vec<Option<RecordEntry>>,
+    by_key: FxHashMap<RecordKey, u32>,
+    blocks: FxHashMap<BlockKey, Vec<u32>>,
+    links: Vec<Vec<LinkTo>>,
+    customers: FxHashMap<Arc<str>, Customer>,
+    aliases: FxHashMap<Arc<str>, Arc<str>>,
+    blocked: FxHashSet<(u32, u32)>,
+    next_event_id: u64,
+}
+
+fn ordered(a: u32, b: u32) -> (u32, u32) {
+    (a.min(b), a.max(b))
+}
+
+fn new_customer_id() -> Arc<str> {
+    Arc::from(format!("cus_{}", uuid::Uuid::now_v7().simple()))
+}
+
+impl Engine {
+    pub fn new(settings: Settings, params: MatchParameters) -> Engine {
+        Engine {
+            settings,
+            params: Arc::new(params),
+            records: Vec::new(),
+            by_key: FxHashMap::default(),
+            blocks: FxHashMap::default(),
+            links: Vec::new(),
+            customers: FxHashMap::default(),
+            aliases: FxHashMap::default(),
+            blocked: FxHashSet::default(),
+            next_event_id: 1,
+        }
+    }
+
+    pub fn params(&self) -> &MatchParameters {
+        &self.params
+    }
+
+    /// New parameters apply to comparisons from now on; links already found stay.
+    pub fn set_params(&mut self, params: MatchParameters) {
+        self.params = Arc::new(params);
+    }
+
+    pub fn threshold(&self) -> f64 {
+        self.settings.threshold
+    }
+
+    pub fn record_count(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn customer_count(&self) -> usize {
+        self.customers
+            .values()
+            .filter(|customer| customer.erased_at.is_none())
+            .count()
+    }
+
+    // ----- loading -----------------------------------------------------------------
+
+    /// Puts a stored record back (at start). Links and customers follow.
+    pub fn load_record(&mut self, record_id: u32, entry: RecordEntry) {
+        let slot = record_id as usize;
+        if self.records.len() <= slot {
+            self.records.resize_with(slot + 1, || None);
+            self.links.resize_with(slot + 1, Vec::new);
+        }
+        for key in block_keys(&entry.features) {
+            self.blocks.entry(key).or_default().push(record_id);
+        }
+        self.by_key.insert(entry.key.clone(), record_id);
+        self.records[slot] = Some(entry);
+    }
+
+    pub fn load_link(&mut self, row: LinkRow) {
+        let (a, b) = (row.a as usize, row.b as usize);
+        if a >= self.links.len() || b >= self.links.len() {
+            return;
+        }
+        let weight = row.weight as f32;
+        self.links[a].push(LinkTo {
+            other: row.b,
+            kind: row.kind,
+            weight,
+        });
+        self.links[b].push(LinkTo {
+            other: row.a,
+            kind: row.kind,
+            weight,
+        });
+    }
+
+    pub fn load_customer(&mut self, row: CustomerRow) {
+        let id = row.customer_id.clone();
+        self.customers.insert(
+            id.clone(),
+            Customer {
+                id,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                members: Vec::new(),
+                aliases: Vec::new(),
+                erased_at: row.erased_at,
+            },
+        );
+    }
+
+    pub fn load_alias(&mut self, alias: Arc<str>, customer: Arc<str>) {
+        if let Some(target) = self.customers.get_mut(&customer) {
+            target.aliases.push(alias.clone());
+        }
+        self.aliases.insert(alias, customer);
+    }
+
+    pub fn load_block(&mut self, a: u32, b: u32) {
+        self.blocked.insert(ordered(a, b));
+    }
+
+    /// Rebuilds membership lists from the records' customers once everything is loaded.
+    pub fn finish_loading(&mut self, next_event_id: u64) {
+        for (slot, entry) in self.records.iter().enumerate() {
+            if let Some(entry) = entry
+                && let Some(customer) = self.customers.get_mut(&entry.customer)
+            {
+                customer.members.push(slot as u32);
+            }
+        }
+        self.next_event_id = next_event_id.max(1);
+    }
+
+    // ----- reads -------------------------------------------------------------------
+
+    /// The surviving id of a customer id or alias.
+    pub fn surviving_id(&self, id: &str) -> Option<&Customer> {
+        match self.customers.get(id) {
+            Some(customer) => Some(customer),
+            None => self
+                .aliases
+                .get(id)
+                .and_then(|target| self.customers.get(target)),
+        }
+    }
+
+    pub fn record(&self, key: &RecordKey) -> Option<(u32, &RecordEntry)> {
+        let id = *self.by_key.get(key)?;
+        self.records[id as usize].as_ref().map(|entry| (id, entry))
+    }
+
+    pub fn members<'a>(&'a self, customer: &Customer) -> Vec<&'a RecordEntry> {
+        let mut members: Vec<&RecordEntry> = customer
+            .members
+            .iter()
+            .filter_map(|id| self.records[*id as usize].as_ref())
+            .collect();
+        members.sort_by(|x, y| (x.observed_at, &x.sort_key).cmp(&(y.observed_at, &y.sort_key)));
+        members
+    }
+
+    pub fn golden(&self, customer: &Customer) -> Golden {
+        let trust = |system: &str| {
+            self.settings
+                .source_trust
+                .get(system)
+                .copied()
+                .unwrap_or(50)
+        };
+        golden_record(&self.members(customer), &trust)
+    }
+
+    /// Every record's key and customer, in record order.
+    pub fn assignments(&self) -> Vec<(RecordKey, Arc<str>)> {
+        self.records
+            .iter()
+            .flatten()
+            .map(|entry| (entry.key.clone(), entry.customer.clone()))
+            .collect()
+    }
+
+    pub fn features_of_all(&self) -> impl Iterator<Item = &Features> {
+        self.records.iter().flatten().map(|entry| &entry.features)
+    }
+
+    /// Record ids sharing a block key with `features`.
+    fn candidates(&self, features: &Features, exclude: Option<u32>) -> Vec<u32> {
+        let mut candidates: Vec<u32> = block_keys(features)
+            .iter()
+            .filter_map(|key| self.blocks.get(key))
+            .flatten()
+            .copied()
+            .filter(|id| Some(*id) != exclude)
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+    }
+
+    /// Candidate pairs as blocking produces them, for parameter estimation.
+    pub fn blocked_pairs_sample(&self, limit: usize) -> Vec<(u32, u32)> {
+        let mut pairs = Vec::new();
+        for members in self.blocks.values() {
+            for (index, a) in members.iter().enumerate() {
+                for b in &members[index + 1..] {
+                    pairs.push(ordered(*a, *b));
+                    if pairs.len() >= limit * 2 {
+                        break;
+                    }
+                }
+            }
+            if pairs.len() >= limit * 2 {
+                break;
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs.truncate(limit);
+        pairs
+    }
+
+    fn sort_key_of(&self, id: u32) -> &str {
+        self.records[id as usize]
+            .as_ref()
+            .map_or("", |entry| &entry.sort_key)
+    }
+
+    pub fn features_of(&self, id: u32) -> Option<&Features> {
+        self.records
+            .get(id as usize)?
+            .as_ref()
+            .map(|entry| &entry.features)
+    }
+
+    pub fn record_ids(&self) -> Vec<u32> {
+        (0..self.records.len() as u32)
+            .filter(|id| self.records[*id as usize].is_some())
+            .collect()
+    }
+
+    /// Ranked customers for a query. With `only_holders`, only records that hold one of
+    /// the query's identifiers count (a strong look-up).
+    pub fn resolve(&self, query: &Features, limit: usize, only_holders: bool) -> Vec<Candidate> {
+        let mut best: HashMap<Arc<str>, (f64, bool, Vec<&'static str>)> = HashMap::new();
+        for id in self.candidates(query, None) {
+            let Some(entry) = &self.records[id as usize] else {
+                continue;
+            };
+            if only_holders && !holds_identifier(&entry.features, query) {
+                continue;
+            }
+            let mut fields = RecordAll::default();
+            let score = compare(query, &entry.features, &self.params, &mut fields);
+            let decisive = score.rule.is_some() || only_holders;
+            let total = if decisive {
+                score.total.max(self.settings.threshold)
+            } else {
+                score.total
+            };
+            let matched: Vec<&'static str> = fields
+                .0
+                .iter()
+                .filter(|outcome| outcome.weight > 0.0)
+                .map(|outcome| outcome.field.name())
+                .collect();
+            let slot = best.entry(entry.customer.clone()).or_insert((
+                f64::NEG_INFINITY,
+                false,
+                Vec::new(),
+            ));
+            if total > slot.0 {
+                *slot = (total, decisive, matched);
+            }
+        }
+        let holders = best.values().filter(|(_, decisive, _)| *decisive).count();
+        let mut candidates: Vec<Candidate> = best
+            .into_iter()
+            .map(
+                |(customer_id, (score, decisive, matched_fields))| Candidate {
+                    customer_id,
+                    score,
+                    probability: if decisive && holders == 1 {
+                        1.0
+                    } else {
+                        self.params.probability(score)
+                    },
+                    above_threshold: decisive || score >= self.settings.threshold,
+                    matched_fields,
+                },
+            )
+            .collect();
+        candidates.sort_by(|x, y| {
+            y.score
+                .total_cmp(&x.score)
+                .then_with(|| x.customer_id.cmp(&y.customer_id))
+        });
+        candidates.truncate(limit);
+        candidates
+    }
+
+    /// Two records compared field by field.
+    pub fn explain_pair(
+        &self,
+        a: &RecordKey,
+        b: &RecordKey,
+    ) -> Result<PairExplanation, EngineError> {
+        let (id_a, entry_a) = self.record(a).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no record {}/{}",
+                a.source_system, a.source_record_id
+            ))
+        })?;
+        let (id_b, entry_b) = self.record(b).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no record {}/{}",
+                b.source_system, b.source_record_id
+            ))
+        })?;
+        let mut fields = RecordAll::default();
+        let score = compare(
+            &entry_a.features,
+            &entry_b.features,
+            &self.params,
+            &mut fields,
+        );
+        Ok(PairExplanation {
+            a: a.clone(),
+            b: b.clone(),
+            score,
+            fields: fields.0,
+            blocked: self.blocked.contains(&ordered(id_a, id_b)),
+            probability: if score.rule.is_some() {
+                1.0
+            } else {
+                self.params.probability(score.total)
+            },
+            above_threshold: score.is_link(self.settings.threshold),
+        })
+    }
+
+    /// The links that tie a record to its customer: a spanning tree from the record
+    /// over links between members, in the order they reach each member.
+    pub fn explain_record(
+        &self,
+        key: &RecordKey,
+    ) -> Result<(Arc<str>, Vec<PairExplanation>), EngineError> {
+        let (start, entry) = self
+            .record(key)
+            .ok_or_else(|| EngineError::NotFound("no such record".to_owned()))?;
+        let customer = entry.customer.clone();
+        let mut seen = FxHashSet::default();
+        seen.insert(start);
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut explanations = Vec::new();
+        while let Some(current) = queue.pop_front() {
+            let mut neighbours: Vec<LinkTo> = self.links[current as usize].clone();
+            neighbours.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.other.cmp(&y.other)));
+            for link in neighbours {
+                let Some(other) = &self.records[link.other as usize] else {
+                    continue;
+                };
+                if other.customer != customer || !seen.insert(link.other) {
+                    continue;
+                }
+                let from = self.records[current as usize]
+                    .as_ref()
+                    .map(|e| e.key.clone());
+                if let Some(from) = from {
+                    explanations.push(self.explain_pair(&from, &other.key)?);
+                }
+                queue.push_back(link.other);
+            }
+        }
+        Ok((customer, explanations))
+    }
+
+    // ----- writes ------------------------------------------------------------------
+
+    fn take_event_id(&mut self) -> u64 {
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        id
+    }
+
+    /// Adds or replaces a record and resolves it.
+    pub fn upsert(
+        &mut self,
+        incoming: IncomingRecord,
+        explicit_time: bool,
+        now: i64,
+    ) -> (UpsertResult, ChangeSet) {
+        let mut changes = ChangeSet::default();
+        let (id, seeds) = match self.by_key.get(&incoming.key).copied() {
+            Some(id) => {
+                let Some(existing) = self.records[id as usize].as_ref() else {
+                    unreachable!("by_key only names live records")
+                };
+                let same_time = !explicit_time || existing.observed_at == incoming.observed_at;
+                if existing.content == incoming.content
+                    && existing.channel == incoming.channel
+                    && same_time
+                {
+                    let result = UpsertResult {
+                        customer_id: existing.customer.clone(),
+                        outcome: Outcome::Unchanged,
+                        merged: Vec::new(),
+                        created: 0,
+                    };
+                    return (result, changes);
+                }
+                let old_customer = existing.customer.clone();
+                let observed_at = if explicit_time {
+                    incoming.observed_at
+                } else {
+                    existing.observed_at
+                };
+                let mut seeds: Vec<u32> = self
+                    .customers
+                    .get(&old_customer)
+                    .map(|c| c.members.clone())
+                    .unwrap_or_default();
+                seeds.extend(self.links[id as usize].iter().map(|link| link.other));
+                self.unfile(id, &mut changes, false);
+                let entry = self.records[id as usize].as_mut().expect("present");
+                entry.content = incoming.content;
+                entry.features = incoming.features;
+                entry.channel = incoming.channel;
+                entry.observed_at = observed_at;
+                seeds.push(id);
+                (id, seeds)
+            }
+            None => {
+                let id = self.records.len() as u32;
+                let sort_key = incoming.key.sort_key().into_boxed_str();
+                self.by_key.insert(incoming.key.clone(), id);
+                self.records.push(Some(RecordEntry {
+                    key: incoming.key,
+                    sort_key,
+                    channel: incoming.channel,
+                    observed_at: incoming.observed_at,
+                    content: incoming.content,
+                    features: incoming.features,
+                    customer: Arc::from(""),
+                }));
+                self.links.push(Vec::new());
+                (id, vec![id])
+            }
+        };
+        self.link(id, &mut changes);
+        self.file(id);
+        let component = self.component(&seeds);
+        let outcome = self.recluster(&component, &[], now, AUTOMATIC, "", &mut changes);
+        let entry = self.records[id as usize].as_ref().expect("present");
+        changes.upsert_record(RecordRow {
+            record_id: id,
+            key: entry.key.clone(),
+            customer: entry.customer.clone(),
+            channel: entry.channel,
+            observed_at: entry.observed_at,
+            content: entry.content.clone(),
+        });
+        let customer_id = entry.customer.clone();
+        let merged = outcome
+            .absorbed_into
+            .get(&customer_id)
+            .cloned()
+            .unwrap_or_default();
+        let result = UpsertResult {
+            outcome: if outcome.created.contains(&customer_id) {
+                Outcome::Created
+            } else if !merged.is_empty() {
+                Outcome::Merged
+            } else {
+                Outcome::Joined
+            },
+            customer_id,
+            merged,
+            created: outcome.created.len(),
+        };
+        (result, changes)
+    }
+
+    /// Files the record under its block keys.
+    fn file(&mut self, id: u32) {
+        let Some(entry) = &self.records[id as usize] else {
+            return;
+        };
+        for key in block_keys(&entry.features) {
+            self.blocks.entry(key).or_default().push(id);
+        }
+    }
+
+    /// Takes the record out of its block keys and drops its links (all of them when
+    /// `with_steward_links`, else the matcher's own).
+    fn unfile(&mut self, id: u32, changes: &mut ChangeSet, with_steward_links: bool) {
+        let Some(entry) = &self.records[id as usize] else {
+            return;
+        };
+        for key in block_keys(&entry.features) {
+            if let Some(members) = self.blocks.get_mut(&key) {
+                members.retain(|member| *member != id);
+                if members.is_empty() {
+                    self.blocks.remove(&key);
+                }
+            }
+        }
+        let removed: Vec<LinkTo> = std::mem::take(&mut self.links[id as usize]);
+        let mut kept = Vec::new();
+        for link in removed {
+            if link.kind == LinkKind::Steward && !with_steward_links {
+                kept.push(link);
+                continue;
+            }
+            self.links[link.other as usize].retain(|back| back.other != id);
+            changes.remove_link(id, link.other);
+        }
+        self.links[id as usize] = kept;
+    }
+
+    /// Compares the record with every record sharing a block key and keeps the links.
+    fn link(&mut self, id: u32, changes: &mut ChangeSet) {
+        let Some(entry) = &self.records[id as usize] else {
+            return;
+        };
+        let features = &entry.features;
+        let mut found = Vec::new();
+        for other in self.candidates(features, Some(id)) {
+            let Some(other_entry) = &self.records[other as usize] else {
+                continue;
+            };
+            let score = compare(features, &other_entry.features, &self.params, &mut NoRecord);
+            if score.is_link(self.settings.threshold) {
+                let kind = if score.rule.is_some() {
+                    LinkKind::Rule
+                } else {
+                    LinkKind::Probabilistic
+                };
+                found.push((other, kind, score.total));
+            }
+        }
+        for (other, kind, weight) in found {
+            if self.links[id as usize]
+                .iter()
+                .any(|link| link.other == other)
+            {
+                continue;
+            }
+            let weight32 = weight as f32;
+            self.links[id as usize].push(LinkTo {
+                other,
+                kind,
+                weight: weight32,
+            });
+            self.links[other as usize].push(LinkTo {
+                other: id,
+                kind,
+                weight: weight32,
+            });
+            let (a, b) = ordered(id, other);
+            changes.add_link(LinkRow { a, b, kind, weight });
+        }
+    }
+
+    /// Every record connected to `seeds` by links, sorted.
+    fn component(&self, seeds: &[u32]) -> Vec<u32> {
+        let mut seen = FxHashSet::default();
+        let mut stack: Vec<u32> = Vec::new();
+        for seed in seeds {
+            if self
+                .records
+                .get(*seed as usize)
+                .is_some_and(Option::is_some)
+                && seen.insert(*seed)
+            {
+                stack.push(*seed);
+            }
+        }
+        while let Some(current) = stack.pop() {
+            for link in &self.links[current as usize] {
+                if seen.insert(link.other) {
+                    stack.push(link.other);
+                }
+            }
+        }
+        let mut component: Vec<u32> = seen.into_iter().collect();
+        component.sort_unstable();
+        component
+    }
+
+    /// Clusters `component` canonically, then gives the clusters ids: each existing
+    /// customer goes to the cluster holding most of its records (the oldest customer
+    /// first, so the oldest id survives a merge and the largest part keeps the id in a
+    /// split); clusters left without an id get a new one.
+    fn recluster(
+        &mut self,
+        component: &[u32],
+        keep_id_with: &[u32],
+        now: i64,
+        actor: &str,
+        reason: &str,
+        changes: &mut ChangeSet,
+    ) -> Recluster {
+        let clusters = self.canonical_clusters(component);
+        let mut cluster_of: FxHashMap<u32, usize> = FxHashMap::default();
+        for (index, cluster) in clusters.iter().enumerate() {
+            for id in cluster {
+                cluster_of.insert(*id, index);
+            }
+        }
+        // Existing customers of the component, oldest first, with their records' clusters.
+        let mut previous: BTreeMap<(i64, Arc<str>), BTreeMap<usize, usize>> = BTreeMap::new();
+        for id in component {
+            let entry = self.records[*id as usize]
+                .as_ref()
+                .expect("component members are live");
+            if let Some(customer) = self.customers.get(&entry.customer) {
+                *previous
+                    .entry((customer.created_at, customer.id.clone()))
+                    .or_default()
+                    .entry(cluster_of[id])
+                    .or_default() += 1;
+            }
+        }
+        let mut assigned: Vec<Option<Arc<str>>> = vec![None; clusters.len()];
+        let mut outcome = Recluster::default();
+        let mut splits: BTreeMap<Arc<str>, Vec<usize>> = BTreeMap::new();
+        // Ties between parts of equal size: the part the caller prefers (the records a
+        // steward left in place), then the part holding the earliest observed record.
+        let tie_break: Vec<(bool, i64)> = clusters
+            .iter()
+            .map(|cluster| {
+                let preferred = cluster.iter().any(|id| keep_id_with.contains(id));
+                let earliest = cluster
+                    .iter()
+                    .filter_map(|id| self.records[*id as usize].as_ref())
+                    .map(|e| e.observed_at)
+                    .min()
+                    .unwrap_or(i64::MAX);
+                (preferred, earliest)
+            })
+            .collect();
+        for ((_, customer_id), counts) in &previous {
+            let target = counts
+                .iter()
+                .max_by(|x, y| {
+                    x.1.cmp(y.1)
+                        .then(tie_break[*x.0].0.cmp(&tie_break[*y.0].0))
+                        .then(tie_break[*y.0].1.cmp(&tie_break[*x.0].1))
+                        .then(y.0.cmp(x.0))
+                })
+                .map(|(cluster, _)| *cluster)
+                .expect("a customer in the component has records in it");
+            match &assigned[target] {
+                None => assigned[target] = Some(customer_id.clone()),
+                Some(survivor) => outcome
+                    .absorbed_into
+                    .entry(survivor.clone())
+                    .or_default()
+                    .push(customer_id.clone()),
+            }
+            if counts.len() > 1 {
+                splits.insert(
+                    customer_id.clone(),
+                    counts
+                        .keys()
+                        .copied()
+                        .filter(|cluster| *cluster != target)
+                        .collect(),
+                );
+            }
+        }
+        for slot in assigned.iter_mut() {
+            if slot.is_none() {
+                let id = new_customer_id();
+                outcome.created.push(id.clone());
+                self.customers.insert(
+                    id.clone(),
+                    Customer {
+                        id: id.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        members: Vec::new(),
+                        aliases: Vec::new(),
+                        erased_at: None,
+                    },
+                );
+                *slot = Some(id);
+            }
+        }
+        let assigned: Vec<Arc<str>> = assigned
+            .into_iter()
+            .map(|slot| slot.expect("every cluster has an id"))
+            .collect();
+
+        // Absorbed customers become aliases of their survivor, with their own aliases.
+        for (survivor, absorbed) in &outcome.absorbed_into {
+            for old in absorbed {
+                let Some(gone) = self.customers.remove(old) else {
+                    continue;
+                };
+                let mut moved_aliases = gone.aliases;
+                moved_aliases.push(old.clone());
+                for alias in &moved_aliases {
+                    self.aliases.insert(alias.clone(), survivor.clone());
+                    changes.aliases.insert(alias.clone(), survivor.clone());
+                }
+                if let Some(target) = self.customers.get_mut(survivor) {
+                    target.aliases.extend(moved_aliases);
+                }
+                changes.delete_customer(old.clone());
+            }
+        }
+        // Membership and record moves.
+        for (index, cluster) in clusters.iter().enumerate() {
+            let customer_id = &assigned[index];
+            for id in cluster {
+                let entry = self.records[*id as usize].as_mut().expect("live");
+                if entry.customer != *customer_id {
+                    if let Some(old) = self.customers.get_mut(&entry.customer) {
+                        old.members.retain(|member| member != id);
+                        if old.erased_at.is_none() {
+                            old.updated_at = now;
+                        }
+                    }
+                    entry.customer = customer_id.clone();
+                    changes.move_record(*id, customer_id.clone());
+                }
+            }
+            let customer = self
+                .customers
+                .get_mut(customer_id)
+                .expect("assigned customers exist");
+            let mut members = cluster.clone();
+            members.sort_unstable();
+            if customer.members != members {
+                customer.members = members;
+                customer.updated_at = now;
+            }
+        }
+        // Customers left with no records (all moved elsewhere) are absorbed into the
+        // customer that took most of them; previous handled that, so only report.
+        for customer_id in &assigned {
+            let customer = &self.customers[customer_id];
+            changes.upsert_customer(CustomerRow {
+                customer_id: customer.id.clone(),
+                created_at: customer.created_at,
+                updated_at: customer.updated_at,
+                erased_at: customer.erased_at,
+            });
+        }
+        for (survivor, absorbed) in &outcome.absorbed_into {
+            let event = ChangeEvent {
+                event_id: self.take_event_id(),
+                occurred_at: now,
+                kind: ChangeKind::Merged,
+                customer_id: survivor.to_string(),
+                absorbed_ids: absorbed.iter().map(|id| id.to_string()).collect(),
+                new_ids: Vec::new(),
+                actor: actor.to_owned(),
+                reason: reason.to_owned(),
+            };
+            changes.events.push(event);
+        }
+        for (customer_id, parts) in splits {
+            let new_ids: Vec<String> = parts
+                .iter()
+                .map(|part| assigned[*part].to_string())
+                .filter(|id| *id != *customer_id)
+                .collect();
+            if new_ids.is_empty() {
+                continue;
+            }
+            let survivor = self
+                .surviving_id(&customer_id)
+                .map(|c| c.id.to_string())
+                .unwrap_or_else(|| customer_id.to_string());
+            let event = ChangeEvent {
+                event_id: self.take_event_id(),
+                occurred_at: now,
+                kind: ChangeKind::Split,
+                customer_id: survivor,
+                absorbed_ids: Vec::new(),
+                new_ids,
+                actor: actor.to_owned(),
+                reason: reason.to_owned(),
+            };
+            changes.events.push(event);
+        }
+        outcome
+    }
+
+    /// The canonical clusters of a component, as record ids.
+    fn canonical_clusters(&self, component: &[u32]) -> Vec<Vec<u32>> {
+        let position: FxHashMap<u32, usize> = component
+            .iter()
+            .enumerate()
+            .map(|(index, id)| (*id, index))
+            .collect();
+        let entries: Vec<&RecordEntry> = component
+            .iter()
+            .map(|id| self.records[*id as usize].as_ref().expect("live"))
+            .collect();
+        let sort_keys: Vec<&str> = entries.iter().map(|entry| &*entry.sort_key).collect();
+        let mut links = Vec::new();
+        for (index, id) in component.iter().enumerate() {
+            for link in &self.links[*id as usize] {
+                if link.other <= *id {
+                    continue;
+                }
+                let Some(&other) = position.get(&link.other) else {
+                    continue;
+                };
+                let strength = match link.kind {
+                    LinkKind::Steward => LinkStrength::Forced,
+                    LinkKind::Rule => LinkStrength::Rule,
+                    LinkKind::Probabilistic => LinkStrength::Weight(f64::from(link.weight)),
+                };
+                links.push(Link {
+                    a: index,
+                    b: other,
+                    strength,
+                });
+            }
+        }
+        let constraints = ComponentConstraints {
+            entries: &entries,
+            ids: component,
+            blocked: &self.blocked,
+        };
+        cluster(&sort_keys, &mut links, &constraints)
+            .into_iter()
+            .map(|members| members.into_iter().map(|index| component[index]).collect())
+            .collect()
+    }
+
+    // ----- steward actions ---------------------------------------------------------
+
+    /// Joins customers into one; the oldest id survives.
+    pub fn merge(
+        &mut self,
+        ids: &[String],
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<Merged, EngineError> {
+        let mut customers: Vec<Customer> = Vec::new();
+        for id in ids {
+            let customer = self
+                .surviving_id(id)
+                .ok_or_else(|| EngineError::NotFound(format!("no customer with id {id}")))?;
+            if customer.erased_at.is_some() {
+                return Err(EngineError::Precondition(format!(
+                    "customer {id} was erased"
+                )));
+            }
+            if !customers.iter().any(|known| known.id == customer.id) {
+                customers.push(customer.clone());
+            }
+        }
+        if customers.len() < 2 {
+            return Err(EngineError::Precondition(
+                "name at least two different customers".to_owned(),
+            ));
+        }
+        let nationals: BTreeSet<&str> = customers
+            .iter()
+            .flat_map(|customer| customer.members.iter())
+            .filter_map(|id| self.records[*id as usize].as_ref())
+            .flat_map(|entry| entry.features.identifiers.iter())
+            .filter(|identifier| identifier.kind == IdKind::National)
+            .map(|identifier| identifier.value.as_str())
+            .collect();
+        if nationals.len() > 1 {
+            return Err(EngineError::Precondition(
+                "the customers hold different national ids".to_owned(),
+            ));
+        }
+        customers.sort_by(|x, y| (x.created_at, &x.id).cmp(&(y.created_at, &y.id)));
+        let mut changes = ChangeSet::default();
+        let all: Vec<u32> = customers
+            .iter()
+            .flat_map(|customer| customer.members.iter().copied())
+            .collect();
+        let all_set: FxHashSet<u32> = all.iter().copied().collect();
+        let stale_blocks: Vec<(u32, u32)> = self
+            .blocked
+            .iter()
+            .filter(|(a, b)| all_set.contains(a) && all_set.contains(b))
+            .copied()
+            .collect();
+        for pair in stale_blocks {
+            self.blocked.remove(&pair);
+            changes.blocks.insert(pair, false);
+        }
+        // Each customer's first record by key stands for it in the steward's links.
+        let representatives: Vec<u32> = customers
+            .iter()
+            .map(|customer| {
+                *customer
+                    .members
+                    .iter()
+                    .min_by(|x, y| self.sort_key_of(**x).cmp(self.sort_key_of(**y)))
+                    .expect("a live customer has records")
+            })
+            .collect();
+        let anchor = representatives[0];
+        for member in representatives[1..].iter().copied() {
+            self.links[anchor as usize].retain(|link| link.other != member);
+            self.links[member as usize].retain(|link| link.other != anchor);
+            self.links[anchor as usize].push(LinkTo {
+                other: member,
+                kind: LinkKind::Steward,
+                weight: f32::INFINITY,
+            });
+            self.links[member as usize].push(LinkTo {
+                other: anchor,
+                kind: LinkKind::Steward,
+                weight: f32::INFINITY,
+            });
+            let (a, b) = ordered(anchor, member);
+            changes.add_link(LinkRow {
+                a,
+                b,
+                kind: LinkKind::Steward,
+                weight: f64::MAX,
+            });
+        }
+        let component = self.component(&all);
+        let outcome = self.recluster(&component, &[], now, actor, reason, &mut changes);
+        let survivor = customers[0].id.clone();
+        let merged = outcome
+            .absorbed_into
+            .get(&survivor)
+            .cloned()
+            .unwrap_or_default();
+        Ok((survivor, merged, changes))
+    }
+
+    /// Moves `keys` out of their customer into a new one.
+    pub fn unmerge(
+        &mut self,
+        keys: &[RecordKey],
+        block: bool,
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(Arc<str>, Arc<str>, ChangeSet), EngineError> {
+        let mut moved = Vec::new();
+        let mut customer_id: Option<Arc<str>> = None;
+        for key in keys {
+            let (id, entry) = self.record(key).ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "no record {}/{}",
+                    key.source_system, key.source_record_id
+                ))
+            })?;
+            match &customer_id {
+                None => customer_id = Some(entry.customer.clone()),
+                Some(known) if *known != entry.customer => {
+                    return Err(EngineError::Precondition(
+                        "the records belong to different customers".to_owned(),
+                    ));
+                }
+                Some(_) => {}
+            }
+            if !moved.contains(&id) {
+                moved.push(id);
+            }
+        }
+        let customer_id = customer_id
+            .ok_or_else(|| EngineError::Precondition("name at least one record".to_owned()))?;
+        let members = self
+            .customers
+            .get(&customer_id)
+            .map(|c| c.members.clone())
+            .unwrap_or_default();
+        let remaining: Vec<u32> = members
+            .iter()
+            .copied()
+            .filter(|id| !moved.contains(id))
+            .collect();
+        if remaining.is_empty() {
+            return Err(EngineError::Precondition(
+                "moving every record of a customer changes nothing".to_owned(),
+            ));
+        }
+        if block && moved.len() * remaining.len() > 100_000 {
+            return Err(EngineError::Precondition(
+                "too many record pairs to block; move fewer records".to_owned(),
+            ));
+        }
+        let mut changes = ChangeSet::default();
+        let moved_set: FxHashSet<u32> = moved.iter().copied().collect();
+        for id in &moved {
+            let cut: Vec<u32> = self.links[*id as usize]
+                .iter()
+                .filter(|link| !moved_set.contains(&link.other))
+                .map(|link| link.other)
+                .collect();
+            for other in cut {
+                self.links[*id as usize].retain(|link| link.other != other);
+                self.links[other as usize].retain(|link| link.other != *id);
+                changes.remove_link(*id, other);
+            }
+            if block {
+                for other in &remaining {
+                    let pair = ordered(*id, *other);
+                    self.blocked.insert(pair);
+                    changes.blocks.insert(pair, true);
+                }
+            }
+        }
+        let mut seeds = members.clone();
+        seeds.extend(moved.iter().copied());
+        let component = self.component(&seeds);
+        self.recluster(&component, &remaining, now, actor, reason, &mut changes);
+        let kept = self.records[remaining[0] as usize]
+            .as_ref()
+            .expect("live")
+            .customer
+            .clone();
+        let new = self.records[moved[0] as usize]
+            .as_ref()
+            .expect("live")
+            .customer
+            .clone();
+        Ok((kept, new, changes))
+    }
+
+    /// Removes a customer's records and personal data, keeping a tombstone.
+    pub fn erase(
+        &mut self,
+        customer_id: &str,
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(Arc<str>, usize, ChangeSet), EngineError> {
+        let customer = self
+            .surviving_id(customer_id)
+            .ok_or_else(|| EngineError::NotFound(format!("no customer with id {customer_id}")))?
+            .clone();
+        if customer.erased_at.is_some() {
+            return Ok((customer.id.clone(), 0, ChangeSet::default()));
+        }
+        let mut changes = ChangeSet::default();
+        let mut neighbours = Vec::new();
+        for id in &customer.members {
+            neighbours.extend(self.links[*id as usize].iter().map(|link| link.other));
+            self.unfile(*id, &mut changes, true);
+            if let Some(entry) = self.records[*id as usize].take() {
+                self.by_key.remove(&entry.key);
+            }
+            let stale: Vec<(u32, u32)> = self
+                .blocked
+                .iter()
+                .filter(|(a, b)| a == id || b == id)
+                .copied()
+                .collect();
+            for pair in stale {
+                self.blocked.remove(&pair);
+                changes.blocks.insert(pair, false);
+            }
+            changes.delete_record(*id);
+        }
+        let tombstone = self.customers.get_mut(&customer.id).expect("present");
+        tombstone.members.clear();
+        tombstone.erased_at = Some(now);
+        tombstone.updated_at = now;
+        changes.upsert_customer(CustomerRow {
+            customer_id: customer.id.clone(),
+            created_at: customer.created_at,
+            updated_at: now,
+            erased_at: Some(now),
+        });
+        let event = ChangeEvent {
+            event_id: self.take_event_id(),
+            occurred_at: now,
+            kind: ChangeKind::Erased,
+            customer_id: customer.id.to_string(),
+            absorbed_ids: Vec::new(),
+            new_ids: Vec::new(),
+            actor: actor.to_owned(),
+            reason: reason.to_owned(),
+        };
+        changes.events.push(event);
+        neighbours.retain(|id| self.records[*id as usize].is_some());
+        if !neighbours.is_empty() {
+            let component = self.component(&neighbours);
+            self.recluster(&component, &[], now, AUTOMATIC, "", &mut changes);
+        }
+        Ok((customer.id.clone(), customer.members.len(), changes))
+    }
+}
+
+/// A steward merge: the survivor, the customers absorbed into it, and the changes.
+pub type Merged = (Arc<str>, Vec<Arc<str>>, ChangeSet);
+
+/// What a reclustering did.
+#[derive(Debug, Default)]
+struct Recluster {
+    /// Survivor -> customers absorbed into it.
+    absorbed_into: BTreeMap<Arc<str>, Vec<Arc<str>>>,
+    created: Vec<Arc<str>>,
+}
+
+/// Keeps apart records with different national ids and pairs a steward blocked.
+struct ComponentConstraints<'a> {
+    entries: &'a [&'a RecordEntry],
+    ids: &'a [u32],
+    blocked: &'a FxHashSet<(u32, u32)>,
+}
+
+impl Constraints for ComponentConstraints<'_> {
+    type State = Vec<String>;
+
+    fn state_of(&self, item: usize) -> Vec<String> {
+        self.entries[item]
+            .features
+            .identifiers
+            .iter()
+            .filter(|identifier| identifier.kind == IdKind::National)
+            .map(|identifier| identifier.value.clone())
+            .collect()
+    }
+
+    fn compatible(
+        &self,
+        a: &Vec<String>,
+        b: &Vec<String>,
+        members_a: &[usize],
+        members_b: &[usize],
+    ) -> bool {
+        if !a.is_empty() && !b.is_empty() && !a.iter().any(|value| b.contains(value)) {
+            return false;
+        }
+        if self.blocked.is_empty() {
+            return true;
+        }
+        !members_a.iter().any(|x| {
+            members_b
+                .iter()
+                .any(|y| self.blocked.contains(&ordered(self.ids[*x], self.ids[*y])))
+        })
+    }
+
+    fn merged(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
+        for value in b {
+            if !a.contains(&value) {
+                a.push(value);
+            }
+        }
+        a
+    }
+}
+
+/// Whether `entry` holds one of the identifiers, e-mails or phones of `query`.
+fn holds_identifier(entry: &Features, query: &Features) -> bool {
+    query
+        .emails
+        .iter()
+        .any(|email| entry.emails.contains(email))
+        || query
+            .phones
+            .iter()
+            .any(|phone| entry.phones.contains(phone))
+        || query
+            .identifiers
+            .iter()
+            .any(|identifier| entry.identifiers.contains(identifier))
+        || query
+            .devices
+            .iter()
+            .any(|device| entry.devices.contains(device))
+        || query.addresses.iter().any(|address| {
+            entry.addresses.iter().any(|held| {
+                held.postcode == address.postcode
+                    && held.street_number == address.street_number
+                    && held.street == address.street
+            })
+        })
+}

@@ -1,0 +1,59 @@
+//! Source records as the engine holds them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use idic_matching::features::Features;
+use idic_matching::record::RawRecord;
+use serde::{Deserialize, Serialize};
+
+/// A source record's key: its system and its id there. The idempotency key of writes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordKey {
+    pub source_system: String,
+    pub source_record_id: String,
+}
+
+impl RecordKey {
+    pub fn new(source_system: impl Into<String>, source_record_id: impl Into<String>) -> Self {
+        RecordKey {
+            source_system: source_system.into(),
+            source_record_id: source_record_id.into(),
+        }
+    }
+
+    /// One string that orders keys the same way on every run and every machine; it
+    /// breaks ties in clustering, which keeps clusters independent of arrival order.
+    pub fn sort_key(&self) -> String {
+        format!("{}\u{1f}{}", self.source_system, self.source_record_id)
+    }
+}
+
+/// What a source sent: the record's fields and free attributes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordContent {
+    pub record: RawRecord,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A record arriving in a write, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingRecord {
+    pub key: RecordKey,
+    pub channel: i32,
+    pub observed_at: i64,
+    pub content: RecordContent,
+    pub features: Features,
+}
+
+/// A record in the engine.
+#[derive(Debug, Clone)]
+pub struct RecordEntry {
+    pub key: RecordKey,
+    pub sort_key: Box<str>,
+    pub channel: i32,
+    pub observed_at: i64,
+    pub content: RecordContent,
+    pub features: Features,
+    pub customer: Arc<str>,
+}

@@ -1,0 +1,433 @@
+//! The identity service's domain façade: the engine behind a lock, a persister that
+//! commits change sets in groups (a write is answered only once it is durable), and
+//! the change feed.
+//!
+//! Writes mutate the engine under its write lock and queue their change set in the
+//! same critical section, so the store applies them in engine order. Reads take the
+//! read lock and never wait for storage. If a commit fails, the engine is rebuilt from
+//! the store, so memory never stays ahead of what is durable.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use idic_matching::em::{Levels, estimate_m, estimate_u, levels_of};
+use idic_matching::features::Features;
+use idic_matching::normalize::NormalizeOptions;
+use idic_matching::params::{MatchParameters, TermFrequencies};
+use idic_runtime::bus::EventBus;
+use idic_runtime::storage::now_micros;
+use idic_runtime::{ApiError, ApiResult};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::engine::{ChangeEvent, ChangeSet, Engine, RecordEntry, Settings};
+use crate::store::IdentityStore;
+
+/// The bus topic on which committed change events are published (JSON).
+pub const CHANGES_TOPIC: &str = "identity.changes";
+
+/// Change sets waiting for the same commit, at most.
+const GROUP_COMMIT_LIMIT: usize = 256;
+
+struct Pending {
+    changes: ChangeSet,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// A write whose change set is queued; [`Committed::wait`] until it is durable.
+pub struct Committed<T> {
+    value: T,
+    done: Option<oneshot::Receiver<Result<(), String>>>,
+}
+
+impl<T> Committed<T> {
+    pub async fn wait(self) -> ApiResult<T> {
+        if let Some(done) = self.done {
+            match done.await {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => return Err(storage_unavailable(message)),
+                Err(_) => return Err(storage_unavailable("the persister stopped".to_owned())),
+            }
+        }
+        Ok(self.value)
+    }
+}
+
+fn storage_unavailable(message: String) -> ApiError {
+    tracing::error!(
+        error = message,
+        "identity storage failed; the write was not kept"
+    );
+    ApiError::Unavailable {
+        message: "identity storage is unavailable; the write was not kept".to_owned(),
+        retry_after: Duration::from_millis(500),
+    }
+}
+
+pub struct Identity {
+    engine: RwLock<Engine>,
+    store: Arc<dyn IdentityStore>,
+    settings: Settings,
+    persister: mpsc::UnboundedSender<Pending>,
+    events: broadcast::Sender<ChangeEvent>,
+    normalize: NormalizeOptions,
+    reloading: AtomicBool,
+}
+
+impl Identity {
+    /// Loads the engine from the store and starts the persister.
+    pub async fn start(
+        store: Arc<dyn IdentityStore>,
+        settings: Settings,
+        normalize: NormalizeOptions,
+        bus: Arc<dyn EventBus>,
+    ) -> anyhow::Result<Arc<Identity>> {
+        let started = Instant::now();
+        let engine = load_engine(store.as_ref(), &settings, &normalize).await?;
+        tracing::info!(
+            records = engine.record_count(),
+            customers = engine.customer_count(),
+            seconds = started.elapsed().as_secs_f64(),
+            "identity engine loaded"
+        );
+        let (persister, queue) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(4096);
+        let identity = Arc::new(Identity {
+            engine: RwLock::new(engine),
+            store,
+            settings,
+            persister,
+            events,
+            normalize,
+            reloading: AtomicBool::new(false),
+        });
+        tokio::spawn(persist(Arc::downgrade(&identity), queue, bus));
+        Ok(identity)
+    }
+
+    pub fn normalize_options(&self) -> &NormalizeOptions {
+        &self.normalize
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_lock(&self) -> RwLockWriteGuard<'_, Engine> {
+        self.engine
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `operation` on the engine and queues its changes for commit.
+    pub fn write<T>(
+        &self,
+        operation: impl FnOnce(&mut Engine) -> ApiResult<(T, ChangeSet)>,
+    ) -> ApiResult<Committed<T>> {
+        if self.reloading.load(Ordering::Acquire) {
+            return Err(storage_unavailable(
+                "the engine is being rebuilt after a storage failure".to_owned(),
+            ));
+        }
+        let mut engine = self.write_lock();
+        let (value, changes) = operation(&mut engine)?;
+        if changes.is_empty() {
+            return Ok(Committed { value, done: None });
+        }
+        let (done, receiver) = oneshot::channel();
+        // Queued while the lock is held: the store sees changes in engine order.
+        self.persister
+            .send(Pending { changes, done })
+            .map_err(|_| storage_unavailable("the persister stopped".to_owned()))?;
+        Ok(Committed {
+            value,
+            done: Some(receiver),
+        })
+    }
+
+    /// Committed change events after `after`, oldest first.
+    pub async fn events_after(&self, after: u64, limit: i64) -> ApiResult<Vec<ChangeEvent>> {
+        self.store
+            .events_after(after, limit)
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    pub async fn history(
+        &self,
+        customer_ids: &[String],
+        before: Option<u64>,
+        limit: i64,
+    ) -> ApiResult<Vec<ChangeEvent>> {
+        self.store
+            .history(customer_ids, before, limit)
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    /// Live committed events.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.events.subscribe()
+    }
+
+    /// Estimates match parameters from the stored records (u from random pairs, m and
+    /// the prior by EM over blocked pairs, term frequencies of names), saves them and
+    /// uses them for comparisons from now on.
+    pub async fn estimate_parameters(
+        &self,
+        random_pairs: usize,
+        blocked_pairs: usize,
+    ) -> ApiResult<(u64, EstimateSummary)> {
+        let started = Instant::now();
+        let (mut params, random, candidates) = {
+            let engine = self.read();
+            let params = engine.params().clone();
+            let ids = engine.record_ids();
+            if ids.len() < 2 {
+                return Err(ApiError::FailedPrecondition(
+                    "estimating needs at least two records".to_owned(),
+                ));
+            }
+            let random = sample_random_levels(&engine, &ids, random_pairs, &params);
+            let candidates: Vec<Levels> = engine
+                .blocked_pairs_sample(blocked_pairs)
+                .into_iter()
+                .filter_map(|(a, b)| {
+                    Some(levels_of(
+                        engine.features_of(a)?,
+                        engine.features_of(b)?,
+                        &params,
+                    ))
+                })
+                .collect();
+            let mut params = params;
+            set_term_frequencies(&mut params, engine.features_of_all(), ids.len() as u64);
+            (params, random, candidates)
+        };
+        estimate_u(&random, &mut params);
+        let report = estimate_m(&candidates, &mut params, 100);
+        let summary = EstimateSummary {
+            random_pairs: random.len(),
+            candidate_pairs: candidates.len(),
+            iterations: report.iterations,
+            converged: report.converged,
+            log_likelihood: report.log_likelihood,
+            prior: report.prior,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let report_json = serde_json::to_string(&summary).map_err(ApiError::internal)?;
+        let version = self
+            .store
+            .save_params(now_micros(), &params, &report_json)
+            .await
+            .map_err(ApiError::internal)?;
+        self.write_lock().set_params(params);
+        Ok((version, summary))
+    }
+
+    async fn reload(&self) {
+        self.reloading.store(true, Ordering::Release);
+        loop {
+            match load_engine(self.store.as_ref(), &self.settings, &self.normalize).await {
+                Ok(engine) => {
+                    *self.write_lock() = engine;
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "rebuilding the identity engine failed; retrying"
+                    );
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        self.reloading.store(false, Ordering::Release);
+        tracing::warn!("identity engine rebuilt from storage");
+    }
+}
+
+/// How a parameter estimate went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EstimateSummary {
+    pub random_pairs: usize,
+    pub candidate_pairs: usize,
+    pub iterations: u32,
+    pub converged: bool,
+    pub log_likelihood: f64,
+    pub prior: f64,
+    pub seconds: f64,
+}
+
+fn sample_random_levels(
+    engine: &Engine,
+    ids: &[u32],
+    pairs: usize,
+    params: &MatchParameters,
+) -> Vec<Levels> {
+    // A fixed-seed generator: the same base gives the same estimate.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..pairs)
+        .filter_map(|_| {
+            let a = ids[(next() % ids.len() as u64) as usize];
+            let b = ids[(next() % ids.len() as u64) as usize];
+            (a != b).then(|| {
+                Some(levels_of(
+                    engine.features_of(a)?,
+                    engine.features_of(b)?,
+                    params,
+                ))
+            })?
+        })
+        .collect()
+}
+
+fn set_term_frequencies<'a>(
+    params: &mut MatchParameters,
+    features: impl Iterator<Item = &'a Features>,
+    records: u64,
+) {
+    let mut given = std::collections::HashMap::new();
+    let mut family = std::collections::HashMap::new();
+    for record in features {
+        if let Some(name) = &record.given {
+            *given.entry(name.root.clone()).or_insert(0u64) += 1;
+        }
+        if let Some(name) = &record.family {
+            *family.entry(name.folded.clone()).or_insert(0u64) += 1;
+        }
+    }
+    params.given_name_frequencies = TermFrequencies::from_counts(given, records);
+    params.family_name_frequencies = TermFrequencies::from_counts(family, records);
+}
+
+async fn load_engine(
+    store: &dyn IdentityStore,
+    settings: &Settings,
+    normalize: &NormalizeOptions,
+) -> anyhow::Result<Engine> {
+    let params = store.latest_params().await?.unwrap_or_default();
+    let state = store.load().await?;
+    let mut engine = Engine::new(settings.clone(), params);
+    for customer in state.customers {
+        engine.load_customer(customer);
+    }
+    for record in state.records {
+        // Records were valid when stored; normalize leniently in case rules changed.
+        let normalized =
+            idic_matching::normalize::normalize_record(&record.content.record, normalize)
+                .unwrap_or_default();
+        let features = Features::of(&normalized);
+        engine.load_record(
+            record.record_id,
+            RecordEntry {
+                sort_key: record.key.sort_key().into_boxed_str(),
+                key: record.key,
+                channel: record.channel,
+                observed_at: record.observed_at,
+                content: record.content,
+                features,
+                customer: record.customer,
+            },
+        );
+    }
+    for link in state.links {
+        engine.load_link(link);
+    }
+    for (alias, customer) in state.aliases {
+        engine.load_alias(alias, customer);
+    }
+    for (a, b) in state.blocks {
+        engine.load_block(a, b);
+    }
+    engine.finish_loading(state.last_event_id + 1);
+    Ok(engine)
+}
+
+/// Commits queued change sets in groups; publishes committed events.
+async fn persist(
+    identity: std::sync::Weak<Identity>,
+    mut queue: mpsc::UnboundedReceiver<Pending>,
+    bus: Arc<dyn EventBus>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_LIMIT {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut combined = ChangeSet::default();
+        let mut waiters = Vec::with_capacity(batch.len());
+        for pending in batch {
+            combined.extend(pending.changes);
+            waiters.push(pending.done);
+        }
+        let Some(identity) = identity.upgrade() else {
+            return;
+        };
+        match identity.store.apply(&combined).await {
+            Ok(()) => {
+                for waiter in waiters {
+                    let _ = waiter.send(Ok(()));
+                }
+                for event in combined.events {
+                    if let Ok(payload) = serde_json::to_vec(&EventJson::from(&event))
+                        && let Err(error) = bus.publish(CHANGES_TOPIC, &payload).await
+                    {
+                        tracing::warn!(%error, "publishing an identity change failed");
+                    }
+                    let _ = identity.events.send(event);
+                }
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                for waiter in waiters {
+                    let _ = waiter.send(Err(message.clone()));
+                }
+                // Whatever else was queued was built on the failed state: fail it too.
+                while let Ok(pending) = queue.try_recv() {
+                    let _ = pending.done.send(Err(message.clone()));
+                }
+                identity.reload().await;
+            }
+        }
+    }
+}
+
+/// A change event on the bus.
+#[derive(serde::Serialize)]
+struct EventJson<'a> {
+    event_id: u64,
+    kind: &'static str,
+    customer_id: &'a str,
+    absorbed_customer_ids: &'a [String],
+    new_customer_ids: &'a [String],
+    occurred_at_micros: i64,
+}
+
+impl<'a> From<&'a ChangeEvent> for EventJson<'a> {
+    fn from(event: &'a ChangeEvent) -> Self {
+        EventJson {
+            event_id: event.event_id,
+            kind: match event.kind {
+                crate::engine::ChangeKind::Merged => "merged",
+                crate::engine::ChangeKind::Split => "split",
+                crate::engine::ChangeKind::Erased => "erased",
+            },
+            customer_id: &event.customer_id,
+            absorbed_customer_ids: &event.absorbed_ids,
+            new_customer_ids: &event.new_ids,
+            occurred_at_micros: event.occurred_at,
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Identity commands: `idic import records`, `idic export clusters`, `idic whois`,
+//! `idic identity estimate`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use futures::StreamExt;
+use idic_proto::v1 as pb;
+use idic_proto::v1::identity_service_client::IdentityServiceClient;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::ClientArgs;
+use super::client::connect;
+
+#[derive(Debug, Args)]
+pub struct ImportRecordsArgs {
+    /// CSV with a header: source_system, source_record_id, channel, given_name,
+    /// middle_name, family_name, organization_name, date_of_birth, email, phone,
+    /// street_number, street, address_line2, locality, postcode, region, country, and
+    /// id:KIND columns (id:loyalty, id:account, id:device, id:national; any other
+    /// id:SYSTEM is an external id of that system).
+    pub file: PathBuf,
+    /// Records per message on the stream.
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportClustersArgs {
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoisArgs {
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// A loyalty id.
+    #[arg(long)]
+    pub loyalty: Option<String>,
+    /// "Given Family"; with --postcode, --dob or --street for a fuzzy look-up.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub postcode: Option<String>,
+    /// YYYY-MM-DD
+    #[arg(long)]
+    pub dob: Option<String>,
+    #[arg(long)]
+    pub street: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    pub max: u32,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Estimate the match parameters from the stored records (EM) and use them.
+    Estimate(ClientArgs),
+}
+
+type Client = IdentityServiceClient<super::client::SuiteChannel>;
+
+/// The column layout of an import file.
+struct Columns {
+    index: HashMap<String, usize>,
+    identifiers: Vec<(usize, pb::IdentifierKind, String)>,
+}
+
+impl Columns {
+    fn new(headers: &csv::StringRecord) -> anyhow::Result<Columns> {
+        let index: HashMap<String, usize> = headers
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.trim().to_owned(), i))
+            .collect();
+        for required in ["source_system", "source_record_id"] {
+            anyhow::ensure!(
+                index.contains_key(required),
+                "the CSV has no '{required}' column"
+            );
+        }
+        let identifiers = headers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let kind = name.trim().strip_prefix("id:")?;
+                Some(match kind {
+                    "loyalty" => (i, pb::IdentifierKind::LoyaltyId, String::new()),
+                    "account" => (i, pb::IdentifierKind::AccountCode, String::new()),
+                    "device" => (i, pb::IdentifierKind::DeviceId, String::new()),
+                    "national" => (i, pb::IdentifierKind::NationalId, String::new()),
+                    "email" => (i, pb::IdentifierKind::Email, String::new()),
+                    "phone" => (i, pb::IdentifierKind::Phone, String::new()),
+                    system => (i, pb::IdentifierKind::ExternalId, system.to_owned()),
+                })
+            })
+            .collect();
+        Ok(Columns { index, identifiers })
+    }
+
+    fn get<'a>(&self, row: &'a csv::StringRecord, name: &str) -> &'a str {
+        self.index
+            .get(name)
+            .and_then(|i| row.get(*i))
+            .unwrap_or("")
+            .trim()
+    }
+
+    fn record(&self, row: &csv::StringRecord) -> pb::SourceRecord {
+        let text = |name: &str| self.get(row, name).to_owned();
+        let list = |name: &str| {
+            let value = self.get(row, name);
+            if value.is_empty() {
+                Vec::new()
+            } else {
+                vec![value.to_owned()]
+            }
+        };
+        let address = pb::PostalAddress {
+            street_number: text("street_number"),
+            street: text("street"),
+            address_line2: text("address_line2"),
+            locality: text("locality"),
+            postcode: text("postcode"),
+            region: text("region"),
+            country: text("country"),
+        };
+        let has_address = address != pb::PostalAddress::default();
+        pb::SourceRecord {
+            source_system: text("source_system"),
+            source_record_id: text("source_record_id"),
+            channel: channel(self.get(row, "channel")) as i32,
+            name: Some(pb::PersonName {
+                prefix: String::new(),
+                given: text("given_name"),
+                middle: text("middle_name"),
+                family: text("family_name"),
+                suffix: String::new(),
+            }),
+            organization_name: text("organization_name"),
+            date_of_birth: text("date_of_birth"),
+            emails: list("email"),
+            phones: list("phone"),
+            addresses: if has_address {
+                vec![address]
+            } else {
+                Vec::new()
+            },
+            identifiers: self
+                .identifiers
+                .iter()
+                .filter_map(|(i, kind, system)| {
+                    let value = row.get(*i)?.trim();
+                    (!value.is_empty()).then(|| pb::Identifier {
+                        kind: *kind as i32,
+                        value: value.to_owned(),
+                        system: system.clone(),
+                        address: None,
+                    })
+                })
+                .collect(),
+            attributes: Default::default(),
+            observed_at: None,
+        }
+    }
+}
+
+/// The channel named in a CSV cell; unknown names are "unspecified".
+fn channel(name: &str) -> pb::Channel {
+    match name
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['-', ' '], "_")
+        .as_str()
+    {
+        "call_center" | "callcenter" | "phone" => pb::Channel::CallCenter,
+        "web" | "website" => pb::Channel::Web,
+        "email" | "e_mail" => pb::Channel::Email,
+        "store" | "pos" => pb::Channel::Store,
+        "mobile_app" | "app" | "mobile" => pb::Channel::MobileApp,
+        "partner" | "intermediary" => pb::Channel::Partner,
+        "mail" | "post" => pb::Channel::Mail,
+        _ => pb::Channel::Unspecified,
+    }
+}
+
+fn count_rows(path: &Path) -> anyhow::Result<u64> {
+    let mut reader = csv::Reader::from_path(path)?;
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0;
+    while reader.read_byte_record(&mut record)? {
+        rows += 1;
+    }
+    Ok(rows)
+}
+
+/// `idic import records FILE.csv`
+pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.batch > 0 && args.batch <= 10_000,
+        "--batch must be between 1 and 10000"
+    );
+    let total =
+        count_rows(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let mut client =
+        Client::new(connect(&args.client).await?).max_encoding_message_size(64 * 1024 * 1024);
+    let progress = ProgressBar::new(total);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (sender, receiver) = mpsc::channel::<pb::ImportRecordsRequest>(4);
+    let path = args.file.clone();
+    let batch = args.batch;
+    let reader_progress = progress.clone();
+    // Reading and parsing the CSV runs beside the stream, so the network never waits on it.
+    let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut reader = csv::Reader::from_path(&path)?;
+        let columns = Columns::new(reader.headers()?)?;
+        let mut records = Vec::with_capacity(batch);
+        for row in reader.records() {
+            records.push(columns.record(&row?));
+            if records.len() == batch {
+                reader_progress.inc(batch as u64);
+                if sender
+                    .blocking_send(pb::ImportRecordsRequest {
+                        records: std::mem::take(&mut records),
+                    })
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        reader_progress.inc(records.len() as u64);
+        if !records.is_empty() {
+            let _ = sender.blocking_send(pb::ImportRecordsRequest { records });
+        }
+        Ok(())
+    });
+    let started = Instant::now();
+    let response = client.import_records(ReceiverStream::new(receiver)).await;
+    reader.await.context("the CSV reader stopped")??;
+    progress.finish_and_clear();
+    let summary = response
+        .map_err(|status| anyhow::anyhow!("import failed: {}", status.message()))?
+        .into_inner();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "records: {} received, {} stored, {} unchanged, {} rejected in {:.1} s ({:.0} records/s)",
+        summary.received,
+        summary.accepted,
+        summary.unchanged,
+        summary.rejected,
+        seconds,
+        summary.received as f64 / seconds.max(1e-9)
+    );
+    println!(
+        "customers: {} new, {} merged into others",
+        summary.customers_created, summary.customers_merged
+    );
+    for error in summary.errors.iter().take(20) {
+        let key = error
+            .key
+            .as_ref()
+            .map(|k| format!("{}/{}", k.source_system, k.source_record_id))
+            .unwrap_or_default();
+        let fields: Vec<String> = error
+            .fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.description))
+            .collect();
+        println!("  row {} ({key}): {}", error.index + 2, fields.join("; "));
+    }
+    if summary.rejected > 20 {
+        println!("  ... and {} more rejected rows", summary.rejected - 20);
+    }
+    Ok(())
+}
+
+/// `idic export clusters`
+pub async fn export_clusters(args: &ExportClustersArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(&args.client).await?);
+    let mut stream = client
+        .export_clusters(pb::ExportClustersRequest {})
+        .await?
+        .into_inner();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if let ExportFormat::Csv = args.format {
+        writeln!(out, "source_system,source_record_id,customer_id")?;
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    while let Some(assignment) = stream.next().await {
+        let assignment = assignment?;
+        match args.format {
+            ExportFormat::Csv => {
+                writer.write_record([
+                    &assignment.source_system,
+                    &assignment.source_record_id,
+                    &assignment.customer_id,
+                ])?;
+                out.write_all(&writer.get_ref()[..])?;
+                writer = csv::Writer::from_writer(Vec::new());
+            }
+            ExportFormat::Jsonl => {
+                let line = serde_json::json!({
+                    "source_system": assignment.source_system,
+                    "source_record_id": assignment.source_record_id,
+                    "customer_id": assignment.customer_id,
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `idic whois`
+pub async fn whois(args: &WhoisArgs) -> anyhow::Result<()> {
+    let identifier = |kind: pb::IdentifierKind, value: &str| pb::Identifier {
+        kind: kind as i32,
+        value: value.to_owned(),
+        ..Default::default()
+    };
+    let query = match (&args.email, &args.phone, &args.loyalty, &args.name) {
+        (Some(email), None, None, None) => {
+            pb::resolve_request::Query::Identifier(identifier(pb::IdentifierKind::Email, email))
+        }
+        (None, Some(phone), None, None) => {
+            pb::resolve_request::Query::Identifier(identifier(pb::IdentifierKind::Phone, phone))
+        }
+        (None, None, Some(loyalty), None) => pb::resolve_request::Query::Identifier(identifier(
+            pb::IdentifierKind::LoyaltyId,
+            loyalty,
+        )),
+        (email, phone, None, Some(name)) => {
+            let (given, family) = name.trim().rsplit_once(' ').unwrap_or(("", name.trim()));
+            let address =
+                (args.postcode.is_some() || args.street.is_some()).then(|| pb::PostalAddress {
+                    postcode: args.postcode.clone().unwrap_or_default(),
+                    street: args.street.clone().unwrap_or_default(),
+                    ..Default::default()
+                });
+            pb::resolve_request::Query::Partial(pb::SourceRecord {
+                name: Some(pb::PersonName {
+                    given: given.to_owned(),
+                    family: family.to_owned(),
+                    ..Default::default()
+                }),
+                date_of_birth: args.dob.clone().unwrap_or_default(),
+                emails: email.iter().cloned().collect(),
+                phones: phone.iter().cloned().collect(),
+                addresses: address.into_iter().collect(),
+                ..Default::default()
+            })
+        }
+        _ => anyhow::bail!(
+            "give one of --email, --phone, --loyalty, or --name with --postcode/--dob/--street"
+        ),
+    };
+    let mut client = Client::new(connect(&args.client).await?);
+    let response = client
+        .resolve(pb::ResolveRequest {
+            query: Some(query),
+            max_candidates: args.max,
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("{}", status.message()))?
+        .into_inner();
+    if response.candidates.is_empty() {
+        println!("no candidate");
+        return Ok(());
+    }
+    println!(
+        "{:<40} {:>7} {:>11}  {:<5} {:<28} matched",
+        "customer", "score", "probability", "match", "name"
+    );
+    for candidate in response.candidates {
+        println!(
+            "{:<40} {:>7.1} {:>11.4}  {:<5} {:<28} {}",
+            candidate.customer_id,
+            candidate.score,
+            candidate.probability,
+            if candidate.above_threshold {
+                "yes"
+            } else {
+                "no"
+            },
+            candidate.display_name,
+            candidate.matched_fields.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// `idic identity estimate`
+pub async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(args).await?);
+    let report = client
+        .estimate_parameters(pb::EstimateParametersRequest::default())
+        .await?
+        .into_inner();
+    println!(
+        "parameters version {}: {} random pairs, {} candidate pairs, {} EM iterations ({}), prior {:.6}, {:.1} s",
+        report.version,
+        report.random_pairs,
+        report.candidate_pairs,
+        report.iterations,
+        if report.converged {
+            "converged"
+        } else {
+            "not converged"
+        },
+        report.prior,
+        report.seconds
+    );
+    Ok(())
+}
