@@ -4,5 +4,6 @@
 
 pub mod app;
 pub mod cli;
+pub mod records_csv;
 
 pub use app::Application;

@@ -1,7 +1,6 @@
 //! Identity commands: `idic import records`, `idic export clusters`, `idic whois`,
 //! `idic identity estimate`.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,6 +13,8 @@ use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+
+use crate::records_csv::RecordCsv;
 
 use super::ClientArgs;
 use super::client::connect;
@@ -80,130 +81,6 @@ pub enum IdentityCommand {
 
 type Client = IdentityServiceClient<super::client::SuiteChannel>;
 
-/// The column layout of an import file.
-struct Columns {
-    index: HashMap<String, usize>,
-    identifiers: Vec<(usize, pb::IdentifierKind, String)>,
-}
-
-impl Columns {
-    fn new(headers: &csv::StringRecord) -> anyhow::Result<Columns> {
-        let index: HashMap<String, usize> = headers
-            .iter()
-            .enumerate()
-            .map(|(i, name)| (name.trim().to_owned(), i))
-            .collect();
-        for required in ["source_system", "source_record_id"] {
-            anyhow::ensure!(
-                index.contains_key(required),
-                "the CSV has no '{required}' column"
-            );
-        }
-        let identifiers = headers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, name)| {
-                let kind = name.trim().strip_prefix("id:")?;
-                Some(match kind {
-                    "loyalty" => (i, pb::IdentifierKind::LoyaltyId, String::new()),
-                    "account" => (i, pb::IdentifierKind::AccountCode, String::new()),
-                    "device" => (i, pb::IdentifierKind::DeviceId, String::new()),
-                    "national" => (i, pb::IdentifierKind::NationalId, String::new()),
-                    "email" => (i, pb::IdentifierKind::Email, String::new()),
-                    "phone" => (i, pb::IdentifierKind::Phone, String::new()),
-                    system => (i, pb::IdentifierKind::ExternalId, system.to_owned()),
-                })
-            })
-            .collect();
-        Ok(Columns { index, identifiers })
-    }
-
-    fn get<'a>(&self, row: &'a csv::StringRecord, name: &str) -> &'a str {
-        self.index
-            .get(name)
-            .and_then(|i| row.get(*i))
-            .unwrap_or("")
-            .trim()
-    }
-
-    fn record(&self, row: &csv::StringRecord) -> pb::SourceRecord {
-        let text = |name: &str| self.get(row, name).to_owned();
-        let list = |name: &str| {
-            let value = self.get(row, name);
-            if value.is_empty() {
-                Vec::new()
-            } else {
-                vec![value.to_owned()]
-            }
-        };
-        let address = pb::PostalAddress {
-            street_number: text("street_number"),
-            street: text("street"),
-            address_line2: text("address_line2"),
-            locality: text("locality"),
-            postcode: text("postcode"),
-            region: text("region"),
-            country: text("country"),
-        };
-        let has_address = address != pb::PostalAddress::default();
-        pb::SourceRecord {
-            source_system: text("source_system"),
-            source_record_id: text("source_record_id"),
-            channel: channel(self.get(row, "channel")) as i32,
-            name: Some(pb::PersonName {
-                prefix: String::new(),
-                given: text("given_name"),
-                middle: text("middle_name"),
-                family: text("family_name"),
-                suffix: String::new(),
-            }),
-            organization_name: text("organization_name"),
-            date_of_birth: text("date_of_birth"),
-            emails: list("email"),
-            phones: list("phone"),
-            addresses: if has_address {
-                vec![address]
-            } else {
-                Vec::new()
-            },
-            identifiers: self
-                .identifiers
-                .iter()
-                .filter_map(|(i, kind, system)| {
-                    let value = row.get(*i)?.trim();
-                    (!value.is_empty()).then(|| pb::Identifier {
-                        kind: *kind as i32,
-                        value: value.to_owned(),
-                        system: system.clone(),
-                        address: None,
-                    })
-                })
-                .collect(),
-            attributes: Default::default(),
-            observed_at: None,
-        }
-    }
-}
-
-/// The channel named in a CSV cell; unknown names are "unspecified".
-fn channel(name: &str) -> pb::Channel {
-    match name
-        .trim()
-        .to_ascii_lowercase()
-        .replace(['-', ' '], "_")
-        .as_str()
-    {
-        "call_center" | "callcenter" | "phone" => pb::Channel::CallCenter,
-        "web" | "website" => pb::Channel::Web,
-        "email" | "e_mail" => pb::Channel::Email,
-        "store" | "pos" => pb::Channel::Store,
-        "mobile_app" | "app" | "mobile" => pb::Channel::MobileApp,
-        "partner" | "intermediary" => pb::Channel::Partner,
-        "mail" | "post" => pb::Channel::Mail,
-        _ => pb::Channel::Unspecified,
-    }
-}
-
 fn count_rows(path: &Path) -> anyhow::Result<u64> {
     let mut reader = csv::Reader::from_path(path)?;
     let mut record = csv::ByteRecord::new();
@@ -235,11 +112,10 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
     let reader_progress = progress.clone();
     // Reading and parsing the CSV runs beside the stream, so the network never waits on it.
     let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut reader = csv::Reader::from_path(&path)?;
-        let columns = Columns::new(reader.headers()?)?;
+        let mut reader = RecordCsv::open(&path)?;
         let mut records = Vec::with_capacity(batch);
-        for row in reader.records() {
-            records.push(columns.record(&row?));
+        while let Some(record) = reader.next_record()? {
+            records.push(record);
             if records.len() == batch {
                 reader_progress.inc(batch as u64);
                 if sender

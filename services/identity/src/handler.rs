@@ -209,48 +209,33 @@ impl IdentityService for IdentityHandler {
         request: Request<Streaming<pb::ImportRecordsRequest>>,
     ) -> Result<Response<pb::ImportRecordsResponse>, Status> {
         let started = Instant::now();
-        let mut stream = request.into_inner();
+        let stream = request.into_inner();
+        // Parsing and normalizing runs in its own task, so that it overlaps the engine's
+        // work on the previous batch (a core each).
+        let (parsed_sender, mut parsed) =
+            tokio::sync::mpsc::channel::<Result<ParsedBatch, Status>>(4);
+        let options = self.identity.normalize_options().clone();
+        tokio::spawn(parse_batches(stream, options, parsed_sender));
         let mut summary = pb::ImportRecordsResponse::default();
         let mut pending: std::collections::VecDeque<Committed<Vec<crate::engine::UpsertResult>>> =
             std::collections::VecDeque::new();
-        let mut index: u64 = 0;
-        while let Some(message) = stream.next().await {
-            let message = message?;
-            let now = now_micros();
-            let mut valid = Vec::with_capacity(message.records.len());
-            for record in &message.records {
-                summary.received += 1;
-                match incoming_record(Some(record), "", self.identity.normalize_options(), now) {
-                    Ok(parsed) => valid.push(parsed),
-                    Err(violations) => {
-                        summary.rejected += 1;
-                        if summary.errors.len() < MAX_REPORTED_ERRORS {
-                            summary.errors.push(pb::RecordError {
-                                index,
-                                key: Some(pb::RecordKey {
-                                    source_system: record.source_system.clone(),
-                                    source_record_id: record.source_record_id.clone(),
-                                }),
-                                fields: violations
-                                    .into_iter()
-                                    .map(|v| pb::FieldError {
-                                        field: v.field,
-                                        description: v.description,
-                                    })
-                                    .collect(),
-                            });
-                        }
-                    }
+        while let Some(batch) = parsed.recv().await {
+            let batch = batch?;
+            summary.received += batch.received;
+            summary.rejected += batch.errors_total;
+            for error in batch.errors {
+                if summary.errors.len() < MAX_REPORTED_ERRORS {
+                    summary.errors.push(error);
                 }
-                index += 1;
             }
-            if valid.is_empty() {
+            if batch.valid.is_empty() {
                 continue;
             }
+            let now = batch.now;
             let committed = self.identity.write(|engine| {
-                let mut results = Vec::with_capacity(valid.len());
+                let mut results = Vec::with_capacity(batch.valid.len());
                 let mut changes = crate::engine::ChangeSet::default();
-                for (incoming, explicit_time) in valid {
+                for (incoming, explicit_time) in batch.valid {
                     let (result, record_changes) = engine.upsert(incoming, explicit_time, now);
                     changes.extend(record_changes);
                     results.push(result);
@@ -662,6 +647,72 @@ impl IdentityService for IdentityHandler {
         Ok(Response::new(Box::pin(
             replayed.chain(live).take_until(until_shutdown),
         )))
+    }
+}
+
+/// One message of an import, parsed.
+struct ParsedBatch {
+    now: i64,
+    received: u64,
+    valid: Vec<(crate::engine::IncomingRecord, bool)>,
+    errors_total: u64,
+    errors: Vec<pb::RecordError>,
+}
+
+/// Reads the import stream, parses and normalizes each message's records.
+async fn parse_batches(
+    mut stream: Streaming<pb::ImportRecordsRequest>,
+    options: idic_matching::normalize::NormalizeOptions,
+    sender: tokio::sync::mpsc::Sender<Result<ParsedBatch, Status>>,
+) {
+    let mut index: u64 = 0;
+    let mut reported = 0usize;
+    while let Some(message) = stream.next().await {
+        let message = match message {
+            Ok(message) => message,
+            Err(status) => {
+                let _ = sender.send(Err(status)).await;
+                return;
+            }
+        };
+        let now = now_micros();
+        let mut batch = ParsedBatch {
+            now,
+            received: 0,
+            valid: Vec::with_capacity(message.records.len()),
+            errors_total: 0,
+            errors: Vec::new(),
+        };
+        for record in &message.records {
+            batch.received += 1;
+            match incoming_record(Some(record), "", &options, now) {
+                Ok(parsed) => batch.valid.push(parsed),
+                Err(violations) => {
+                    batch.errors_total += 1;
+                    if reported < MAX_REPORTED_ERRORS {
+                        reported += 1;
+                        batch.errors.push(pb::RecordError {
+                            index,
+                            key: Some(pb::RecordKey {
+                                source_system: record.source_system.clone(),
+                                source_record_id: record.source_record_id.clone(),
+                            }),
+                            fields: violations
+                                .into_iter()
+                                .map(|v| pb::FieldError {
+                                    field: v.field,
+                                    description: v.description,
+                                })
+                                .collect(),
+                        });
+                    }
+                }
+            }
+            index += 1;
+        }
+        if sender.send(Ok(batch)).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -294,7 +294,12 @@ impl Engine {
 
     /// Record ids sharing a block key with `features`.
     fn candidates(&self, features: &Features, exclude: Option<u32>) -> Vec<u32> {
-        let mut candidates: Vec<u32> = block_keys(features)
+        self.candidates_for_keys(&block_keys(features), exclude)
+    }
+
+    /// Record ids filed under any of `keys`.
+    fn candidates_for_keys(&self, keys: &[BlockKey], exclude: Option<u32>) -> Vec<u32> {
+        let mut candidates: Vec<u32> = keys
             .iter()
             .filter_map(|key| self.blocks.get(key))
             .flatten()
@@ -555,8 +560,12 @@ impl Engine {
                 (id, vec![id])
             }
         };
-        self.link(id, &mut changes);
-        self.file(id);
+        let keys = self.records[id as usize]
+            .as_ref()
+            .map(|entry| block_keys(&entry.features))
+            .unwrap_or_default();
+        self.link(id, &keys, &mut changes);
+        self.file(id, &keys);
         let component = self.component(&seeds);
         let outcome = self.recluster(&component, &[], now, AUTOMATIC, "", &mut changes);
         let entry = self.records[id as usize].as_ref().expect("present");
@@ -590,12 +599,9 @@ impl Engine {
     }
 
     /// Files the record under its block keys.
-    fn file(&mut self, id: u32) {
-        let Some(entry) = &self.records[id as usize] else {
-            return;
-        };
-        for key in block_keys(&entry.features) {
-            self.blocks.entry(key).or_default().push(id);
+    fn file(&mut self, id: u32, keys: &[BlockKey]) {
+        for key in keys {
+            self.blocks.entry(*key).or_default().push(id);
         }
     }
 
@@ -627,13 +633,13 @@ impl Engine {
     }
 
     /// Compares the record with every record sharing a block key and keeps the links.
-    fn link(&mut self, id: u32, changes: &mut ChangeSet) {
+    fn link(&mut self, id: u32, keys: &[BlockKey], changes: &mut ChangeSet) {
         let Some(entry) = &self.records[id as usize] else {
             return;
         };
         let features = &entry.features;
         let mut found = Vec::new();
-        for other in self.candidates(features, Some(id)) {
+        for other in self.candidates_for_keys(keys, Some(id)) {
             let Some(other_entry) = &self.records[other as usize] else {
                 continue;
             };
