@@ -134,7 +134,7 @@ pub struct MatchParameters {
     pub levels: Vec<Vec<LevelProbabilities>>,
     /// Prior probability that a candidate pair from blocking is a match.
     pub prior: f64,
-    /// Term frequencies of given-name roots.
+    /// Term frequencies of given names (folded).
     pub given_name_frequencies: TermFrequencies,
     /// Term frequencies of family names.
     pub family_name_frequencies: TermFrequencies,
@@ -174,7 +174,7 @@ impl Default for MatchParameters {
             (0.05, 0.99785),
         ]);
         levels[Field::Email.index()] =
-            probabilities(&[(0.60, 0.00001), (0.05, 0.0001), (0.35, 0.99989)]);
+            probabilities(&[(0.60, 0.00001), (0.05, 0.002), (0.35, 0.99799)]);
         levels[Field::Phone.index()] = probabilities(&[(0.60, 0.0001), (0.40, 0.9999)]);
         levels[Field::Address.index()] =
             probabilities(&[(0.60, 0.0002), (0.10, 0.0005), (0.10, 0.01), (0.20, 0.9893)]);

@@ -95,8 +95,8 @@ impl Rule {
 pub enum Conflict {
     /// Both carry national ids and they differ: two people.
     DifferentNationalIds,
-    /// Given names or birth dates clearly differ and nothing personal (an e-mail)
-    /// agrees: household members, twins, parent and child share the rest.
+    /// Given names or birth dates clearly differ and no strong identifier agrees:
+    /// household members, twins, parent and child share the rest.
     DifferentPersons,
 }
 
@@ -105,7 +105,7 @@ impl Conflict {
         match self {
             Conflict::DifferentNationalIds => "different national ids",
             Conflict::DifferentPersons => {
-                "given names or birth dates differ and no e-mail agrees (household members stay apart)"
+                "given names or birth dates clearly differ and no strong identifier agrees (household members stay apart)"
             }
         }
     }
@@ -118,12 +118,17 @@ pub struct PairScore {
     pub total: f64,
     pub rule: Option<Rule>,
     pub conflict: Option<Conflict>,
+    /// Some field other than the names agrees (birth date, e-mail, phone, address,
+    /// device): names alone never link two records, however rare, since namesakes
+    /// exist.
+    pub corroborated: bool,
 }
 
 impl PairScore {
     /// Whether the pair is a link at `threshold` bits.
     pub fn is_link(&self, threshold: f64) -> bool {
-        self.conflict.is_none() && (self.rule.is_some() || self.total >= threshold)
+        self.conflict.is_none()
+            && (self.rule.is_some() || (self.corroborated && self.total >= threshold))
     }
 }
 
@@ -146,8 +151,16 @@ pub fn compare(
         );
         total += outcome.weight;
     }
+    let mut corroborated = false;
     let mut add = |field: Field, level: Option<u8>| {
         if let Some(level) = level {
+            let agrees = match field {
+                // A shared postcode alone places, it does not identify.
+                Field::Address => level <= 1,
+                Field::Organization => false,
+                _ => level < field.disagree_level(),
+            };
+            corroborated |= agrees;
             let weight = params.weight(field, level);
             recorder.field(field, level, weight, 0.0, false);
             total += weight;
@@ -168,22 +181,93 @@ pub fn compare(
         shared_level(&a.devices, &b.devices, Field::Device),
     );
 
+    let rule = strong_identifier_rule(a, b);
     let conflict = if national_ids_differ(a, b) {
         Some(Conflict::DifferentNationalIds)
+    } else if rule.is_none()
+        && (given_names_differ(a, b, &names) || birth == Some(Field::BirthDate.disagree_level()))
+    {
+        // Households share family name, address, phone, devices and even family
+        // e-mails; only a strong identifier outweighs different persons' names or
+        // birth dates.
+        Some(Conflict::DifferentPersons)
     } else {
-        let given_disagrees = names[0].as_ref().is_some_and(|outcome| {
-            outcome.field == Field::GivenName && outcome.level == Field::GivenName.disagree_level()
-        });
-        let birth_disagrees = birth == Some(Field::BirthDate.disagree_level());
-        let email_agrees = email.is_some_and(|level| level < Field::Email.disagree_level());
-        ((given_disagrees || birth_disagrees) && !email_agrees)
-            .then_some(Conflict::DifferentPersons)
+        None
     };
     PairScore {
         total,
-        rule: strong_identifier_rule(a, b),
+        rule,
         conflict,
+        corroborated,
     }
+}
+
+/// Whether two records are clearly different persons (or carry different national
+/// ids), whatever else agrees: what keeps clusters apart when links would chain them.
+pub fn hard_conflict(a: &Features, b: &Features) -> Option<Conflict> {
+    if national_ids_differ(a, b) {
+        return Some(Conflict::DifferentNationalIds);
+    }
+    if strong_identifier_rule(a, b).is_some() {
+        return None;
+    }
+    let params_free_names = [
+        match (&a.given, &b.given) {
+            (Some(x), Some(y)) => Some(FieldOutcome {
+                field: Field::GivenName,
+                level: given_level(x, y),
+                weight: 0.0,
+                frequency_adjustment: 0.0,
+                swapped: false,
+            }),
+            _ => None,
+        },
+        None,
+    ];
+    // Crosswise names agree in either reading (symmetric in a and b).
+    let swapped_names_agree = match (&a.given, &a.family, &b.given, &b.family) {
+        (Some(ag), Some(af), Some(bg), Some(bf)) => {
+            let agrees = |given: u8, family: u8| {
+                given < Field::GivenName.disagree_level()
+                    && family < Field::FamilyName.disagree_level()
+            };
+            agrees(given_level(ag, bf), family_level(af, bg))
+                || agrees(given_level(af, bg), family_level(ag, bf))
+        }
+        _ => false,
+    };
+    let birth = birth_date_level(a, b);
+    if (!swapped_names_agree && given_names_differ(a, b, &params_free_names))
+        || birth == Some(Field::BirthDate.disagree_level())
+    {
+        return Some(Conflict::DifferentPersons);
+    }
+    None
+}
+
+/// Whether the given names are clearly different: no agreement level, and more than a
+/// typo apart (two edits), so "Jon"/"Jno" is not a conflict but "Ann"/"Beth" is.
+fn given_names_differ(a: &Features, b: &Features, names: &[Option<FieldOutcome>; 2]) -> bool {
+    let Some(outcome) = names[0].as_ref() else {
+        return false;
+    };
+    if outcome.field != Field::GivenName || outcome.level != Field::GivenName.disagree_level() {
+        return false;
+    }
+    let (Some(given_a), Some(given_b)) = (&a.given, &b.given) else {
+        return false;
+    };
+    let (x, y) = if outcome.swapped {
+        (
+            given_a.folded.as_str(),
+            b.family
+                .as_ref()
+                .map_or("", |family| family.folded.as_str()),
+        )
+    } else {
+        (given_a.folded.as_str(), given_b.folded.as_str())
+    };
+    strsim::damerau_levenshtein(x, y) > 2
 }
 
 /// Given and family name outcomes, compared straight or crosswise, whichever agrees
@@ -214,24 +298,36 @@ fn compare_names(
     else {
         return straight;
     };
-    let swapped = [
-        name_outcome(
-            Field::GivenName,
-            Some(a_given),
-            Some(b_family),
-            params,
-            true,
-        ),
-        name_outcome(
-            Field::FamilyName,
-            Some(a_family),
-            Some(b_given),
-            params,
-            true,
-        ),
-    ];
+    // Crosswise, the same two name pairs can be read either way round; take the better
+    // reading, so that comparing a with b and b with a give the same outcome.
+    let crosswise = |given_pair: (&NameFeatures, &NameFeatures),
+                     family_pair: (&NameFeatures, &NameFeatures)| {
+        [
+            name_outcome(
+                Field::GivenName,
+                Some(given_pair.0),
+                Some(given_pair.1),
+                params,
+                true,
+            ),
+            name_outcome(
+                Field::FamilyName,
+                Some(family_pair.0),
+                Some(family_pair.1),
+                params,
+                true,
+            ),
+        ]
+    };
     let sum = |outcomes: &[Option<FieldOutcome>; 2]| {
         outcomes.iter().flatten().map(|o| o.weight).sum::<f64>()
+    };
+    let one_way = crosswise((a_given, b_family), (a_family, b_given));
+    let other_way = crosswise((a_family, b_given), (a_given, b_family));
+    let swapped = if sum(&other_way) > sum(&one_way) {
+        other_way
+    } else {
+        one_way
     };
     let swapped_both_agree = swapped
         .iter()
@@ -378,8 +474,12 @@ fn address_level(a: &Features, b: &Features) -> Option<u8> {
     let mut best = Field::Address.disagree_level();
     for x in &a.addresses {
         for y in &b.addresses {
-            let same_place = !x.postcode.is_empty() && x.postcode == y.postcode
-                || x.postcode.is_empty() && !x.locality.is_empty() && x.locality == y.locality;
+            // Symmetric on purpose: a score must not depend on which record came first.
+            let same_place = if !x.postcode.is_empty() && !y.postcode.is_empty() {
+                x.postcode == y.postcode
+            } else {
+                !x.locality.is_empty() && x.locality == y.locality
+            };
             let level = if same_place
                 && x.street_number == y.street_number
                 && x.street == y.street
@@ -393,6 +493,7 @@ fn address_level(a: &Features, b: &Features) -> Option<u8> {
             {
                 1
             } else if !x.postcode.is_empty() && x.postcode == y.postcode {
+                // (both non-empty: equal to a non-empty one)
                 2
             } else {
                 3
@@ -434,4 +535,80 @@ fn national_ids_differ(a: &Features, b: &Features) -> bool {
             .filter(is_national)
             .any(|y| y.value == x.value)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::{NormalizeOptions, normalize_record};
+    use crate::record::{RawAddress, RawRecord};
+
+    fn features(given: &str, family: &str, dob: &str, postcode: &str, locality: &str) -> Features {
+        let raw = RawRecord {
+            given_name: given.into(),
+            family_name: family.into(),
+            date_of_birth: dob.into(),
+            addresses: vec![RawAddress {
+                street_number: "12".into(),
+                street: "High Street".into(),
+                locality: locality.into(),
+                postcode: postcode.into(),
+                country: "US".into(),
+                ..RawAddress::default()
+            }],
+            ..RawRecord::default()
+        };
+        Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+    }
+
+    /// Order independence rests on this: compare(a, b) == compare(b, a).
+    #[test]
+    fn scores_are_symmetric() {
+        let samples = [
+            features("Ann", "Lee", "1984-03-02", "62704", "Springfield"),
+            features("Annie", "Lee", "1984-02-03", "", "Springfield"),
+            features("Lee", "Ann", "", "62704", ""),
+            features("Beth", "Lee", "1984-03-02", "62704", "Springfield"),
+            features("A", "Leigh", "1984-03-12", "62701", "Springfield"),
+        ];
+        let params = MatchParameters::default();
+        for a in &samples {
+            for b in &samples {
+                let forward = compare(a, b, &params, &mut NoRecord);
+                let backward = compare(b, a, &params, &mut NoRecord);
+                assert_eq!(forward, backward, "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn hard_conflicts_are_symmetric() {
+        let samples = [
+            features("Ann", "Lee", "1984-03-02", "62704", "Springfield"),
+            features("Lee", "Ann", "", "62704", ""),
+            features("Lee", "Annie", "1984-03-02", "", "Springfield"),
+            features("Beth", "Lee", "1984-03-02", "62704", "Springfield"),
+            features("Anne", "Lea", "", "62701", "Springfield"),
+        ];
+        for a in &samples {
+            for b in &samples {
+                assert_eq!(hard_conflict(a, b), hard_conflict(b, a), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn household_members_conflict_and_typos_do_not() {
+        let params = MatchParameters::default();
+        let ann = features("Ann", "Lee", "1984-03-02", "62704", "Springfield");
+        let twin = features("Beth", "Lee", "1984-03-02", "62704", "Springfield");
+        assert_eq!(
+            compare(&ann, &twin, &params, &mut NoRecord).conflict,
+            Some(Conflict::DifferentPersons)
+        );
+        let typo = features("Anm", "Lee", "1984-03-02", "62704", "Springfield");
+        let score = compare(&ann, &typo, &params, &mut NoRecord);
+        assert_eq!(score.conflict, None);
+        assert!(score.is_link(22.0), "{score:?}");
+    }
 }

@@ -301,7 +301,7 @@ impl Default for IdentityConfig {
     fn default() -> Self {
         IdentityConfig {
             default_region: "US".to_owned(),
-            match_threshold: 22.0,
+            match_threshold: 15.0,
             source_trust: std::collections::BTreeMap::new(),
         }
     }

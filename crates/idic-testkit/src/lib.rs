@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod generator;
 mod servers;
 mod storage;
 mod suite;

@@ -299,7 +299,7 @@ fn set_term_frequencies<'a>(
     let mut family = std::collections::HashMap::new();
     for record in features {
         if let Some(name) = &record.given {
-            *given.entry(name.root.clone()).or_insert(0u64) += 1;
+            *given.entry(name.folded.clone()).or_insert(0u64) += 1;
         }
         if let Some(name) = &record.family {
             *family.entry(name.folded.clone()).or_insert(0u64) += 1;

@@ -78,15 +78,31 @@ pub(super) fn normalize_address_in(raw: &RawAddress, country: String) -> Normali
         street,
         unit,
         locality: fold_name(&raw.locality),
-        postcode: raw
-            .postcode
-            .chars()
-            .filter(|ch| !ch.is_whitespace())
-            .map(|ch| ch.to_ascii_uppercase())
-            .collect(),
+        postcode: postcode(&raw.postcode, &country),
         region,
         country,
     }
+}
+
+/// Upper case without spaces. A US ZIP+4 keeps its five-digit ZIP: sources give one
+/// or the other for the same address, and the ZIP alone places it.
+fn postcode(raw: &str, country: &str) -> String {
+    let compact: String = raw
+        .chars()
+        .filter(|ch| !ch.is_whitespace())
+        .map(|ch| ch.to_ascii_uppercase())
+        .collect();
+    if country == "US"
+        && compact.len() == 10
+        && compact.as_bytes()[5] == b'-'
+        && compact[..5].bytes().all(|b| b.is_ascii_digit())
+    {
+        return compact[..5].to_owned();
+    }
+    if country == "US" && compact.len() == 9 && compact.bytes().all(|b| b.is_ascii_digit()) {
+        return compact[..5].to_owned();
+    }
+    compact
 }
 
 /// "No 12 High St": "No" marks the house number here, not a unit.
@@ -386,6 +402,27 @@ mod tests {
                 country: "DE".into(),
             }
         );
+    }
+
+    #[test]
+    fn us_zip_plus_four_keeps_the_zip() {
+        let plus_four = RawAddress {
+            postcode: "11425-4219".into(),
+            country: "US".into(),
+            ..RawAddress::default()
+        };
+        assert_eq!(normalize_address(&plus_four, "US").postcode, "11425");
+        let nine_digits = RawAddress {
+            postcode: "114254219".into(),
+            ..RawAddress::default()
+        };
+        assert_eq!(normalize_address(&nine_digits, "US").postcode, "11425");
+        let british = RawAddress {
+            postcode: "SW1A 1AA".into(),
+            country: "GB".into(),
+            ..RawAddress::default()
+        };
+        assert_eq!(normalize_address(&british, "US").postcode, "SW1A1AA");
     }
 
     #[test]

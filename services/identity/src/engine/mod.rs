@@ -22,7 +22,7 @@ use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
 use idic_matching::features::Features;
 use idic_matching::params::MatchParameters;
 use idic_matching::record::IdKind;
-use idic_matching::score::{NoRecord, PairScore, RecordAll, compare};
+use idic_matching::score::{NoRecord, PairScore, RecordAll, compare, hard_conflict};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
@@ -1248,14 +1248,21 @@ impl Constraints for ComponentConstraints<'_> {
         if !a.is_empty() && !b.is_empty() && !a.iter().any(|value| b.contains(value)) {
             return false;
         }
-        if self.blocked.is_empty() {
-            return true;
+        // No pair across the two clusters may be clearly different persons: a record
+        // that matches both members of a household must not chain them into one.
+        for x in members_a {
+            for y in members_b {
+                if hard_conflict(&self.entries[*x].features, &self.entries[*y].features).is_some() {
+                    return false;
+                }
+                if !self.blocked.is_empty()
+                    && self.blocked.contains(&ordered(self.ids[*x], self.ids[*y]))
+                {
+                    return false;
+                }
+            }
         }
-        !members_a.iter().any(|x| {
-            members_b
-                .iter()
-                .any(|y| self.blocked.contains(&ordered(self.ids[*x], self.ids[*y])))
-        })
+        true
     }
 
     fn merged(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {

@@ -1,0 +1,800 @@
+//! Identity benchmarks: accuracy and order independence on generated records with
+//! ground truth, and bulk import of a large file into a separately running `idic`
+//! (speed, peak memory, storage per record).
+//!
+//! Data come from the test kit's generator and go through the same CSV reader as
+//! `idic import records`, then over gRPC (`ImportRecords`), so the figures are those a
+//! user loading a file would see.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use idic::records_csv::RecordCsv;
+use idic_matching::blocking::block_keys;
+use idic_matching::features::Features;
+use idic_matching::normalize::{NormalizeOptions, normalize_record};
+use idic_matching::record::{RawAddress, RawIdentifier, RawRecord};
+use idic_proto::v1 as pb;
+use idic_proto::v1::identity_service_client::IdentityServiceClient;
+use idic_testkit::generator::{
+    GeneratedRecord, GeneratorConfig, generate, pairwise_scores, write_records_csv,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityBench {
+    /// Pairwise precision, recall and F1 against the generator's ground truth, blocking
+    /// recall, and whether shuffled orders give identical clusters.
+    Accuracy(AccuracyArgs),
+    /// Bulk import of a generated file into a separately started `idic`: time, peak
+    /// memory of the server, storage per record.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccuracyArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub records: usize,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Import the same records in this many shuffled orders and compare the clusters.
+    #[arg(long, default_value_t = 3)]
+    pub shuffles: usize,
+    /// Append the results to this markdown file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Print this many missed and false pairs, field by field (for tuning).
+    #[arg(long, default_value_t = 0)]
+    pub diagnose: usize,
+    /// The match threshold in bits (default: the configuration's default).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: usize,
+    #[arg(long, default_value_t = 11)]
+    pub seed: u64,
+    /// The `idic` binary to start (default: beside this one).
+    #[arg(long)]
+    pub idic: Option<PathBuf>,
+    /// Load into PostgreSQL (and Redis at --redis-url) instead of the embedded default.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    #[arg(long)]
+    pub redis_url: Option<String>,
+    /// Records per ImportRecords message.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Keep the server running after the import and print its address (for load runs).
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Append the results to this markdown file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+pub async fn run(command: IdentityBench) -> anyhow::Result<()> {
+    match command {
+        IdentityBench::Accuracy(args) => accuracy(args).await,
+        IdentityBench::Import(args) => import(args).await,
+    }
+}
+
+// ----- data -------------------------------------------------------------------------
+
+/// Generates `records` records and writes them as the import CSV.
+fn generated_file(
+    records: usize,
+    seed: u64,
+    directory: &Path,
+) -> anyhow::Result<(Vec<GeneratedRecord>, PathBuf)> {
+    let started = Instant::now();
+    let generated = generate(&GeneratorConfig::new(records, seed));
+    let path = directory.join(format!("records-{records}-{seed}.csv"));
+    write_records_csv(
+        &generated,
+        std::io::BufWriter::new(std::fs::File::create(&path)?),
+    )?;
+    let entities = generated
+        .iter()
+        .map(|r| r.entity_id)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    println!(
+        "data: {} generated records of {} entities (seed {seed}) in {:.1} s -> {}",
+        generated.len(),
+        entities,
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+    Ok((generated, path))
+}
+
+/// Writes `records` in the order given by `order` as a CSV file.
+fn reordered_file(records: &[GeneratedRecord], order: &[usize], path: &Path) -> anyhow::Result<()> {
+    let shuffled: Vec<GeneratedRecord> =
+        order.iter().map(|index| records[*index].clone()).collect();
+    write_records_csv(
+        &shuffled,
+        std::io::BufWriter::new(std::fs::File::create(path)?),
+    )?;
+    Ok(())
+}
+
+fn shuffled_order(count: usize, seed: u64) -> Vec<usize> {
+    // Fisher-Yates with a xorshift generator: reproducible without extra crates.
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut order: Vec<usize> = (0..count).collect();
+    for index in (1..count).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(index, (state % (index as u64 + 1)) as usize);
+    }
+    order
+}
+
+// ----- import over gRPC -------------------------------------------------------------
+
+/// Streams the CSV at `path` to `ImportRecords` and returns the answer and the time.
+async fn stream_file(
+    channel: Channel,
+    path: &Path,
+    batch: usize,
+) -> anyhow::Result<(pb::ImportRecordsResponse, Duration)> {
+    let mut client =
+        IdentityServiceClient::new(channel).max_encoding_message_size(256 * 1024 * 1024);
+    let (sender, receiver) = mpsc::channel::<pb::ImportRecordsRequest>(4);
+    let path = path.to_path_buf();
+    let started = Instant::now();
+    let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut csv = RecordCsv::open(&path)?;
+        let mut records = Vec::with_capacity(batch);
+        while let Some(record) = csv.next_record()? {
+            records.push(record);
+            if records.len() == batch
+                && sender
+                    .blocking_send(pb::ImportRecordsRequest {
+                        records: std::mem::take(&mut records),
+                    })
+                    .is_err()
+            {
+                return Ok(());
+            }
+        }
+        if !records.is_empty() {
+            let _ = sender.blocking_send(pb::ImportRecordsRequest { records });
+        }
+        Ok(())
+    });
+    let response = client.import_records(ReceiverStream::new(receiver)).await;
+    reader.await??;
+    let elapsed = started.elapsed();
+    let response = response
+        .map_err(|status| anyhow::anyhow!("import failed: {status}"))?
+        .into_inner();
+    Ok((response, elapsed))
+}
+
+/// Every record's customer, keyed as the generator keys records.
+async fn clusters(channel: Channel) -> anyhow::Result<Vec<(String, String)>> {
+    let mut client = IdentityServiceClient::new(channel);
+    let mut stream = client
+        .export_clusters(pb::ExportClustersRequest {})
+        .await?
+        .into_inner();
+    let mut assignments = Vec::new();
+    while let Some(assignment) = stream.next().await {
+        let assignment = assignment?;
+        assignments.push((
+            format!(
+                "{}/{}",
+                assignment.source_system, assignment.source_record_id
+            ),
+            assignment.customer_id,
+        ));
+    }
+    Ok(assignments)
+}
+
+/// A partition as sorted groups of record keys: comparable across runs whatever the ids.
+fn partition(assignments: &[(String, String)]) -> Vec<Vec<String>> {
+    let mut groups: HashMap<&str, Vec<String>> = HashMap::new();
+    for (key, customer) in assignments {
+        groups.entry(customer).or_default().push(key.clone());
+    }
+    let mut partition: Vec<Vec<String>> = groups
+        .into_values()
+        .map(|mut group| {
+            group.sort();
+            group
+        })
+        .collect();
+    partition.sort();
+    partition
+}
+
+// ----- accuracy ---------------------------------------------------------------------
+
+/// Starts the suite in this process on a temporary data directory.
+async fn start_suite(
+    directory: &Path,
+    threshold: Option<f64>,
+) -> anyhow::Result<(
+    Channel,
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+)> {
+    let mut config = idic_runtime::Config {
+        listen: "127.0.0.1:0".parse()?,
+        admin_listen: None,
+        data_dir: directory.to_path_buf(),
+        ..idic_runtime::Config::default()
+    };
+    if let Some(threshold) = threshold {
+        config.identity.match_threshold = threshold;
+    }
+    let application = idic::Application::build(config).await?;
+    let address = application.grpc_address();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(application.run_until_stopped(stop.clone().cancelled_owned()));
+    let channel = Channel::from_shared(format!("http://{address}"))?
+        .connect()
+        .await?;
+    Ok((channel, stop, task))
+}
+
+/// Blocking recall: true pairs (same entity) that share at least one blocking key.
+/// Reachable: true pairs joined by a chain of such pairs within the entity, the most a
+/// linker that needs some shared evidence can recover. Returns (blocked, reachable,
+/// true pairs).
+fn blocking_recall(records: &[GeneratedRecord]) -> (u64, u64, u64) {
+    let options = NormalizeOptions::default();
+    let mut by_entity: BTreeMap<u64, Vec<Vec<u64>>> = BTreeMap::new();
+    for record in records {
+        let Ok(normalized) = normalize_record(&raw_record(record), &options) else {
+            continue;
+        };
+        by_entity
+            .entry(record.entity_id)
+            .or_default()
+            .push(block_keys(&Features::of(&normalized)));
+    }
+    let (mut pairs, mut blocked, mut reachable) = (0u64, 0u64, 0u64);
+    for keys in by_entity.values() {
+        let mut parent: Vec<usize> = (0..keys.len()).collect();
+        fn root(parent: &mut [usize], mut item: usize) -> usize {
+            while parent[item] != item {
+                item = parent[item];
+            }
+            item
+        }
+        for (index, a) in keys.iter().enumerate() {
+            for (offset, b) in keys[index + 1..].iter().enumerate() {
+                pairs += 1;
+                if a.iter().any(|key| b.binary_search(key).is_ok()) {
+                    blocked += 1;
+                    let (x, y) = (
+                        root(&mut parent, index),
+                        root(&mut parent, index + 1 + offset),
+                    );
+                    parent[x] = y;
+                }
+            }
+        }
+        let mut sizes: HashMap<usize, u64> = HashMap::new();
+        for item in 0..keys.len() {
+            *sizes.entry(root(&mut parent, item)).or_default() += 1;
+        }
+        reachable += sizes.values().map(|n| n * (n - 1) / 2).sum::<u64>();
+    }
+    (blocked, reachable, pairs)
+}
+
+fn raw_record(record: &GeneratedRecord) -> RawRecord {
+    let one = |value: &str| {
+        if value.is_empty() {
+            Vec::new()
+        } else {
+            vec![value.to_owned()]
+        }
+    };
+    let address = RawAddress {
+        street_number: record.street_number.clone(),
+        street: record.street.clone(),
+        address_line2: record.address_line2.clone(),
+        locality: record.locality.clone(),
+        postcode: record.postcode.clone(),
+        region: record.region.clone(),
+        country: record.country.clone(),
+    };
+    let identifiers = [
+        (idic_matching::record::IdKind::Loyalty, &record.loyalty_id),
+        (idic_matching::record::IdKind::Account, &record.account_code),
+        (idic_matching::record::IdKind::National, &record.national_id),
+        (idic_matching::record::IdKind::Device, &record.device_id),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .map(|(kind, value)| RawIdentifier {
+        kind,
+        system: String::new(),
+        value: value.clone(),
+    })
+    .collect();
+    RawRecord {
+        given_name: record.given_name.clone(),
+        middle_name: record.middle_name.clone(),
+        family_name: record.family_name.clone(),
+        organization_name: record.organization_name.clone(),
+        date_of_birth: record.date_of_birth.clone(),
+        emails: one(&record.email),
+        phones: one(&record.phone),
+        addresses: if address == RawAddress::default() {
+            Vec::new()
+        } else {
+            vec![address]
+        },
+        identifiers,
+        ..RawRecord::default()
+    }
+}
+
+async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
+    let workspace = tempfile::tempdir()?;
+    let (records, path) = generated_file(args.records, args.seed, workspace.path())?;
+    let truth = GeneratedRecord::truth_pairs(&records);
+    let (blocked, reachable, true_pairs) = blocking_recall(&records);
+    let evidence = format!(
+        "blocking recall: {blocked} of {true_pairs} true pairs share a blocking key ({:.4}); {reachable} ({:.4}) are reachable through chains of such pairs, the recall ceiling for a linker that needs shared evidence",
+        blocked as f64 / true_pairs.max(1) as f64,
+        reachable as f64 / true_pairs.max(1) as f64
+    );
+    println!("{evidence}");
+
+    let mut report = String::new();
+    let mut partitions = Vec::new();
+    for run in 0..args.shuffles.max(1) {
+        let file = if run == 0 {
+            path.clone()
+        } else {
+            let shuffled = workspace.path().join(format!("shuffled-{run}.csv"));
+            reordered_file(
+                &records,
+                &shuffled_order(records.len(), args.seed + run as u64),
+                &shuffled,
+            )?;
+            shuffled
+        };
+        let data = tempfile::tempdir_in(workspace.path())?;
+        let (channel, stop, task) = start_suite(data.path(), args.threshold).await?;
+        let (summary, elapsed) = stream_file(channel.clone(), &file, 1000).await?;
+        let assignments = clusters(channel).await?;
+        stop.cancel();
+        task.await??;
+        let counts = pairwise_scores(&truth, &assignments);
+        let customers = assignments
+            .iter()
+            .map(|(_, c)| c.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        let line = format!(
+            "order {run}: {} records ({} rejected) -> {customers} customers in {:.1} s; precision {:.4}, recall {:.4}, F1 {:.4} (TP {}, FP {}, FN {})",
+            summary.received,
+            summary.rejected,
+            elapsed.as_secs_f64(),
+            counts.precision(),
+            counts.recall(),
+            counts.f1(),
+            counts.true_positives,
+            counts.false_positives,
+            counts.false_negatives
+        );
+        println!("{line}");
+        report.push_str(&format!("- {line}\n"));
+        if run == 0 && args.diagnose > 0 {
+            diagnose(
+                &records,
+                &assignments,
+                args.diagnose,
+                args.threshold
+                    .unwrap_or(idic_runtime::config::IdentityConfig::default().match_threshold),
+            );
+        }
+        partitions.push(partition(&assignments));
+    }
+    let identical = partitions.windows(2).all(|pair| pair[0] == pair[1]);
+    let verdict = if identical {
+        format!(
+            "order independence: the {} orders gave identical clusters",
+            partitions.len()
+        )
+    } else {
+        let differing = partitions
+            .iter()
+            .skip(1)
+            .map(|other| {
+                other
+                    .iter()
+                    .filter(|group| partitions[0].binary_search(group).is_err())
+                    .count()
+            })
+            .collect::<Vec<_>>();
+        format!(
+            "order independence: clusters DIFFER between orders (groups not in the first order: {differing:?})"
+        )
+    };
+    println!("{verdict}");
+    if let Some(markdown) = args.markdown {
+        let machine = crate::machine::Machine::describe();
+        let text = format!(
+            "\n### Identity accuracy, {} records (seed {}), threshold {} bits\n\n{}, {}\n\n- {evidence}\n{report}- {verdict}\n",
+            args.records,
+            args.seed,
+            args.threshold
+                .unwrap_or(idic_runtime::config::IdentityConfig::default().match_threshold),
+            machine.summary(),
+            crate::machine::utc_now(),
+        );
+        append(&markdown, &text)?;
+    }
+    Ok(())
+}
+
+/// Prints sample false negatives (same entity, different customers) and false
+/// positives (different entities, same customer) with each field's comparison.
+fn diagnose(
+    records: &[GeneratedRecord],
+    assignments: &[(String, String)],
+    limit: usize,
+    threshold: f64,
+) {
+    use idic_matching::params::MatchParameters;
+    use idic_matching::score::{RecordAll, compare};
+    let customer_of: HashMap<&str, &str> = assignments
+        .iter()
+        .map(|(k, c)| (k.as_str(), c.as_str()))
+        .collect();
+    let options = NormalizeOptions::default();
+    let params = MatchParameters::default();
+    let features = |record: &GeneratedRecord| {
+        normalize_record(&raw_record(record), &options)
+            .ok()
+            .map(|n| Features::of(&n))
+    };
+    let describe = |record: &GeneratedRecord| {
+        format!(
+            "{}/{} [{} | {} | {} | {} | {} | {} {} {} | L{} A{} N{} D{}]",
+            record.source_system,
+            record.source_record_id,
+            record.given_name,
+            record.family_name,
+            record.date_of_birth,
+            record.email,
+            record.phone,
+            record.street_number,
+            record.street,
+            record.postcode,
+            record.loyalty_id,
+            record.account_code,
+            record.national_id,
+            record.device_id
+        )
+    };
+    let explain = |a: &GeneratedRecord, b: &GeneratedRecord| {
+        let (Some(fa), Some(fb)) = (features(a), features(b)) else {
+            return "(not normalizable)".to_owned();
+        };
+        let mut fields = RecordAll::default();
+        let score = compare(&fa, &fb, &params, &mut fields);
+        let shared = block_keys(&fa)
+            .iter()
+            .any(|key| block_keys(&fb).contains(key));
+        let levels: Vec<String> = fields
+            .0
+            .iter()
+            .map(|o| format!("{}={}({:.1})", o.field.name(), o.level_name(), o.weight))
+            .collect();
+        format!(
+            "total {:.1} rule {:?} conflict {:?} blocked-together {shared}: {}",
+            score.total,
+            score.rule,
+            score.conflict,
+            levels.join(" ")
+        )
+    };
+    let mut by_entity: BTreeMap<u64, Vec<&GeneratedRecord>> = BTreeMap::new();
+    for record in records {
+        by_entity.entry(record.entity_id).or_default().push(record);
+    }
+    // Where the missed pairs are: not compared (no shared key), compared but below the
+    // threshold, or kept apart by a conflict.
+    let (mut unblocked, mut below, mut conflicted, mut linkable) = (0u64, 0u64, 0u64, 0u64);
+    for members in by_entity.values() {
+        for (index, a) in members.iter().enumerate() {
+            for b in &members[index + 1..] {
+                if customer_of.get(a.key().as_str()) == customer_of.get(b.key().as_str()) {
+                    continue;
+                }
+                let (Some(fa), Some(fb)) = (features(a), features(b)) else {
+                    continue;
+                };
+                let score = compare(&fa, &fb, &params, &mut idic_matching::score::NoRecord);
+                if !block_keys(&fa)
+                    .iter()
+                    .any(|key| block_keys(&fb).contains(key))
+                {
+                    unblocked += 1;
+                } else if score.conflict.is_some() {
+                    conflicted += 1;
+                } else if !score.is_link(threshold) {
+                    below += 1;
+                } else {
+                    linkable += 1;
+                }
+            }
+        }
+    }
+    println!(
+        "missed pairs: {unblocked} share no blocking key, {conflicted} conflict, {below} below {threshold} bits or uncorroborated, {linkable} linkable (kept apart by clustering)"
+    );
+    println!("--- missed pairs (same entity, different customers)");
+    let mut shown = 0;
+    'entities: for members in by_entity.values() {
+        for (index, a) in members.iter().enumerate() {
+            for b in &members[index + 1..] {
+                if customer_of.get(a.key().as_str()) != customer_of.get(b.key().as_str()) {
+                    if std::env::var("DIAGNOSE_SCORE_MIN")
+                        .ok()
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .is_some_and(|min| {
+                            let (Some(fa), Some(fb)) = (features(a), features(b)) else {
+                                return true;
+                            };
+                            compare(&fa, &fb, &params, &mut idic_matching::score::NoRecord).total
+                                < min
+                        })
+                    {
+                        continue;
+                    }
+                    println!("{}\n{}\n  {}", describe(a), describe(b), explain(a, b));
+                    shown += 1;
+                    if shown >= limit {
+                        break 'entities;
+                    }
+                    continue 'entities;
+                }
+            }
+        }
+    }
+    println!("--- false pairs (different entities, same customer)");
+    let by_key: HashMap<String, &GeneratedRecord> = records.iter().map(|r| (r.key(), r)).collect();
+    let mut by_customer: HashMap<&str, Vec<&GeneratedRecord>> = HashMap::new();
+    for (key, customer) in assignments {
+        if let Some(record) = by_key.get(key) {
+            by_customer
+                .entry(customer.as_str())
+                .or_default()
+                .push(record);
+        }
+    }
+    let mut shown = 0;
+    let mut customers: Vec<_> = by_customer.into_iter().collect();
+    customers.sort_by_key(|(id, _)| *id);
+    'customers: for (_, members) in customers {
+        for (index, a) in members.iter().enumerate() {
+            for b in &members[index + 1..] {
+                if a.entity_id != b.entity_id {
+                    println!("{}\n{}\n  {}", describe(a), describe(b), explain(a, b));
+                    shown += 1;
+                    if shown >= limit {
+                        break 'customers;
+                    }
+                    continue 'customers;
+                }
+            }
+        }
+    }
+}
+
+// ----- bulk import ------------------------------------------------------------------
+
+/// A started `idic serve` process.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(
+    binary: &Path,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    redis_url: Option<&str>,
+) -> anyhow::Result<Server> {
+    let mut command = Command::new(binary);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("IDIC_LOG_FILTER", "warn")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    if let Some(url) = redis_url {
+        command.env("REDIS_URL", url);
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().context("idic exited before listening")??;
+        if let Some(rest) = line.strip_prefix("IDIC suite listening on ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server { child, address })
+}
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_memory(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+fn directory_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.metadata().ok())
+                .filter(|meta| meta.is_file())
+                .map(|meta| meta.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+async fn postgres_identity_bytes(url: &str) -> anyhow::Result<u64> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(url).await?;
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'identity' AND c.relkind = 'r'",
+    )
+    .fetch_one(&mut connection)
+    .await?;
+    Ok(row.get::<i64, _>(0) as u64)
+}
+
+fn default_idic_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(exe.with_file_name("idic"))
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let workspace = tempfile::tempdir()?;
+    let (_records, path) = generated_file(args.records, args.seed, workspace.path())?;
+    let binary = match &args.idic {
+        Some(path) => path.clone(),
+        None => default_idic_binary()?,
+    };
+    let data_dir = workspace.path().join("data");
+    let server = start_server(
+        &binary,
+        &data_dir,
+        args.database_url.as_deref(),
+        args.redis_url.as_deref(),
+    )?;
+    let channel = Channel::from_shared(format!("http://{}", server.address))?
+        .connect()
+        .await?;
+    let (summary, elapsed) = stream_file(channel.clone(), &path, args.batch).await?;
+    let peak = peak_memory(server.child.id());
+    let storage = match &args.database_url {
+        Some(url) => postgres_identity_bytes(url).await.ok(),
+        None => Some(directory_size(&data_dir)),
+    };
+    let rate = summary.received as f64 / elapsed.as_secs_f64();
+    let engine = if args.database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "embedded SQLite"
+    };
+    let mut lines = vec![
+        format!(
+            "import on {engine}: {} records ({} rejected) -> {} customers created, {} merged away, in {:.1} s end to end ({rate:.0} records/s)",
+            summary.received,
+            summary.rejected,
+            summary.customers_created,
+            summary.customers_merged,
+            elapsed.as_secs_f64()
+        ),
+        format!(
+            "server peak memory (VmHWM): {}",
+            peak.map_or("unknown".to_owned(), |bytes| format!(
+                "{:.0} MiB",
+                bytes as f64 / 1048576.0
+            ))
+        ),
+    ];
+    if let Some(bytes) = storage {
+        lines.push(format!(
+            "identity storage: {:.1} MiB, {:.0} bytes per source record",
+            bytes as f64 / 1048576.0,
+            bytes as f64 / summary.received.max(1) as f64
+        ));
+    }
+    for line in &lines {
+        println!("{line}");
+    }
+    if let Some(markdown) = &args.markdown {
+        let machine = crate::machine::Machine::describe();
+        let mut text = format!(
+            "\n### Identity bulk import, {} records (seed {}) on {engine}\n\n{}, {}\n\n",
+            args.records,
+            args.seed,
+            machine.summary(),
+            crate::machine::utc_now()
+        );
+        for line in &lines {
+            text.push_str(&format!("- {line}\n"));
+        }
+        append(markdown, &text)?;
+    }
+    if args.keep_running {
+        println!("server at http://{} (Ctrl-C to stop)", server.address);
+        tokio::signal::ctrl_c().await?;
+    }
+    drop(server);
+    Ok(())
+}
+
+fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
