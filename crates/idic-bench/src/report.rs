@@ -72,7 +72,7 @@ const HEADERS: [&str; 13] = [
 
 /// Other processes using more than this share of a core during a run disturb it enough
 /// to say so next to the figures.
-const DISTURBANCE_CORES: f64 = 0.05;
+pub const DISTURBANCE_CORES: f64 = 0.05;
 
 impl Report {
     /// Aligned columns for a terminal.
@@ -212,7 +212,13 @@ impl Report {
                 ));
             }
         }
+        let mut modes: Vec<Mode> = Vec::new();
         for (_, mode) in self.series() {
+            if !modes.contains(&mode) {
+                modes.push(mode);
+            }
+        }
+        for mode in modes {
             if let Some(line) = self.comparison(mode) {
                 notes.push(line);
             }
@@ -242,7 +248,12 @@ impl Report {
         let mut line = format!("{}: suite/bare throughput {}", mode.label(), percent(ratio));
         if ratios.len() > 1 {
             let each: Vec<String> = ratios.iter().map(|ratio| percent(*ratio)).collect();
-            let _ = write!(line, " (median of rounds: {})", each.join(", "));
+            let _ = write!(
+                line,
+                " (median of {} rounds: {})",
+                ratios.len(),
+                each.join(", ")
+            );
         }
         if let Mode::MaxThroughput { .. } = mode {
             let _ = write!(
@@ -460,8 +471,13 @@ mod tests {
         assert_eq!(table[0].recorder.successes(), 110, "bare median");
         assert_eq!(table[1].recorder.successes(), 99, "suite median");
         let text = report.to_text();
+        assert_eq!(
+            text.matches("suite/bare throughput").count(),
+            1,
+            "one line per mode"
+        );
         assert!(
-            text.contains("suite/bare throughput 90.0% (median of rounds: 70.0%, 90.0%, 90.0%); target >= 80.0%: met"),
+            text.contains("suite/bare throughput 90.0% (median of 3 rounds: 70.0%, 90.0%, 90.0%); target >= 80.0%: met"),
             "{text}"
         );
     }

@@ -14,7 +14,7 @@ use crate::cli::{BaselineArgs, Cli, Command, LoadArgs, RunArgs};
 use crate::cpu::{self, CpuTime};
 use crate::load::{self, Mode, Phase};
 use crate::machine::{self, Machine};
-use crate::report::{Measurement, Report};
+use crate::report::{DISTURBANCE_CORES, Measurement, Report};
 use crate::scenario::{Scenario, ScenarioClient};
 use crate::targets::{SERVER_THREAD_NAME, Target, TargetKind};
 
@@ -22,6 +22,8 @@ use crate::targets::{SERVER_THREAD_NAME, Target, TargetKind};
 const CLIENT_THREAD_NAME: &str = "bench-client";
 /// The main thread, which runs the fixed-rate scheduler: its CPU counts as client CPU.
 const MAIN_THREAD_NAME: &str = "idic-bench";
+/// How often a measurement disturbed by other processes is taken again.
+const ATTEMPTS_WHEN_DISTURBED: usize = 3;
 /// Below this use of a core by other processes the machine counts as idle.
 const IDLE_CORES: f64 = 0.10;
 /// How long a freshly started server has to answer its first request.
@@ -185,11 +187,35 @@ fn client_runtime(worker_threads: usize) -> anyhow::Result<Runtime> {
         .context("building the load generator's runtime")
 }
 
-/// Starts a target, measures it in `mode` after a warm-up, and stops it again, also
-/// when the measurement fails.
+/// Measures like [`measure_once`], again when another process took a share of the
+/// cores meanwhile (a build starting mid-run), at most [`ATTEMPTS_WHEN_DISTURBED`]
+/// times; the last attempt is kept, and the report flags it if it was disturbed too.
 fn measure(
     client_runtime: &Runtime,
-    start: impl FnOnce() -> anyhow::Result<Target>,
+    start: impl Fn() -> anyhow::Result<Target>,
+    mode: Mode,
+    load: &LoadArgs,
+) -> anyhow::Result<Measurement> {
+    let mut attempt = 1;
+    loop {
+        let measurement = measure_once(client_runtime, &start, mode, load)?;
+        let other_cores = measurement.cpu.map_or(0.0, |cpu| cpu.other_cores);
+        if other_cores <= DISTURBANCE_CORES || attempt == ATTEMPTS_WHEN_DISTURBED {
+            return Ok(measurement);
+        }
+        eprintln!(
+            "other processes used {:.0}% of a core during the run: measuring again",
+            other_cores * 100.0
+        );
+        attempt += 1;
+    }
+}
+
+/// Starts a target, measures it in `mode` after a warm-up, and stops it again, also
+/// when the measurement fails.
+fn measure_once(
+    client_runtime: &Runtime,
+    start: &impl Fn() -> anyhow::Result<Target>,
     mode: Mode,
     load: &LoadArgs,
 ) -> anyhow::Result<Measurement> {

@@ -192,6 +192,9 @@ pub struct AuthConfig {
 pub struct GrpcConfig {
     /// The longest a request may run; a client's shorter `grpc-timeout` wins.
     pub max_request_ms: u64,
+    /// The same for long-running streams (bulk imports, watches): they end at this
+    /// limit, and watchers resume from their last event.
+    pub max_stream_ms: u64,
     /// Requests handled at once; more are shed with UNAVAILABLE and a retry hint.
     pub concurrency_limit: usize,
     /// How long in-flight calls may take to finish after SIGTERM.
@@ -209,6 +212,7 @@ impl Default for GrpcConfig {
     fn default() -> Self {
         GrpcConfig {
             max_request_ms: 30_000,
+            max_stream_ms: 3_600_000,
             concurrency_limit: 1024,
             shutdown_grace_ms: 20_000,
             max_message_bytes: 16 * 1024 * 1024,
@@ -222,6 +226,10 @@ impl Default for GrpcConfig {
 impl GrpcConfig {
     pub fn max_request(&self) -> Duration {
         Duration::from_millis(self.max_request_ms)
+    }
+
+    pub fn max_stream(&self) -> Duration {
+        Duration::from_millis(self.max_stream_ms)
     }
 
     pub fn shutdown_grace(&self) -> Duration {

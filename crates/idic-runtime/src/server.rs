@@ -31,6 +31,9 @@ pub struct ServiceRegistration {
     /// Every RPC of the service by method name, and whether it reads, writes or
     /// administers. The auth layer derives the required scope from it.
     pub methods: &'static [(&'static str, Access)],
+    /// Streaming methods that may run long (bulk loads, watches): bounded by
+    /// `grpc.max_stream_ms` instead of `grpc.max_request_ms`.
+    pub long_running: &'static [&'static str],
     pub add_routes: AddRoutes,
 }
 
@@ -66,6 +69,15 @@ impl GrpcServer {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let routes = route_table(&registrations);
+        let registrations_paths: Vec<String> = registrations
+            .iter()
+            .flat_map(|registration| {
+                registration
+                    .long_running
+                    .iter()
+                    .map(move |method| format!("/{}/{method}", registration.service.grpc_name()))
+            })
+            .collect();
         let authenticator = Authenticator::new(
             &config.auth.keys,
             routes
@@ -88,7 +100,11 @@ impl GrpcServer {
             .layer(MetricsLayer::new(routes.clone()))
             .layer(LoadShedLayer::new(config.grpc.concurrency_limit))
             .layer(AuthLayer::new(authenticator))
-            .layer(DeadlineLayer::new(config.grpc.max_request()))
+            .layer(DeadlineLayer::new(
+                config.grpc.max_request(),
+                config.grpc.max_stream(),
+                long_running_paths(&registrations_paths),
+            ))
             .into_inner();
         let mut server = tonic::transport::Server::builder();
         if let Some(tls) = tls_config(config)? {
@@ -157,6 +173,10 @@ fn route_table(registrations: &[ServiceRegistration]) -> RouteTable {
         }
     }
     Arc::new(table)
+}
+
+fn long_running_paths(paths: &[String]) -> Arc<std::collections::HashSet<String>> {
+    Arc::new(paths.iter().cloned().collect())
 }
 
 fn add_reflection(builder: &mut RoutesBuilder) -> anyhow::Result<()> {

@@ -61,6 +61,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     Ok(ServiceRegistration {
         service: ServiceName::Identity,
         methods: METHODS,
+        long_running: &["ImportRecords", "ExportClusters", "WatchChanges"],
         add_routes: Box::new(move |routes| {
             routes.add_service(server);
         }),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use idic_matching::params::MatchParameters;
-use idic_runtime::storage::{Database, Migrations};
+use idic_runtime::storage::{Backend, Database, Migrations};
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
 
@@ -79,6 +79,17 @@ impl SqlIdentityStore {
 /// bound parameters.
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values on PostgreSQL; `(?, ?),
+/// (?, ?)` on SQLite, which looks each `$N` up by name in a linear list (quadratic in
+/// a statement of thousands of values; it was most of the import's time).
+fn values_for(backend: Backend, rows: usize, columns: usize) -> String {
+    if backend == Backend::Sqlite {
+        let row = format!("({})", vec!["?"; columns].join(", "));
+        return vec![row; rows].join(", ");
+    }
+    values(rows, columns)
+}
+
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` values.
 fn values(rows: usize, columns: usize) -> String {
     let mut text = String::with_capacity(rows * columns * 5);
@@ -97,6 +108,14 @@ fn values(rows: usize, columns: usize) -> String {
         text.push(')');
     }
     text
+}
+
+/// `$1, $2, ...` (or `?, ?` on SQLite) for an IN list.
+fn placeholders_for(backend: Backend, count: usize) -> String {
+    if backend == Backend::Sqlite {
+        return vec!["?"; count].join(", ");
+    }
+    placeholders(count)
 }
 
 /// `$1, $2, ...` for an IN list.
@@ -132,6 +151,7 @@ where
 /// Deletes rows whose single key column is in `keys`.
 async fn delete_in<T>(
     transaction: &mut Transaction<'_>,
+    backend: Backend,
     table: &str,
     column: &str,
     keys: &[T],
@@ -146,7 +166,7 @@ where
         }
         let sql = format!(
             "DELETE FROM {table} WHERE {column} IN ({})",
-            placeholders(chunk.len())
+            placeholders_for(backend, chunk.len())
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -156,6 +176,7 @@ where
 /// Deletes rows whose (a, b) pair is in `pairs`.
 async fn delete_pairs(
     transaction: &mut Transaction<'_>,
+    backend: Backend,
     table: &str,
     pairs: &[(u32, u32)],
 ) -> anyhow::Result<()> {
@@ -165,11 +186,10 @@ async fn delete_pairs(
         for (index, (a, b)) in chunk.iter().enumerate() {
             add(&mut arguments, i64::from(*a))?;
             add(&mut arguments, i64::from(*b))?;
-            conditions.push(format!(
-                "(a = ${} AND b = ${})",
-                index * 2 + 1,
-                index * 2 + 2
-            ));
+            conditions.push(match backend {
+                Backend::Sqlite => "(a = ? AND b = ?)".to_owned(),
+                Backend::Postgres => format!("(a = ${} AND b = ${})", index * 2 + 1, index * 2 + 2),
+            });
         }
         let sql = format!("DELETE FROM {table} WHERE {}", conditions.join(" OR "));
         execute(transaction, &sql, arguments).await?;
@@ -179,6 +199,7 @@ async fn delete_pairs(
 
 async fn write_records(
     transaction: &mut Transaction<'_>,
+    backend: Backend,
     changes: &ChangeSet,
 ) -> anyhow::Result<()> {
     let deleted: Vec<i64> = changes
@@ -187,7 +208,7 @@ async fn write_records(
         .filter(|(_, row)| row.is_none())
         .map(|(id, _)| i64::from(*id))
         .collect();
-    delete_in(transaction, "records", "record_id", &deleted).await?;
+    delete_in(transaction, backend, "records", "record_id", &deleted).await?;
     let mut rows: Vec<_> = changes.records.values().flatten().collect();
     rows.sort_by_key(|row| row.record_id);
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -205,7 +226,7 @@ async fn write_records(
             "INSERT INTO records (record_id, source_system, source_record_id, customer_id, channel, observed_at, raw)
              VALUES {} ON CONFLICT (record_id) DO UPDATE SET customer_id = excluded.customer_id,
              channel = excluded.channel, observed_at = excluded.observed_at, raw = excluded.raw",
-            values(chunk.len(), 7)
+            values_for(backend, chunk.len(), 7)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -225,14 +246,18 @@ async fn write_records(
     Ok(())
 }
 
-async fn write_links(transaction: &mut Transaction<'_>, changes: &ChangeSet) -> anyhow::Result<()> {
+async fn write_links(
+    transaction: &mut Transaction<'_>,
+    backend: Backend,
+    changes: &ChangeSet,
+) -> anyhow::Result<()> {
     let removed: Vec<(u32, u32)> = changes
         .links
         .iter()
         .filter(|(_, link)| link.is_none())
         .map(|(pair, _)| *pair)
         .collect();
-    delete_pairs(transaction, "links", &removed).await?;
+    delete_pairs(transaction, backend, "links", &removed).await?;
     let added: Vec<&LinkRow> = changes.links.values().flatten().collect();
     for chunk in added.chunks(ROWS_PER_STATEMENT) {
         let mut arguments = AnyArguments::default();
@@ -245,7 +270,7 @@ async fn write_links(transaction: &mut Transaction<'_>, changes: &ChangeSet) -> 
         let sql = format!(
             "INSERT INTO links (a, b, kind, weight) VALUES {}
              ON CONFLICT (a, b) DO UPDATE SET kind = excluded.kind, weight = excluded.weight",
-            values(chunk.len(), 4)
+            values_for(backend, chunk.len(), 4)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -254,6 +279,7 @@ async fn write_links(transaction: &mut Transaction<'_>, changes: &ChangeSet) -> 
 
 async fn write_customers(
     transaction: &mut Transaction<'_>,
+    backend: Backend,
     changes: &ChangeSet,
 ) -> anyhow::Result<()> {
     let deleted: Vec<String> = changes
@@ -262,7 +288,7 @@ async fn write_customers(
         .filter(|(_, row)| row.is_none())
         .map(|(id, _)| id.to_string())
         .collect();
-    delete_in(transaction, "customers", "customer_id", &deleted).await?;
+    delete_in(transaction, backend, "customers", "customer_id", &deleted).await?;
     let rows: Vec<&CustomerRow> = changes.customers.values().flatten().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut arguments = AnyArguments::default();
@@ -275,7 +301,7 @@ async fn write_customers(
         let sql = format!(
             "INSERT INTO customers (customer_id, created_at, updated_at, erased_at) VALUES {}
              ON CONFLICT (customer_id) DO UPDATE SET updated_at = excluded.updated_at, erased_at = excluded.erased_at",
-            values(chunk.len(), 4)
+            values_for(backend, chunk.len(), 4)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -289,7 +315,7 @@ async fn write_customers(
         let sql = format!(
             "INSERT INTO customer_aliases (alias_id, customer_id) VALUES {}
              ON CONFLICT (alias_id) DO UPDATE SET customer_id = excluded.customer_id",
-            values(chunk.len(), 2)
+            values_for(backend, chunk.len(), 2)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -298,6 +324,7 @@ async fn write_customers(
 
 async fn write_blocks(
     transaction: &mut Transaction<'_>,
+    backend: Backend,
     changes: &ChangeSet,
 ) -> anyhow::Result<()> {
     let removed: Vec<(u32, u32)> = changes
@@ -306,7 +333,7 @@ async fn write_blocks(
         .filter(|(_, added)| !**added)
         .map(|(pair, _)| *pair)
         .collect();
-    delete_pairs(transaction, "pair_blocks", &removed).await?;
+    delete_pairs(transaction, backend, "pair_blocks", &removed).await?;
     let added: Vec<(u32, u32)> = changes
         .blocks
         .iter()
@@ -321,7 +348,7 @@ async fn write_blocks(
         }
         let sql = format!(
             "INSERT INTO pair_blocks (a, b) VALUES {} ON CONFLICT (a, b) DO NOTHING",
-            values(chunk.len(), 2)
+            values_for(backend, chunk.len(), 2)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -450,11 +477,12 @@ impl IdentityStore for SqlIdentityStore {
     }
 
     async fn apply(&self, changes: &ChangeSet) -> anyhow::Result<()> {
+        let backend = self.database.backend;
         let mut transaction = self.database.pool.begin().await?;
-        write_records(&mut transaction, changes).await?;
-        write_links(&mut transaction, changes).await?;
-        write_customers(&mut transaction, changes).await?;
-        write_blocks(&mut transaction, changes).await?;
+        write_records(&mut transaction, backend, changes).await?;
+        write_links(&mut transaction, backend, changes).await?;
+        write_customers(&mut transaction, backend, changes).await?;
+        write_blocks(&mut transaction, backend, changes).await?;
         write_events(&mut transaction, changes).await?;
         transaction.commit().await?;
         Ok(())

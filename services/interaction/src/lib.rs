@@ -37,6 +37,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     Ok(ServiceRegistration {
         service: ServiceName::Interaction,
         methods: METHODS,
+        long_running: &[],
         add_routes: Box::new(move |routes| {
             routes.add_service(server);
         }),

@@ -2,6 +2,8 @@
 //! maximum, answers DEADLINE_EXCEEDED when it passes, and hands the deadline to
 //! handlers (as [`Deadline`]) so that calls to peers can use what is left of it.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -30,11 +32,19 @@ impl Deadline {
 #[derive(Clone)]
 pub struct DeadlineLayer {
     max: Duration,
+    max_stream: Duration,
+    long_running: Arc<HashSet<String>>,
 }
 
 impl DeadlineLayer {
-    pub fn new(max: Duration) -> Self {
-        DeadlineLayer { max }
+    /// `max` bounds every call but those in `long_running` (paths of streaming RPCs
+    /// such as bulk loads and watches), which `max_stream` bounds.
+    pub fn new(max: Duration, max_stream: Duration, long_running: Arc<HashSet<String>>) -> Self {
+        DeadlineLayer {
+            max,
+            max_stream,
+            long_running,
+        }
     }
 }
 
@@ -44,6 +54,8 @@ impl<S> Layer<S> for DeadlineLayer {
         DeadlineService {
             inner,
             max: self.max,
+            max_stream: self.max_stream,
+            long_running: self.long_running.clone(),
         }
     }
 }
@@ -52,6 +64,8 @@ impl<S> Layer<S> for DeadlineLayer {
 pub struct DeadlineService<S> {
     inner: S,
     max: Duration,
+    max_stream: Duration,
+    long_running: Arc<HashSet<String>>,
 }
 
 impl<S> Service<GrpcRequest> for DeadlineService<S>
@@ -74,7 +88,12 @@ where
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout);
-        let budget = requested.map_or(self.max, |requested| requested.min(self.max));
+        let max = if self.long_running.contains(request.uri().path()) {
+            self.max_stream
+        } else {
+            self.max
+        };
+        let budget = requested.map_or(max, |requested| requested.min(max));
         let deadline = Instant::now() + budget;
         request.extensions_mut().insert(Deadline(deadline));
         let call = self.inner.call(request);

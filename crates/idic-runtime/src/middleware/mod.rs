@@ -80,8 +80,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_shorter_of_client_and_server_deadline_wins() {
         let never = Arc::new(Notify::new());
-        let mut service =
-            DeadlineLayer::new(Duration::from_secs(30)).layer(held_until(never.clone()));
+        let mut service = DeadlineLayer::new(
+            Duration::from_secs(30),
+            Duration::from_secs(3600),
+            Arc::default(),
+        )
+        .layer(held_until(never.clone()));
         let response = service
             .ready()
             .await
@@ -91,7 +95,14 @@ mod tests {
             .unwrap();
         assert_eq!(status_of(&response).code(), tonic::Code::DeadlineExceeded);
 
-        let mut capped = DeadlineLayer::new(Duration::from_millis(100)).layer(held_until(never));
+        let long_running: Arc<std::collections::HashSet<String>> =
+            Arc::new(["/idic.v1.X/Stream".to_owned()].into());
+        let mut capped = DeadlineLayer::new(
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+            long_running,
+        )
+        .layer(held_until(never));
         let started = tokio::time::Instant::now();
         let response = capped
             .ready()
