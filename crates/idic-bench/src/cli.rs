@@ -100,6 +100,9 @@ pub struct LoadArgs {
     /// Also append the results as a Markdown section to this file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Records CSV whose fields the resolve scenarios ask about (the file imported).
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
 }
 
 /// Parses `10s`, `500ms`, `2m` or a bare number of seconds (`1.5`).

@@ -148,6 +148,7 @@ fn baseline(args: BaselineArgs) -> anyhow::Result<()> {
 
 fn validate(load: &LoadArgs, mode: Mode) -> anyhow::Result<()> {
     anyhow::ensure!(load.connections > 0, "--connections must be at least 1");
+    crate::scenario::load_queries(load.scenario, load.queries.as_deref())?;
     anyhow::ensure!(!load.duration.is_zero(), "--duration must be more than 0");
     anyhow::ensure!(
         !load.request_timeout.is_zero(),

@@ -3,6 +3,8 @@
 //! without touching the load loops.
 
 use clap::ValueEnum;
+use idic_proto::v1 as pb;
+use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -16,6 +18,51 @@ pub const HEALTH_CHECK_SERVICE: &str = "idic.v1.IdentityService";
 pub enum Scenario {
     /// `grpc.health.v1.Health/Check` for `idic.v1.IdentityService`.
     HealthCheck,
+    /// `idic.v1.IdentityService/Resolve` by the e-mail of a record from `--queries`.
+    ResolveEmail,
+    /// `idic.v1.IdentityService/Resolve` by name, birth date and address only (no
+    /// identifier) of a record from `--queries`.
+    ResolveFuzzy,
+}
+
+/// Records whose fields the resolve scenarios ask about, loaded once from `--queries`.
+static QUERIES: std::sync::OnceLock<std::sync::Arc<Vec<pb::SourceRecord>>> =
+    std::sync::OnceLock::new();
+
+/// Loads the query records for `scenario` from a records CSV (`idic import records`
+/// format); the health check needs none.
+pub fn load_queries(scenario: Scenario, path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if scenario == Scenario::HealthCheck {
+        return Ok(());
+    }
+    let path = path
+        .ok_or_else(|| anyhow::anyhow!("--queries FILE.csv is required for {}", scenario.name()))?;
+    let mut csv = idic::records_csv::RecordCsv::open(path)?;
+    let mut records = Vec::new();
+    while let Some(record) = csv.next_record()? {
+        let usable = match scenario {
+            Scenario::ResolveEmail => !record.emails.is_empty(),
+            Scenario::ResolveFuzzy => {
+                let named = record
+                    .name
+                    .as_ref()
+                    .is_some_and(|name| !name.given.is_empty() && !name.family.is_empty());
+                named && (!record.date_of_birth.is_empty() || !record.addresses.is_empty())
+            }
+            Scenario::HealthCheck => false,
+        };
+        if usable {
+            records.push(record);
+        }
+    }
+    anyhow::ensure!(
+        !records.is_empty(),
+        "no record in {} fits {}",
+        path.display(),
+        scenario.name()
+    );
+    let _ = QUERIES.set(std::sync::Arc::new(records));
+    Ok(())
 }
 
 impl Scenario {
@@ -23,6 +70,8 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Scenario::HealthCheck => "health-check",
+            Scenario::ResolveEmail => "resolve-email",
+            Scenario::ResolveFuzzy => "resolve-fuzzy",
         }
     }
 
@@ -32,6 +81,10 @@ impl Scenario {
             Scenario::HealthCheck => {
                 format!("grpc.health.v1.Health/Check for service \"{HEALTH_CHECK_SERVICE}\"")
             }
+            Scenario::ResolveEmail => "idic.v1.IdentityService/Resolve by e-mail".to_owned(),
+            Scenario::ResolveFuzzy => {
+                "idic.v1.IdentityService/Resolve by name, birth date and address".to_owned()
+            }
         }
     }
 
@@ -39,6 +92,12 @@ impl Scenario {
     pub fn client(self, channel: Channel) -> ScenarioClient {
         match self {
             Scenario::HealthCheck => ScenarioClient::HealthCheck(HealthClient::new(channel)),
+            Scenario::ResolveEmail | Scenario::ResolveFuzzy => ScenarioClient::Resolve {
+                client: IdentityServiceClient::new(channel),
+                queries: QUERIES.get().cloned().unwrap_or_default(),
+                next: 0,
+                fuzzy: self == Scenario::ResolveFuzzy,
+            },
         }
     }
 }
@@ -47,6 +106,12 @@ impl Scenario {
 #[derive(Debug, Clone)]
 pub enum ScenarioClient {
     HealthCheck(HealthClient<Channel>),
+    Resolve {
+        client: IdentityServiceClient<Channel>,
+        queries: std::sync::Arc<Vec<pb::SourceRecord>>,
+        next: usize,
+        fuzzy: bool,
+    },
 }
 
 impl ScenarioClient {
@@ -55,8 +120,55 @@ impl ScenarioClient {
     pub async fn issue(&mut self) -> Result<(), tonic::Status> {
         match self {
             ScenarioClient::HealthCheck(client) => health_check(client).await,
+            ScenarioClient::Resolve {
+                client,
+                queries,
+                next,
+                fuzzy,
+            } => {
+                // A prime stride spreads clients over the pool.
+                *next = next.wrapping_add(7919);
+                let record = &queries[*next % queries.len()];
+                resolve(client, record, *fuzzy).await
+            }
         }
     }
+}
+
+/// Asks who a record's e-mail (or its name, birth date and address) belongs to. An
+/// answer without candidates is a wrong answer here: the record was imported.
+async fn resolve(
+    client: &mut IdentityServiceClient<Channel>,
+    record: &pb::SourceRecord,
+    fuzzy: bool,
+) -> Result<(), tonic::Status> {
+    let query = if fuzzy {
+        pb::resolve_request::Query::Partial(pb::SourceRecord {
+            name: record.name.clone(),
+            date_of_birth: record.date_of_birth.clone(),
+            addresses: record.addresses.clone(),
+            ..Default::default()
+        })
+    } else {
+        pb::resolve_request::Query::Identifier(pb::Identifier {
+            kind: pb::IdentifierKind::Email as i32,
+            value: record.emails[0].clone(),
+            ..Default::default()
+        })
+    };
+    let response = client
+        .resolve(pb::ResolveRequest {
+            query: Some(query),
+            max_candidates: 5,
+        })
+        .await?
+        .into_inner();
+    if response.candidates.is_empty() {
+        return Err(tonic::Status::not_found(
+            "no candidate for an imported record",
+        ));
+    }
+    Ok(())
 }
 
 /// A health answer other than SERVING is a wrong answer for a benchmark, so it is

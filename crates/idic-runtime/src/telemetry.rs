@@ -94,6 +94,11 @@ fn otlp_provider() -> anyhow::Result<Option<SdkTracerProvider>> {
     Ok(Some(provider))
 }
 
+/// Whether spans are exported over OTLP.
+pub fn exporting_traces() -> bool {
+    TRACING_EXPORT.load(Ordering::Relaxed)
+}
+
 /// Makes `span` a child of the trace named in the incoming `traceparent`, if any.
 pub fn extract_context(headers: &http::HeaderMap, span: &tracing::Span) {
     if !TRACING_EXPORT.load(Ordering::Relaxed) || !headers.contains_key("traceparent") {

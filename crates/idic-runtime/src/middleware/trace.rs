@@ -39,12 +39,18 @@ where
 
     fn call(&mut self, request: GrpcRequest) -> Self::Future {
         let path = request.uri().path();
-        let span = tracing::info_span!(
-            "grpc",
-            otel.name = path,
-            otel.kind = "server",
-            rpc.system = "grpc",
-        );
+        // A span per call costs allocations in the subscriber; it is worth it only
+        // when spans are exported (or debug logging asks for it).
+        let span = if crate::telemetry::exporting_traces() {
+            tracing::info_span!(
+                "grpc",
+                otel.name = path,
+                otel.kind = "server",
+                rpc.system = "grpc"
+            )
+        } else {
+            tracing::debug_span!("grpc", rpc.path = path)
+        };
         extract_context(request.headers(), &span);
         self.inner.call(request).instrument(span)
     }

@@ -24,6 +24,7 @@ use idic_matching::params::MatchParameters;
 use idic_matching::record::IdKind;
 use idic_matching::score::{NoRecord, PairScore, RecordAll, compare, hard_conflict};
 use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
 pub use golden::{Golden, Provenance, golden_record};
@@ -112,7 +113,8 @@ pub struct Engine {
     params: Arc<MatchParameters>,
     records: Vec<Option<RecordEntry>>,
     by_key: FxHashMap<RecordKey, u32>,
-    blocks: FxHashMap<BlockKey, Vec<u32>>,
+    /// Most keys belong to one or two records: inline, no allocation.
+    blocks: FxHashMap<BlockKey, SmallVec<[u32; 2]>>,
     links: Vec<Vec<LinkTo>>,
     customers: FxHashMap<Arc<str>, Customer>,
     aliases: FxHashMap<Arc<str>, Arc<str>>,
