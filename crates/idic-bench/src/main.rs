@@ -4,6 +4,11 @@
 
 use clap::Parser;
 
+/// The same allocator as the `idic` binary, so that the in-process servers (bare and
+/// suite alike) are measured allocating as production does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     idic_bench::runner::run(idic_bench::cli::Cli::parse())
 }

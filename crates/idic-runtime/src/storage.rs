@@ -29,7 +29,8 @@ pub enum Backend {
     Sqlite,
 }
 
-/// A service's migrations, one directory per dialect.
+/// A service's migrations per engine. Services write portable SQL and give one
+/// migrator for both; an engine gets its own when a migration must differ.
 pub struct Migrations {
     pub postgres: &'static Migrator,
     pub sqlite: &'static Migrator,

@@ -7,9 +7,12 @@ use sqlx::Row;
 
 use crate::domain::{Amount, CustomerValue, Transaction};
 
+/// The schema, in SQL both engines accept (see `idic_runtime::storage`).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 pub static MIGRATIONS: Migrations = Migrations {
-    postgres: &sqlx::migrate!("./migrations/postgres"),
-    sqlite: &sqlx::migrate!("./migrations/sqlite"),
+    postgres: &MIGRATOR,
+    sqlite: &MIGRATOR,
 };
 
 #[async_trait]

@@ -15,9 +15,12 @@ use crate::engine::{
     ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordContent, RecordKey,
 };
 
+/// The schema, in SQL both engines accept (see `idic_runtime::storage`).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 pub static MIGRATIONS: Migrations = Migrations {
-    postgres: &sqlx::migrate!("./migrations/postgres"),
-    sqlite: &sqlx::migrate!("./migrations/sqlite"),
+    postgres: &MIGRATOR,
+    sqlite: &MIGRATOR,
 };
 
 /// A record as stored.
