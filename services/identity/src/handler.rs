@@ -723,6 +723,6 @@ fn tally(summary: &mut pb::ImportRecordsResponse, results: &[crate::engine::Upse
             _ => summary.accepted += 1,
         }
         summary.customers_created += result.created as u64;
-        summary.customers_merged += result.merged.len() as u64;
+        summary.customers_merged += result.absorbed as u64;
     }
 }

@@ -68,6 +68,9 @@ pub struct UpsertResult {
     pub merged: Vec<Arc<str>>,
     /// Customers created by this write (for the record or for split parts).
     pub created: usize,
+    /// Customers this write merged into others, wherever (not only into this
+    /// record's customer).
+    pub absorbed: usize,
 }
 
 /// Why a steward action or a look-up cannot be done.
@@ -521,6 +524,7 @@ impl Engine {
                         outcome: Outcome::Unchanged,
                         merged: Vec::new(),
                         created: 0,
+                        absorbed: 0,
                     };
                     return (result, changes);
                 }
@@ -596,6 +600,7 @@ impl Engine {
             customer_id,
             merged,
             created: outcome.created.len(),
+            absorbed: outcome.absorbed_into.values().map(Vec::len).sum(),
         };
         (result, changes)
     }
