@@ -23,7 +23,7 @@ use idic_matching::record::{RawAddress, RawIdentifier, RawRecord};
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use idic_testkit::generator::{
-    GeneratedRecord, GeneratorConfig, generate, pairwise_scores, write_records_csv,
+    GeneratedRecord, GeneratorConfig, generate, pairwise_scores, partition, write_records_csv,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -206,23 +206,6 @@ async fn clusters(channel: Channel) -> anyhow::Result<Vec<(String, String)>> {
         ));
     }
     Ok(assignments)
-}
-
-/// A partition as sorted groups of record keys: comparable across runs whatever the ids.
-fn partition(assignments: &[(String, String)]) -> Vec<Vec<String>> {
-    let mut groups: HashMap<&str, Vec<String>> = HashMap::new();
-    for (key, customer) in assignments {
-        groups.entry(customer).or_default().push(key.clone());
-    }
-    let mut partition: Vec<Vec<String>> = groups
-        .into_values()
-        .map(|mut group| {
-            group.sort();
-            group
-        })
-        .collect();
-    partition.sort();
-    partition
 }
 
 // ----- accuracy ---------------------------------------------------------------------

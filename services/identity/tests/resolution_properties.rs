@@ -2,13 +2,11 @@
 //! depend on arrival order, and accuracy stays above a floor (the benchmark measures
 //! it at 100,000 records; this guards against regressions on a small sample).
 
-use std::collections::HashMap;
-
 use futures::StreamExt;
 use idic_proto::v1 as pb;
 use idic_testkit::TestSuite;
 use idic_testkit::generator::{
-    GeneratedRecord, GeneratorConfig, generate, pairwise_scores, write_records_csv,
+    GeneratedRecord, GeneratorConfig, generate, pairwise_scores, partition, write_records_csv,
 };
 
 fn shuffled(records: &[GeneratedRecord], seed: u64) -> Vec<GeneratedRecord> {
@@ -67,23 +65,6 @@ async fn resolve_all(records: &[GeneratedRecord]) -> Vec<(String, String)> {
         .await;
     suite.stop().await.unwrap();
     assignments
-}
-
-/// Customers as sorted groups of record keys, so runs compare whatever their ids.
-fn partition(assignments: &[(String, String)]) -> Vec<Vec<String>> {
-    let mut groups: HashMap<&str, Vec<String>> = HashMap::new();
-    for (key, customer) in assignments {
-        groups.entry(customer).or_default().push(key.clone());
-    }
-    let mut partition: Vec<Vec<String>> = groups
-        .into_values()
-        .map(|mut g| {
-            g.sort();
-            g
-        })
-        .collect();
-    partition.sort();
-    partition
 }
 
 #[tokio::test]

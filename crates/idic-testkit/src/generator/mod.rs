@@ -31,7 +31,7 @@ use rand_chacha::ChaCha8Rng;
 pub use csv_out::{
     RECORD_COLUMNS, TRUTH_COLUMNS, read_truth_csv, write_records_csv, write_truth_csv,
 };
-pub use scoring::{PairCounts, pairwise_scores};
+pub use scoring::{PairCounts, pairwise_scores, partition};
 
 use builder::Builder;
 use catalog::Catalog;

@@ -63,6 +63,24 @@ fn pairs(size: u64) -> u64 {
 /// counts as a cluster of its own (its true pairs are false negatives), and
 /// predicted records unknown to the truth are ignored. A key listed twice counts
 /// once, with its first entry.
+/// A clustering as sorted groups of record keys, so that two runs compare whatever
+/// their cluster ids: `(record key, cluster id)` pairs in, groups out.
+pub fn partition(assignments: &[(String, String)]) -> Vec<Vec<String>> {
+    let mut groups: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    for (key, cluster) in assignments {
+        groups.entry(cluster).or_default().push(key.clone());
+    }
+    let mut partition: Vec<Vec<String>> = groups
+        .into_values()
+        .map(|mut group| {
+            group.sort();
+            group
+        })
+        .collect();
+    partition.sort();
+    partition
+}
+
 pub fn pairwise_scores(truth: &[(String, u64)], predicted: &[(String, String)]) -> PairCounts {
     // Intern cluster ids to dense indexes, and find each record's cluster.
     let mut cluster_indexes: HashMap<&str, usize> = HashMap::new();
