@@ -58,19 +58,6 @@ impl CustomerSelector {
             r#ref: Some(reference),
         }
     }
-
-    /// A key for caches: stable, and no personal data in clear would be needed to
-    /// read it back (callers hash it before logging).
-    pub fn cache_key(&self) -> String {
-        match self {
-            CustomerSelector::Id(id) => format!("id:{id}"),
-            CustomerSelector::Identifier {
-                kind,
-                system,
-                value,
-            } => format!("{}:{system}:{value}", *kind as i32),
-        }
-    }
 }
 
 fn parse_customer_id(id: &str) -> Result<String, FieldViolation> {

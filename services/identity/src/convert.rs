@@ -212,7 +212,7 @@ pub fn incoming_record(
             violations.extend(
                 errors
                     .into_iter()
-                    .map(|v| FieldViolation::new(prefix_path(prefix, &v.field), v.description)),
+                    .map(|v| FieldViolation::new(prefixed(prefix, v.field.clone()), v.description)),
             )
         })
         .ok();
@@ -288,10 +288,6 @@ pub fn incoming_record(
         }
         _ => Err(violations),
     }
-}
-
-fn prefix_path(prefix: &str, field: &str) -> String {
-    prefixed(prefix, field.to_owned())
 }
 
 /// The features of a partial record for a look-up; no key needed.
