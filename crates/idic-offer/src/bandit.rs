@@ -161,6 +161,24 @@ impl Bandit {
     }
 }
 
+impl Bandit {
+    /// Learns from one slot outcome: the offered arm succeeds when accepted and fails
+    /// otherwise; a component the customer changed to counts as accepted.
+    pub fn learn(
+        &mut self,
+        segment: &str,
+        slot: Slot,
+        offered: &str,
+        outcome: &crate::profile::Outcome,
+    ) {
+        use crate::profile::Outcome;
+        self.record(segment, slot, offered, *outcome == Outcome::Accepted);
+        if let Outcome::Changed(to) = outcome {
+            self.record(segment, slot, to, true);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -212,23 +230,5 @@ mod tests {
         }
         assert!(late_best > 900, "{late_best}");
         assert!(explored <= 600, "{explored}");
-    }
-}
-
-impl Bandit {
-    /// Learns from one slot outcome: the offered arm succeeds when accepted and fails
-    /// otherwise; a component the customer changed to counts as accepted.
-    pub fn learn(
-        &mut self,
-        segment: &str,
-        slot: Slot,
-        offered: &str,
-        outcome: &crate::profile::Outcome,
-    ) {
-        use crate::profile::Outcome;
-        self.record(segment, slot, offered, *outcome == Outcome::Accepted);
-        if let Outcome::Changed(to) = outcome {
-            self.record(segment, slot, to, true);
-        }
     }
 }

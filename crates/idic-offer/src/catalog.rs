@@ -41,12 +41,24 @@ pub struct Component {
     pub answers_preferences: Vec<String>,
     /// Wire number of the outbound channel (communication slot); 0: none.
     pub channel: i32,
+    /// The consent purpose contact through `channel` needs, lower case ("service" when
+    /// the author left it empty).
+    pub consent_purpose: String,
 }
 
 impl Component {
     /// The validated slot (components in a [`Catalog`] always have one).
     pub fn slot(&self) -> Slot {
         self.slot.unwrap_or(Slot::ProductOption)
+    }
+
+    /// The consent purpose contact through this component needs.
+    pub fn purpose(&self) -> &str {
+        if self.consent_purpose.is_empty() {
+            "service"
+        } else {
+            &self.consent_purpose
+        }
     }
 
     pub fn price(&self) -> Money {
@@ -306,10 +318,10 @@ pub fn requirement_closure(merged: &BTreeMap<String, Component>, id: &str) -> BT
     let mut closure = BTreeSet::new();
     let mut stack = vec![id.to_owned()];
     while let Some(next) = stack.pop() {
-        if closure.insert(next.clone()) {
-            if let Some(component) = merged.get(&next) {
-                stack.extend(component.requires.iter().cloned());
-            }
+        if closure.insert(next.clone())
+            && let Some(component) = merged.get(&next)
+        {
+            stack.extend(component.requires.iter().cloned());
         }
     }
     closure

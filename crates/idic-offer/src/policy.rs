@@ -129,12 +129,13 @@ pub fn eligible(inputs: &Inputs, component: &Component) -> Result<(), &'static s
         return Err("excluded by a rule");
     }
     if component.channel != 0 {
-        match &profile.refused_channels {
-            None => return Err("consent unknown"),
-            Some(refused) if refused.contains(&component.channel) => {
-                return Err("the customer refused this channel");
-            }
-            Some(_) => {}
+        if profile.consents.is_none() {
+            return Err("consent unknown");
+        }
+        match profile.consent(component.channel, component.purpose()) {
+            Some(consent) if consent.granted => {}
+            Some(_) => return Err("the customer refused this channel"),
+            None => return Err("no consent recorded for this channel"),
         }
     }
     Ok(())
@@ -222,6 +223,26 @@ fn decide_slot(
             cheapest(inputs, &candidates)
         };
 
+    let mut reason = reason;
+    if let Some(consent) = inputs
+        .catalog
+        .get(&component_id)
+        .filter(|component| component.channel != 0)
+        .and_then(|component| {
+            inputs
+                .profile
+                .consent(component.channel, component.purpose())
+        })
+    {
+        // Outbound contact always shows the consent it rests on.
+        reason.evidence.push(Evidence {
+            source: "interaction".into(),
+            detail: format!("consent granted for {}", consent.purpose),
+            observed_at: consent.decided_at,
+            channel: consent.channel,
+            reference: consent.source.clone(),
+        });
+    }
     let rejected = inputs
         .profile
         .history

@@ -30,6 +30,20 @@ impl Preference {
     }
 }
 
+/// The customer's current decision for contact through one channel for one purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Consent {
+    /// Wire number of the channel.
+    pub channel: i32,
+    /// Lower case, e.g. "service", "marketing".
+    pub purpose: String,
+    pub granted: bool,
+    /// Microseconds since the epoch.
+    pub decided_at: i64,
+    /// Where the decision was captured.
+    pub source: String,
+}
+
 /// What this customer did with a slot before.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlotHistory {
@@ -72,8 +86,9 @@ pub struct Profile {
     pub customer_type: Option<String>,
     pub business_account: bool,
     pub preferences: Vec<Preference>,
-    /// `None`: consent unknown (interaction missing), so no outbound channel is proposed.
-    pub refused_channels: Option<Vec<i32>>,
+    /// Consent decisions per channel and purpose; `None`: unknown (interaction did
+    /// not answer), so no outbound channel is proposed.
+    pub consents: Option<Vec<Consent>>,
     pub history: HashMap<Slot, SlotHistory>,
     /// Items in the order, 0 without an order.
     pub order_quantity: u32,
@@ -82,6 +97,14 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The decision for `channel` and `purpose`, if one was recorded and is known.
+    pub fn consent(&self, channel: i32, purpose: &str) -> Option<&Consent> {
+        self.consents
+            .as_ref()?
+            .iter()
+            .find(|consent| consent.channel == channel && consent.purpose == purpose)
+    }
+
     /// The first preference `pattern` names.
     pub fn preference(&self, pattern: &str) -> Option<&Preference> {
         self.preferences

@@ -186,15 +186,14 @@ fn check_contradictions(rules: &[Rule], catalog: &Catalog, violations: &mut Vec<
         let key = (slot, rule.condition.clone(), rule.priority);
         if let Some((first, first_component)) =
             defaults.insert(key, (index, rule.component_id.clone()))
+            && first_component != rule.component_id
         {
-            if first_component != rule.component_id {
-                violations.push(Violation::new(
-                    format!("rules[{index}]"),
-                    format!(
-                        "contradicts rules[{first}]: same slot, condition and priority but another default"
-                    ),
-                ));
-            }
+            violations.push(Violation::new(
+                format!("rules[{index}]"),
+                format!(
+                    "contradicts rules[{first}]: same slot, condition and priority but another default"
+                ),
+            ));
         }
     }
     let excluded: HashSet<(&str, &Condition)> = rules

@@ -225,7 +225,7 @@ pub fn run(config: &SimulationConfig) -> Report {
         // Learning policy.
         let profile = Profile {
             segment_id: Some(segment_id.clone()),
-            refused_channels: Some(Vec::new()),
+            consents: Some(Vec::new()),
             history: histories.get(&customer_index).cloned().unwrap_or_default(),
             ..Profile::default()
         };

@@ -132,7 +132,7 @@ fn an_expressed_preference_is_cited_with_date_and_channel() {
             expressed_at: MARCH_2_2026,
             interaction_id: "int_1".into(),
         }],
-        refused_channels: Some(vec![]),
+        consents: Some(vec![]),
         ..Profile::default()
     };
     let packaging = choice(&compose_for(&profile), Slot::Packaging).clone();
@@ -168,8 +168,15 @@ fn a_rule_decides_for_tier_a_and_eligibility_follows_the_tier() {
 
 #[test]
 fn never_proposes_a_refused_channel_and_none_when_consent_is_unknown() {
+    let consent = |channel: i32, granted: bool| crate::profile::Consent {
+        channel,
+        purpose: "service".into(),
+        granted,
+        decided_at: MARCH_2_2026,
+        source: "call center".into(),
+    };
     let refused_email = Profile {
-        refused_channels: Some(vec![3]),
+        consents: Some(vec![consent(3, false), consent(5, true)]),
         ..Profile::default()
     };
     let composition = compose_for(&refused_email);
@@ -184,6 +191,15 @@ fn never_proposes_a_refused_channel_and_none_when_consent_is_unknown() {
         .collect();
     assert!(!offered.contains(&"communication.email"), "{offered:?}");
     assert!(offered.contains(&"communication.sms"));
+    let no_decision = compose_for(&Profile {
+        consents: Some(vec![]),
+        ..Profile::default()
+    });
+    assert_eq!(
+        choice(&no_decision, Slot::Communication).component_id,
+        "communication.none",
+        "opt-in: no recorded consent, no outbound channel"
+    );
 
     let unknown = compose_for(&Profile::default());
     let communication = choice(&unknown, Slot::Communication);
