@@ -1,0 +1,15 @@
+//! Pure customer-value algorithms for the differentiation service: the BG/NBD and
+//! Gamma-Gamma models (likelihoods, maximum-likelihood fits, predictions), RFM
+//! quintiles, value skew (Lorenz curve, Gini, tiers) and needs segments. No I/O.
+
+#![forbid(unsafe_code)]
+
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod optimize;
+pub mod special;
+pub mod summary;
+
+pub use bgnbd::{BgNbd, BgNbdFit};
+pub use gamma_gamma::{GammaGamma, GammaGammaFit};
+pub use summary::{CustomerSummary, Purchase, TimeUnit, summarize};

@@ -1,0 +1,88 @@
+//! The fits reproduce the published estimates on the CDNOW sample.
+//!
+//! Data: `testdata/CDNOW_sample.txt`, the CDNOW sample of 2,357 customers (1/10 of the
+//! cohort who first bought at CDNOW in the first quarter of 1997), as distributed by
+//! Bruce Hardie (brucehardie.com/datasets) and shipped in the `lifetimes` Python
+//! package (lifetimes 0.11.3, `lifetimes/datasets/CDNOW_sample.txt`). Columns: master
+//! customer id, sample customer id, date (YYYYMMDD), number of CDs, dollar amount.
+//!
+//! Published figures:
+//! - BG/NBD, 39-week calibration period 1997-01-01..1997-09-30, weeks: r = 0.243,
+//!   α = 4.414, a = 0.793, b = 2.426, LL = -9582.4 (Fader, Hardie & Lee 2005,
+//!   "Counting your customers the easy way: an alternative to the Pareto/NBD model",
+//!   Marketing Science 24(2), section 4).
+//! - Gamma-Gamma, the 946 customers with a repeat purchase in the calibration period,
+//!   m_x the mean of their repeat transactions: p = 6.25, q = 3.74, γ = 15.44 (Fader &
+//!   Hardie 2013, "The Gamma-Gamma Model of Monetary Value").
+
+use std::collections::BTreeMap;
+
+use idic_value::{Purchase, TimeUnit, bgnbd, gamma_gamma, summarize};
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let shifted_month = (month + 9) % 12;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn cdnow_customers() -> Vec<idic_value::CustomerSummary> {
+    let text = include_str!("../testdata/CDNOW_sample.txt");
+    let mut purchases: BTreeMap<u32, Vec<Purchase>> = BTreeMap::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields.len(), 5, "{line}");
+        let customer: u32 = fields[0].parse().unwrap();
+        let date: i64 = fields[2].parse().unwrap();
+        let day = days_from_civil(date / 10_000, date / 100 % 100, date % 100);
+        let amount: f64 = fields[4].parse().unwrap();
+        purchases
+            .entry(customer)
+            .or_default()
+            .push(Purchase { day, amount });
+    }
+    let calibration_end = days_from_civil(1997, 9, 30);
+    purchases
+        .values_mut()
+        .filter_map(|list| {
+            list.sort_by_key(|purchase| purchase.day);
+            summarize(list, calibration_end, TimeUnit::Week)
+        })
+        .collect()
+}
+
+#[test]
+fn bg_nbd_fit_reproduces_fader_hardie_lee_2005() {
+    let customers = cdnow_customers();
+    assert_eq!(customers.len(), 2357);
+    let fit = bgnbd::fit(&customers).unwrap();
+    let p = fit.parameters;
+    eprintln!("{fit:?}");
+    assert!(fit.converged);
+    assert!((p.r - 0.243).abs() < 0.0005, "r = {}", p.r);
+    assert!((p.alpha - 4.414).abs() < 0.0005, "alpha = {}", p.alpha);
+    assert!((p.a - 0.793).abs() < 0.0005, "a = {}", p.a);
+    assert!((p.b - 2.426).abs() < 0.0005, "b = {}", p.b);
+    assert!(
+        (fit.log_likelihood - -9582.4).abs() < 0.05,
+        "LL = {}",
+        fit.log_likelihood
+    );
+}
+
+#[test]
+fn gamma_gamma_fit_reproduces_fader_hardie_2013() {
+    let customers = cdnow_customers();
+    let fit = gamma_gamma::fit(&customers).unwrap();
+    let p = fit.parameters;
+    eprintln!("{fit:?}");
+    assert_eq!(fit.customers, 946);
+    assert!(fit.converged);
+    assert!((p.p - 6.25).abs() < 0.005, "p = {}", p.p);
+    assert!((p.q - 3.74).abs() < 0.005, "q = {}", p.q);
+    assert!((p.gamma - 15.44).abs() < 0.005, "gamma = {}", p.gamma);
+}
