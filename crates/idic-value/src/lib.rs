@@ -6,7 +6,11 @@
 
 pub mod bgnbd;
 pub mod gamma_gamma;
+pub mod jackson;
+pub mod needs;
 pub mod optimize;
+pub mod rfm;
+pub mod skew;
 pub mod special;
 pub mod summary;
 
