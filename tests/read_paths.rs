@@ -3,8 +3,6 @@
 //! (identity through its write RPCs; the other services' write RPCs arrive with later
 //! issues); references resolve through identity.
 
-use idic_customization::domain::Component;
-use idic_customization::store::{CustomizationStore, SqlCustomizationStore};
 use idic_differentiation::domain::{Amount, Transaction, TransactionKind};
 use idic_differentiation::store::{DifferentiationStore, SqlDifferentiationStore};
 use idic_interaction::domain::Interaction;
@@ -129,32 +127,28 @@ async fn seed_the_rest(suite: &TestSuite, customer_id: &str) {
             .await
             .unwrap();
     }
-    let customization = SqlCustomizationStore::new(
-        connect(
-            &suite.config,
-            ServiceName::Customization,
-            &idic_customization::store::MIGRATIONS,
-        )
-        .await
-        .unwrap(),
-    );
-    for (id, slot) in [
+    let components = [
         ("packaging.eco", Slot::Packaging),
         ("delivery.express", Slot::Delivery),
-    ] {
-        customization
-            .upsert_component(&Component {
-                component_id: id.into(),
-                slot: slot as i32,
-                name: id.into(),
-                description: String::new(),
-                cost_currency: "EUR".into(),
-                cost_minor: 150,
-                available: true,
-            })
-            .await
-            .unwrap();
-    }
+    ]
+    .into_iter()
+    .map(|(id, slot)| pb::Component {
+        component_id: id.into(),
+        slot: slot as i32,
+        name: id.into(),
+        cost: Some(pb::Money {
+            currency: "EUR".into(),
+            minor_units: 150,
+        }),
+        available: true,
+        ..Default::default()
+    })
+    .collect();
+    suite
+        .customization()
+        .upsert_components(pb::UpsertComponentsRequest { components })
+        .await
+        .unwrap();
 }
 
 async fn read_paths(backend: Backend) {

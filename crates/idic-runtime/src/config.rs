@@ -315,6 +315,42 @@ impl Default for IdentityConfig {
     }
 }
 
+/// Customization settings: the fan-out to the other services and the learning policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomizationConfig {
+    /// Longest wait for each dependency (identity, differentiation, interaction) of a
+    /// tailored offering; always within what is left of the caller's deadline.
+    pub dependency_timeout_ms: u64,
+    /// Part of the caller's deadline kept for composing and storing the offering.
+    pub reserve_ms: u64,
+    /// How long dependency answers stay in the shared cache (identity's changes
+    /// invalidate them sooner).
+    pub cache_ttl_ms: u64,
+    /// Consecutive failures that open a dependency's circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker skips its dependency before trying it again.
+    pub breaker_open_ms: u64,
+    /// Share of customers, in percent, assigned to the control group (static rules).
+    pub control_group_percent: u8,
+    /// Highest share of offers the bandit may spend exploring, in [0, 1].
+    pub max_exploration: f64,
+}
+
+impl Default for CustomizationConfig {
+    fn default() -> Self {
+        CustomizationConfig {
+            dependency_timeout_ms: 200,
+            reserve_ms: 10,
+            cache_ttl_ms: 60_000,
+            breaker_failures: 5,
+            breaker_open_ms: 5_000,
+            control_group_percent: 10,
+            max_exploration: 0.2,
+        }
+    }
+}
+
 /// The effective configuration of one process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -341,6 +377,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub identity: IdentityConfig,
+    pub customization: CustomizationConfig,
 }
 
 impl Default for Config {
@@ -361,6 +398,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             identity: IdentityConfig::default(),
+            customization: CustomizationConfig::default(),
         }
     }
 }

@@ -1,0 +1,70 @@
+//! Keeps customization's rows with the right customer as identity merges, splits and
+//! erases customers, and marks cached dependency answers about them stale.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idic_proto::v1::IdentifierKind;
+use idic_runtime::follow::{FollowIdentity, IdentityChange};
+use idic_runtime::peers::Peers;
+use idic_runtime::refs::CustomerSelector;
+
+use crate::deps::Dependencies;
+use crate::store::CustomizationStore;
+
+/// How long re-resolving one anchor after a split may take.
+const RESOLVE_BUDGET: Duration = Duration::from_secs(2);
+
+pub struct Follower {
+    pub store: Arc<dyn CustomizationStore>,
+    pub deps: Arc<Dependencies>,
+    pub peers: Peers,
+}
+
+#[async_trait::async_trait]
+impl FollowIdentity for Follower {
+    async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()> {
+        self.deps.invalidate(&change.customer_ids()).await;
+        match change {
+            IdentityChange::Merged { survivor, absorbed } => {
+                self.store.merge_subjects(survivor, absorbed).await?;
+            }
+            IdentityChange::Split { customer_id, .. } => {
+                for anchor in self.store.anchors(customer_id).await? {
+                    let Some(selector) = selector_of(&anchor) else {
+                        continue;
+                    };
+                    match self.peers.resolve_customer(&selector, RESOLVE_BUDGET).await {
+                        Ok(now) if &now != customer_id => {
+                            self.store.move_anchor(customer_id, &anchor, &now).await?;
+                        }
+                        Ok(_) => {}
+                        // The identifier no longer resolves (erased record): leave the
+                        // rows where they are.
+                        Err(idic_runtime::ApiError::NotFound(_)) => {}
+                        Err(error) => anyhow::bail!("re-resolving an anchor after a split: {error}"),
+                    }
+                }
+            }
+            IdentityChange::Erased { customer_id } => {
+                self.store.erase_subject(customer_id).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The selector an anchor was made from (`crate::deps::anchor`).
+pub fn selector_of(anchor: &str) -> Option<CustomerSelector> {
+    let Some((kind, rest)) = anchor.split_once(':') else {
+        return Some(CustomerSelector::Id(anchor.to_owned()));
+    };
+    let kind = IdentifierKind::from_str_name(&format!("IDENTIFIER_KIND_{kind}"))?;
+    let (system, value) = if kind == IdentifierKind::ExternalId {
+        let (system, value) = rest.split_once(':')?;
+        (system.to_owned(), value.to_owned())
+    } else {
+        (String::new(), rest.to_owned())
+    };
+    Some(CustomerSelector::Identifier { kind, system, value })
+}
