@@ -23,6 +23,10 @@ pub enum Scenario {
     /// `idic.v1.IdentityService/Resolve` by name, birth date and address only (no
     /// identifier) of a record from `--queries`.
     ResolveFuzzy,
+    /// `idic.v1.IdentityService/GetCustomer` (golden record, linked records, aliases)
+    /// by the e-mail of a record from `--queries`. An e-mail that several customers
+    /// share (a family address) is answered FAILED_PRECONDITION, counted as an error.
+    GetCustomer,
 }
 
 /// Records whose fields the resolve scenarios ask about, loaded once from `--queries`.
@@ -41,7 +45,7 @@ pub fn load_queries(scenario: Scenario, path: Option<&std::path::Path>) -> anyho
     let mut records = Vec::new();
     while let Some(record) = csv.next_record()? {
         let usable = match scenario {
-            Scenario::ResolveEmail => !record.emails.is_empty(),
+            Scenario::ResolveEmail | Scenario::GetCustomer => !record.emails.is_empty(),
             Scenario::ResolveFuzzy => {
                 let named = record
                     .name
@@ -72,6 +76,7 @@ impl Scenario {
             Scenario::HealthCheck => "health-check",
             Scenario::ResolveEmail => "resolve-email",
             Scenario::ResolveFuzzy => "resolve-fuzzy",
+            Scenario::GetCustomer => "get-customer",
         }
     }
 
@@ -85,6 +90,7 @@ impl Scenario {
             Scenario::ResolveFuzzy => {
                 "idic.v1.IdentityService/Resolve by name, birth date and address".to_owned()
             }
+            Scenario::GetCustomer => "idic.v1.IdentityService/GetCustomer by e-mail".to_owned(),
         }
     }
 
@@ -97,6 +103,11 @@ impl Scenario {
                 queries: QUERIES.get().cloned().unwrap_or_default(),
                 next: 0,
                 fuzzy: self == Scenario::ResolveFuzzy,
+            },
+            Scenario::GetCustomer => ScenarioClient::GetCustomer {
+                client: IdentityServiceClient::new(channel),
+                queries: QUERIES.get().cloned().unwrap_or_default(),
+                next: 0,
             },
         }
     }
@@ -111,6 +122,11 @@ pub enum ScenarioClient {
         queries: std::sync::Arc<Vec<pb::SourceRecord>>,
         next: usize,
         fuzzy: bool,
+    },
+    GetCustomer {
+        client: IdentityServiceClient<Channel>,
+        queries: std::sync::Arc<Vec<pb::SourceRecord>>,
+        next: usize,
     },
 }
 
@@ -131,8 +147,41 @@ impl ScenarioClient {
                 let record = &queries[*next % queries.len()];
                 resolve(client, record, *fuzzy).await
             }
+            ScenarioClient::GetCustomer {
+                client,
+                queries,
+                next,
+            } => {
+                *next = next.wrapping_add(7919);
+                let record = &queries[*next % queries.len()];
+                get_customer(client, &record.emails[0]).await
+            }
         }
     }
+}
+
+/// Reads the golden record of the customer holding `email`.
+async fn get_customer(
+    client: &mut IdentityServiceClient<Channel>,
+    email: &str,
+) -> Result<(), tonic::Status> {
+    let reference = pb::CustomerRef {
+        r#ref: Some(pb::customer_ref::Ref::Identifier(pb::Identifier {
+            kind: pb::IdentifierKind::Email as i32,
+            value: email.to_owned(),
+            ..Default::default()
+        })),
+    };
+    let response = client
+        .get_customer(pb::GetCustomerRequest {
+            customer: Some(reference),
+        })
+        .await?
+        .into_inner();
+    if response.customer.is_none() {
+        return Err(tonic::Status::internal("an answer without a customer"));
+    }
+    Ok(())
 }
 
 /// Asks who a record's e-mail (or its name, birth date and address) belongs to. An

@@ -239,7 +239,7 @@ impl GrpcConfig {
 
 /// Addresses of the other services. Unset peers are reached at this process's own
 /// listen address, which is right for the all-in-one server.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PeersConfig {
     pub identity: Option<String>,
@@ -253,6 +253,29 @@ pub struct PeersConfig {
     /// PEM certificate and key this process presents to peers that ask (mTLS).
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// How long a resolved reference (identifier or alias -> customer id) is cached.
+    /// Identity's change events invalidate entries sooner; this bounds how long one
+    /// missed event could leave an entry stale.
+    pub resolve_cache_ttl_ms: u64,
+    /// Resolved references cached per process, at most.
+    pub resolve_cache_entries: u64,
+}
+
+impl Default for PeersConfig {
+    fn default() -> Self {
+        PeersConfig {
+            identity: None,
+            differentiation: None,
+            interaction: None,
+            customization: None,
+            api_key: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            resolve_cache_ttl_ms: 300_000,
+            resolve_cache_entries: 200_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -351,6 +374,37 @@ impl Default for CustomizationConfig {
     }
 }
 
+/// Differentiation settings: value models, tiers and the refit schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DifferentiationConfig {
+    /// Time unit the models are fitted in: "day" or "week".
+    pub time_unit: String,
+    /// Horizon of expected purchases and predicted lifetime value, in time units.
+    pub horizon_periods: u32,
+    /// Cumulative value shares that close tiers A, B and C (D takes the rest).
+    pub tier_cutoffs: [f64; 3],
+    /// Refit models, tiers, segments and the skew snapshot this often; 0 disables.
+    pub refit_interval_secs: u64,
+    /// The currency modelled; unset means the most common purchase currency.
+    pub model_currency: Option<String>,
+    /// The most needs segments tried.
+    pub max_segments: usize,
+}
+
+impl Default for DifferentiationConfig {
+    fn default() -> Self {
+        DifferentiationConfig {
+            time_unit: "week".to_owned(),
+            horizon_periods: 52,
+            tier_cutoffs: [0.50, 0.80, 0.95],
+            refit_interval_secs: 86_400,
+            model_currency: None,
+            max_segments: 8,
+        }
+    }
+}
+
 /// The effective configuration of one process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -377,6 +431,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub identity: IdentityConfig,
+    pub differentiation: DifferentiationConfig,
     pub customization: CustomizationConfig,
 }
 
@@ -398,6 +453,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             identity: IdentityConfig::default(),
+            differentiation: DifferentiationConfig::default(),
             customization: CustomizationConfig::default(),
         }
     }

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod follow;
 pub mod middleware;
 pub mod paging;
 pub mod peers;

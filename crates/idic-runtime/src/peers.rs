@@ -3,7 +3,11 @@
 //! all-in-one process and separate Deployments. Every call carries the trace context
 //! and, when the peer requires it, this process's API key.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use futures::StreamExt as _;
 
 use anyhow::Context as _;
 use idic_proto::v1::customization_service_client::CustomizationServiceClient;
@@ -51,7 +55,7 @@ impl Interceptor for PeerInterceptor {
 
 pub type PeerChannel = InterceptedService<Channel, PeerInterceptor>;
 
-/// Lazily connected channels to each service.
+/// Lazily connected channels to each service, and the cache of resolved references.
 #[derive(Clone)]
 pub struct Peers {
     identity: Channel,
@@ -59,6 +63,7 @@ pub struct Peers {
     interaction: Channel,
     customization: Channel,
     interceptor: PeerInterceptor,
+    resolved: Arc<ResolveCache>,
 }
 
 impl Peers {
@@ -70,7 +75,16 @@ impl Peers {
             interaction: channel(ServiceName::Interaction)?,
             customization: channel(ServiceName::Customization)?,
             interceptor: PeerInterceptor::new(api_key)?,
+            resolved: Arc::new(ResolveCache::new(
+                config.peers.resolve_cache_entries,
+                Duration::from_millis(config.peers.resolve_cache_ttl_ms),
+            )),
         })
+    }
+
+    /// The cache of resolved references, for the task that keeps it right.
+    pub fn resolve_cache(&self) -> &Arc<ResolveCache> {
+        &self.resolved
     }
 
     pub fn identity(&self) -> IdentityServiceClient<PeerChannel> {
@@ -127,28 +141,39 @@ fn peer_tls(config: &Config) -> anyhow::Result<ClientTlsConfig> {
 }
 
 impl Peers {
-    /// The surviving customer id of `selector`, asked of the identity service within
-    /// `budget`. Unknown customers are NOT_FOUND; an unreachable identity service is
-    /// UNAVAILABLE, so that the caller may retry.
+    /// The surviving customer id of `selector`, from the cache or asked of the identity
+    /// service within `budget`. Unknown customers are NOT_FOUND (and not cached, since
+    /// the customer may appear); an unreachable identity service is UNAVAILABLE, so that
+    /// the caller may retry.
     pub async fn resolve_customer(
         &self,
         selector: &crate::refs::CustomerSelector,
         budget: Duration,
     ) -> crate::error::ApiResult<String> {
+        if let Some(customer_id) = self.resolved.get(selector) {
+            return Ok(customer_id);
+        }
+        let generation = self.resolved.generation();
+        let customer_id = self.lookup_customer_id(selector, budget).await?;
+        self.resolved
+            .insert_unless_changed(selector.clone(), customer_id.clone(), generation);
+        Ok(customer_id)
+    }
+
+    /// Asks identity's `LookupCustomerId`, which returns only the surviving id.
+    async fn lookup_customer_id(
+        &self,
+        selector: &crate::refs::CustomerSelector,
+        budget: Duration,
+    ) -> crate::error::ApiResult<String> {
         use crate::error::ApiError;
-        let mut request = tonic::Request::new(idic_proto::v1::GetCustomerRequest {
+        let mut request = tonic::Request::new(idic_proto::v1::LookupCustomerIdRequest {
             customer: Some(selector.to_proto()),
         });
         request.set_timeout(budget);
-        let response = self.identity().get_customer(request).await;
+        let response = self.identity().lookup_customer_id(request).await;
         match response {
-            Ok(response) => response
-                .into_inner()
-                .customer
-                .map(|customer| customer.customer_id)
-                .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("identity answered without a customer"))
-                }),
+            Ok(response) => Ok(response.into_inner().customer_id),
             Err(status) => Err(match status.code() {
                 tonic::Code::NotFound => ApiError::not_found("no customer matches the reference"),
                 tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ApiError::Unavailable {
@@ -161,5 +186,115 @@ impl Peers {
                 _ => ApiError::internal(anyhow::anyhow!("identity service: {status}")),
             }),
         }
+    }
+}
+
+/// Resolved references (identifier or customer id -> surviving customer id), kept until
+/// identity says a customer they name changed, or for a TTL at most.
+pub struct ResolveCache {
+    entries: moka::sync::Cache<crate::refs::CustomerSelector, String>,
+    /// Bumped by every invalidation, so that an answer fetched before a change is not
+    /// cached after it.
+    generation: AtomicU64,
+}
+
+impl ResolveCache {
+    fn new(capacity: u64, ttl: Duration) -> Self {
+        ResolveCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn get(&self, selector: &crate::refs::CustomerSelector) -> Option<String> {
+        self.entries.get(selector)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn insert_unless_changed(
+        &self,
+        selector: crate::refs::CustomerSelector,
+        customer_id: String,
+        generation: u64,
+    ) {
+        if self.generation() == generation {
+            self.entries.insert(selector, customer_id);
+        }
+    }
+
+    /// Forgets every reference that resolved to one of the customers `change` touches.
+    pub fn invalidate(&self, change: &crate::follow::IdentityChange) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let touched: Vec<String> = change
+            .customer_ids()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // Only fails when closures are not enabled, which `new` does.
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |_, customer_id| touched.contains(customer_id));
+    }
+
+    /// Forgets everything: when changes may have been missed.
+    pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
+    }
+
+    /// Keeps the cache right from identity's change events (a broadcast: every replica
+    /// of every service hears each change) until `shutdown`.
+    pub fn spawn_invalidation(
+        self: Arc<Self>,
+        bus: Arc<dyn crate::bus::EventBus>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while !shutdown.is_cancelled() {
+                match bus.subscribe(crate::follow::CHANGES_TOPIC).await {
+                    Ok(mut events) => loop {
+                        let next = tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            next = events.next() => next,
+                        };
+                        match next {
+                            Some(Ok(event)) => {
+                                match crate::follow::IdentityChange::from_payload(&event.payload)
+                                {
+                                    Ok(change) => self.invalidate(&change),
+                                    Err(_) => self.invalidate_all(),
+                                }
+                            }
+                            // Lagged or broken: changes may have been missed.
+                            Some(Err(error)) => {
+                                tracing::warn!(%error, "identity change feed interrupted; resolve cache cleared");
+                                self.invalidate_all();
+                                if !matches!(error, crate::bus::BusError::Lagged(_)) {
+                                    break;
+                                }
+                            }
+                            None => {
+                                self.invalidate_all();
+                                break;
+                            }
+                        }
+                    },
+                    Err(error) => {
+                        tracing::warn!(%error, "subscribing to identity's changes failed");
+                    }
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        })
     }
 }

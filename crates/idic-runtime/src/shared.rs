@@ -46,12 +46,17 @@ impl ServiceContext {
             None => (Arc::new(MemoryCache::default()), Arc::new(MemoryBus::new())),
         };
         let peers = Peers::from_config(&config, peer_key)?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        peers
+            .resolve_cache()
+            .clone()
+            .spawn_invalidation(bus.clone(), shutdown.clone());
         Ok(ServiceContext {
             config,
             cache,
             bus,
             peers,
-            shutdown: tokio_util::sync::CancellationToken::new(),
+            shutdown,
         })
     }
 }

@@ -434,7 +434,8 @@ pub fn record_ref(entry: &RecordEntry) -> pb::SourceRecordRef {
 
 /// A stored record back in wire form, as received.
 pub fn source_record(entry: &RecordEntry) -> pb::SourceRecord {
-    let raw = &entry.content.record;
+    let content = entry.content.unpack();
+    let raw = &content.record;
     pb::SourceRecord {
         source_system: entry.key.source_system.clone(),
         source_record_id: entry.key.source_record_id.clone(),
@@ -461,7 +462,7 @@ pub fn source_record(entry: &RecordEntry) -> pb::SourceRecord {
                 address: None,
             })
             .collect(),
-        attributes: entry.content.attributes.clone().into_iter().collect(),
+        attributes: content.attributes.clone().into_iter().collect(),
         observed_at: Some(timestamp_from_micros(entry.observed_at)),
     }
 }

@@ -319,6 +319,18 @@ impl IdentityService for IdentityHandler {
         }))
     }
 
+    async fn lookup_customer_id(
+        &self,
+        request: Request<pb::LookupCustomerIdRequest>,
+    ) -> Result<Response<pb::LookupCustomerIdResponse>, Status> {
+        let selector = CustomerSelector::parse(request.get_ref().customer.as_ref(), "customer")
+            .map_err(ApiError::from)?;
+        let customer = self.find_customer(&selector)?;
+        Ok(Response::new(pb::LookupCustomerIdResponse {
+            customer_id: customer.id.to_string(),
+        }))
+    }
+
     async fn explain_match(
         &self,
         request: Request<pb::ExplainMatchRequest>,

@@ -23,8 +23,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::engine::{ChangeEvent, ChangeSet, Engine, RecordEntry, Settings};
 use crate::store::IdentityStore;
 
-/// The bus topic on which committed change events are published (JSON).
-pub const CHANGES_TOPIC: &str = "identity.changes";
+/// The bus topic on which committed change events are published (JSON, read by
+/// `idic_runtime::follow`).
+pub use idic_runtime::follow::CHANGES_TOPIC;
 
 /// Change sets waiting for the same commit, at most.
 const GROUP_COMMIT_LIMIT: usize = 256;
@@ -333,7 +334,7 @@ async fn load_engine(
                 key: record.key,
                 channel: record.channel,
                 observed_at: record.observed_at,
-                content: record.content,
+                content: crate::engine::PackedContent::pack(&record.content),
                 features,
                 customer: record.customer,
             },

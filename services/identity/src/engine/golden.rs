@@ -7,9 +7,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use idic_matching::record::{Date, RawAddress};
+use idic_matching::record::{Date, RawAddress, RawRecord};
 
-use super::records::{RecordEntry, RecordKey};
+use super::records::{RecordContent, RecordEntry, RecordKey};
+
+/// A customer's record with its received fields unpacked.
+struct Member<'a> {
+    entry: &'a RecordEntry,
+    raw: &'a RawRecord,
+}
 
 /// Where a golden value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,23 +71,25 @@ struct Candidate<'a, V> {
 /// Groups the values `extract` gives for each record by `group` key and orders the
 /// groups by survivorship. Returns (value, provenance) best first.
 fn rank<'a, V: Clone, K: std::hash::Hash + Eq>(
-    members: &[&'a RecordEntry],
+    members: &[Member<'a>],
     trust: Trust<'_>,
-    extract: impl Fn(&'a RecordEntry) -> Vec<(K, V)>,
+    extract: impl Fn(&Member<'a>) -> Vec<(K, V)>,
 ) -> Vec<(V, Provenance)> {
     let mut groups: HashMap<K, Candidate<'a, V>> = HashMap::new();
     for member in members {
-        let member_trust = trust(&member.key.source_system);
+        let member_trust = trust(&member.entry.key.source_system);
         for (key, value) in extract(member) {
             let candidate = groups.entry(key).or_insert_with(|| Candidate {
                 value: value.clone(),
                 support: 0,
-                best: member,
+                best: member.entry,
                 trust: member_trust,
             });
             candidate.support += 1;
-            if (member_trust, member.observed_at) > (candidate.trust, candidate.best.observed_at) {
-                candidate.best = member;
+            if (member_trust, member.entry.observed_at)
+                > (candidate.trust, candidate.best.observed_at)
+            {
+                candidate.best = member.entry;
                 candidate.trust = member_trust;
                 candidate.value = value;
             }
@@ -127,7 +135,17 @@ fn iso(date: Date) -> String {
 }
 
 /// The golden record of a customer whose records are `members`.
-pub fn golden_record(members: &[&RecordEntry], trust: Trust<'_>) -> Golden {
+pub fn golden_record(entries: &[&RecordEntry], trust: Trust<'_>) -> Golden {
+    let contents: Vec<RecordContent> = entries.iter().map(|entry| entry.content.unpack()).collect();
+    let members: Vec<Member<'_>> = entries
+        .iter()
+        .zip(&contents)
+        .map(|(entry, content)| Member {
+            entry,
+            raw: &content.record,
+        })
+        .collect();
+    let members = members.as_slice();
     let mut golden = Golden::default();
     let mut provenance = BTreeMap::new();
     let mut choose = |name: &'static str, ranked: Vec<(String, Provenance)>| -> String {
@@ -143,15 +161,15 @@ pub fn golden_record(members: &[&RecordEntry], trust: Trust<'_>) -> Golden {
         "given_name",
         rank(members, trust, |m| {
             single(
-                &m.content.record.given_name,
-                m.features.given.as_ref().map(|g| g.folded.as_str()),
+                &m.raw.given_name,
+                m.entry.features.given.as_ref().map(|g| g.folded.as_str()),
             )
         }),
     );
     golden.middle_name = choose(
         "middle_name",
         rank(members, trust, |m| {
-            let middle = m.content.record.middle_name.trim();
+            let middle = m.raw.middle_name.trim();
             single(middle, Some(&middle.to_lowercase()))
         }),
     );
@@ -159,8 +177,8 @@ pub fn golden_record(members: &[&RecordEntry], trust: Trust<'_>) -> Golden {
         "family_name",
         rank(members, trust, |m| {
             single(
-                &m.content.record.family_name,
-                m.features.family.as_ref().map(|f| f.folded.as_str()),
+                &m.raw.family_name,
+                m.entry.features.family.as_ref().map(|f| f.folded.as_str()),
             )
         }),
     );
@@ -168,15 +186,15 @@ pub fn golden_record(members: &[&RecordEntry], trust: Trust<'_>) -> Golden {
         "organization_name",
         rank(members, trust, |m| {
             single(
-                &m.content.record.organization_name,
-                m.features.organization.as_deref(),
+                &m.raw.organization_name,
+                m.entry.features.organization.as_deref(),
             )
         }),
     );
     golden.date_of_birth = choose(
         "date_of_birth",
         rank(members, trust, |m| {
-            m.features
+            m.entry.features
                 .birth_date
                 .map(|date| (date, iso(date)))
                 .into_iter()
@@ -184,22 +202,22 @@ pub fn golden_record(members: &[&RecordEntry], trust: Trust<'_>) -> Golden {
         }),
     );
     let emails = rank(members, trust, |m| {
-        m.features
+        m.entry.features
             .emails
             .iter()
             .map(|e| (e.clone(), e.clone()))
             .collect()
     });
     let phones = rank(members, trust, |m| {
-        m.features
+        m.entry.features
             .phones
             .iter()
             .map(|p| (p.clone(), p.clone()))
             .collect()
     });
     let addresses = rank(members, trust, |m| {
-        let raw = &m.content.record.addresses;
-        let normalized = &m.features.addresses;
+        let raw = &m.raw.addresses;
+        let normalized = &m.entry.features.addresses;
         normalized
             .iter()
             .enumerate()
@@ -215,7 +233,7 @@ pub fn golden_record(members: &[&RecordEntry], trust: Trust<'_>) -> Golden {
             .collect()
     });
     let identifiers = rank(members, trust, |m| {
-        m.features
+        m.entry.features
             .identifiers
             .iter()
             .map(|i| {
@@ -224,7 +242,7 @@ pub fn golden_record(members: &[&RecordEntry], trust: Trust<'_>) -> Golden {
                     (i.kind, i.system.clone(), i.value.clone()),
                 )
             })
-            .chain(m.features.devices.iter().map(|d| {
+            .chain(m.entry.features.devices.iter().map(|d| {
                 let device = (
                     idic_matching::record::IdKind::Device,
                     String::new(),

@@ -28,7 +28,7 @@ use smallvec::SmallVec;
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
 pub use golden::{Golden, Provenance, golden_record};
-pub use records::{IncomingRecord, RecordContent, RecordEntry, RecordKey};
+pub use records::{IncomingRecord, PackedContent, RecordContent, RecordEntry, RecordKey};
 
 /// The actor recorded for the matcher's own merges and splits.
 pub const AUTOMATIC: &str = "auto";
@@ -509,13 +509,14 @@ impl Engine {
         now: i64,
     ) -> (UpsertResult, ChangeSet) {
         let mut changes = ChangeSet::default();
+        let packed = PackedContent::pack(&incoming.content);
         let (id, seeds) = match self.by_key.get(&incoming.key).copied() {
             Some(id) => {
                 let Some(existing) = self.records[id as usize].as_ref() else {
                     unreachable!("by_key only names live records")
                 };
                 let same_time = !explicit_time || existing.observed_at == incoming.observed_at;
-                if existing.content == incoming.content
+                if existing.content == packed
                     && existing.channel == incoming.channel
                     && same_time
                 {
@@ -542,7 +543,7 @@ impl Engine {
                 seeds.extend(self.links[id as usize].iter().map(|link| link.other));
                 self.unfile(id, &mut changes, false);
                 let entry = self.records[id as usize].as_mut().expect("present");
-                entry.content = incoming.content;
+                entry.content = packed;
                 entry.features = incoming.features;
                 entry.channel = incoming.channel;
                 entry.observed_at = observed_at;
@@ -558,7 +559,7 @@ impl Engine {
                     sort_key,
                     channel: incoming.channel,
                     observed_at: incoming.observed_at,
-                    content: incoming.content,
+                    content: packed,
                     features: incoming.features,
                     customer: Arc::from(""),
                 }));
@@ -581,7 +582,7 @@ impl Engine {
             customer: entry.customer.clone(),
             channel: entry.channel,
             observed_at: entry.observed_at,
-            content: entry.content.clone(),
+            content: incoming.content,
         });
         let customer_id = entry.customer.clone();
         let merged = outcome

@@ -1,0 +1,220 @@
+//! Following identity's merges, splits and erasures from the event bus, so that the
+//! services that key data by customer keep it with the right customer.
+//!
+//! Identity publishes each committed change on [`CHANGES_TOPIC`] as JSON. A service
+//! implements [`FollowIdentity`] and runs it with [`spawn_identity_follower`] as a
+//! consumer group: each change reaches one replica of the service, and comes again
+//! until that replica has applied it, so `apply` must be idempotent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use serde::Deserialize;
+
+use crate::shared::ServiceContext;
+
+/// The bus topic identity publishes its committed changes on.
+pub const CHANGES_TOPIC: &str = "identity.changes";
+
+/// How long a follower waits before joining the group again after the bus failed.
+const RETRY_AFTER_BUS_ERROR: Duration = Duration::from_secs(1);
+
+/// How long a follower first waits before trying a change that failed to apply again.
+const RETRY_AFTER_APPLY_ERROR: Duration = Duration::from_millis(100);
+
+/// The longest pause between attempts at one change.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(10);
+
+/// One change of who is who.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityChange {
+    /// `absorbed` became aliases of `survivor`: their data now belongs to `survivor`.
+    Merged {
+        survivor: String,
+        absorbed: Vec<String>,
+    },
+    /// Records left `customer_id` for the customers `new_customer_ids`: data anchored to
+    /// those records' identifiers may now belong to one of them.
+    Split {
+        customer_id: String,
+        new_customer_ids: Vec<String>,
+    },
+    /// `customer_id` was erased: its personal data must go.
+    Erased { customer_id: String },
+}
+
+impl IdentityChange {
+    /// Every customer id the change touches.
+    pub fn customer_ids(&self) -> Vec<&str> {
+        match self {
+            IdentityChange::Merged { survivor, absorbed } => std::iter::once(survivor.as_str())
+                .chain(absorbed.iter().map(String::as_str))
+                .collect(),
+            IdentityChange::Split {
+                customer_id,
+                new_customer_ids,
+            } => std::iter::once(customer_id.as_str())
+                .chain(new_customer_ids.iter().map(String::as_str))
+                .collect(),
+            IdentityChange::Erased { customer_id } => vec![customer_id.as_str()],
+        }
+    }
+
+    /// Parses an event payload of [`CHANGES_TOPIC`].
+    pub fn from_payload(payload: &[u8]) -> anyhow::Result<IdentityChange> {
+        let event: ChangePayload = serde_json::from_slice(payload)?;
+        match event.kind.as_str() {
+            "merged" => Ok(IdentityChange::Merged {
+                survivor: event.customer_id,
+                absorbed: event.absorbed_customer_ids,
+            }),
+            "split" => Ok(IdentityChange::Split {
+                customer_id: event.customer_id,
+                new_customer_ids: event.new_customer_ids,
+            }),
+            "erased" => Ok(IdentityChange::Erased {
+                customer_id: event.customer_id,
+            }),
+            other => anyhow::bail!("unknown identity change kind '{other}'"),
+        }
+    }
+}
+
+/// The JSON identity publishes (see identity's `service.rs`).
+#[derive(Deserialize)]
+struct ChangePayload {
+    kind: String,
+    customer_id: String,
+    #[serde(default)]
+    absorbed_customer_ids: Vec<String>,
+    #[serde(default)]
+    new_customer_ids: Vec<String>,
+}
+
+/// What a service does when identity changes who is who.
+#[async_trait::async_trait]
+pub trait FollowIdentity: Send + Sync + 'static {
+    /// Must be idempotent: a change can be delivered again after a crash.
+    async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()>;
+}
+
+/// Follows identity's changes as consumer group `group` until shutdown. A change whose
+/// `apply` fails is tried again before any later one, so none is skipped or reordered.
+pub fn spawn_identity_follower(
+    ctx: &ServiceContext,
+    group: &str,
+    follower: Arc<dyn FollowIdentity>,
+) -> tokio::task::JoinHandle<()> {
+    let bus = ctx.bus.clone();
+    let shutdown = ctx.shutdown.clone();
+    let group = group.to_owned();
+    let consumer = format!("{group}-{}", uuid::Uuid::new_v4().simple());
+    tokio::spawn(async move {
+        while !shutdown.is_cancelled() {
+            let deliveries = match bus.subscribe_group(CHANGES_TOPIC, &group, &consumer).await {
+                Ok(deliveries) => deliveries,
+                Err(error) => {
+                    tracing::warn!(%error, group, "joining identity's change stream failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RETRY_AFTER_BUS_ERROR) => continue,
+                    }
+                }
+            };
+            let outcome = tokio::select! {
+                () = shutdown.cancelled() => return,
+                outcome = follow(deliveries, follower.as_ref(), &group) => outcome,
+            };
+            if let Err(error) = outcome {
+                tracing::warn!(%error, group, "identity's change stream broke; joining again");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(RETRY_AFTER_BUS_ERROR) => {}
+                }
+            }
+        }
+    })
+}
+
+/// Applies each delivery in order; returns when the stream ends or fails.
+async fn follow(
+    mut deliveries: crate::bus::DeliveryStream,
+    follower: &dyn FollowIdentity,
+    group: &str,
+) -> Result<(), crate::bus::BusError> {
+    while let Some(delivery) = deliveries.next().await {
+        let delivery = delivery?;
+        let change = match IdentityChange::from_payload(&delivery.event.payload) {
+            Ok(change) => change,
+            Err(error) => {
+                // A payload no version of identity could have written: acknowledge it
+                // so that it does not block every later change.
+                tracing::error!(%error, event_id = delivery.event.id, group, "skipping an unreadable identity change");
+                delivery.ack().await?;
+                continue;
+            }
+        };
+        apply_until_done(follower, &change, &delivery.event.id, group).await;
+        delivery.ack().await?;
+    }
+    Ok(())
+}
+
+/// Applies `change`, again and again with a growing pause while it fails: later
+/// changes wait, since they may depend on this one (a split after a merge). Shutdown
+/// interrupts it (the caller selects on it), leaving the change unacknowledged.
+async fn apply_until_done(
+    follower: &dyn FollowIdentity,
+    change: &IdentityChange,
+    event_id: &str,
+    group: &str,
+) {
+    let mut pause = RETRY_AFTER_APPLY_ERROR;
+    loop {
+        match follower.apply(change).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    event_id,
+                    group,
+                    "applying an identity change failed; trying again"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_kind_identity_publishes() {
+        let merged = br#"{"event_id":3,"kind":"merged","customer_id":"cus_a","absorbed_customer_ids":["cus_b"],"new_customer_ids":[],"occurred_at_micros":1}"#;
+        assert_eq!(
+            IdentityChange::from_payload(merged).unwrap(),
+            IdentityChange::Merged {
+                survivor: "cus_a".into(),
+                absorbed: vec!["cus_b".into()]
+            }
+        );
+        let split = br#"{"event_id":4,"kind":"split","customer_id":"cus_a","absorbed_customer_ids":[],"new_customer_ids":["cus_c"],"occurred_at_micros":2}"#;
+        assert_eq!(
+            IdentityChange::from_payload(split).unwrap().customer_ids(),
+            vec!["cus_a", "cus_c"]
+        );
+        let erased = br#"{"event_id":5,"kind":"erased","customer_id":"cus_a","absorbed_customer_ids":[],"new_customer_ids":[],"occurred_at_micros":3}"#;
+        assert_eq!(
+            IdentityChange::from_payload(erased).unwrap(),
+            IdentityChange::Erased {
+                customer_id: "cus_a".into()
+            }
+        );
+        assert!(IdentityChange::from_payload(br#"{"kind":"renamed","customer_id":"x"}"#).is_err());
+        assert!(IdentityChange::from_payload(b"not json").is_err());
+    }
+}
