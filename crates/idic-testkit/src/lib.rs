@@ -12,6 +12,7 @@ pub mod generator;
 mod servers;
 mod storage;
 mod suite;
+pub mod transactions;
 
 pub use servers::{TestPostgres, TestRedis, require_postgres, require_redis};
 pub use storage::TestDatabase;

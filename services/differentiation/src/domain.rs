@@ -1,4 +1,5 @@
-//! Differentiation's domain: what a customer is worth. No SQL and no protobuf here.
+//! Differentiation's domain: what a customer is worth and what it needs. No SQL and no
+//! protobuf here.
 
 /// An amount in one currency's minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,15 +19,31 @@ pub struct CustomerValue {
     pub last_purchase_micros: Option<i64>,
 }
 
-/// One stored transaction.
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub product: String,
+    pub category: String,
+    pub quantity: u32,
+    pub amount_minor: i64,
+}
+
+/// One stored transaction. Returns and refunds are stored with negative amounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
     pub order_id: String,
     pub kind: TransactionKind,
     pub customer_id: String,
+    /// What the caller named the customer by: "KIND:VALUE" or the customer id given.
+    pub anchor: String,
     pub occurred_at_micros: i64,
     pub amount: Amount,
     pub margin_minor: Option<i64>,
+    pub lines: Vec<OrderLine>,
+    /// The proto `Channel` number (0 when unspecified).
+    pub channel: i32,
+    /// Months of contract or subscription the order commits to (0: none).
+    pub commitment_months: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,4 +61,106 @@ impl TransactionKind {
             TransactionKind::Refund => "refund",
         }
     }
+
+    pub fn parse(text: &str) -> Option<TransactionKind> {
+        match text {
+            "purchase" => Some(TransactionKind::Purchase),
+            "return" => Some(TransactionKind::Return),
+            "refund" => Some(TransactionKind::Refund),
+            _ => None,
+        }
+    }
+}
+
+/// Digits after the decimal point of an ISO 4217 currency's minor unit.
+pub fn minor_unit_exponent(currency: &str) -> i32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+/// Minor units as a decimal amount of the currency's major unit.
+pub fn major_units(minor_units: i64, currency: &str) -> f64 {
+    minor_units as f64 / 10f64.powi(minor_unit_exponent(currency))
+}
+
+/// A fitted model as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModel {
+    pub model_id: String,
+    pub fitted_at_micros: i64,
+    pub observation_end_micros: i64,
+    pub time_unit: idic_value::TimeUnit,
+    pub currency: String,
+    pub customers: u64,
+    pub bg_nbd: idic_value::BgNbd,
+    pub bg_log_likelihood: f64,
+    pub gamma_gamma: idic_value::GammaGamma,
+    pub gg_log_likelihood: f64,
+    pub gg_customers: u64,
+    pub fit_millis: f64,
+}
+
+/// One customer's scores from the latest refit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerScores {
+    pub customer_id: String,
+    pub summary: idic_value::CustomerSummary,
+    pub expected_purchases: f64,
+    pub probability_alive: f64,
+    pub expected_spend: f64,
+    pub clv: f64,
+    /// Revenue up to the observation end, in the model currency's major units.
+    pub historical: f64,
+    pub rank_percentile: f64,
+    pub tier: idic_value::skew::Tier,
+    pub rfm: [u8; 3],
+    pub segment_id: String,
+}
+
+/// A needs segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub segment_id: String,
+    pub label: String,
+    pub customers: u64,
+}
+
+/// A preference expressed in an interaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preference {
+    pub interaction_id: String,
+    pub key: String,
+    pub customer_id: String,
+    pub value: String,
+    pub channel: i32,
+    pub expressed_at_micros: i64,
+}
+
+/// The base-wide figures of the latest refit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseSnapshot {
+    pub computed_at_micros: i64,
+    /// The prost-encoded `GetValueSkewResponse`.
+    pub skew: Vec<u8>,
+    pub needs_differentiation: f64,
+    pub needs_segments: u32,
+}
+
+/// A filter for listing customers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerFilter {
+    All,
+    Tier(idic_value::skew::Tier),
+    Segment(String),
+}
+
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// UTC day number of a time in microseconds since the epoch.
+pub fn day_of(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_DAY)
 }

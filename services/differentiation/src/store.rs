@@ -2,10 +2,16 @@
 //! PostgreSQL and SQLite.
 
 use async_trait::async_trait;
-use idic_runtime::storage::{Database, Migrations};
-use sqlx::Row;
+use idic_runtime::storage::{Backend, Database, Migrations};
+use idic_value::skew::Tier;
+use idic_value::{BgNbd, CustomerSummary, GammaGamma, TimeUnit};
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, Row};
 
-use crate::domain::{Amount, CustomerValue, Transaction};
+use crate::domain::{
+    Amount, BaseSnapshot, CustomerFilter, CustomerScores, CustomerValue, Preference, Segment,
+    StoredModel, Transaction,
+};
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -15,14 +21,99 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: &MIGRATOR,
 };
 
+/// Rows per multi-row INSERT (17 columns stay well under both engines' limits).
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// One purchase as the models read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurchaseRow {
+    pub customer_id: String,
+    pub occurred_at_micros: i64,
+    pub amount_minor: i64,
+}
+
 #[async_trait]
 pub trait DifferentiationStore: Send + Sync + 'static {
     /// Historical value of `customer_id`; zero when it has no transactions.
     async fn customer_value(&self, customer_id: &str) -> anyhow::Result<CustomerValue>;
 
-    /// Stores a transaction; one already stored under the same order id and kind is
-    /// left as it is (a retried write changes nothing). True when it was new.
+    /// Stores a transaction and its lines; one already stored under the same order id
+    /// and kind is left as it is (a retried write changes nothing). True when new.
     async fn insert_transaction(&self, transaction: &Transaction) -> anyhow::Result<bool>;
+
+    /// Stores many transactions at once (seeding, benchmarks); rows already stored
+    /// are left as they are. Returns how many were new.
+    async fn insert_transactions_bulk(&self, transactions: &[Transaction]) -> anyhow::Result<u64>;
+
+    /// The purchase currency used most often (None without purchases).
+    async fn most_common_currency(&self) -> anyhow::Result<Option<String>>;
+
+    /// Purchases in `currency` up to `end_micros` inclusive, by customer then time.
+    async fn purchases_until(
+        &self,
+        currency: &str,
+        end_micros: i64,
+    ) -> anyhow::Result<Vec<PurchaseRow>>;
+
+    /// Spend per (customer, category) from purchase lines up to `end_micros`.
+    async fn category_spend_until(
+        &self,
+        end_micros: i64,
+    ) -> anyhow::Result<Vec<(String, String, i64)>>;
+
+    /// One customer's spend per category over all its purchase lines.
+    async fn customer_category_spend(
+        &self,
+        customer_id: &str,
+    ) -> anyhow::Result<Vec<(String, i64)>>;
+
+    /// Times and commitment months of one customer's purchases, oldest first.
+    async fn customer_purchases(&self, customer_id: &str) -> anyhow::Result<Vec<(i64, u32)>>;
+
+    async fn save_model(&self, model: &StoredModel) -> anyhow::Result<()>;
+    async fn latest_model(&self) -> anyhow::Result<Option<StoredModel>>;
+
+    /// Replaces the per-customer scores, segments and adds the base snapshot, at once.
+    async fn replace_scores(
+        &self,
+        scores: &[CustomerScores],
+        segments: &[Segment],
+        category_shares: &[(String, f64)],
+        snapshot: &BaseSnapshot,
+    ) -> anyhow::Result<()>;
+    /// The base's share of spend per category at the last refit.
+    async fn category_shares(&self) -> anyhow::Result<Vec<(String, f64)>>;
+    async fn customer_scores(&self, customer_id: &str) -> anyhow::Result<Option<CustomerScores>>;
+    /// Scores sorted by predicted value, highest first, after the cursor
+    /// (clv, customer_id) of the previous page.
+    async fn list_scores(
+        &self,
+        filter: &CustomerFilter,
+        after: Option<(f64, String)>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<CustomerScores>>;
+    async fn segment(&self, segment_id: &str) -> anyhow::Result<Option<Segment>>;
+    async fn latest_snapshot(&self) -> anyhow::Result<Option<BaseSnapshot>>;
+    /// Net revenue per customer in `currency` (for skew before any refit).
+    async fn net_revenue_by_customer(&self, currency: &str) -> anyhow::Result<Vec<f64>>;
+
+    /// Stores a preference; the same (interaction, key) again changes nothing.
+    async fn insert_preference(&self, preference: &Preference) -> anyhow::Result<()>;
+    async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>>;
+
+    /// Merge: everything of `absorbed` now belongs to `survivor`.
+    async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()>;
+    /// The distinct anchors of `customer_id`'s transactions.
+    async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>>;
+    /// Split: moves `customer_id`'s transactions with `anchor` to `target`.
+    async fn move_anchor(
+        &self,
+        customer_id: &str,
+        anchor: &str,
+        target: &str,
+    ) -> anyhow::Result<u64>;
+    /// Erase: deletes the customer's transactions, lines, preferences and scores.
+    async fn erase_customer(&self, customer_id: &str) -> anyhow::Result<()>;
 }
 
 pub struct SqlDifferentiationStore {
@@ -34,6 +125,62 @@ impl SqlDifferentiationStore {
         SqlDifferentiationStore { database }
     }
 }
+
+/// `(?, ?, ...), ...` for SQLite, `($1, $2, ...), ...` for PostgreSQL.
+fn values_for(backend: Backend, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|column| match backend {
+                    Backend::Sqlite => "?".to_owned(),
+                    Backend::Postgres => format!("${}", row * columns + column),
+                })
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn add<'q, T>(arguments: &mut AnyArguments<'q>, value: T) -> anyhow::Result<()>
+where
+    T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+{
+    arguments
+        .add(value)
+        .map_err(|error| anyhow::anyhow!("binding an argument: {error}"))
+}
+
+fn scores_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<CustomerScores> {
+    let tier: String = row.try_get("tier")?;
+    Ok(CustomerScores {
+        customer_id: row.try_get("customer_id")?,
+        summary: CustomerSummary {
+            frequency: u32::try_from(row.try_get::<i64, _>("frequency")?).unwrap_or(u32::MAX),
+            recency: row.try_get("recency")?,
+            age: row.try_get("age")?,
+            monetary: row.try_get("monetary")?,
+            total: row.try_get("historical")?,
+        },
+        expected_purchases: row.try_get("expected_purchases")?,
+        probability_alive: row.try_get("probability_alive")?,
+        expected_spend: row.try_get("expected_spend")?,
+        clv: row.try_get("clv")?,
+        historical: row.try_get("historical")?,
+        rank_percentile: row.try_get("rank_percentile")?,
+        tier: Tier::parse(&tier).unwrap_or(Tier::D),
+        rfm: [
+            u8::try_from(row.try_get::<i32, _>("rfm_r")?).unwrap_or(0),
+            u8::try_from(row.try_get::<i32, _>("rfm_f")?).unwrap_or(0),
+            u8::try_from(row.try_get::<i32, _>("rfm_m")?).unwrap_or(0),
+        ],
+        segment_id: row.try_get("segment_id")?,
+    })
+}
+
+const SCORE_COLUMNS: &str = "customer_id, frequency, recency, age, monetary, expected_purchases,
+    probability_alive, expected_spend, clv, historical, rank_percentile, tier, rfm_r, rfm_f,
+    rfm_m, segment_id";
 
 #[async_trait]
 impl DifferentiationStore for SqlDifferentiationStore {
@@ -78,10 +225,12 @@ impl DifferentiationStore for SqlDifferentiationStore {
     }
 
     async fn insert_transaction(&self, transaction: &Transaction) -> anyhow::Result<bool> {
+        let mut tx = self.database.pool.begin().await?;
         let result = sqlx::query(
             "INSERT INTO transactions
-               (order_id, kind, customer_id, occurred_at, currency, amount_minor, margin_minor)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+               (order_id, kind, customer_id, occurred_at, currency, amount_minor, margin_minor,
+                anchor, channel, commitment_months)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (order_id, kind) DO NOTHING",
         )
         .bind(&transaction.order_id)
@@ -91,9 +240,538 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .bind(&transaction.amount.currency)
         .bind(transaction.amount.minor_units)
         .bind(transaction.margin_minor)
+        .bind(&transaction.anchor)
+        .bind(transaction.channel)
+        .bind(i64::from(transaction.commitment_months))
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for (line_no, line) in transaction.lines.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO transaction_lines
+                   (order_id, kind, line_no, product, category, quantity, amount_minor)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&transaction.order_id)
+            .bind(transaction.kind.as_str())
+            .bind(i64::try_from(line_no)?)
+            .bind(&line.product)
+            .bind(&line.category)
+            .bind(i64::from(line.quantity))
+            .bind(line.amount_minor)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_transactions_bulk(&self, transactions: &[Transaction]) -> anyhow::Result<u64> {
+        let backend = self.database.backend;
+        let mut tx = self.database.pool.begin().await?;
+        let mut created = 0;
+        for chunk in transactions.chunks(ROWS_PER_STATEMENT) {
+            let mut arguments = AnyArguments::default();
+            for transaction in chunk {
+                add(&mut arguments, transaction.order_id.clone())?;
+                add(&mut arguments, transaction.kind.as_str().to_owned())?;
+                add(&mut arguments, transaction.customer_id.clone())?;
+                add(&mut arguments, transaction.occurred_at_micros)?;
+                add(&mut arguments, transaction.amount.currency.clone())?;
+                add(&mut arguments, transaction.amount.minor_units)?;
+                add(&mut arguments, transaction.margin_minor)?;
+                add(&mut arguments, transaction.anchor.clone())?;
+                add(&mut arguments, transaction.channel)?;
+                add(&mut arguments, i64::from(transaction.commitment_months))?;
+            }
+            let sql = format!(
+                "INSERT INTO transactions (order_id, kind, customer_id, occurred_at, currency,
+                   amount_minor, margin_minor, anchor, channel, commitment_months)
+                 VALUES {} ON CONFLICT (order_id, kind) DO NOTHING",
+                values_for(backend, chunk.len(), 10)
+            );
+            created += sqlx::query_with(&sql, arguments)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        let lines: Vec<(&Transaction, usize, &crate::domain::OrderLine)> = transactions
+            .iter()
+            .flat_map(|t| {
+                t.lines
+                    .iter()
+                    .enumerate()
+                    .map(move |(n, line)| (t, n, line))
+            })
+            .collect();
+        for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+            let mut arguments = AnyArguments::default();
+            for (transaction, line_no, line) in chunk {
+                add(&mut arguments, transaction.order_id.clone())?;
+                add(&mut arguments, transaction.kind.as_str().to_owned())?;
+                add(&mut arguments, i64::try_from(*line_no)?)?;
+                add(&mut arguments, line.product.clone())?;
+                add(&mut arguments, line.category.clone())?;
+                add(&mut arguments, i64::from(line.quantity))?;
+                add(&mut arguments, line.amount_minor)?;
+            }
+            let sql = format!(
+                "INSERT INTO transaction_lines
+                   (order_id, kind, line_no, product, category, quantity, amount_minor)
+                 VALUES {} ON CONFLICT (order_id, kind, line_no) DO NOTHING",
+                values_for(backend, chunk.len(), 7)
+            );
+            sqlx::query_with(&sql, arguments).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn most_common_currency(&self) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT currency FROM transactions WHERE kind = 'purchase'
+             GROUP BY currency ORDER BY COUNT(*) DESC, currency LIMIT 1",
+        )
+        .fetch_optional(&self.database.pool)
+        .await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    async fn purchases_until(
+        &self,
+        currency: &str,
+        end_micros: i64,
+    ) -> anyhow::Result<Vec<PurchaseRow>> {
+        let rows = sqlx::query(
+            "SELECT customer_id, occurred_at, amount_minor FROM transactions
+             WHERE kind = 'purchase' AND currency = $1 AND occurred_at <= $2
+             ORDER BY customer_id, occurred_at",
+        )
+        .bind(currency)
+        .bind(end_micros)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| PurchaseRow {
+                customer_id: row.get(0),
+                occurred_at_micros: row.get(1),
+                amount_minor: row.get(2),
+            })
+            .collect())
+    }
+
+    async fn category_spend_until(
+        &self,
+        end_micros: i64,
+    ) -> anyhow::Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT t.customer_id, l.category, CAST(SUM(l.amount_minor) AS BIGINT)
+             FROM transaction_lines l
+             JOIN transactions t ON t.order_id = l.order_id AND t.kind = l.kind
+             WHERE t.kind = 'purchase' AND t.occurred_at <= $1 AND l.category <> ''
+             GROUP BY t.customer_id, l.category ORDER BY t.customer_id, l.category",
+        )
+        .bind(end_micros)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect())
+    }
+
+    async fn customer_category_spend(
+        &self,
+        customer_id: &str,
+    ) -> anyhow::Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT l.category, CAST(SUM(l.amount_minor) AS BIGINT)
+             FROM transaction_lines l
+             JOIN transactions t ON t.order_id = l.order_id AND t.kind = l.kind
+             WHERE t.customer_id = $1 AND t.kind = 'purchase' AND l.category <> ''
+             GROUP BY l.category ORDER BY l.category",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    async fn customer_purchases(&self, customer_id: &str) -> anyhow::Result<Vec<(i64, u32)>> {
+        let rows = sqlx::query(
+            "SELECT occurred_at, commitment_months FROM transactions
+             WHERE customer_id = $1 AND kind = 'purchase' ORDER BY occurred_at",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let months: i64 = row.get(1);
+                (row.get(0), u32::try_from(months).unwrap_or(0))
+            })
+            .collect())
+    }
+
+    async fn save_model(&self, model: &StoredModel) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO value_models (model_id, fitted_at, observation_end, time_unit, currency,
+               customers, bg_r, bg_alpha, bg_a, bg_b, bg_log_likelihood, gg_p, gg_q, gg_gamma,
+               gg_log_likelihood, gg_customers, fit_millis)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(&model.model_id)
+        .bind(model.fitted_at_micros)
+        .bind(model.observation_end_micros)
+        .bind(model.time_unit.as_str())
+        .bind(&model.currency)
+        .bind(i64::try_from(model.customers)?)
+        .bind(model.bg_nbd.r)
+        .bind(model.bg_nbd.alpha)
+        .bind(model.bg_nbd.a)
+        .bind(model.bg_nbd.b)
+        .bind(model.bg_log_likelihood)
+        .bind(model.gamma_gamma.p)
+        .bind(model.gamma_gamma.q)
+        .bind(model.gamma_gamma.gamma)
+        .bind(model.gg_log_likelihood)
+        .bind(i64::try_from(model.gg_customers)?)
+        .bind(model.fit_millis)
         .execute(&self.database.pool)
         .await?;
-        Ok(result.rows_affected() == 1)
+        Ok(())
+    }
+
+    async fn latest_model(&self) -> anyhow::Result<Option<StoredModel>> {
+        let row = sqlx::query(
+            "SELECT model_id, fitted_at, observation_end, time_unit, currency, customers, bg_r,
+               bg_alpha, bg_a, bg_b, bg_log_likelihood, gg_p, gg_q, gg_gamma, gg_log_likelihood,
+               gg_customers, fit_millis
+             FROM value_models ORDER BY fitted_at DESC, model_id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.database.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let unit: String = row.try_get(3)?;
+        Ok(Some(StoredModel {
+            model_id: row.try_get(0)?,
+            fitted_at_micros: row.try_get(1)?,
+            observation_end_micros: row.try_get(2)?,
+            time_unit: TimeUnit::parse(&unit).unwrap_or(TimeUnit::Week),
+            currency: row.try_get(4)?,
+            customers: u64::try_from(row.try_get::<i64, _>(5)?)?,
+            bg_nbd: BgNbd {
+                r: row.try_get(6)?,
+                alpha: row.try_get(7)?,
+                a: row.try_get(8)?,
+                b: row.try_get(9)?,
+            },
+            bg_log_likelihood: row.try_get(10)?,
+            gamma_gamma: GammaGamma {
+                p: row.try_get(11)?,
+                q: row.try_get(12)?,
+                gamma: row.try_get(13)?,
+            },
+            gg_log_likelihood: row.try_get(14)?,
+            gg_customers: u64::try_from(row.try_get::<i64, _>(15)?)?,
+            fit_millis: row.try_get(16)?,
+        }))
+    }
+
+    async fn replace_scores(
+        &self,
+        scores: &[CustomerScores],
+        segments: &[Segment],
+        category_shares: &[(String, f64)],
+        snapshot: &BaseSnapshot,
+    ) -> anyhow::Result<()> {
+        let backend = self.database.backend;
+        let mut tx = self.database.pool.begin().await?;
+        sqlx::query("DELETE FROM customer_scores")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM needs_segments")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM category_shares")
+            .execute(&mut *tx)
+            .await?;
+        for (category, share) in category_shares {
+            sqlx::query("INSERT INTO category_shares (category, share) VALUES ($1, $2)")
+                .bind(category)
+                .bind(*share)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in scores.chunks(ROWS_PER_STATEMENT) {
+            let mut arguments = AnyArguments::default();
+            for score in chunk {
+                add(&mut arguments, score.customer_id.clone())?;
+                add(&mut arguments, i64::from(score.summary.frequency))?;
+                add(&mut arguments, score.summary.recency)?;
+                add(&mut arguments, score.summary.age)?;
+                add(&mut arguments, score.summary.monetary)?;
+                add(&mut arguments, score.expected_purchases)?;
+                add(&mut arguments, score.probability_alive)?;
+                add(&mut arguments, score.expected_spend)?;
+                add(&mut arguments, score.clv)?;
+                add(&mut arguments, score.historical)?;
+                add(&mut arguments, score.rank_percentile)?;
+                add(&mut arguments, score.tier.as_str().to_owned())?;
+                add(&mut arguments, i32::from(score.rfm[0]))?;
+                add(&mut arguments, i32::from(score.rfm[1]))?;
+                add(&mut arguments, i32::from(score.rfm[2]))?;
+                add(&mut arguments, score.segment_id.clone())?;
+            }
+            let sql = format!(
+                "INSERT INTO customer_scores ({SCORE_COLUMNS}) VALUES {}",
+                values_for(backend, chunk.len(), 16)
+            );
+            sqlx::query_with(&sql, arguments).execute(&mut *tx).await?;
+        }
+        for segment in segments {
+            sqlx::query(
+                "INSERT INTO needs_segments (segment_id, label, customers) VALUES ($1, $2, $3)",
+            )
+            .bind(&segment.segment_id)
+            .bind(&segment.label)
+            .bind(i64::try_from(segment.customers)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO base_snapshots (computed_at, skew, needs_differentiation, needs_segments)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (computed_at) DO UPDATE SET skew = excluded.skew,
+               needs_differentiation = excluded.needs_differentiation,
+               needs_segments = excluded.needs_segments",
+        )
+        .bind(snapshot.computed_at_micros)
+        .bind(snapshot.skew.clone())
+        .bind(snapshot.needs_differentiation)
+        .bind(i64::from(snapshot.needs_segments))
+        .execute(&mut *tx)
+        .await?;
+        // Only the newest snapshot is served; keep a short history for comparison.
+        sqlx::query(
+            "DELETE FROM base_snapshots WHERE computed_at NOT IN
+               (SELECT computed_at FROM base_snapshots ORDER BY computed_at DESC LIMIT 10)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn category_shares(&self) -> anyhow::Result<Vec<(String, f64)>> {
+        let rows = sqlx::query("SELECT category, share FROM category_shares ORDER BY category")
+            .fetch_all(&self.database.pool)
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    async fn customer_scores(&self, customer_id: &str) -> anyhow::Result<Option<CustomerScores>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SCORE_COLUMNS} FROM customer_scores WHERE customer_id = $1"
+        ))
+        .bind(customer_id)
+        .fetch_optional(&self.database.pool)
+        .await?;
+        row.as_ref().map(scores_from_row).transpose()
+    }
+
+    async fn list_scores(
+        &self,
+        filter: &CustomerFilter,
+        after: Option<(f64, String)>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<CustomerScores>> {
+        let (filter_sql, filter_value) = match filter {
+            CustomerFilter::All => ("1 = 1", None),
+            CustomerFilter::Tier(tier) => ("tier = $1", Some(tier.as_str().to_owned())),
+            CustomerFilter::Segment(segment) => ("segment_id = $1", Some(segment.clone())),
+        };
+        // Placeholders are numbered after the filter's.
+        let offset = usize::from(filter_value.is_some());
+        let cursor_sql = if after.is_some() {
+            format!(
+                "AND (clv < ${a} OR (clv = ${a} AND customer_id > ${b}))",
+                a = offset + 1,
+                b = offset + 2
+            )
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {SCORE_COLUMNS} FROM customer_scores WHERE {filter_sql} {cursor_sql}
+             ORDER BY clv DESC, customer_id LIMIT {limit}"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(value) = filter_value {
+            query = query.bind(value);
+        }
+        if let Some((clv, customer_id)) = after {
+            query = query.bind(clv).bind(customer_id);
+        }
+        let rows = query.fetch_all(&self.database.pool).await?;
+        rows.iter().map(scores_from_row).collect()
+    }
+
+    async fn segment(&self, segment_id: &str) -> anyhow::Result<Option<Segment>> {
+        let row = sqlx::query(
+            "SELECT segment_id, label, customers FROM needs_segments WHERE segment_id = $1",
+        )
+        .bind(segment_id)
+        .fetch_optional(&self.database.pool)
+        .await?;
+        Ok(row.map(|row| Segment {
+            segment_id: row.get(0),
+            label: row.get(1),
+            customers: u64::try_from(row.get::<i64, _>(2)).unwrap_or(0),
+        }))
+    }
+
+    async fn latest_snapshot(&self) -> anyhow::Result<Option<BaseSnapshot>> {
+        let row = sqlx::query(
+            "SELECT computed_at, skew, needs_differentiation, needs_segments
+             FROM base_snapshots ORDER BY computed_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.database.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(BaseSnapshot {
+            computed_at_micros: row.try_get(0)?,
+            skew: row.try_get(1)?,
+            needs_differentiation: row.try_get(2)?,
+            needs_segments: u32::try_from(row.try_get::<i64, _>(3)?)?,
+        }))
+    }
+
+    async fn net_revenue_by_customer(&self, currency: &str) -> anyhow::Result<Vec<f64>> {
+        let rows = sqlx::query(
+            "SELECT CAST(SUM(amount_minor) AS BIGINT) FROM transactions
+             WHERE currency = $1 GROUP BY customer_id",
+        )
+        .bind(currency)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| crate::domain::major_units(row.get::<i64, _>(0), currency))
+            .collect())
+    }
+
+    async fn insert_preference(&self, preference: &Preference) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO preferences
+               (interaction_id, pref_key, customer_id, pref_value, channel, expressed_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (interaction_id, pref_key) DO NOTHING",
+        )
+        .bind(&preference.interaction_id)
+        .bind(&preference.key)
+        .bind(&preference.customer_id)
+        .bind(&preference.value)
+        .bind(preference.channel)
+        .bind(preference.expressed_at_micros)
+        .execute(&self.database.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>> {
+        let rows = sqlx::query(
+            "SELECT interaction_id, pref_key, customer_id, pref_value, channel, expressed_at
+             FROM preferences WHERE customer_id = $1 ORDER BY expressed_at DESC, pref_key",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Preference {
+                interaction_id: row.get(0),
+                key: row.get(1),
+                customer_id: row.get(2),
+                value: row.get(3),
+                channel: row.get(4),
+                expressed_at_micros: row.get(5),
+            })
+            .collect())
+    }
+
+    async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()> {
+        let mut tx = self.database.pool.begin().await?;
+        for customer_id in absorbed {
+            for table in ["transactions", "preferences"] {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"
+                ))
+                .bind(survivor)
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // Scores are per customer of the last refit: drop the absorbed one's.
+            sqlx::query("DELETE FROM customer_scores WHERE customer_id = $1")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT anchor FROM transactions WHERE customer_id = $1 ORDER BY anchor",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn move_anchor(
+        &self,
+        customer_id: &str,
+        anchor: &str,
+        target: &str,
+    ) -> anyhow::Result<u64> {
+        let result = sqlx::query(
+            "UPDATE transactions SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3",
+        )
+        .bind(target)
+        .bind(customer_id)
+        .bind(anchor)
+        .execute(&self.database.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn erase_customer(&self, customer_id: &str) -> anyhow::Result<()> {
+        let mut tx = self.database.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM transaction_lines WHERE EXISTS (SELECT 1 FROM transactions t
+               WHERE t.order_id = transaction_lines.order_id AND t.kind = transaction_lines.kind
+                 AND t.customer_id = $1)",
+        )
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await?;
+        for table in ["transactions", "preferences", "customer_scores"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -1,0 +1,157 @@
+//! What differentiation follows on the event bus: identity's merges, splits and
+//! erasures (value moves with the customer) and the interaction service's expressed
+//! needs and preferences (they feed needs profiles).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use idic_proto::v1 as pb;
+use idic_runtime::ServiceContext;
+use idic_runtime::follow::{FollowIdentity, IdentityChange};
+use idic_runtime::peers::Peers;
+use idic_runtime::storage::micros_from_timestamp;
+use prost::Message as _;
+
+use crate::domain::Preference;
+use crate::handler::selector_of_anchor;
+use crate::store::DifferentiationStore;
+
+/// The topic the interaction service publishes recorded interactions on.
+pub const INTERACTIONS_TOPIC: &str = "interaction.interactions";
+/// The consumer group differentiation reads its topics as.
+pub const GROUP: &str = "differentiation";
+const RESOLVE_BUDGET: Duration = Duration::from_secs(5);
+
+/// Keeps transactions with the right customer as identity changes who is who.
+///
+/// Merged: the absorbed customers' transactions and preferences move to the survivor.
+/// Split: each distinct anchor of the customer's transactions is resolved again and
+/// the transactions whose anchor now resolves to another customer move there.
+/// Erased: the customer's transactions, order lines, preferences and scores are
+/// deleted (not anonymized: aggregate figures are recomputed at the next refit).
+pub struct IdentityFollower {
+    pub store: Arc<dyn DifferentiationStore>,
+    pub peers: Peers,
+}
+
+#[async_trait::async_trait]
+impl FollowIdentity for IdentityFollower {
+    async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()> {
+        match change {
+            IdentityChange::Merged { survivor, absorbed } => {
+                self.store.reassign_customers(absorbed, survivor).await
+            }
+            IdentityChange::Split { customer_id, .. } => {
+                for anchor in self.store.anchors(customer_id).await? {
+                    let selector = selector_of_anchor(&anchor);
+                    let target = match self.peers.resolve_customer(&selector, RESOLVE_BUDGET).await
+                    {
+                        Ok(target) => target,
+                        // An anchor identity no longer knows stays where it is.
+                        Err(idic_runtime::ApiError::NotFound(_)) => continue,
+                        Err(error) => anyhow::bail!("resolving an anchor after a split: {error}"),
+                    };
+                    if &target != customer_id {
+                        self.store
+                            .move_anchor(customer_id, &anchor, &target)
+                            .await?;
+                    }
+                }
+                Ok(())
+            }
+            IdentityChange::Erased { customer_id } => self.store.erase_customer(customer_id).await,
+        }
+    }
+}
+
+/// Stores the needs and preferences of each recorded interaction, as consumer group
+/// [`GROUP`]; idempotent by (interaction id, key).
+pub fn spawn_interaction_listener(
+    context: &ServiceContext,
+    store: Arc<dyn DifferentiationStore>,
+) -> tokio::task::JoinHandle<()> {
+    let bus = context.bus.clone();
+    let shutdown = context.shutdown.clone();
+    let consumer = format!("{GROUP}-{}", uuid::Uuid::new_v4().simple());
+    tokio::spawn(async move {
+        while !shutdown.is_cancelled() {
+            let mut deliveries = match bus
+                .subscribe_group(INTERACTIONS_TOPIC, GROUP, &consumer)
+                .await
+            {
+                Ok(deliveries) => deliveries,
+                Err(error) => {
+                    tracing::warn!(%error, "joining the interaction stream failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    next = deliveries.next() => next,
+                };
+                let Some(Ok(delivery)) = next else { break };
+                let preferences = match pb::InteractionEvent::decode(
+                    delivery.event.payload.as_slice(),
+                ) {
+                    Ok(event) => preferences_of(&event),
+                    Err(error) => {
+                        tracing::error!(%error, event_id = delivery.event.id, "skipping an unreadable interaction event");
+                        Vec::new()
+                    }
+                };
+                let mut stored = true;
+                for preference in &preferences {
+                    if let Err(error) = store.insert_preference(preference).await {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "storing an expressed preference failed"
+                        );
+                        stored = false;
+                        break;
+                    }
+                }
+                if !stored {
+                    // Unacknowledged: delivered again.
+                    drop(delivery);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                if let Err(error) = delivery.ack().await {
+                    tracing::warn!(%error, "acknowledging an interaction event failed");
+                    break;
+                }
+            }
+        }
+    })
+}
+
+/// The preferences an interaction event carries.
+pub fn preferences_of(event: &pb::InteractionEvent) -> Vec<Preference> {
+    let interaction_id = event
+        .interaction
+        .as_ref()
+        .map(|i| i.interaction_id.clone())
+        .unwrap_or_default();
+    if interaction_id.is_empty() || event.customer_id.is_empty() {
+        return Vec::new();
+    }
+    let expressed_at = event.occurred_at.as_ref().map_or(0, micros_from_timestamp);
+    event
+        .needs
+        .iter()
+        .filter(|need| !need.key.is_empty())
+        .map(|need| Preference {
+            interaction_id: interaction_id.clone(),
+            key: need.key.clone(),
+            customer_id: event.customer_id.clone(),
+            value: need.value.clone(),
+            channel: event.channel,
+            expressed_at_micros: expressed_at,
+        })
+        .collect()
+}
