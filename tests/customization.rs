@@ -54,7 +54,12 @@ pub fn catalog() -> Vec<pb::Component> {
     gift.requires = vec!["delivery.standard".into()];
     let mut bulk = component("packaging.bulk", "bulk pallet", Packaging, 40);
     bulk.min_order_quantity = 50;
-    let mut monthly = component("invoice.monthly", "consolidated monthly invoice", InvoiceFormat, 10);
+    let mut monthly = component(
+        "invoice.monthly",
+        "consolidated monthly invoice",
+        InvoiceFormat,
+        10,
+    );
     monthly.eligible_tiers = vec!["A".into(), "B".into()];
     let mut express = component("delivery.express", "express delivery", Delivery, 900);
     express.price = eur(500);
@@ -113,7 +118,11 @@ async fn catalog_and_rules(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((again.changed, again.unchanged), (0, 13), "a retry changes nothing");
+    assert_eq!(
+        (again.changed, again.unchanged),
+        (0, 13),
+        "a retry changes nothing"
+    );
 
     // An unknown component, a contradiction and a cycle: clear errors, nothing stored.
     let mut unknown = component("packaging.crate", "crate", pb::Slot::Packaging, 10);
@@ -126,7 +135,11 @@ async fn catalog_and_rules(backend: Backend) {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(violations(&status), ["components[0].requires[0]"]);
-    assert!(status.message().contains("unknown component 'delivery.drone'"));
+    assert!(
+        status
+            .message()
+            .contains("unknown component 'delivery.drone'")
+    );
     let mut contradictory = component("packaging.crate", "crate", pb::Slot::Packaging, 10);
     contradictory.requires = vec!["delivery.express".into()];
     contradictory.incompatible_with = vec!["delivery.express".into()];
@@ -136,7 +149,10 @@ async fn catalog_and_rules(backend: Backend) {
         })
         .await
         .unwrap_err();
-    assert!(status.message().contains("both required and incompatible"), "{status:?}");
+    assert!(
+        status.message().contains("both required and incompatible"),
+        "{status:?}"
+    );
     let mut first = component("service.gold", "gold service", pb::Slot::ServiceLevel, 10);
     first.requires = vec!["delivery.timed".into()];
     let mut second = component("delivery.timed", "time window", pb::Slot::Delivery, 10);
@@ -153,7 +169,11 @@ async fn catalog_and_rules(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.components.len(), 13, "nothing of the failed requests stored");
+    assert_eq!(
+        listed.components.len(),
+        13,
+        "nothing of the failed requests stored"
+    );
 
     // Rules: validated, versioned, idempotent, optimistic.
     let rule = |id: &str, component: &str, tiers: &[&str], explanation: &str| pb::OfferRule {
@@ -169,7 +189,12 @@ async fn catalog_and_rules(backend: Backend) {
     };
     let published = client
         .publish_rules(pb::PublishRulesRequest {
-            rules: vec![rule("tier-a-monthly", "invoice.monthly", &["A"], "tier A business account")],
+            rules: vec![rule(
+                "tier-a-monthly",
+                "invoice.monthly",
+                &["A"],
+                "tier A business account",
+            )],
             expected_version: 0,
         })
         .await
@@ -337,17 +362,34 @@ async fn offering_story(backend: Backend) {
         "eco packaging: customer asked for less plastic on 2026-03-02 by phone"
     );
     assert!(
-        packaging.alternatives.iter().all(|a| a.component.as_ref().unwrap().component_id != "packaging.bulk"),
+        packaging
+            .alternatives
+            .iter()
+            .all(|a| a.component.as_ref().unwrap().component_id != "packaging.bulk"),
         "bulk needs 50 items"
     );
     let communication = choice(&offering, pb::Slot::Communication);
     let offered: Vec<&str> = std::iter::once(component_id(communication))
-        .chain(communication.alternatives.iter().map(|a| a.component.as_ref().unwrap().component_id.as_str()))
+        .chain(
+            communication
+                .alternatives
+                .iter()
+                .map(|a| a.component.as_ref().unwrap().component_id.as_str()),
+        )
         .collect();
-    assert!(!offered.contains(&"communication.email"), "e-mail was refused: {offered:?}");
-    assert!(offered.contains(&"communication.sms"), "text messages were granted");
+    assert!(
+        !offered.contains(&"communication.email"),
+        "e-mail was refused: {offered:?}"
+    );
+    assert!(
+        offered.contains(&"communication.sms"),
+        "text messages were granted"
+    );
     for choice in &offering.choices {
-        assert!(!choice.reason.as_ref().unwrap().text.is_empty(), "{choice:?}");
+        assert!(
+            !choice.reason.as_ref().unwrap().text.is_empty(),
+            "{choice:?}"
+        );
     }
 
     // A retry with the same key returns the same offering.
@@ -429,7 +471,10 @@ async fn offering_story(backend: Backend) {
             packaging.reason.as_ref().unwrap().source,
             pb::ChoiceSource::CustomerHistory as i32
         );
-        assert_eq!(component_id(choice(&next, pb::Slot::Delivery)), "delivery.standard");
+        assert_eq!(
+            component_id(choice(&next, pb::Slot::Delivery)),
+            "delivery.standard"
+        );
     }
 
     // Why did we offer this?
@@ -443,8 +488,16 @@ async fn offering_story(backend: Backend) {
     let inputs = stored.inputs.unwrap();
     assert!(inputs.business_account);
     assert_eq!(inputs.anchor, "EMAIL:ann@example.com");
-    assert!(inputs.preferences.contains(&"packaging=less_plastic".to_owned()));
-    assert!(inputs.refused_channels.contains(&(pb::Channel::Email as i32)));
+    assert!(
+        inputs
+            .preferences
+            .contains(&"packaging=less_plastic".to_owned())
+    );
+    assert!(
+        inputs
+            .refused_channels
+            .contains(&(pb::Channel::Email as i32))
+    );
     assert_eq!(stored.outcomes.len(), 2);
     assert_eq!(
         stored.offering.unwrap().choices,
@@ -476,7 +529,12 @@ async fn offering_story(backend: Backend) {
         .collect();
     assert!(ids.contains(&"packaging.bulk"), "{ids:?}");
     assert_eq!(packaging.options[0].rank, 1);
-    assert!(packaging.options.iter().all(|o| o.cost.is_some() && o.reason.is_some()));
+    assert!(
+        packaging
+            .options
+            .iter()
+            .all(|o| o.cost.is_some() && o.reason.is_some())
+    );
 
     let report = client
         .get_learning_report(pb::GetLearningReportRequest {})
@@ -528,7 +586,10 @@ async fn offering_story(backend: Backend) {
         if stored.offering.unwrap().customer_id == merged {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "the merge was not followed");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the merge was not followed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     suite.stop().await.unwrap();
@@ -560,9 +621,11 @@ async fn hanging_listener() -> (String, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn a_hanging_dependency_degrades_the_offering_within_the_deadline() {
     let (address, hang) = hanging_listener().await;
-    let suite = TestSuite::start_with(SuiteOptions::new(Backend::Embedded).configure(move |config| {
-        config.peers.interaction = Some(address);
-    }))
+    let suite = TestSuite::start_with(SuiteOptions::new(Backend::Embedded).configure(
+        move |config| {
+            config.peers.interaction = Some(address);
+        },
+    ))
     .await
     .unwrap();
     import_catalog(&suite).await;
@@ -576,7 +639,11 @@ async fn a_hanging_dependency_degrades_the_offering_within_the_deadline() {
         });
         request.set_timeout(deadline);
         let started = Instant::now();
-        let offering = client.get_tailored_offering(request).await.unwrap().into_inner();
+        let offering = client
+            .get_tailored_offering(request)
+            .await
+            .unwrap()
+            .into_inner();
         let took = started.elapsed();
         assert!(took < deadline, "attempt {attempt} took {took:?}");
         assert!(offering.degraded);

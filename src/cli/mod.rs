@@ -2,6 +2,7 @@
 //! reach a running suite at `--server`.
 
 mod client;
+mod customization;
 mod identity;
 mod serve;
 
@@ -48,6 +49,13 @@ pub enum Command {
     /// Identity administration.
     #[command(subcommand)]
     Identity(identity::IdentityCommand),
+    /// The tailored offering for a customer, with a reason for every choice.
+    Offer(customization::OfferArgs),
+    /// Ranked packaging options for an order.
+    Packaging(customization::PackagingArgs),
+    /// The catalog of modular components: import, list.
+    #[command(subcommand)]
+    Catalog(customization::CatalogCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +97,14 @@ impl Cli {
             Some(Command::Whois(args)) => identity::whois(&args).await,
             Some(Command::Identity(identity::IdentityCommand::Estimate(args))) => {
                 identity::estimate(&args).await
+            }
+            Some(Command::Offer(args)) => customization::offer(&args).await,
+            Some(Command::Packaging(args)) => customization::packaging(&args).await,
+            Some(Command::Catalog(customization::CatalogCommand::Import(args))) => {
+                customization::import_catalog(&args).await
+            }
+            Some(Command::Catalog(customization::CatalogCommand::List(args))) => {
+                customization::list_catalog(&args).await
             }
         }
     }

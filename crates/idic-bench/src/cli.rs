@@ -34,6 +34,10 @@ pub enum Command {
     /// bulk import into a separately started `idic`.
     #[command(subcommand)]
     Identity(crate::identity::IdentityBench),
+    /// Customization benchmarks: tailored offering under load, with a hanging
+    /// dependency, and the learning simulation.
+    #[command(subcommand)]
+    Customization(crate::customization::CustomizationBench),
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod cpu;
+pub mod customization;
 pub mod identity;
 pub mod load;
 pub mod machine;

@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Identity(command) => {
             tokio::runtime::Runtime::new()?.block_on(crate::identity::run(command))
         }
+        Command::Customization(command) => crate::customization::run(command),
     }
 }
 

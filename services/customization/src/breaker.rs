@@ -10,8 +10,12 @@ use tokio::time::Instant;
 
 #[derive(Debug)]
 enum State {
-    Closed { failures: u32 },
-    Open { until: Instant },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
     /// One probe is in flight.
     HalfOpen,
 }
@@ -34,7 +38,10 @@ impl CircuitBreaker {
 
     /// Whether a call may go out now.
     pub fn allow(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         match *state {
             State::Closed { .. } => true,
             State::Open { until } if Instant::now() >= until => {
@@ -46,12 +53,18 @@ impl CircuitBreaker {
     }
 
     pub fn success(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *state = State::Closed { failures: 0 };
     }
 
     pub fn failure(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let failures = match *state {
             State::Closed { failures } => failures + 1,
             State::Open { .. } | State::HalfOpen => self.threshold,
@@ -68,7 +81,10 @@ impl CircuitBreaker {
     /// True while calls are being skipped.
     pub fn is_open(&self) -> bool {
         !matches!(
-            *self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            *self
+                .state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
             State::Closed { .. }
         )
     }

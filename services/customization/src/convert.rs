@@ -14,7 +14,10 @@ pub fn money_to_proto(money: &Money) -> pb::Money {
 }
 
 fn lower(values: &[String]) -> Vec<String> {
-    values.iter().map(|value| value.trim().to_lowercase()).collect()
+    values
+        .iter()
+        .map(|value| value.trim().to_lowercase())
+        .collect()
 }
 
 fn trimmed(values: &[String]) -> Vec<String> {
@@ -33,7 +36,10 @@ pub fn component_from_proto(component: &pb::Component) -> Component {
             currency: cost.currency.trim().to_owned(),
             minor: cost.minor_units,
         },
-        price_minor: component.price.as_ref().map_or(0, |price| price.minor_units),
+        price_minor: component
+            .price
+            .as_ref()
+            .map_or(0, |price| price.minor_units),
         available: component.available,
         requires: trimmed(&component.requires),
         incompatible_with: trimmed(&component.incompatible_with),
@@ -49,9 +55,16 @@ pub fn component_from_proto(component: &pb::Component) -> Component {
 }
 
 /// The price currency must be the cost's; checked here because the domain keeps one.
-pub fn price_currency_violation(index: usize, component: &pb::Component) -> Option<idic_runtime::FieldViolation> {
+pub fn price_currency_violation(
+    index: usize,
+    component: &pb::Component,
+) -> Option<idic_runtime::FieldViolation> {
     let price = component.price.as_ref()?;
-    let cost_currency = component.cost.as_ref().map(|cost| cost.currency.trim()).unwrap_or("");
+    let cost_currency = component
+        .cost
+        .as_ref()
+        .map(|cost| cost.currency.trim())
+        .unwrap_or("");
     (price.minor_units != 0 && price.currency.trim() != cost_currency).then(|| {
         idic_runtime::FieldViolation::new(
             format!("components[{index}].price.currency"),
@@ -138,7 +151,8 @@ fn evidence_to_proto(evidence: &Evidence) -> pb::OfferEvidence {
     pb::OfferEvidence {
         source: evidence.source.clone(),
         detail: evidence.detail.clone(),
-        observed_at: (evidence.observed_at != 0).then(|| timestamp_from_micros(evidence.observed_at)),
+        observed_at: (evidence.observed_at != 0)
+            .then(|| timestamp_from_micros(evidence.observed_at)),
         channel: evidence.channel,
         reference: evidence.reference.clone(),
     }
@@ -154,7 +168,9 @@ pub fn reason_to_proto(reason: &Reason) -> pb::OfferReason {
 
 fn alternative_to_proto(catalog: &Catalog, alternative: &Alternative) -> pb::OfferAlternative {
     pb::OfferAlternative {
-        component: catalog.get(&alternative.component_id).map(component_to_proto),
+        component: catalog
+            .get(&alternative.component_id)
+            .map(component_to_proto),
         score: alternative.score,
         reason: Some(reason_to_proto(&alternative.reason)),
     }

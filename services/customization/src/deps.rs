@@ -100,7 +100,11 @@ impl Gathered {
             .found()
             .map(|facts| facts.customer_id.clone())
             .or_else(|| self.value.found().map(|facts| facts.customer_id.clone()))
-            .or_else(|| self.interaction.found().map(|facts| facts.customer_id.clone()))
+            .or_else(|| {
+                self.interaction
+                    .found()
+                    .map(|facts| facts.customer_id.clone())
+            })
             .filter(|id| !id.is_empty())
     }
 }
@@ -154,12 +158,23 @@ impl Dependencies {
         let limit = Duration::from_millis(self.config.dependency_timeout_ms);
         let own_deadline = deadline.min(Instant::now() + limit);
         let (identity, value, interaction) = tokio::join!(
-            self.source(IDENTITY, &self.identity, selector, own_deadline, |s, d| self
-                .fetch_identity(s, d)),
-            self.source(DIFFERENTIATION, &self.differentiation, selector, own_deadline, |s, d| self
-                .fetch_value(s, d)),
-            self.source(INTERACTION, &self.interaction, selector, own_deadline, |s, d| self
-                .fetch_interaction(s, d)),
+            self.source(IDENTITY, &self.identity, selector, own_deadline, |s, d| {
+                self.fetch_identity(s, d)
+            }),
+            self.source(
+                DIFFERENTIATION,
+                &self.differentiation,
+                selector,
+                own_deadline,
+                |s, d| self.fetch_value(s, d)
+            ),
+            self.source(
+                INTERACTION,
+                &self.interaction,
+                selector,
+                own_deadline,
+                |s, d| self.fetch_interaction(s, d)
+            ),
         );
         Gathered {
             identity: identity.map_or(Fetched::Missing, decode_identity),
@@ -258,7 +273,11 @@ impl Dependencies {
         let ttl = Duration::from_millis(self.config.cache_ttl_ms.saturating_mul(2));
         let now = now_micros().to_string();
         for customer_id in customer_ids {
-            if let Err(error) = self.cache.set(&changed_key(customer_id), now.as_bytes(), ttl).await {
+            if let Err(error) = self
+                .cache
+                .set(&changed_key(customer_id), now.as_bytes(), ttl)
+                .await
+            {
                 tracing::warn!(%error, "marking a changed customer in the cache failed");
             }
         }
@@ -273,7 +292,11 @@ impl Dependencies {
         }
     }
 
-    async fn fetch_identity(&self, selector: &CustomerSelector, deadline: Instant) -> Result<Value, CallError> {
+    async fn fetch_identity(
+        &self,
+        selector: &CustomerSelector,
+        deadline: Instant,
+    ) -> Result<Value, CallError> {
         let mut request = tonic::Request::new(pb::GetCustomerRequest {
             customer: Some(selector.to_proto()),
         });
@@ -292,7 +315,11 @@ impl Dependencies {
         Ok(json!({ "customer_id": customer.customer_id, "business_account": business }))
     }
 
-    async fn fetch_value(&self, selector: &CustomerSelector, deadline: Instant) -> Result<Value, CallError> {
+    async fn fetch_value(
+        &self,
+        selector: &CustomerSelector,
+        deadline: Instant,
+    ) -> Result<Value, CallError> {
         let mut client = self.peers.differentiation();
         let mut value_request = tonic::Request::new(pb::GetCustomerValueRequest {
             customer: Some(selector.to_proto()),
@@ -331,13 +358,14 @@ impl Dependencies {
             .map(|value| value.customer_id.clone())
             .or_else(|| needs.as_ref().map(|needs| needs.customer_id.clone()))
             .unwrap_or_default();
-        let (segment_id, segment_label, customer_type) = needs.map_or((None, None, None), |needs| {
-            (
-                Some(needs.segment_id).filter(|id| !id.is_empty()),
-                Some(needs.segment_label).filter(|label| !label.is_empty()),
-                customer_type_label(needs.customer_type),
-            )
-        });
+        let (segment_id, segment_label, customer_type) =
+            needs.map_or((None, None, None), |needs| {
+                (
+                    Some(needs.segment_id).filter(|id| !id.is_empty()),
+                    Some(needs.segment_label).filter(|label| !label.is_empty()),
+                    customer_type_label(needs.customer_type),
+                )
+            });
         Ok(json!({
             "customer_id": customer_id,
             "tier": tier,
@@ -347,7 +375,11 @@ impl Dependencies {
         }))
     }
 
-    async fn fetch_interaction(&self, selector: &CustomerSelector, deadline: Instant) -> Result<Value, CallError> {
+    async fn fetch_interaction(
+        &self,
+        selector: &CustomerSelector,
+        deadline: Instant,
+    ) -> Result<Value, CallError> {
         let mut request = tonic::Request::new(pb::GetPreferencesRequest {
             customer: Some(selector.to_proto()),
         });
@@ -419,7 +451,10 @@ fn customer_type_label(customer_type: i32) -> Option<String> {
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
-    value[key].as_str().map(str::to_owned).filter(|text| !text.is_empty())
+    value[key]
+        .as_str()
+        .map(str::to_owned)
+        .filter(|text| !text.is_empty())
 }
 
 fn decode_identity(value: Value) -> Fetched<IdentityFacts> {
@@ -480,7 +515,11 @@ fn decode_interaction(value: Value) -> Fetched<InteractionFacts> {
 pub fn anchor(selector: &CustomerSelector) -> String {
     match selector {
         CustomerSelector::Id(id) => id.clone(),
-        CustomerSelector::Identifier { kind, system, value } => {
+        CustomerSelector::Identifier {
+            kind,
+            system,
+            value,
+        } => {
             let kind = kind.as_str_name().trim_start_matches("IDENTIFIER_KIND_");
             if system.is_empty() {
                 format!("{kind}:{value}")
@@ -501,7 +540,11 @@ fn cache_key(source: &str, selector: &CustomerSelector) -> String {
         anchor.hash(&mut hasher);
         hasher.finish()
     };
-    format!("customization:dep:v1:{source}:{:016x}{:016x}", digest(1), digest(2))
+    format!(
+        "customization:dep:v1:{source}:{:016x}{:016x}",
+        digest(1),
+        digest(2)
+    )
 }
 
 fn changed_key(customer_id: &str) -> String {

@@ -42,7 +42,9 @@ impl FollowIdentity for Follower {
                         // The identifier no longer resolves (erased record): leave the
                         // rows where they are.
                         Err(idic_runtime::ApiError::NotFound(_)) => {}
-                        Err(error) => anyhow::bail!("re-resolving an anchor after a split: {error}"),
+                        Err(error) => {
+                            anyhow::bail!("re-resolving an anchor after a split: {error}")
+                        }
                     }
                 }
             }
@@ -66,5 +68,9 @@ pub fn selector_of(anchor: &str) -> Option<CustomerSelector> {
     } else {
         (String::new(), rest.to_owned())
     };
-    Some(CustomerSelector::Identifier { kind, system, value })
+    Some(CustomerSelector::Identifier {
+        kind,
+        system,
+        value,
+    })
 }

@@ -31,7 +31,8 @@ impl CustomizationHandler {
 
     /// When the call must be answered: the deadline layer's, else the server maximum.
     fn deadline<T>(&self, request: &Request<T>) -> Instant {
-        Deadline::of(request).map_or_else(|| Instant::now() + self.max_request, |deadline| deadline.0)
+        Deadline::of(request)
+            .map_or_else(|| Instant::now() + self.max_request, |deadline| deadline.0)
     }
 }
 
@@ -41,7 +42,10 @@ const MAX_ORDER_LINES: usize = 1000;
 fn check_order(order: Option<&pb::OfferOrder>, field: &str, violations: &mut Vec<FieldViolation>) {
     let Some(order) = order else { return };
     if order.order_id.len() > 128 {
-        violations.push(FieldViolation::new(format!("{field}.order_id"), "must be at most 128 bytes"));
+        violations.push(FieldViolation::new(
+            format!("{field}.order_id"),
+            "must be at most 128 bytes",
+        ));
     }
     if order.lines.len() > MAX_ORDER_LINES {
         violations.push(FieldViolation::new(
@@ -56,12 +60,18 @@ fn check_order(order: Option<&pb::OfferOrder>, field: &str, violations: &mut Vec
             violations.push(FieldViolation::new(path("quantity"), "must be at least 1"));
         }
         if line.product_id.len() > 128 || line.category.len() > 128 {
-            violations.push(FieldViolation::new(path("product_id"), "product_id and category: at most 128 bytes"));
+            violations.push(FieldViolation::new(
+                path("product_id"),
+                "product_id and category: at most 128 bytes",
+            ));
         }
         if let Some(price) = &line.unit_price
             && price.minor_units < 0
         {
-            violations.push(FieldViolation::new(path("unit_price.minor_units"), "must not be negative"));
+            violations.push(FieldViolation::new(
+                path("unit_price.minor_units"),
+                "must not be negative",
+            ));
         }
     }
 }
@@ -113,11 +123,19 @@ impl CustomizationService for CustomizationHandler {
             .service
             .upsert_components(&request.get_ref().components)
             .await?;
-        Ok(Response::new(pb::UpsertComponentsResponse { changed, unchanged }))
+        Ok(Response::new(pb::UpsertComponentsResponse {
+            changed,
+            unchanged,
+        }))
     }
 
-    async fn get_rules(&self, request: Request<pb::GetRulesRequest>) -> Result<Response<pb::OfferRuleSet>, Status> {
-        Ok(Response::new(self.service.rules(request.get_ref().version).await?))
+    async fn get_rules(
+        &self,
+        request: Request<pb::GetRulesRequest>,
+    ) -> Result<Response<pb::OfferRuleSet>, Status> {
+        Ok(Response::new(
+            self.service.rules(request.get_ref().version).await?,
+        ))
     }
 
     async fn publish_rules(
@@ -152,7 +170,10 @@ impl CustomizationService for CustomizationHandler {
         }
         let key = message.idempotency_key.trim();
         if key.len() > 128 {
-            violations.push(FieldViolation::new("idempotency_key", "must be at most 128 bytes"));
+            violations.push(FieldViolation::new(
+                "idempotency_key",
+                "must be at most 128 bytes",
+            ));
         }
         let (Some(selector), true) = (selector, violations.is_empty()) else {
             return Err(ApiError::InvalidArgument(violations).into());
@@ -183,8 +204,15 @@ impl CustomizationService for CustomizationHandler {
         let selector = CustomerSelector::parse(message.customer.as_ref(), "customer")
             .map_err(|violation| violations.push(violation))
             .ok();
-        if message.order.as_ref().is_none_or(|order| order.lines.is_empty()) {
-            violations.push(FieldViolation::new("order.lines", "an order with at least one line is required"));
+        if message
+            .order
+            .as_ref()
+            .is_none_or(|order| order.lines.is_empty())
+        {
+            violations.push(FieldViolation::new(
+                "order.lines",
+                "an order with at least one line is required",
+            ));
         }
         check_order(message.order.as_ref(), "order", &mut violations);
         let (Some(selector), true) = (selector, violations.is_empty()) else {
@@ -215,7 +243,9 @@ impl CustomizationService for CustomizationHandler {
         request: Request<pb::GetOfferingRequest>,
     ) -> Result<Response<pb::StoredOffering>, Status> {
         Ok(Response::new(
-            self.service.offering(&request.get_ref().offering_id).await?,
+            self.service
+                .offering(&request.get_ref().offering_id)
+                .await?,
         ))
     }
 

@@ -97,7 +97,10 @@ fn spawn_reloader(service: Arc<Customization>, shutdown: tokio_util::sync::Cance
                 () = tokio::time::sleep(RELOAD_EVERY) => {}
             }
             if let Err(error) = service.reload().await {
-                tracing::warn!(error = format!("{error:#}"), "reloading the catalog and arms failed");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "reloading the catalog and arms failed"
+                );
             }
         }
     });

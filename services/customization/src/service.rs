@@ -130,9 +130,14 @@ impl Customization {
             .enumerate()
             .filter_map(|(index, component)| convert::price_currency_violation(index, component))
             .collect();
-        let components: Vec<Component> = changes.iter().map(convert::component_from_proto).collect();
+        let components: Vec<Component> =
+            changes.iter().map(convert::component_from_proto).collect();
         let _writing = self.writes.lock().await;
-        let existing = self.store.all_components().await.map_err(ApiError::internal)?;
+        let existing = self
+            .store
+            .all_components()
+            .await
+            .map_err(ApiError::internal)?;
         let catalog = match Catalog::validate(&existing, &components) {
             Ok(catalog) => catalog,
             Err(found) => {
@@ -160,9 +165,15 @@ impl Customization {
             .collect();
         let unchanged = changes.len() - changed.len();
         if !changed.is_empty() {
-            self.store.upsert_components(&changed).await.map_err(ApiError::internal)?;
+            self.store
+                .upsert_components(&changed)
+                .await
+                .map_err(ApiError::internal)?;
         }
-        self.snapshot.write().unwrap_or_else(|p| p.into_inner()).catalog = Arc::new(catalog);
+        self.snapshot
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .catalog = Arc::new(catalog);
         Ok((count(changed.len()), count(unchanged)))
     }
 
@@ -172,7 +183,10 @@ impl Customization {
         after: Option<&str>,
         limit: i64,
     ) -> ApiResult<Vec<Component>> {
-        self.store.components(slot, after, limit).await.map_err(ApiError::internal)
+        self.store
+            .components(slot, after, limit)
+            .await
+            .map_err(ApiError::internal)
     }
 
     // ---- rules ----
@@ -188,17 +202,25 @@ impl Customization {
                 decode_rule_message(&stored).map_err(ApiError::internal)
             }
             _ if version == 0 => Ok(pb::OfferRuleSet::default()),
-            _ => Err(ApiError::not_found(format!("no rules of version {version}"))),
+            _ => Err(ApiError::not_found(format!(
+                "no rules of version {version}"
+            ))),
         }
     }
 
-    pub async fn publish_rules(&self, rules: &[pb::OfferRule], expected_version: u32) -> ApiResult<pb::OfferRuleSet> {
+    pub async fn publish_rules(
+        &self,
+        rules: &[pb::OfferRule],
+        expected_version: u32,
+    ) -> ApiResult<pb::OfferRuleSet> {
         let parsed: Vec<_> = rules.iter().map(convert::rule_from_proto).collect();
         let _writing = self.writes.lock().await;
         let (catalog, _) = self.current();
         let violations = RuleSet::validate(&parsed, &catalog);
         if !violations.is_empty() {
-            return Err(ApiError::InvalidArgument(violations.into_iter().map(violation).collect()));
+            return Err(ApiError::InvalidArgument(
+                violations.into_iter().map(violation).collect(),
+            ));
         }
         let current = self.store.rules(None).await.map_err(ApiError::internal)?;
         let current_version = current.as_ref().map_or(0, |stored| stored.version);
@@ -224,12 +246,20 @@ impl Customization {
             published_at: now_micros(),
             encoded: BASE64.encode(message.encode_to_vec()),
         };
-        if !self.store.publish_rules(&stored).await.map_err(ApiError::internal)? {
+        if !self
+            .store
+            .publish_rules(&stored)
+            .await
+            .map_err(ApiError::internal)?
+        {
             return Err(ApiError::FailedPrecondition(format!(
                 "version {version} was published concurrently; read the rules again"
             )));
         }
-        self.snapshot.write().unwrap_or_else(|p| p.into_inner()).rules = Arc::new(RuleSet {
+        self.snapshot
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .rules = Arc::new(RuleSet {
             version,
             rules: parsed,
         });
@@ -244,14 +274,28 @@ impl Customization {
         let remaining = deadline.saturating_duration_since(Instant::now());
         // Keep at least a fifth of a short deadline for composing and storing.
         let reserve = reserve.max(remaining / 5);
-        deadline.checked_sub(reserve).unwrap_or(deadline).max(Instant::now())
+        deadline
+            .checked_sub(reserve)
+            .unwrap_or(deadline)
+            .max(Instant::now())
     }
 
-    async fn profile(&self, gathered: &Gathered, subject: &str, anchor: &str, order_quantity: u32) -> ApiResult<Profile> {
+    async fn profile(
+        &self,
+        gathered: &Gathered,
+        subject: &str,
+        anchor: &str,
+        order_quantity: u32,
+    ) -> ApiResult<Profile> {
         let value = gathered.value.found();
         let interaction = gathered.interaction.found();
         let mut history: HashMap<Slot, SlotHistory> = HashMap::new();
-        for row in self.store.history(subject).await.map_err(ApiError::internal)? {
+        for row in self
+            .store
+            .history(subject)
+            .await
+            .map_err(ApiError::internal)?
+        {
             history.entry(row.slot).or_default().apply(
                 &row.offered,
                 &outcome_of(&row),
@@ -265,8 +309,13 @@ impl Customization {
             segment_id: value.and_then(|facts| facts.segment_id.clone()),
             segment_label: value.and_then(|facts| facts.segment_label.clone()),
             customer_type: value.and_then(|facts| facts.customer_type.clone()),
-            business_account: gathered.identity.found().is_some_and(|facts| facts.business_account),
-            preferences: interaction.map(|facts| facts.preferences.clone()).unwrap_or_default(),
+            business_account: gathered
+                .identity
+                .found()
+                .is_some_and(|facts| facts.business_account),
+            preferences: interaction
+                .map(|facts| facts.preferences.clone())
+                .unwrap_or_default(),
             consents: interaction.map(|facts| facts.consents.clone()),
             history,
             order_quantity,
@@ -277,7 +326,12 @@ impl Customization {
     /// Control-group membership: a stable hash of the customer decides on first sight,
     /// and the decision is stored so that it never changes afterwards.
     async fn control_group(&self, subject: &str, anchor: &str) -> ApiResult<bool> {
-        if let Some(known) = self.control.lock().unwrap_or_else(|p| p.into_inner()).get(subject) {
+        if let Some(known) = self
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(subject)
+        {
             return Ok(*known);
         }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -305,16 +359,27 @@ impl Customization {
             CustomerSelector::Identifier { .. } => None,
         });
         let anchor = anchor(selector);
-        let subject = customer_id.clone().unwrap_or_else(|| format!("anchor:{anchor}"));
+        let subject = customer_id
+            .clone()
+            .unwrap_or_else(|| format!("anchor:{anchor}"));
         (customer_id.unwrap_or_default(), subject)
     }
 
-    pub async fn tailored_offering(&self, request: OfferRequest, deadline: Instant) -> ApiResult<pb::Offering> {
-        let gathered = self.deps.gather(&request.selector, self.dependency_deadline(deadline)).await;
+    pub async fn tailored_offering(
+        &self,
+        request: OfferRequest,
+        deadline: Instant,
+    ) -> ApiResult<pb::Offering> {
+        let gathered = self
+            .deps
+            .gather(&request.selector, self.dependency_deadline(deadline))
+            .await;
         let (customer_id, subject) = Self::subject(&gathered, &request.selector);
         let anchor = anchor(&request.selector);
         let order_quantity = order_quantity(request.order.as_ref());
-        let profile = self.profile(&gathered, &subject, &anchor, order_quantity).await?;
+        let profile = self
+            .profile(&gathered, &subject, &anchor, order_quantity)
+            .await?;
         let (catalog, rules) = self.current();
         let composition = {
             let bandit = self.bandit.read().unwrap_or_else(|p| p.into_inner());
@@ -371,14 +436,21 @@ impl Customization {
             created_at: now,
             record: BASE64.encode(record.encode_to_vec()),
         };
-        match self.store.insert_offering(&row).await.map_err(ApiError::internal)? {
+        match self
+            .store
+            .insert_offering(&row)
+            .await
+            .map_err(ApiError::internal)?
+        {
             InsertOffering::Stored => {}
             InsertOffering::Existing(earlier) => {
                 // A retry: the offering made the first time, unchanged.
                 return decode_record(&earlier.record)
                     .map_err(ApiError::internal)?
                     .offering
-                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("stored offering is empty")));
+                    .ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("stored offering is empty"))
+                    });
             }
         }
         let event = pb::OfferEvent {
@@ -412,10 +484,18 @@ impl Customization {
         order: Option<&pb::OfferOrder>,
         deadline: Instant,
     ) -> ApiResult<pb::GetPackagingOptionsResponse> {
-        let gathered = self.deps.gather(selector, self.dependency_deadline(deadline)).await;
+        let gathered = self
+            .deps
+            .gather(selector, self.dependency_deadline(deadline))
+            .await;
         let (_, subject) = Self::subject(&gathered, selector);
         let profile = self
-            .profile(&gathered, &subject, &anchor(selector), order_quantity(order))
+            .profile(
+                &gathered,
+                &subject,
+                &anchor(selector),
+                order_quantity(order),
+            )
             .await?;
         let (catalog, rules) = self.current();
         let ranked = {
@@ -432,12 +512,9 @@ impl Customization {
             Ok(choice) => {
                 let first = (choice.component_id.clone(), choice.reason.clone());
                 std::iter::once(first)
-                    .chain(
-                        choice
-                            .alternatives
-                            .iter()
-                            .map(|alternative| (alternative.component_id.clone(), alternative.reason.clone())),
-                    )
+                    .chain(choice.alternatives.iter().map(|alternative| {
+                        (alternative.component_id.clone(), alternative.reason.clone())
+                    }))
                     .enumerate()
                     .filter_map(|(index, (id, reason))| {
                         let component = catalog.get(&id)?;
@@ -463,7 +540,10 @@ impl Customization {
 
     // ---- outcomes ----
 
-    pub async fn record_outcome(&self, request: &pb::RecordOutcomeRequest) -> ApiResult<pb::RecordOutcomeResponse> {
+    pub async fn record_outcome(
+        &self,
+        request: &pb::RecordOutcomeRequest,
+    ) -> ApiResult<pb::RecordOutcomeResponse> {
         let offering_id = request.offering_id.trim();
         if offering_id.is_empty() || offering_id.len() > 64 {
             return Err(ApiError::invalid("offering_id", "must be 1 to 64 bytes"));
@@ -478,12 +558,19 @@ impl Customization {
         let offering = record.offering.clone().unwrap_or_default();
         let (catalog, _) = self.current();
         let outcomes = parse_outcomes(request, &offering, &catalog)?;
-        let existing = self.store.outcomes(offering_id).await.map_err(ApiError::internal)?;
+        let existing = self
+            .store
+            .outcomes(offering_id)
+            .await
+            .map_err(ApiError::internal)?;
         let mut fresh = Vec::new();
         let mut already = 0;
         for outcome in outcomes {
             match existing.iter().find(|stored| stored.slot == outcome.slot) {
-                Some(stored) if stored.outcome == outcome.outcome && stored.changed_to == outcome.changed_to => {
+                Some(stored)
+                    if stored.outcome == outcome.outcome
+                        && stored.changed_to == outcome.changed_to =>
+                {
                     already += 1;
                 }
                 Some(_) => {
@@ -495,11 +582,16 @@ impl Customization {
                 None => fresh.push(outcome),
             }
         }
-        let inserted = self.store.insert_outcomes(&row, &fresh).await.map_err(ApiError::internal)?;
+        let inserted = self
+            .store
+            .insert_outcomes(&row, &fresh)
+            .await
+            .map_err(ApiError::internal)?;
         already += fresh.len() - inserted.len();
         if !inserted.is_empty() {
             self.learn(&row.segment, &inserted).await?;
-            self.publish_outcome(&row, &offering, request.channel, &inserted).await;
+            self.publish_outcome(&row, &offering, request.channel, &inserted)
+                .await;
         }
         Ok(pb::RecordOutcomeResponse {
             recorded: count(inserted.len()),
@@ -521,20 +613,38 @@ impl Customization {
             ));
         };
         for outcome in outcomes {
-            add(outcome.slot, &outcome.offered, outcome.outcome == pb::OutcomeKind::Accepted as i32);
+            add(
+                outcome.slot,
+                &outcome.offered,
+                outcome.outcome == pb::OutcomeKind::Accepted as i32,
+            );
             if outcome.outcome == pb::OutcomeKind::Changed as i32 {
                 add(outcome.slot, &outcome.changed_to, true);
             }
         }
-        self.store.add_to_arms(&updates).await.map_err(ApiError::internal)?;
+        self.store
+            .add_to_arms(&updates)
+            .await
+            .map_err(ApiError::internal)?;
         let mut bandit = self.bandit.write().unwrap_or_else(|p| p.into_inner());
         for outcome in outcomes {
-            bandit.learn(segment, outcome.slot, &outcome.offered, &outcome_of(outcome));
+            bandit.learn(
+                segment,
+                outcome.slot,
+                &outcome.offered,
+                &outcome_of(outcome),
+            );
         }
         Ok(())
     }
 
-    async fn publish_outcome(&self, row: &OfferingRow, offering: &pb::Offering, channel: i32, outcomes: &[OutcomeRow]) {
+    async fn publish_outcome(
+        &self,
+        row: &OfferingRow,
+        offering: &pb::Offering,
+        channel: i32,
+        outcomes: &[OutcomeRow],
+    ) {
         let accepted = outcomes
             .iter()
             .any(|outcome| outcome.outcome == pb::OutcomeKind::Accepted as i32);
@@ -604,7 +714,11 @@ impl Customization {
     }
 
     pub async fn learning_report(&self) -> ApiResult<pb::LearningReport> {
-        let counts = self.store.outcome_counts().await.map_err(ApiError::internal)?;
+        let counts = self
+            .store
+            .outcome_counts()
+            .await
+            .map_err(ApiError::internal)?;
         let rate = |accepted: u64, total: u64| {
             if total == 0 {
                 0.0
@@ -619,7 +733,11 @@ impl Customization {
             learner_acceptance: learner,
             control_outcomes: counts.control_total,
             control_acceptance: control,
-            lift: if control > 0.0 { learner / control - 1.0 } else { 0.0 },
+            lift: if control > 0.0 {
+                learner / control - 1.0
+            } else {
+                0.0
+            },
         })
     }
 }
@@ -647,24 +765,31 @@ fn parse_outcomes(
             .find(|choice| choice.slot == slot.wire())
             .and_then(|choice| choice.component.as_ref())
         else {
-            violations.push(FieldViolation::new(field("slot"), "the offering has no choice for this slot"));
+            violations.push(FieldViolation::new(
+                field("slot"),
+                "the offering has no choice for this slot",
+            ));
             continue;
         };
         if rows.iter().any(|row| row.slot == slot) {
             violations.push(FieldViolation::new(field("slot"), "is given twice"));
             continue;
         }
-        let kind = pb::OutcomeKind::try_from(outcome.outcome).unwrap_or(pb::OutcomeKind::Unspecified);
+        let kind =
+            pb::OutcomeKind::try_from(outcome.outcome).unwrap_or(pb::OutcomeKind::Unspecified);
         let changed_to = outcome.changed_to.trim();
         match kind {
             pb::OutcomeKind::Unspecified => {
-                violations.push(FieldViolation::new(field("outcome"), "must be ACCEPTED, REJECTED or CHANGED"));
+                violations.push(FieldViolation::new(
+                    field("outcome"),
+                    "must be ACCEPTED, REJECTED or CHANGED",
+                ));
                 continue;
             }
             pb::OutcomeKind::Changed => {
-                let valid = catalog
-                    .get(changed_to)
-                    .is_some_and(|component| component.slot() == slot && component.id != offered.component_id);
+                let valid = catalog.get(changed_to).is_some_and(|component| {
+                    component.slot() == slot && component.id != offered.component_id
+                });
                 if !valid {
                     violations.push(FieldViolation::new(
                         field("changed_to"),
@@ -674,7 +799,10 @@ fn parse_outcomes(
                 }
             }
             _ if !changed_to.is_empty() => {
-                violations.push(FieldViolation::new(field("changed_to"), "is only for CHANGED"));
+                violations.push(FieldViolation::new(
+                    field("changed_to"),
+                    "is only for CHANGED",
+                ));
                 continue;
             }
             _ => {}
@@ -751,7 +879,9 @@ fn decode_record(text: &str) -> anyhow::Result<pb::StoredOffering> {
 }
 
 fn decode_rule_message(stored: &StoredRules) -> anyhow::Result<pb::OfferRuleSet> {
-    Ok(pb::OfferRuleSet::decode(BASE64.decode(&stored.encoded)?.as_slice())?)
+    Ok(pb::OfferRuleSet::decode(
+        BASE64.decode(&stored.encoded)?.as_slice(),
+    )?)
 }
 
 fn decode_rules(stored: &StoredRules) -> anyhow::Result<RuleSet> {

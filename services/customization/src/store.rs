@@ -119,7 +119,8 @@ pub trait CustomizationStore: Send + Sync + 'static {
     ) -> anyhow::Result<bool>;
 
     /// Adds outcome counts to bandit arms.
-    async fn add_to_arms(&self, updates: &[(String, Slot, String, ArmStats)]) -> anyhow::Result<()>;
+    async fn add_to_arms(&self, updates: &[(String, Slot, String, ArmStats)])
+    -> anyhow::Result<()>;
 
     /// Every bandit arm.
     async fn arms(&self) -> anyhow::Result<Vec<(String, Slot, String, ArmStats)>>;
@@ -149,8 +150,7 @@ impl SqlCustomizationStore {
     }
 }
 
-const COMPONENT_COLUMNS: &str =
-    "component_id, slot, name, description, cost_currency, cost_minor, available, price_minor, constraints";
+const COMPONENT_COLUMNS: &str = "component_id, slot, name, description, cost_currency, cost_minor, available, price_minor, constraints";
 
 fn strings(value: &Value, key: &str) -> Vec<String> {
     value[key]
@@ -187,7 +187,10 @@ fn component_from_row(row: &AnyRow) -> Component {
         max_order_quantity: u32::try_from(number("max_order_quantity")).unwrap_or(u32::MAX),
         answers_preferences: strings(&constraints, "answers_preferences"),
         channel: i32::try_from(constraints["channel"].as_i64().unwrap_or(0)).unwrap_or(0),
-        consent_purpose: constraints["consent_purpose"].as_str().unwrap_or("").to_owned(),
+        consent_purpose: constraints["consent_purpose"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
     }
 }
 
@@ -317,12 +320,13 @@ impl CustomizationStore for SqlCustomizationStore {
     }
 
     async fn publish_rules(&self, rules: &StoredRules) -> anyhow::Result<bool> {
-        let result = sqlx::query("INSERT INTO rule_sets (version, published_at, rules) VALUES ($1, $2, $3)")
-            .bind(i64::from(rules.version))
-            .bind(rules.published_at)
-            .bind(&rules.encoded)
-            .execute(&self.database.pool)
-            .await;
+        let result =
+            sqlx::query("INSERT INTO rule_sets (version, published_at, rules) VALUES ($1, $2, $3)")
+                .bind(i64::from(rules.version))
+                .bind(rules.published_at)
+                .bind(&rules.encoded)
+                .execute(&self.database.pool)
+                .await;
         match result {
             Ok(_) => Ok(true),
             Err(error) if is_unique_violation(&error) => Ok(false),
@@ -451,7 +455,10 @@ impl CustomizationStore for SqlCustomizationStore {
         Ok(row.get::<i64, _>(0) != 0)
     }
 
-    async fn add_to_arms(&self, updates: &[(String, Slot, String, ArmStats)]) -> anyhow::Result<()> {
+    async fn add_to_arms(
+        &self,
+        updates: &[(String, Slot, String, ArmStats)],
+    ) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
         for (segment, slot, component_id, stats) in updates {
             sqlx::query(
@@ -521,11 +528,13 @@ impl CustomizationStore for SqlCustomizationStore {
         let mut transaction = self.database.pool.begin().await?;
         for old in absorbed {
             for table in ["offerings", "outcomes"] {
-                sqlx::query(&format!("UPDATE {table} SET subject = $1 WHERE subject = $2"))
-                    .bind(survivor)
-                    .bind(old)
-                    .execute(&mut *transaction)
-                    .await?;
+                sqlx::query(&format!(
+                    "UPDATE {table} SET subject = $1 WHERE subject = $2"
+                ))
+                .bind(survivor)
+                .bind(old)
+                .execute(&mut *transaction)
+                .await?;
             }
             // The survivor keeps its own control-group membership.
             sqlx::query("DELETE FROM control_group WHERE subject = $1")

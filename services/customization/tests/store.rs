@@ -83,7 +83,10 @@ async fn contract(backend: Backend) {
     assert_eq!(ids, ["packaging.bulk", "packaging.eco"]);
     let all = store.all_components().await.unwrap();
     assert_eq!(all.len(), 5);
-    assert!(all.contains(&gift) && all.contains(&email), "constraints round-trip");
+    assert!(
+        all.contains(&gift) && all.contains(&email),
+        "constraints round-trip"
+    );
 
     // Rules: versions are unique.
     let rules = StoredRules {
@@ -92,7 +95,10 @@ async fn contract(backend: Backend) {
         encoded: "AAA=".into(),
     };
     assert!(store.publish_rules(&rules).await.unwrap());
-    assert!(!store.publish_rules(&rules).await.unwrap(), "version 1 exists");
+    assert!(
+        !store.publish_rules(&rules).await.unwrap(),
+        "version 1 exists"
+    );
     assert_eq!(store.rules(None).await.unwrap(), Some(rules.clone()));
     assert_eq!(store.rules(Some(1)).await.unwrap(), Some(rules));
     assert_eq!(store.rules(Some(2)).await.unwrap(), None);
@@ -104,7 +110,12 @@ async fn contract(backend: Backend) {
         InsertOffering::Stored
     ));
     match store
-        .insert_offering(&offering("off_2", "cus_a", "EMAIL:a@example.com", Some("key-1")))
+        .insert_offering(&offering(
+            "off_2",
+            "cus_a",
+            "EMAIL:a@example.com",
+            Some("key-1"),
+        ))
         .await
         .unwrap()
     {
@@ -126,7 +137,10 @@ async fn contract(backend: Backend) {
     let inserted = store
         .insert_outcomes(
             &first,
-            &[outcome("off_1", Slot::Packaging, 1), outcome("off_1", Slot::Delivery, 2)],
+            &[
+                outcome("off_1", Slot::Packaging, 1),
+                outcome("off_1", Slot::Delivery, 2),
+            ],
         )
         .await
         .unwrap();
@@ -159,21 +173,49 @@ async fn contract(backend: Backend) {
     );
 
     // Control group: the first decision stays.
-    assert!(store.control_group("cus_a", "cus_a", true, 1).await.unwrap());
-    assert!(store.control_group("cus_a", "cus_a", false, 2).await.unwrap());
+    assert!(
+        store
+            .control_group("cus_a", "cus_a", true, 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .control_group("cus_a", "cus_a", false, 2)
+            .await
+            .unwrap()
+    );
 
     // Merge: cus_b's rows follow cus_a; cus_b's control row goes.
-    store.control_group("cus_b", "cus_b", false, 1).await.unwrap();
-    store.merge_subjects("cus_a", &["cus_b".to_owned()]).await.unwrap();
-    assert_eq!(store.offering("off_4").await.unwrap().unwrap().subject, "cus_a");
+    store
+        .control_group("cus_b", "cus_b", false, 1)
+        .await
+        .unwrap();
+    store
+        .merge_subjects("cus_a", &["cus_b".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.offering("off_4").await.unwrap().unwrap().subject,
+        "cus_a"
+    );
     let mut anchors = store.anchors("cus_a").await.unwrap();
     anchors.sort();
     assert_eq!(anchors, ["EMAIL:a@example.com", "PHONE:+4420", "cus_a"]);
 
     // Split: the rows of one anchor move to the new customer.
-    store.move_anchor("cus_a", "PHONE:+4420", "cus_c").await.unwrap();
-    assert_eq!(store.offering("off_4").await.unwrap().unwrap().subject, "cus_c");
-    assert_eq!(store.offering("off_3").await.unwrap().unwrap().subject, "cus_a");
+    store
+        .move_anchor("cus_a", "PHONE:+4420", "cus_c")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.offering("off_4").await.unwrap().unwrap().subject,
+        "cus_c"
+    );
+    assert_eq!(
+        store.offering("off_3").await.unwrap().unwrap().subject,
+        "cus_a"
+    );
 
     // Erase: the customer's offerings and outcomes go; aggregates stay.
     store.erase_subject("cus_a").await.unwrap();
