@@ -2,8 +2,10 @@
 //! reach a running suite at `--server`.
 
 mod client;
+mod differentiation;
 mod customization;
 mod identity;
+mod interaction;
 mod serve;
 
 use std::path::PathBuf;
@@ -49,6 +51,9 @@ pub enum Command {
     /// Identity administration.
     #[command(subcommand)]
     Identity(identity::IdentityCommand),
+    /// Customer value: refit the models, one customer's value, the base's skew.
+    #[command(subcommand)]
+    Value(differentiation::ValueCommand),
     /// The tailored offering for a customer, with a reason for every choice.
     Offer(customization::OfferArgs),
     /// Ranked packaging options for an order.
@@ -56,12 +61,30 @@ pub enum Command {
     /// The catalog of modular components: import, list.
     #[command(subcommand)]
     Catalog(customization::CatalogCommand),
+    /// What the agent sees when the customer calls: who, value, open threads, last
+    /// contacts, preferences, consent, the suggested next step.
+    Context(interaction::ContextArgs),
+    /// The customer's contacts across channels, newest first, filtered.
+    Timeline(interaction::TimelineArgs),
+    /// Record one contact with a customer.
+    RecordInteraction(interaction::RecordInteractionArgs),
+    /// Reports over a period.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Contacts and cost per channel, automated share, repeat contacts, time to resolve.
+    Channels(interaction::ChannelReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Stream a CSV of source records to identity (ImportRecords).
     Records(identity::ImportRecordsArgs),
+    /// Record a CSV of transactions with differentiation (RecordTransactions).
+    Transactions(differentiation::ImportTransactionsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +114,18 @@ impl Cli {
             Some(Command::Import(ImportCommand::Records(args))) => {
                 identity::import_records(&args).await
             }
+            Some(Command::Import(ImportCommand::Transactions(args))) => {
+                differentiation::import_transactions(&args).await
+            }
+            Some(Command::Value(differentiation::ValueCommand::Refit(args))) => {
+                differentiation::refit(&args).await
+            }
+            Some(Command::Value(differentiation::ValueCommand::Customer(args))) => {
+                differentiation::customer(&args).await
+            }
+            Some(Command::Value(differentiation::ValueCommand::Skew(args))) => {
+                differentiation::skew(&args).await
+            }
             Some(Command::Export(ExportCommand::Clusters(args))) => {
                 identity::export_clusters(&args).await
             }
@@ -105,6 +140,12 @@ impl Cli {
             }
             Some(Command::Catalog(customization::CatalogCommand::List(args))) => {
                 customization::list_catalog(&args).await
+            }
+            Some(Command::Context(args)) => interaction::context(&args).await,
+            Some(Command::Timeline(args)) => interaction::timeline(&args).await,
+            Some(Command::RecordInteraction(args)) => interaction::record_interaction(&args).await,
+            Some(Command::Report(ReportCommand::Channels(args))) => {
+                interaction::channel_report(&args).await
             }
         }
     }
