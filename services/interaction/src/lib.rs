@@ -1,10 +1,19 @@
 //! The interaction service: every contact with a customer, so that the next one picks
-//! up where the last left off.
+//! up where the last left off: timelines, threads across channels, the agent's context,
+//! consent, Segment ingest and the channel report.
 
 #![forbid(unsafe_code)]
 
+mod consumers;
+mod context;
+pub mod convert;
 pub mod domain;
+mod follow;
 mod handler;
+pub mod recorder;
+mod report;
+pub mod resolve;
+pub mod segment;
 pub mod store;
 
 use std::sync::Arc;
@@ -14,13 +23,31 @@ use idic_runtime::auth::Access;
 use idic_runtime::server::ServiceRegistration;
 use idic_runtime::{ServiceContext, ServiceName};
 
-pub use handler::InteractionHandler;
+pub use consumers::{OFFERS_TOPIC, TRANSACTIONS_TOPIC};
+pub use follow::InteractionFollower;
+pub use handler::{InteractionHandler, Interactions};
+pub use recorder::{INTERACTIONS_TOPIC, Recorder};
 pub use store::{InteractionStore, SqlInteractionStore};
 
 /// Every RPC and the access it needs.
-pub const METHODS: &[(&str, Access)] = &[("ListTimeline", Access::Read)];
+pub const METHODS: &[(&str, Access)] = &[
+    ("RecordInteraction", Access::Write),
+    ("RecordInteractions", Access::Write),
+    ("GetContext", Access::Read),
+    ("ListTimeline", Access::Read),
+    ("StreamTimeline", Access::Read),
+    ("StreamInteractions", Access::Read),
+    ("GetThread", Access::Read),
+    ("ListThreads", Access::Read),
+    ("IngestSegmentEvents", Access::Write),
+    ("RecordConsent", Access::Write),
+    ("CheckConsent", Access::Read),
+    ("GetPreferences", Access::Read),
+    ("GetChannelReport", Access::Read),
+];
 
-/// Connects interaction's storage and returns the service, ready to be served.
+/// Connects interaction's storage, starts its writer, bus consumers and identity
+/// follower, and returns the service, ready to be served.
 pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistration> {
     let database = idic_runtime::storage::connect(
         &context.config,
@@ -29,15 +56,30 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     )
     .await?;
     let store: Arc<dyn InteractionStore> = Arc::new(SqlInteractionStore::new(database));
+    let core = Arc::new(Interactions {
+        store: store.clone(),
+        peers: context.peers.clone(),
+        recorder: Recorder::start(store.clone(), context.bus.clone()),
+        bus: context.bus.clone(),
+        shutdown: context.shutdown.clone(),
+    });
+    consumers::spawn(core.clone());
+    idic_runtime::follow::spawn_identity_follower(
+        context,
+        "interaction",
+        Arc::new(InteractionFollower {
+            store,
+            peers: context.peers.clone(),
+        }),
+    );
     let limit = context.config.grpc.max_message_bytes;
-    let server =
-        InteractionServiceServer::new(InteractionHandler::new(store, context.peers.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit);
+    let server = InteractionServiceServer::new(InteractionHandler::new(core))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     Ok(ServiceRegistration {
         service: ServiceName::Interaction,
         methods: METHODS,
-        long_running: &[],
+        long_running: &["StreamTimeline", "StreamInteractions"],
         add_routes: Box::new(move |routes| {
             routes.add_service(server);
         }),

@@ -1,12 +1,17 @@
 //! Interaction's storage: a trait the domain uses, and its SQL implementation for
-//! PostgreSQL and SQLite.
+//! PostgreSQL and SQLite (one portable dialect, see `idic_runtime::storage`).
+
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use idic_runtime::storage::{Database, Migrations};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
 
-use crate::domain::{Interaction, TimelineCursor};
+use crate::domain::{
+    ChannelReport, ChannelRow, Consent, Cost, Interaction, NewInteraction, Preference, Thread,
+    ThreadRequest, TimelineCursor, TimelineFilter, decode_needs, encode_needs,
+};
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -16,19 +21,139 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: &MIGRATOR,
 };
 
+/// What became of one interaction of a written group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Created {
+        interaction: Interaction,
+        thread: Option<Thread>,
+    },
+    /// The idempotency key was used before: the first interaction, unchanged.
+    Duplicate {
+        interaction: Interaction,
+        thread: Option<Thread>,
+    },
+    /// The thread belongs to another customer; nothing was stored.
+    ThreadOfAnotherCustomer,
+}
+
+/// What an agent's screen shows, as stored here.
+#[derive(Debug, Clone, Default)]
+pub struct StoredContext {
+    pub recent: Vec<Interaction>,
+    /// OPEN and WAITING threads, most recently active first, with their last step.
+    pub active_threads: Vec<(Thread, Option<Interaction>)>,
+    pub preferences: Vec<Preference>,
+    pub consents: Vec<Consent>,
+    pub interaction_count: i64,
+}
+
+/// Where a thread page continues: after this activity time and id, newest first.
+pub type ThreadCursor = (i64, String);
+
+/// The most active threads GetContext shows.
+const CONTEXT_THREADS: i64 = 20;
+/// The most preference expressions GetContext and GetPreferences read.
+const PREFERENCE_ROWS: i64 = 500;
+/// The most consent decisions read per customer.
+const CONSENT_ROWS: i64 = 1000;
+
 #[async_trait]
 pub trait InteractionStore: Send + Sync + 'static {
-    /// Up to `limit` interactions of `customer_id`, newest first, after `cursor`.
+    /// Stores a group of interactions in one transaction, in order, with their thread
+    /// changes and expressed preferences. Used by the group-commit writer.
+    async fn write_group(&self, items: Vec<NewInteraction>) -> anyhow::Result<Vec<WriteOutcome>>;
+
+    /// Up to `limit` interactions of `customer_id` passing `filter`, newest first,
+    /// after `cursor`.
     async fn timeline(
         &self,
         customer_id: &str,
+        filter: &TimelineFilter,
         after: Option<&TimelineCursor>,
         limit: i64,
     ) -> anyhow::Result<Vec<Interaction>>;
 
-    /// Stores an interaction unless one with the same idempotency key exists; returns
-    /// the stored one either way.
-    async fn insert(&self, interaction: &Interaction) -> anyhow::Result<Interaction>;
+    async fn thread(&self, thread_id: &str) -> anyhow::Result<Option<Thread>>;
+
+    /// The steps of a thread, oldest first, at most `limit`.
+    async fn thread_steps(&self, thread_id: &str, limit: i64) -> anyhow::Result<Vec<Interaction>>;
+
+    /// Threads of `customer_id` (of one status when `status` is not 0), most recently
+    /// active first, after `cursor`, each with its last step.
+    async fn threads(
+        &self,
+        customer_id: &str,
+        status: i32,
+        after: Option<&ThreadCursor>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(Thread, Option<Interaction>)>>;
+
+    /// Everything GetContext needs from storage, in bounded queries.
+    async fn context(&self, customer_id: &str, recent_limit: i64) -> anyhow::Result<StoredContext>;
+
+    /// Every expression of a need or preference (bounded), newest first.
+    async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>>;
+
+    /// Every consent decision of the customer (bounded), latest first.
+    async fn consents(&self, customer_id: &str) -> anyhow::Result<Vec<Consent>>;
+
+    /// Stores a consent decision unless its idempotency key was used; returns the
+    /// stored one and whether it is new.
+    async fn insert_consent(&self, consent: &Consent) -> anyhow::Result<(Consent, bool)>;
+
+    /// The (type, customer id, interaction id) of an ingested Segment message.
+    async fn segment_message(
+        &self,
+        message_id: &str,
+    ) -> anyhow::Result<Option<(String, String, String)>>;
+
+    async fn record_segment_message(
+        &self,
+        message_id: &str,
+        event_type: &str,
+        customer_id: &str,
+        interaction_id: &str,
+        now_micros: i64,
+    ) -> anyhow::Result<()>;
+
+    /// Links the person of `anchor` to an organization (Segment `group`).
+    async fn link_organization(
+        &self,
+        anchor: &str,
+        customer_id: &str,
+        group_id: &str,
+        organization_name: &str,
+        now_micros: i64,
+    ) -> anyhow::Result<()>;
+
+    /// The organization group ids and names linked to the customer.
+    async fn organizations(&self, customer_id: &str) -> anyhow::Result<Vec<(String, String)>>;
+
+    /// The channel report's aggregates over [start, end).
+    async fn channel_report(
+        &self,
+        start_micros: i64,
+        end_micros: i64,
+        repeat_window_micros: i64,
+    ) -> anyhow::Result<ChannelReport>;
+
+    /// Moves every row of the `absorbed` customers to `survivor`.
+    async fn merge(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()>;
+
+    /// The distinct anchors of the customer's rows.
+    async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>>;
+
+    /// Moves the rows of `customer_id` anchored at `anchor` to `target`.
+    async fn move_anchor(
+        &self,
+        customer_id: &str,
+        anchor: &str,
+        target: &str,
+    ) -> anyhow::Result<()>;
+
+    /// Deletes every row of the customer.
+    async fn erase(&self, customer_id: &str) -> anyhow::Result<()>;
 }
 
 pub struct SqlInteractionStore {
@@ -41,83 +166,827 @@ impl SqlInteractionStore {
     }
 }
 
-const COLUMNS: &str = "interaction_id, idempotency_key, customer_id, channel, kind, direction, occurred_at, thread_id, topic, summary";
+const COLUMNS: &str = "interaction_id, idempotency_key, customer_id, anchor, channel, kind, \
+     direction, occurred_at, recorded_at, thread_id, thread_status, topic, summary, needs, \
+     outcome, sentiment, agent, cost_currency, cost_minor_units, automated";
+const COLUMN_COUNT: usize = 20;
+/// Rows per multi-row INSERT: 20 x 200 placeholders stays far below both engines' limits.
+const INSERT_CHUNK: usize = 200;
+/// Values per `IN (...)` list.
+const IN_CHUNK: usize = 500;
+
+const THREAD_COLUMNS: &str = "thread_id, customer_id, anchor, topic, status, opened_by, \
+     opened_channel, opened_at, last_activity_at, resolved_at, step_count, last_interaction_id";
+
+const CONSENT_COLUMNS: &str = "consent_id, idempotency_key, customer_id, anchor, channel, \
+     purpose, status, decided_at, source, recorded_at";
+
+/// Tables keyed by customer, for following identity.
+const CUSTOMER_TABLES: &[&str] = &[
+    "interactions",
+    "threads",
+    "preferences",
+    "consents",
+    "segment_messages",
+    "organization_links",
+];
+/// Tables that keep an anchor per row.
+const ANCHORED_TABLES: &[&str] = &[
+    "interactions",
+    "threads",
+    "preferences",
+    "consents",
+    "organization_links",
+];
+
+fn small(row: &AnyRow, index: usize) -> i32 {
+    i32::try_from(row.get::<i64, _>(index)).unwrap_or_default()
+}
 
 fn interaction_from_row(row: &AnyRow) -> Interaction {
-    let small = |index: usize| i32::try_from(row.get::<i64, _>(index)).unwrap_or_default();
+    let currency: String = row.get(17);
+    let cost = (!currency.is_empty()).then(|| Cost {
+        currency,
+        minor_units: row.get(18),
+    });
     Interaction {
         interaction_id: row.get(0),
         idempotency_key: row.get(1),
         customer_id: row.get(2),
-        channel: small(3),
-        kind: small(4),
-        direction: small(5),
-        occurred_at_micros: row.get(6),
-        thread_id: row.get(7),
-        topic: row.get(8),
-        summary: row.get(9),
+        anchor: row.get(3),
+        channel: small(row, 4),
+        kind: small(row, 5),
+        direction: small(row, 6),
+        occurred_at_micros: row.get(7),
+        recorded_at_micros: row.get(8),
+        thread_id: row.get(9),
+        thread_status: small(row, 10),
+        topic: row.get(11),
+        summary: row.get(12),
+        needs: decode_needs(&row.get::<String, _>(13)),
+        outcome: row.get(14),
+        sentiment: small(row, 15),
+        agent: row.get(16),
+        cost,
+        automated: row.get::<i64, _>(19) != 0,
     }
 }
 
-#[async_trait]
-impl InteractionStore for SqlInteractionStore {
-    async fn timeline(
-        &self,
-        customer_id: &str,
-        after: Option<&TimelineCursor>,
-        limit: i64,
-    ) -> anyhow::Result<Vec<Interaction>> {
-        let rows = match after {
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM interactions WHERE customer_id = $1
-                     ORDER BY occurred_at DESC, interaction_id DESC LIMIT $2"
-                ))
-                .bind(customer_id)
-                .bind(limit)
-                .fetch_all(&self.database.pool)
-                .await?
-            }
-            Some(cursor) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM interactions WHERE customer_id = $1
-                       AND (occurred_at < $2 OR (occurred_at = $2 AND interaction_id < $3))
-                     ORDER BY occurred_at DESC, interaction_id DESC LIMIT $4"
-                ))
-                .bind(customer_id)
-                .bind(cursor.occurred_at_micros)
-                .bind(&cursor.interaction_id)
-                .bind(limit)
-                .fetch_all(&self.database.pool)
-                .await?
-            }
-        };
-        Ok(rows.iter().map(interaction_from_row).collect())
+fn thread_from_row(row: &AnyRow) -> Thread {
+    Thread {
+        thread_id: row.get(0),
+        customer_id: row.get(1),
+        anchor: row.get(2),
+        topic: row.get(3),
+        status: small(row, 4),
+        opened_by: small(row, 5),
+        opened_channel: small(row, 6),
+        opened_at_micros: row.get(7),
+        last_activity_at_micros: row.get(8),
+        resolved_at_micros: row.get(9),
+        step_count: row.get(10),
+        last_interaction_id: row.get(11),
     }
+}
 
-    async fn insert(&self, interaction: &Interaction) -> anyhow::Result<Interaction> {
-        sqlx::query(&format!(
-            "INSERT INTO interactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (idempotency_key) DO NOTHING"
-        ))
-        .bind(&interaction.interaction_id)
-        .bind(&interaction.idempotency_key)
-        .bind(&interaction.customer_id)
+fn consent_from_row(row: &AnyRow) -> Consent {
+    Consent {
+        consent_id: row.get(0),
+        idempotency_key: row.get(1),
+        customer_id: row.get(2),
+        anchor: row.get(3),
+        channel: small(row, 4),
+        purpose: row.get(5),
+        status: small(row, 6),
+        decided_at_micros: row.get(7),
+        source: row.get(8),
+        recorded_at_micros: row.get(9),
+    }
+}
+
+/// `$from, $from+1, ...` for `count` placeholders.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A value to bind to a dynamically built query.
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    binds: Vec<Bind>,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    for bind in binds {
+        query = match bind {
+            Bind::Int(value) => query.bind(value),
+            Bind::Text(value) => query.bind(value),
+        };
+    }
+    query
+}
+
+fn bind_interaction<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    interaction: &'q Interaction,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    let (currency, minor_units) = interaction
+        .cost
+        .as_ref()
+        .map_or(("", 0), |cost| (cost.currency.as_str(), cost.minor_units));
+    query
+        .bind(interaction.interaction_id.as_str())
+        .bind(interaction.idempotency_key.as_str())
+        .bind(interaction.customer_id.as_str())
+        .bind(interaction.anchor.as_str())
         .bind(i64::from(interaction.channel))
         .bind(i64::from(interaction.kind))
         .bind(i64::from(interaction.direction))
         .bind(interaction.occurred_at_micros)
-        .bind(&interaction.thread_id)
-        .bind(&interaction.topic)
-        .bind(&interaction.summary)
-        .execute(&self.database.pool)
-        .await?;
+        .bind(interaction.recorded_at_micros)
+        .bind(interaction.thread_id.as_str())
+        .bind(i64::from(interaction.thread_status))
+        .bind(interaction.topic.as_str())
+        .bind(interaction.summary.as_str())
+        .bind(encode_needs(&interaction.needs))
+        .bind(interaction.outcome.as_str())
+        .bind(i64::from(interaction.sentiment))
+        .bind(interaction.agent.as_str())
+        .bind(currency)
+        .bind(minor_units)
+        .bind(i64::from(interaction.automated))
+}
+
+async fn interactions_by_keys(
+    connection: &mut sqlx::AnyConnection,
+    keys: &[&str],
+) -> anyhow::Result<HashMap<String, Interaction>> {
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM interactions WHERE idempotency_key IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut *connection).await? {
+            let interaction = interaction_from_row(&row);
+            found.insert(interaction.idempotency_key.clone(), interaction);
+        }
+    }
+    Ok(found)
+}
+
+async fn threads_by_ids(
+    connection: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> anyhow::Result<HashMap<String, Thread>> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *connection).await? {
+            let thread = thread_from_row(&row);
+            found.insert(thread.thread_id.clone(), thread);
+        }
+    }
+    Ok(found)
+}
+
+async fn interactions_by_ids(
+    executor: &sqlx::AnyPool,
+    ids: &[&str],
+) -> anyhow::Result<HashMap<String, Interaction>> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM interactions WHERE interaction_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(executor).await? {
+            let interaction = interaction_from_row(&row);
+            found.insert(interaction.interaction_id.clone(), interaction);
+        }
+    }
+    Ok(found)
+}
+
+/// Applies the group's thread requests in order against the loaded threads.
+fn plan_group(
+    items: Vec<NewInteraction>,
+    mut existing: HashMap<String, Interaction>,
+    threads: &mut HashMap<String, Thread>,
+    changed_threads: &mut Vec<String>,
+) -> (Vec<WriteOutcome>, Vec<Interaction>) {
+    let mut outcomes = Vec::with_capacity(items.len());
+    let mut new_rows = Vec::with_capacity(items.len());
+    for item in items {
+        let mut interaction = item.interaction;
+        if let Some(first) = existing.get(&interaction.idempotency_key) {
+            outcomes.push(WriteOutcome::Duplicate {
+                interaction: first.clone(),
+                thread: threads.get(&first.thread_id).cloned(),
+            });
+            continue;
+        }
+        let thread_id = match item.thread {
+            ThreadRequest::None => None,
+            ThreadRequest::Continue(id) | ThreadRequest::Open(id) => Some(id),
+        };
+        let mut thread_after = None;
+        if let Some(thread_id) = thread_id {
+            interaction.thread_id = thread_id.clone();
+            match threads.get_mut(&thread_id) {
+                Some(thread) if thread.customer_id != interaction.customer_id => {
+                    outcomes.push(WriteOutcome::ThreadOfAnotherCustomer);
+                    continue;
+                }
+                Some(thread) => {
+                    thread.advance(&interaction, item.requested_status);
+                    interaction.thread_status = thread.status;
+                    thread_after = Some(thread.clone());
+                }
+                None => {
+                    let thread = Thread::open(&thread_id, &interaction, item.requested_status);
+                    interaction.thread_status = thread.status;
+                    thread_after = Some(thread.clone());
+                    threads.insert(thread_id.clone(), thread);
+                }
+            }
+            if !changed_threads.contains(&thread_id) {
+                changed_threads.push(thread_id);
+            }
+        }
+        existing.insert(interaction.idempotency_key.clone(), interaction.clone());
+        outcomes.push(WriteOutcome::Created {
+            interaction: interaction.clone(),
+            thread: thread_after,
+        });
+        new_rows.push(interaction);
+    }
+    (outcomes, new_rows)
+}
+
+#[async_trait]
+impl InteractionStore for SqlInteractionStore {
+    async fn write_group(&self, items: Vec<NewInteraction>) -> anyhow::Result<Vec<WriteOutcome>> {
+        let mut transaction = self.database.pool.begin().await?;
+        let keys: Vec<&str> = items
+            .iter()
+            .map(|item| item.interaction.idempotency_key.as_str())
+            .collect();
+        let existing = interactions_by_keys(&mut transaction, &keys).await?;
+        let mut thread_ids: HashSet<&str> = items
+            .iter()
+            .filter_map(|item| match &item.thread {
+                ThreadRequest::Continue(id) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        thread_ids.extend(
+            existing
+                .values()
+                .filter(|interaction| !interaction.thread_id.is_empty())
+                .map(|interaction| interaction.thread_id.as_str()),
+        );
+        let thread_ids: Vec<&str> = thread_ids.into_iter().collect();
+        let mut threads = threads_by_ids(&mut transaction, &thread_ids).await?;
+        let mut changed_threads = Vec::new();
+        let (outcomes, new_rows) = plan_group(items, existing, &mut threads, &mut changed_threads);
+
+        for chunk in new_rows.chunks(INSERT_CHUNK) {
+            let values = (0..chunk.len())
+                .map(|row| format!("({})", placeholders(row * COLUMN_COUNT + 1, COLUMN_COUNT)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("INSERT INTO interactions ({COLUMNS}) VALUES {values}");
+            let mut query = sqlx::query(&sql);
+            for interaction in chunk {
+                query = bind_interaction(query, interaction);
+            }
+            query.execute(&mut *transaction).await?;
+        }
+        for thread_id in &changed_threads {
+            let Some(thread) = threads.get(thread_id) else {
+                continue;
+            };
+            sqlx::query(&format!(
+                "INSERT INTO threads ({THREAD_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (thread_id) DO UPDATE SET topic = $4, status = $5,
+                   opened_at = $8, last_activity_at = $9, resolved_at = $10,
+                   step_count = $11, last_interaction_id = $12"
+            ))
+            .bind(&thread.thread_id)
+            .bind(&thread.customer_id)
+            .bind(&thread.anchor)
+            .bind(&thread.topic)
+            .bind(i64::from(thread.status))
+            .bind(i64::from(thread.opened_by))
+            .bind(i64::from(thread.opened_channel))
+            .bind(thread.opened_at_micros)
+            .bind(thread.last_activity_at_micros)
+            .bind(thread.resolved_at_micros)
+            .bind(thread.step_count)
+            .bind(&thread.last_interaction_id)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for interaction in new_rows.iter().filter(|row| !row.needs.is_empty()) {
+            for (key, value) in &interaction.needs {
+                sqlx::query(
+                    "INSERT INTO preferences (interaction_id, pref_key, customer_id, anchor,
+                       pref_value, channel, expressed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (interaction_id, pref_key) DO UPDATE SET pref_value = $5",
+                )
+                .bind(&interaction.interaction_id)
+                .bind(key)
+                .bind(&interaction.customer_id)
+                .bind(&interaction.anchor)
+                .bind(value)
+                .bind(i64::from(interaction.channel))
+                .bind(interaction.occurred_at_micros)
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn timeline(
+        &self,
+        customer_id: &str,
+        filter: &TimelineFilter,
+        after: Option<&TimelineCursor>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Interaction>> {
+        let mut conditions = vec!["customer_id = $1".to_owned()];
+        let mut binds = vec![Bind::Text(customer_id.to_owned())];
+        let next = |binds: &mut Vec<Bind>, bind: Bind| {
+            binds.push(bind);
+            format!("${}", binds.len())
+        };
+        if !filter.channels.is_empty() {
+            let list: Vec<String> = filter
+                .channels
+                .iter()
+                .map(|channel| next(&mut binds, Bind::Int(i64::from(*channel))))
+                .collect();
+            conditions.push(format!("channel IN ({})", list.join(", ")));
+        }
+        if !filter.kinds.is_empty() {
+            let list: Vec<String> = filter
+                .kinds
+                .iter()
+                .map(|kind| next(&mut binds, Bind::Int(i64::from(*kind))))
+                .collect();
+            conditions.push(format!("kind IN ({})", list.join(", ")));
+        }
+        if let Some(start) = filter.start_micros {
+            conditions.push(format!(
+                "occurred_at >= {}",
+                next(&mut binds, Bind::Int(start))
+            ));
+        }
+        if let Some(end) = filter.end_micros {
+            conditions.push(format!(
+                "occurred_at < {}",
+                next(&mut binds, Bind::Int(end))
+            ));
+        }
+        if let Some(thread_id) = &filter.thread_id {
+            conditions.push(format!(
+                "thread_id = {}",
+                next(&mut binds, Bind::Text(thread_id.clone()))
+            ));
+        }
+        if let Some(cursor) = after {
+            let at = next(&mut binds, Bind::Int(cursor.occurred_at_micros));
+            let at_again = next(&mut binds, Bind::Int(cursor.occurred_at_micros));
+            let id = next(&mut binds, Bind::Text(cursor.interaction_id.clone()));
+            conditions.push(format!(
+                "(occurred_at < {at} OR (occurred_at = {at_again} AND interaction_id < {id}))"
+            ));
+        }
+        let limit_placeholder = next(&mut binds, Bind::Int(limit));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM interactions WHERE {}
+             ORDER BY occurred_at DESC, interaction_id DESC LIMIT {limit_placeholder}",
+            conditions.join(" AND ")
+        );
+        let rows = bind_all(sqlx::query(&sql), binds)
+            .fetch_all(&self.database.pool)
+            .await?;
+        Ok(rows.iter().map(interaction_from_row).collect())
+    }
+
+    async fn thread(&self, thread_id: &str) -> anyhow::Result<Option<Thread>> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM interactions WHERE idempotency_key = $1"
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = $1"
         ))
-        .bind(&interaction.idempotency_key)
+        .bind(thread_id)
+        .fetch_optional(&self.database.pool)
+        .await?;
+        Ok(row.as_ref().map(thread_from_row))
+    }
+
+    async fn thread_steps(&self, thread_id: &str, limit: i64) -> anyhow::Result<Vec<Interaction>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM interactions WHERE thread_id = $1
+             ORDER BY occurred_at, interaction_id LIMIT $2"
+        ))
+        .bind(thread_id)
+        .bind(limit)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows.iter().map(interaction_from_row).collect())
+    }
+
+    async fn threads(
+        &self,
+        customer_id: &str,
+        status: i32,
+        after: Option<&ThreadCursor>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(Thread, Option<Interaction>)>> {
+        let mut conditions = vec!["customer_id = $1".to_owned()];
+        let mut binds = vec![Bind::Text(customer_id.to_owned())];
+        if status != 0 {
+            binds.push(Bind::Int(i64::from(status)));
+            conditions.push(format!("status = ${}", binds.len()));
+        }
+        if let Some((at, id)) = after {
+            binds.push(Bind::Int(*at));
+            let at_index = binds.len();
+            binds.push(Bind::Text(id.clone()));
+            conditions.push(format!(
+                "(last_activity_at < ${at_index} OR (last_activity_at = ${at_index} AND thread_id < ${}))",
+                binds.len()
+            ));
+        }
+        binds.push(Bind::Int(limit));
+        let sql = format!(
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE {}
+             ORDER BY last_activity_at DESC, thread_id DESC LIMIT ${}",
+            conditions.join(" AND "),
+            binds.len()
+        );
+        let rows = bind_all(sqlx::query(&sql), binds)
+            .fetch_all(&self.database.pool)
+            .await?;
+        let threads: Vec<Thread> = rows.iter().map(thread_from_row).collect();
+        self.with_last_steps(threads).await
+    }
+
+    async fn context(&self, customer_id: &str, recent_limit: i64) -> anyhow::Result<StoredContext> {
+        let no_filter = TimelineFilter::default();
+        let active = async {
+            let rows = sqlx::query(&format!(
+                "SELECT {THREAD_COLUMNS} FROM threads WHERE customer_id = $1 AND status IN (1, 2)
+                 ORDER BY last_activity_at DESC, thread_id DESC LIMIT $2"
+            ))
+            .bind(customer_id)
+            .bind(CONTEXT_THREADS)
+            .fetch_all(&self.database.pool)
+            .await?;
+            self.with_last_steps(rows.iter().map(thread_from_row).collect())
+                .await
+        };
+        let count = async {
+            let row = sqlx::query(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM interactions WHERE customer_id = $1",
+            )
+            .bind(customer_id)
+            .fetch_one(&self.database.pool)
+            .await?;
+            anyhow::Ok(row.get::<i64, _>(0))
+        };
+        let (recent, active_threads, preferences, consents, interaction_count) = tokio::try_join!(
+            self.timeline(customer_id, &no_filter, None, recent_limit),
+            active,
+            self.preferences(customer_id),
+            self.consents(customer_id),
+            count,
+        )?;
+        Ok(StoredContext {
+            recent,
+            active_threads,
+            preferences,
+            consents,
+            interaction_count,
+        })
+    }
+
+    async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>> {
+        let rows = sqlx::query(
+            "SELECT pref_key, pref_value, channel, expressed_at, interaction_id FROM preferences
+             WHERE customer_id = $1 ORDER BY expressed_at DESC LIMIT $2",
+        )
+        .bind(customer_id)
+        .bind(PREFERENCE_ROWS)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Preference {
+                key: row.get(0),
+                value: row.get(1),
+                channel: small(row, 2),
+                expressed_at_micros: row.get(3),
+                interaction_id: row.get(4),
+            })
+            .collect())
+    }
+
+    async fn consents(&self, customer_id: &str) -> anyhow::Result<Vec<Consent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONSENT_COLUMNS} FROM consents WHERE customer_id = $1
+             ORDER BY decided_at DESC LIMIT $2"
+        ))
+        .bind(customer_id)
+        .bind(CONSENT_ROWS)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows.iter().map(consent_from_row).collect())
+    }
+
+    async fn insert_consent(&self, consent: &Consent) -> anyhow::Result<(Consent, bool)> {
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO consents ({CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (idempotency_key) DO NOTHING"
+        ))
+        .bind(&consent.consent_id)
+        .bind(&consent.idempotency_key)
+        .bind(&consent.customer_id)
+        .bind(&consent.anchor)
+        .bind(i64::from(consent.channel))
+        .bind(&consent.purpose)
+        .bind(i64::from(consent.status))
+        .bind(consent.decided_at_micros)
+        .bind(&consent.source)
+        .bind(consent.recorded_at_micros)
+        .execute(&self.database.pool)
+        .await?
+        .rows_affected()
+            > 0;
+        let row = sqlx::query(&format!(
+            "SELECT {CONSENT_COLUMNS} FROM consents WHERE idempotency_key = $1"
+        ))
+        .bind(&consent.idempotency_key)
         .fetch_one(&self.database.pool)
         .await?;
-        Ok(interaction_from_row(&row))
+        Ok((consent_from_row(&row), inserted))
+    }
+
+    async fn segment_message(
+        &self,
+        message_id: &str,
+    ) -> anyhow::Result<Option<(String, String, String)>> {
+        let row = sqlx::query(
+            "SELECT event_type, customer_id, interaction_id FROM segment_messages
+             WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.database.pool)
+        .await?;
+        Ok(row.map(|row| (row.get(0), row.get(1), row.get(2))))
+    }
+
+    async fn record_segment_message(
+        &self,
+        message_id: &str,
+        event_type: &str,
+        customer_id: &str,
+        interaction_id: &str,
+        now_micros: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO segment_messages (message_id, event_type, customer_id, interaction_id,
+               ingested_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(message_id)
+        .bind(event_type)
+        .bind(customer_id)
+        .bind(interaction_id)
+        .bind(now_micros)
+        .execute(&self.database.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn link_organization(
+        &self,
+        anchor: &str,
+        customer_id: &str,
+        group_id: &str,
+        organization_name: &str,
+        now_micros: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO organization_links (anchor, group_id, customer_id, organization_name,
+               linked_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (anchor, group_id) DO UPDATE SET customer_id = $3,
+               organization_name = $4",
+        )
+        .bind(anchor)
+        .bind(group_id)
+        .bind(customer_id)
+        .bind(organization_name)
+        .bind(now_micros)
+        .execute(&self.database.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn organizations(&self, customer_id: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT group_id, organization_name FROM organization_links WHERE customer_id = $1
+             ORDER BY group_id LIMIT 100",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    async fn channel_report(
+        &self,
+        start_micros: i64,
+        end_micros: i64,
+        repeat_window_micros: i64,
+    ) -> anyhow::Result<ChannelReport> {
+        let pool = &self.database.pool;
+        let rows = sqlx::query(
+            "SELECT channel, cost_currency, CAST(COUNT(*) AS BIGINT),
+               CAST(COALESCE(SUM(automated), 0) AS BIGINT),
+               CAST(COALESCE(SUM(cost_minor_units), 0) AS BIGINT)
+             FROM interactions WHERE occurred_at >= $1 AND occurred_at < $2
+             GROUP BY channel, cost_currency ORDER BY channel, cost_currency",
+        )
+        .bind(start_micros)
+        .bind(end_micros)
+        .fetch_all(pool)
+        .await?;
+        let rows = rows
+            .iter()
+            .map(|row| ChannelRow {
+                channel: small(row, 0),
+                currency: row.get(1),
+                contacts: row.get(2),
+                automated: row.get(3),
+                cost_minor_units: row.get(4),
+            })
+            .collect();
+        // A contact repeats when the same customer raised the same topic (case-blind)
+        // within the window before it; earlier contacts outside the period count as
+        // the first one.
+        let repeats = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN previous IS NOT NULL AND occurred_at - previous <= $3
+                 THEN 1 ELSE 0 END), 0) AS BIGINT)
+             FROM (SELECT occurred_at, LAG(occurred_at) OVER (
+                     PARTITION BY customer_id, LOWER(topic) ORDER BY occurred_at) AS previous
+                   FROM interactions
+                   WHERE topic <> '' AND occurred_at >= $1 - $3 AND occurred_at < $2) AS contacts
+             WHERE occurred_at >= $1",
+        )
+        .bind(start_micros)
+        .bind(end_micros)
+        .bind(repeat_window_micros)
+        .fetch_one(pool)
+        .await?;
+        let resolved = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT),
+               CAST(COALESCE(SUM(resolved_at - opened_at), 0) AS BIGINT)
+             FROM threads WHERE status = 3 AND resolved_at >= $1 AND resolved_at < $2",
+        )
+        .bind(start_micros)
+        .bind(end_micros)
+        .fetch_one(pool)
+        .await?;
+        Ok(ChannelReport {
+            rows,
+            topic_contacts: repeats.get(0),
+            repeat_contacts: repeats.get(1),
+            threads_resolved: resolved.get(0),
+            resolution_micros_total: resolved.get(1),
+        })
+    }
+
+    async fn merge(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()> {
+        let mut transaction = self.database.pool.begin().await?;
+        for table in CUSTOMER_TABLES {
+            for id in absorbed {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"
+                ))
+                .bind(survivor)
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
+        let union = ANCHORED_TABLES
+            .iter()
+            .map(|table| format!("SELECT DISTINCT anchor FROM {table} WHERE customer_id = $1"))
+            .collect::<Vec<_>>()
+            .join(" UNION ");
+        let rows = sqlx::query(&union)
+            .bind(customer_id)
+            .fetch_all(&self.database.pool)
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn move_anchor(
+        &self,
+        customer_id: &str,
+        anchor: &str,
+        target: &str,
+    ) -> anyhow::Result<()> {
+        let mut transaction = self.database.pool.begin().await?;
+        for table in ANCHORED_TABLES {
+            sqlx::query(&format!(
+                "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3"
+            ))
+            .bind(target)
+            .bind(customer_id)
+            .bind(anchor)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        // Segment messages follow the interaction they produced.
+        sqlx::query(
+            "UPDATE segment_messages SET customer_id = $1 WHERE customer_id = $2
+               AND interaction_id IN (SELECT interaction_id FROM interactions
+                                      WHERE customer_id = $1 AND anchor = $3)",
+        )
+        .bind(target)
+        .bind(customer_id)
+        .bind(anchor)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn erase(&self, customer_id: &str) -> anyhow::Result<()> {
+        let mut transaction = self.database.pool.begin().await?;
+        for table in CUSTOMER_TABLES {
+            sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
+                .bind(customer_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqlInteractionStore {
+    /// Pairs each thread with its last step, in one query.
+    async fn with_last_steps(
+        &self,
+        threads: Vec<Thread>,
+    ) -> anyhow::Result<Vec<(Thread, Option<Interaction>)>> {
+        let ids: Vec<&str> = threads
+            .iter()
+            .map(|thread| thread.last_interaction_id.as_str())
+            .collect();
+        let mut steps = interactions_by_ids(&self.database.pool, &ids).await?;
+        Ok(threads
+            .into_iter()
+            .map(|thread| {
+                let step = steps.remove(&thread.last_interaction_id);
+                (thread, step)
+            })
+            .collect())
     }
 }
