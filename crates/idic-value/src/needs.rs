@@ -217,7 +217,7 @@ mod tests {
         let spend = vec![("books".to_owned(), 75.0), ("music".to_owned(), 25.0)];
         let result = affinities(
             &spend,
-            |category| if category == "books" { 0.5 } else { 0.5 },
+            |category| if category == "books" { 0.5 } else { 0.25 },
         );
         assert_eq!(result[0].category, "books");
         assert!((result[0].share - 0.75).abs() < 1e-12);

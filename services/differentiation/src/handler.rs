@@ -73,10 +73,9 @@ impl DifferentiationHandler {
         reference: Option<&pb::CustomerRef>,
     ) -> Result<String, ApiError> {
         let selector = CustomerSelector::parse(reference, "customer")?;
-        Ok(self
-            .peers
+        self.peers
             .resolve_customer(&selector, budget(request))
-            .await?)
+            .await
     }
 }
 
@@ -256,14 +255,15 @@ fn parse_input(index: usize, input: &pb::TransactionInput) -> Result<Input, Vec<
                 "must not be negative",
             ));
         }
-        if let (Some(money), Some(total)) = (&line.amount, &amount) {
-            if !money.currency.is_empty() && money.currency != total.currency {
-                violations.push(violation(
-                    index,
-                    &field("amount.currency"),
-                    "must be the transaction's currency",
-                ));
-            }
+        if let (Some(money), Some(total)) = (&line.amount, &amount)
+            && !money.currency.is_empty()
+            && money.currency != total.currency
+        {
+            violations.push(violation(
+                index,
+                &field("amount.currency"),
+                "must be the transaction's currency",
+            ));
         }
         lines.push(OrderLine {
             product: line.product.trim().to_owned(),
