@@ -528,3 +528,70 @@ async fn value_follows_identity_on_sqlite() {
 async fn value_follows_identity_on_postgres() {
     value_follows_identity(Backend::Postgres).await;
 }
+
+/// Purchases enter the interaction timeline once, from the published events, even
+/// when the order system retries the batch.
+async fn purchases_reach_the_timeline_once(backend: Backend) {
+    let Some(suite) = suite(backend).await else {
+        return;
+    };
+    let batch = vec![
+        purchase("T1", "t-1", START, 1_000, "books"),
+        purchase("T1", "t-2", START + DAY, 2_000, "music"),
+    ];
+    for _ in 0..2 {
+        suite
+            .differentiation()
+            .record_transactions(pb::RecordTransactionsRequest {
+                transactions: batch.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    let purchases = |response: &pb::ListTimelineResponse| {
+        response
+            .interactions
+            .iter()
+            .filter(|i| i.r#type == pb::InteractionType::Purchase as i32)
+            .count()
+    };
+    let mut timeline = pb::ListTimelineResponse::default();
+    for _ in 0..100 {
+        timeline = suite
+            .interaction()
+            .list_timeline(pb::ListTimelineRequest {
+                customer: loyalty("T1"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if purchases(&timeline) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Give a duplicate delivery time to show up, then check there is none.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let timeline = suite
+        .interaction()
+        .list_timeline(pb::ListTimelineRequest {
+            customer: loyalty("T1"),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+        .unwrap_or(timeline);
+    assert_eq!(purchases(&timeline), 2, "{timeline:?}");
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn purchases_reach_the_timeline_once_on_sqlite() {
+    purchases_reach_the_timeline_once(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn purchases_reach_the_timeline_once_on_postgres() {
+    purchases_reach_the_timeline_once(Backend::Postgres).await;
+}
