@@ -820,22 +820,30 @@ async fn segment_story(backend: Backend) {
         (0, 6, 1)
     );
 
-    // Sam's screen, looked up by e-mail: the anonymous page view, the complaint and the
-    // app screen are one history.
-    let context = interactions
-        .get_context(pb::GetContextRequest {
-            customer: by_email("sam@example.com"),
-            recent_limit: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut topics: Vec<String> = context
-        .recent_interactions
-        .iter()
-        .map(|interaction| interaction.topic.clone())
-        .collect();
-    topics.sort();
+    // Sam's screen, looked up by e-mail: the anonymous page view (merged in through
+    // identity once Sam identified), the complaint and the app screen are one history.
+    let mut topics = Vec::new();
+    let mut context = pb::GetContextResponse::default();
+    for _ in 0..100 {
+        context = interactions
+            .get_context(pb::GetContextRequest {
+                customer: by_email("sam@example.com"),
+                recent_limit: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        topics = context
+            .recent_interactions
+            .iter()
+            .map(|interaction| interaction.topic.clone())
+            .collect();
+        topics.sort();
+        if topics.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(topics, ["Complaint Submitted", "Order status", "Pricing"]);
     assert_eq!(context.preferences[0].key, "size");
     assert_eq!(context.customer.unwrap().display_name, "Sam Reyes");

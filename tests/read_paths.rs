@@ -5,8 +5,6 @@
 
 use idic_differentiation::domain::{Amount, Transaction, TransactionKind};
 use idic_differentiation::store::{DifferentiationStore, SqlDifferentiationStore};
-use idic_interaction::domain::Interaction;
-use idic_interaction::store::{InteractionStore, SqlInteractionStore};
 use idic_proto::v1 as pb;
 use idic_proto::v1::{
     CustomerRef, GetCustomerRequest, GetCustomerValueRequest, Identifier, IdentifierKind,
@@ -101,28 +99,23 @@ async fn seed_the_rest(suite: &TestSuite, customer_id: &str) {
             .await
             .unwrap();
     }
-    let interaction = SqlInteractionStore::new(
-        connect(
-            &suite.config,
-            ServiceName::Interaction,
-            &idic_interaction::store::MIGRATIONS,
-        )
-        .await
-        .unwrap(),
-    );
+    // Interactions arrive through RecordInteraction, keyed by their idempotency keys.
     for n in 0..3 {
-        interaction
-            .insert(&Interaction {
-                interaction_id: format!("int-{n}"),
-                idempotency_key: format!("key-{n}"),
-                customer_id: customer_id.into(),
-                channel: 1,
-                kind: 1,
-                direction: 1,
-                occurred_at_micros: 1_700_000_000_000_000 + n,
-                thread_id: String::new(),
+        suite
+            .interaction()
+            .record_interaction(pb::RecordInteractionRequest {
+                customer: by_id(customer_id),
+                channel: pb::Channel::CallCenter as i32,
+                r#type: pb::InteractionType::Call as i32,
+                direction: pb::Direction::Inbound as i32,
+                occurred_at: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: n * 1_000,
+                }),
                 topic: "delivery".into(),
                 summary: format!("call {n}"),
+                idempotency_key: format!("key-{n}"),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -207,6 +200,7 @@ async fn read_paths(backend: Backend) {
                 page_size: 2,
                 page_token: String::new(),
             }),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -227,6 +221,7 @@ async fn read_paths(backend: Backend) {
                 page_size: 2,
                 page_token: token,
             }),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -72,6 +72,7 @@ async fn each_service_names_the_offending_field() {
                 page_size: 5_000,
                 page_token: String::new(),
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -88,6 +89,7 @@ async fn each_service_names_the_offending_field() {
                 page_size: 10,
                 page_token: "forged".to_owned(),
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();

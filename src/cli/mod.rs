@@ -67,7 +67,7 @@ pub enum Command {
     /// The customer's contacts across channels, newest first, filtered.
     Timeline(interaction::TimelineArgs),
     /// Record one contact with a customer.
-    RecordInteraction(interaction::RecordInteractionArgs),
+    RecordInteraction(Box<interaction::RecordInteractionArgs>),
     /// Reports over a period.
     #[command(subcommand)]
     Report(ReportCommand),

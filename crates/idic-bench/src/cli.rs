@@ -38,6 +38,10 @@ pub enum Command {
     /// dependency, and the learning simulation.
     #[command(subcommand)]
     Customization(crate::customization::CustomizationBench),
+    /// Interaction benchmarks: RecordInteraction throughput on SQLite or PostgreSQL,
+    /// GetContext latency with 1M interactions stored.
+    #[command(subcommand)]
+    Interaction(crate::interaction::InteractionBench),
 }
 
 #[derive(Debug, Args)]

@@ -16,7 +16,7 @@ ALTER TABLE interactions ADD COLUMN cost_minor_units BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE interactions ADD COLUMN automated BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX interactions_thread ON interactions (thread_id, occurred_at, interaction_id);
 CREATE INDEX interactions_period ON interactions (occurred_at);
-CREATE INDEX interactions_anchor ON interactions (customer_id, anchor);
+CREATE INDEX interactions_anchor ON interactions (anchor, customer_id);
 
 -- Conversations spanning contacts and channels.
 CREATE TABLE threads (

@@ -79,12 +79,12 @@ async fn handle(core: &Interactions, topic: &str, delivery: Delivery) {
             return;
         }
     };
-    if let Some(item) = item {
-        if let Err(error) = core.recorder.record(vec![item]).await {
-            tracing::warn!(%error, topic, "recording an event failed; it will come again");
-            tokio::time::sleep(RETRY_AFTER).await;
-            return;
-        }
+    if let Some(item) = item
+        && let Err(error) = core.recorder.record(vec![item]).await
+    {
+        tracing::warn!(%error, topic, "recording an event failed; it will come again");
+        tokio::time::sleep(RETRY_AFTER).await;
+        return;
     }
     if let Err(error) = delivery.ack().await {
         tracing::warn!(%error, topic, "acknowledging an event failed");

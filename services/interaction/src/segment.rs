@@ -370,7 +370,11 @@ async fn ingest_one(
     let now = now_micros();
     match event.kind {
         EventKind::Identify => {
-            result.customer_id = upsert_record(&core.peers, identify_record(event), budget).await?;
+            let customer_id = upsert_record(&core.peers, identify_record(event), budget).await?;
+            if let Some(anonymous_id) = &event.anonymous_id {
+                link_anonymous(core, &customer_id, anonymous_id, &event.message_id, budget).await?;
+            }
+            result.customer_id = customer_id;
         }
         EventKind::Alias => {
             let previous = text(&event.json, "previousId").unwrap_or_default();
@@ -381,7 +385,9 @@ async fn ingest_one(
                 identifiers: vec![user_identifier(&user_id), device_identifier(&previous)],
                 ..Default::default()
             };
-            result.customer_id = upsert_record(&core.peers, record, budget).await?;
+            let customer_id = upsert_record(&core.peers, record, budget).await?;
+            link_anonymous(core, &customer_id, &previous, &event.message_id, budget).await?;
+            result.customer_id = customer_id;
         }
         EventKind::Group => {
             let customer =
@@ -441,6 +447,50 @@ async fn ingest_one(
         .await
         .map_err(ApiError::internal)?;
     Ok(result)
+}
+
+/// Segment's identify and alias say that the anonymous visitor is the user. Identity
+/// does not link two customers on a shared device id alone, so the customers this
+/// service created for the anonymous id's history are merged into the user's
+/// (identity's Merge; the merge comes back through identity's change stream, which
+/// moves the rows here).
+async fn link_anonymous(
+    core: &Interactions,
+    customer_id: &str,
+    anonymous_id: &str,
+    message_id: &str,
+    budget: Duration,
+) -> ApiResult<()> {
+    let anchor = anchor_of(&CustomerSelector::Identifier {
+        kind: IdentifierKind::DeviceId,
+        system: String::new(),
+        value: anonymous_id.to_owned(),
+    });
+    let mut customer_ids = vec![customer_id.to_owned()];
+    for other in core
+        .store
+        .customers_of_anchor(&anchor)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        if !customer_ids.contains(&other) {
+            customer_ids.push(other);
+        }
+    }
+    if customer_ids.len() < 2 {
+        return Ok(());
+    }
+    let mut request = tonic::Request::new(pb::MergeRequest {
+        customer_ids,
+        reason: format!("segment: anonymous visitor identified (message {message_id})"),
+    });
+    request.set_timeout(budget);
+    core.peers
+        .identity()
+        .merge(request)
+        .await
+        .map_err(|status| crate::resolve::peer_error("identity", status))?;
+    Ok(())
 }
 
 #[cfg(test)]

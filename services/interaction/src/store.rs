@@ -141,6 +141,9 @@ pub trait InteractionStore: Send + Sync + 'static {
     /// Moves every row of the `absorbed` customers to `survivor`.
     async fn merge(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()>;
 
+    /// The customers whose interactions were recorded through `anchor`.
+    async fn customers_of_anchor(&self, anchor: &str) -> anyhow::Result<Vec<String>>;
+
     /// The distinct anchors of the customer's rows.
     async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>>;
 
@@ -910,6 +913,16 @@ impl InteractionStore for SqlInteractionStore {
         }
         transaction.commit().await?;
         Ok(())
+    }
+
+    async fn customers_of_anchor(&self, anchor: &str) -> anyhow::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT customer_id FROM interactions WHERE anchor = $1 LIMIT 100",
+        )
+        .bind(anchor)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
     async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
