@@ -453,6 +453,38 @@ async fn offering_story(backend: Backend) {
         .into_inner();
     assert_eq!((retried.recorded, retried.already_recorded), (0, 2));
 
+    // The offer and its outcome reach the customer's timeline through the bus
+    // (`customization.offers`), each once.
+    let started = Instant::now();
+    loop {
+        let timeline = suite
+            .interaction()
+            .list_timeline(pb::ListTimelineRequest {
+                customer: by_id(&ann),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let types: Vec<i32> = timeline.interactions.iter().map(|i| i.r#type).collect();
+        let presented = types
+            .iter()
+            .filter(|t| **t == pb::InteractionType::OfferPresented as i32)
+            .count();
+        let accepted = types
+            .iter()
+            .filter(|t| **t == pb::InteractionType::OfferAccepted as i32)
+            .count();
+        if presented == 1 && accepted == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "offer events not on the timeline: {types:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // What the customer chose before wins for this customer (unless in the control
     // group, which keeps the static rules).
     let next = client
