@@ -293,7 +293,7 @@ async fn seed(url: &str, customers: usize) -> anyhow::Result<()> {
                 ..Default::default()
             });
         }
-        if index % 3 == 0 {
+        if index.is_multiple_of(3) {
             interaction
                 .record_interaction(pb::RecordInteractionRequest {
                     customer: by_email(index),
@@ -309,13 +309,13 @@ async fn seed(url: &str, customers: usize) -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             interaction
                 .record_consent(pb::RecordConsentRequest {
                     customer: by_email(index),
                     channel: pb::Channel::Email as i32,
                     purpose: "service".into(),
-                    status: if index % 4 == 0 {
+                    status: if index.is_multiple_of(4) {
                         pb::ConsentStatus::Granted
                     } else {
                         pb::ConsentStatus::Denied
