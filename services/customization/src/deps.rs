@@ -232,10 +232,15 @@ impl Dependencies {
                 }
             }
         };
+        let budget = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout_at(deadline, work).await {
             Ok(answer) => answer,
             Err(_) => {
-                breaker.failure();
+                // A caller in a hurry must not open the breaker for everyone: only a
+                // timeout with a fair share of the usual budget counts as a failure.
+                if budget >= Duration::from_millis(self.config.dependency_timeout_ms / 4) {
+                    breaker.failure();
+                }
                 tracing::debug!(dependency = name, "no answer within its deadline");
                 None
             }
