@@ -2,7 +2,8 @@
 //!
 //! Links are taken strongest first (forced by a steward, then deterministic rules, then
 //! by weight), ties broken by the records' source keys, and each joins two clusters
-//! unless a constraint forbids it (different national ids, a steward's block). The
+//! unless a constraint forbids it (different national ids, clearly different persons,
+//! a steward's block); a steward's forced link joins them regardless. The
 //! result depends only on the records and their links, never on the order in which
 //! records arrived, which is what makes resolution order-independent.
 
@@ -91,7 +92,12 @@ pub fn cluster<C: Constraints>(
         let (Some(state_a), Some(state_b)) = (state_a, state_b) else {
             continue;
         };
-        if !constraints.compatible(state_a, state_b, &members[root_a], &members[root_b]) {
+        // A steward's merge is the last word: it joins clusters that the matcher's
+        // own constraints would keep apart (identity refuses, with an error, a merge
+        // of customers with different national ids before it gets here).
+        let forced = matches!(link.strength, LinkStrength::Forced);
+        if !forced && !constraints.compatible(state_a, state_b, &members[root_a], &members[root_b])
+        {
             continue;
         }
         // The larger cluster absorbs the smaller: fewer member moves.
@@ -181,6 +187,25 @@ mod tests {
             &NationalIds(vec![Some(1), None, Some(2)]),
         );
         assert_eq!(clusters, vec![vec![0], vec![1, 2]]);
+    }
+
+    #[test]
+    fn a_stewards_forced_link_joins_what_constraints_keep_apart() {
+        let keys = ["a", "b"];
+        let forced = || Link {
+            a: 0,
+            b: 1,
+            strength: LinkStrength::Forced,
+        };
+        let conflicting = NationalIds(vec![Some(1), Some(2)]);
+        assert_eq!(
+            cluster(&keys, &mut [weight(0, 1, 40.0)], &conflicting),
+            vec![vec![0], vec![1]]
+        );
+        assert_eq!(
+            cluster(&keys, &mut [forced()], &conflicting),
+            vec![vec![0, 1]]
+        );
     }
 
     #[test]

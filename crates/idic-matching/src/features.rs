@@ -3,7 +3,9 @@
 //! digits, e-mail local parts. Comparing two records then costs no allocation.
 
 use crate::normalize::{nickname_root, phonetic_code};
-use crate::record::{Date, IdKind, NormalizedAddress, NormalizedIdentifier, NormalizedRecord};
+use crate::record::{
+    Date, Generation, IdKind, NormalizedAddress, NormalizedIdentifier, NormalizedRecord,
+};
 
 /// A name part ready for comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,9 @@ impl NameFeatures {
 pub struct Features {
     pub given: Option<NameFeatures>,
     pub family: Option<NameFeatures>,
+    /// First letter of the middle name: sources give it whole or as an initial.
+    pub middle_initial: Option<u8>,
+    pub generation: Option<Generation>,
     pub organization: Option<String>,
     pub birth_date: Option<Date>,
     /// YYYYMMDD digits of the birth date, for typo comparison.
@@ -68,6 +73,11 @@ impl Features {
         Features {
             given: record.given_name.as_deref().map(NameFeatures::given),
             family: record.family_name.as_deref().map(NameFeatures::family),
+            middle_initial: record
+                .middle_name
+                .as_deref()
+                .and_then(|middle| middle.bytes().next()),
+            generation: record.generation,
             organization: record.organization_name.clone(),
             birth_date: record.date_of_birth,
             birth_digits: record.date_of_birth.map(date_digits),

@@ -55,6 +55,17 @@ pub struct RawRecord {
     pub identifiers: Vec<RawIdentifier>,
 }
 
+/// A generational suffix ("Jr", "Sr", "III"): a father and the son named after him
+/// differ in it, so two different ones name two people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Generation {
+    Senior,
+    /// "Jr" and "II" both mark the younger of two people of one name.
+    Junior,
+    Third,
+    Fourth,
+}
+
 /// A calendar date that exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Date {
@@ -97,6 +108,9 @@ pub struct NormalizedRecord {
     pub middle_name: Option<String>,
     pub family_name: Option<String>,
     pub organization_name: Option<String>,
+    /// From the suffix field or a trailing "Jr"/"Sr"/"III" of a name part.
+    #[serde(default)]
+    pub generation: Option<Generation>,
     pub date_of_birth: Option<Date>,
     /// Canonical e-mails, deduplicated, in input order.
     pub emails: Vec<String>,

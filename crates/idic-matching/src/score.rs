@@ -10,6 +10,39 @@ use crate::features::{Features, NameFeatures};
 use crate::params::{Field, MatchParameters};
 use crate::record::IdKind;
 
+/// The given-name level from which names agree only by sound or initial.
+const GIVEN_PHONETIC_LEVEL: u8 = 3;
+
+/// The e-mail level "same local part, other provider".
+const EMAIL_SAME_LOCAL_LEVEL: u8 = 1;
+
+/// Whether every local part the two records share is spelled from their names
+/// ("jperez", "linda_stewart", "stewart.linda"), letters only.
+fn shared_locals_are_names(a: &Features, b: &Features) -> bool {
+    let spelled_from_names = |local: &str, features: &Features| {
+        let letters: String = local.chars().filter(char::is_ascii_alphabetic).collect();
+        if letters.len() != local.chars().filter(|c| c.is_ascii_alphanumeric()).count() {
+            return false; // digits make a local part personal ("aaronmurray1978")
+        }
+        let given = features.given.as_ref().map_or("", |g| g.folded.as_str());
+        let family = features.family.as_ref().map_or("", |f| f.folded.as_str());
+        let (given, family) = (given.replace(' ', ""), family.replace(' ', ""));
+        let initial = given.get(..1).unwrap_or("");
+        !family.is_empty()
+            && [
+                format!("{given}{family}"),
+                format!("{family}{given}"),
+                format!("{initial}{family}"),
+                format!("{family}{initial}"),
+                family.clone(),
+            ]
+            .contains(&letters)
+    };
+    a.email_locals()
+        .filter(|local| b.email_locals().any(|other| other == *local))
+        .all(|local| spelled_from_names(local, a) || spelled_from_names(local, b))
+}
+
 /// Receives each field's outcome as it is compared.
 pub trait Recorder {
     fn field(
@@ -95,8 +128,9 @@ impl Rule {
 pub enum Conflict {
     /// Both carry national ids and they differ: two people.
     DifferentNationalIds,
-    /// Given names or birth dates clearly differ and no strong identifier agrees:
-    /// household members, twins, parent and child share the rest.
+    /// Given names, middle initials, generational suffixes or birth dates clearly
+    /// differ and no strong identifier agrees: household members, twins, parent and
+    /// child share the rest.
     DifferentPersons,
 }
 
@@ -105,7 +139,7 @@ impl Conflict {
         match self {
             Conflict::DifferentNationalIds => "different national ids",
             Conflict::DifferentPersons => {
-                "given names or birth dates clearly differ and no strong identifier agrees (household members stay apart)"
+                "given names, middle initials, generational suffixes (Jr/Sr) or birth dates clearly differ and no strong identifier agrees (household members stay apart)"
             }
         }
     }
@@ -120,7 +154,8 @@ pub struct PairScore {
     pub conflict: Option<Conflict>,
     /// Some field other than the names agrees (birth date, e-mail, phone, address,
     /// device): names alone never link two records, however rare, since namesakes
-    /// exist.
+    /// exist. When the given names agree only by sound or initial, only a birth date
+    /// or an e-mail counts (household members share the rest).
     pub corroborated: bool,
 }
 
@@ -152,6 +187,8 @@ pub fn compare(
         total += outcome.weight;
     }
     let mut corroborated = false;
+    // Agreement on something a household does not share: birth date or e-mail.
+    let mut personal = false;
     let mut add = |field: Field, level: Option<u8>| {
         if let Some(level) = level {
             let agrees = match field {
@@ -160,7 +197,14 @@ pub fn compare(
                 Field::Organization => false,
                 _ => level < field.disagree_level(),
             };
+            // The same local part at two providers ("jordan_lin@") says no more than
+            // the names when it is made of them.
+            let agrees = agrees
+                && !(field == Field::Email
+                    && level == EMAIL_SAME_LOCAL_LEVEL
+                    && shared_locals_are_names(a, b));
             corroborated |= agrees;
+            personal |= agrees && matches!(field, Field::BirthDate | Field::Email);
             let weight = params.weight(field, level);
             recorder.field(field, level, weight, 0.0, false);
             total += weight;
@@ -181,11 +225,29 @@ pub fn compare(
         shared_level(&a.devices, &b.devices, Field::Device),
     );
 
+    // Household members share address, landline and devices. When the given names
+    // agree only by sound or by initial (Donna/Dawn, J./James), the shared household is
+    // no evidence of one person: only a birth date or an e-mail corroborates then.
+    // A record without a given name ("Peña" at the till with the family landline)
+    // could be anyone of the household, so the same holds.
+    let given_loosely = match names[0].as_ref() {
+        Some(outcome) if outcome.field == Field::GivenName => {
+            outcome.level >= GIVEN_PHONETIC_LEVEL
+                && outcome.level < Field::GivenName.disagree_level()
+        }
+        _ => a.organization.is_none() && b.organization.is_none(),
+    };
+    if given_loosely && !personal {
+        corroborated = false;
+    }
+
     let rule = strong_identifier_rule(a, b);
     let conflict = if national_ids_differ(a, b) {
         Some(Conflict::DifferentNationalIds)
     } else if rule.is_none()
-        && (given_names_differ(a, b, &names) || birth == Some(Field::BirthDate.disagree_level()))
+        && (given_names_differ(a, b, &names)
+            || birth == Some(Field::BirthDate.disagree_level())
+            || person_markers_differ(a, b))
     {
         // Households share family name, address, phone, devices and even family
         // e-mails; only a strong identifier outweighs different persons' names or
@@ -239,10 +301,21 @@ pub fn hard_conflict(a: &Features, b: &Features) -> Option<Conflict> {
     let birth = birth_date_level(a, b);
     if (!swapped_names_agree && given_names_differ(a, b, &params_free_names))
         || birth == Some(Field::BirthDate.disagree_level())
+        || person_markers_differ(a, b)
     {
         return Some(Conflict::DifferentPersons);
     }
     None
+}
+
+/// Middle initials or generational suffixes that both records give and that differ:
+/// John A. Smith is not John B. Smith, and John Smith Sr is not John Smith Jr.
+fn person_markers_differ(a: &Features, b: &Features) -> bool {
+    fn both_and_differ<T: PartialEq>(x: Option<T>, y: Option<T>) -> bool {
+        matches!((x, y), (Some(x), Some(y)) if x != y)
+    }
+    both_and_differ(a.middle_initial, b.middle_initial)
+        || both_and_differ(a.generation, b.generation)
 }
 
 /// Whether the given names are clearly different: no agreement level, and more than a
@@ -610,5 +683,87 @@ mod tests {
         let score = compare(&ann, &typo, &params, &mut NoRecord);
         assert_eq!(score.conflict, None);
         assert!(score.is_link(22.0), "{score:?}");
+    }
+
+    #[test]
+    fn different_middle_initials_or_generations_are_different_persons() {
+        let params = MatchParameters::default();
+        let with = |middle: &str, suffix: &str, family: &str| {
+            let raw = RawRecord {
+                given_name: "John".into(),
+                middle_name: middle.into(),
+                family_name: family.into(),
+                name_suffix: suffix.into(),
+                phones: vec!["+1 217 555 0148".into()],
+                addresses: vec![RawAddress {
+                    street_number: "12".into(),
+                    street: "High Street".into(),
+                    locality: "Springfield".into(),
+                    postcode: "62704".into(),
+                    country: "US".into(),
+                    ..RawAddress::default()
+                }],
+                ..RawRecord::default()
+            };
+            Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+        };
+        let conflict = |x: &Features, y: &Features| {
+            let forward = compare(x, y, &params, &mut NoRecord).conflict;
+            assert_eq!(forward, compare(y, x, &params, &mut NoRecord).conflict);
+            assert_eq!(forward.is_some(), hard_conflict(x, y).is_some());
+            forward
+        };
+        let robert = with("Robert", "", "Smith");
+        let initial_r = with("R.", "", "Smith");
+        let adam = with("Adam", "", "Smith");
+        let none = with("", "", "Smith");
+        assert_eq!(conflict(&robert, &initial_r), None);
+        assert_eq!(conflict(&robert, &none), None);
+        assert_eq!(conflict(&robert, &adam), Some(Conflict::DifferentPersons));
+
+        let junior = with("", "Jr.", "Smith");
+        let junior_in_family = with("", "", "Smith Jr");
+        let senior = with("", "Sr", "Smith");
+        assert_eq!(junior.generation, Some(crate::record::Generation::Junior));
+        assert_eq!(junior_in_family.generation, junior.generation);
+        assert_eq!(conflict(&junior, &junior_in_family), None);
+        assert_eq!(conflict(&junior, &none), None);
+        assert_eq!(conflict(&junior, &senior), Some(Conflict::DifferentPersons));
+    }
+
+    #[test]
+    fn a_shared_household_does_not_corroborate_loosely_agreeing_given_names() {
+        let params = MatchParameters::default();
+        let at_home = |given: &str, dob: &str| {
+            let raw = RawRecord {
+                given_name: given.into(),
+                family_name: "Kowalczyk".into(),
+                date_of_birth: dob.into(),
+                phones: vec!["+1 217 555 0148".into()],
+                addresses: vec![RawAddress {
+                    street_number: "12".into(),
+                    street: "High Street".into(),
+                    locality: "Springfield".into(),
+                    postcode: "62704".into(),
+                    country: "US".into(),
+                    ..RawAddress::default()
+                }],
+                ..RawRecord::default()
+            };
+            Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+        };
+        // Same sound, same household, nothing personal: not corroborated.
+        let donna = at_home("Donna", "");
+        let dawn = at_home("Dawn", "");
+        let score = compare(&donna, &dawn, &params, &mut NoRecord);
+        assert!(!score.corroborated, "{score:?}");
+        assert!(!score.is_link(0.0));
+        // The same birth date is personal evidence.
+        let donna_dob = at_home("Donna", "1961-05-04");
+        let dawn_dob = at_home("Dawn", "1961-05-04");
+        assert!(compare(&donna_dob, &dawn_dob, &params, &mut NoRecord).corroborated);
+        // Names that agree closely keep the household as corroboration.
+        let donna_again = at_home("Donna", "");
+        assert!(compare(&donna, &donna_again, &params, &mut NoRecord).corroborated);
     }
 }

@@ -266,8 +266,7 @@ impl ResolveCache {
                         };
                         match next {
                             Some(Ok(event)) => {
-                                match crate::follow::IdentityChange::from_payload(&event.payload)
-                                {
+                                match crate::follow::IdentityChange::from_payload(&event.payload) {
                                     Ok(change) => self.invalidate(&change),
                                     Err(_) => self.invalidate_all(),
                                 }

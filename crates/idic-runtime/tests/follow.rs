@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use idic_runtime::follow::{CHANGES_TOPIC, FollowIdentity, IdentityChange, spawn_identity_follower};
+use idic_runtime::follow::{
+    CHANGES_TOPIC, FollowIdentity, IdentityChange, spawn_identity_follower,
+};
 use idic_runtime::{Config, ServiceContext};
 
 /// Records what it applied; fails the first attempt at every erasure.
@@ -87,7 +89,10 @@ async fn changes_arrive_in_order_and_a_failed_one_comes_again() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(*follower.applied.lock().unwrap(), expected);
-    assert_eq!(*follower.failed_once.lock().unwrap(), vec!["cus_c".to_owned()]);
+    assert_eq!(
+        *follower.failed_once.lock().unwrap(),
+        vec!["cus_c".to_owned()]
+    );
 
     ctx.shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(2), task)

@@ -46,8 +46,15 @@ async fn other_process(suite: &TestSuite) -> ServiceContext {
     config.redis_url = suite.config.redis_url.clone();
     config.redis.key_prefix = suite.config.redis.key_prefix.clone();
     config.peers.identity = Some(suite.endpoint());
-    assert!(config.redis_url.as_ref().is_some_and(|url: &SecretUrl| !url.expose().is_empty()));
-    ServiceContext::connect(Arc::new(config), None).await.unwrap()
+    assert!(
+        config
+            .redis_url
+            .as_ref()
+            .is_some_and(|url: &SecretUrl| !url.expose().is_empty())
+    );
+    ServiceContext::connect(Arc::new(config), None)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -90,7 +97,10 @@ async fn a_merge_reaches_followers_and_clears_cached_resolutions() {
     );
     let by_old_id = CustomerSelector::Id(newer.customer_id.clone());
     assert_eq!(
-        ctx.peers.resolve_customer(&by_old_id, budget).await.unwrap(),
+        ctx.peers
+            .resolve_customer(&by_old_id, budget)
+            .await
+            .unwrap(),
         newer.customer_id
     );
 
@@ -102,17 +112,35 @@ async fn a_merge_reaches_followers_and_clears_cached_resolutions() {
         .await
         .unwrap();
 
+    let fresh = identity
+        .lookup_customer_id(pb::LookupCustomerIdRequest {
+            customer: Some(ngozi.to_proto()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer_id;
+    assert_eq!(
+        fresh, older.customer_id,
+        "identity itself resolves to the survivor"
+    );
     // Without invalidation both would stay cached for the TTL (minutes).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let by_email = ctx.peers.resolve_customer(&ngozi, budget).await.unwrap();
-        let by_alias = ctx.peers.resolve_customer(&by_old_id, budget).await.unwrap();
+        let by_alias = ctx
+            .peers
+            .resolve_customer(&by_old_id, budget)
+            .await
+            .unwrap();
         if by_email == older.customer_id && by_alias == older.customer_id {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "still resolving to {by_email} and {by_alias} after the merge"
+            "still resolving to {by_email} and {by_alias} after the merge into {}; the follower heard {:?}",
+            older.customer_id,
+            heard.0.lock().unwrap()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

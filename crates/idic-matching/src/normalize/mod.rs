@@ -67,10 +67,16 @@ pub fn normalize_record(
     let mut errors = Vec::new();
     let mut record = NormalizedRecord::default();
 
-    // Prefix and suffix are not compared (titles say little about who someone is),
-    // but they are still bounded.
+    // Titles say little about who someone is and are not compared; of the suffixes,
+    // only a generational one ("Jr", "Sr") is kept.
     check_length(&raw.name_prefix, || "name_prefix".to_owned(), &mut errors);
-    check_length(&raw.name_suffix, || "name_suffix".to_owned(), &mut errors);
+    if check_length(&raw.name_suffix, || "name_suffix".to_owned(), &mut errors) {
+        record.generation = name::generation_in(&raw.name_suffix, false);
+    }
+    record.generation = record
+        .generation
+        .or_else(|| name::generation_in(&raw.family_name, true))
+        .or_else(|| name::generation_in(&raw.given_name, true));
     record.given_name = person_name("given_name", &raw.given_name, &mut errors);
     record.middle_name = person_name("middle_name", &raw.middle_name, &mut errors);
     record.family_name = person_name("family_name", &raw.family_name, &mut errors);

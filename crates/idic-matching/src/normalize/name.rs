@@ -1,5 +1,8 @@
 //! Folding of free text to comparable ASCII words, and cleaning of person-name parts
-//! (titles such as "Dr" and suffixes such as "Jr" are not part of a name).
+//! (titles such as "Dr" and suffixes such as "Jr" are not part of a name; a
+//! generational suffix is kept apart as evidence).
+
+use crate::record::Generation;
 
 /// Folds text to lower-case ASCII words separated by single spaces: diacritics and
 /// other scripts are transliterated (`Zoë` -> `zoe`, `Müller` -> `muller`, `ß` -> `ss`,
@@ -101,6 +104,30 @@ pub(super) fn normalize_name_part(raw: &str) -> Option<String> {
         Some(folded)
     } else {
         Some(kept.to_owned())
+    }
+}
+
+/// The generational suffix among the words of `raw` (a suffix field) or, with
+/// `trailing_only`, among the trailing suffix words of a name part.
+pub(super) fn generation_in(raw: &str, trailing_only: bool) -> Option<Generation> {
+    let folded = fold_name(raw);
+    let mut words = folded.split(' ').rev();
+    if trailing_only {
+        words
+            .take_while(|word| is_suffix(word))
+            .find_map(generation_of)
+    } else {
+        words.find_map(generation_of)
+    }
+}
+
+fn generation_of(word: &str) -> Option<Generation> {
+    match word {
+        "jr" | "jnr" | "junior" | "ii" => Some(Generation::Junior),
+        "sr" | "snr" | "senior" => Some(Generation::Senior),
+        "iii" => Some(Generation::Third),
+        "iv" => Some(Generation::Fourth),
+        _ => None,
     }
 }
 

@@ -84,13 +84,13 @@ impl Registry {
     /// way mail providers make people pick `john.smith71`.
     pub(crate) fn claim_email(&mut self, rng: &mut impl Rng, local: &str, domain: &str) -> String {
         let plain = format!("{local}@{domain}");
-        if self.emails.insert(fingerprint(&plain)) {
+        if self.emails.insert(fingerprint(&mailbox(&plain))) {
             return plain;
         }
         let mut limit = 100;
         loop {
             let numbered = format!("{local}{}@{domain}", rng.random_range(1..limit));
-            if self.emails.insert(fingerprint(&numbered)) {
+            if self.emails.insert(fingerprint(&mailbox(&numbered))) {
                 return numbered;
             }
             limit = (limit * 2).min(1_000_000);
@@ -153,5 +153,18 @@ impl Registry {
                 return format!("AC-{code}");
             }
         }
+    }
+}
+
+/// The mailbox an address delivers to: providers ignore case, and Gmail ignores dots
+/// in the local part, so "john.smith@gmail.com" and "johnsmith@gmail.com" are one
+/// mailbox and cannot belong to two people.
+fn mailbox(address: &str) -> String {
+    let lower = address.to_lowercase();
+    match lower.split_once('@') {
+        Some((local, domain @ ("gmail.com" | "googlemail.com"))) => {
+            format!("{}@{domain}", local.replace('.', ""))
+        }
+        _ => lower,
     }
 }

@@ -194,7 +194,8 @@ pub fn golden_record(entries: &[&RecordEntry], trust: Trust<'_>) -> Golden {
     golden.date_of_birth = choose(
         "date_of_birth",
         rank(members, trust, |m| {
-            m.entry.features
+            m.entry
+                .features
                 .birth_date
                 .map(|date| (date, iso(date)))
                 .into_iter()
@@ -202,14 +203,16 @@ pub fn golden_record(entries: &[&RecordEntry], trust: Trust<'_>) -> Golden {
         }),
     );
     let emails = rank(members, trust, |m| {
-        m.entry.features
+        m.entry
+            .features
             .emails
             .iter()
             .map(|e| (e.clone(), e.clone()))
             .collect()
     });
     let phones = rank(members, trust, |m| {
-        m.entry.features
+        m.entry
+            .features
             .phones
             .iter()
             .map(|p| (p.clone(), p.clone()))
@@ -233,7 +236,8 @@ pub fn golden_record(entries: &[&RecordEntry], trust: Trust<'_>) -> Golden {
             .collect()
     });
     let identifiers = rank(members, trust, |m| {
-        m.entry.features
+        m.entry
+            .features
             .identifiers
             .iter()
             .map(|i| {

@@ -12,6 +12,7 @@
 
 mod changes;
 mod golden;
+mod key_index;
 mod records;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -115,7 +116,7 @@ pub struct Engine {
     settings: Settings,
     params: Arc<MatchParameters>,
     records: Vec<Option<RecordEntry>>,
-    by_key: FxHashMap<RecordKey, u32>,
+    by_key: key_index::KeyIndex,
     /// Most keys belong to one or two records: inline, no allocation.
     blocks: FxHashMap<BlockKey, SmallVec<[u32; 2]>>,
     links: Vec<Vec<LinkTo>>,
@@ -139,7 +140,7 @@ impl Engine {
             settings,
             params: Arc::new(params),
             records: Vec::new(),
-            by_key: FxHashMap::default(),
+            by_key: key_index::KeyIndex::default(),
             blocks: FxHashMap::default(),
             links: Vec::new(),
             customers: FxHashMap::default(),
@@ -185,8 +186,11 @@ impl Engine {
         for key in block_keys(&entry.features) {
             self.blocks.entry(key).or_default().push(record_id);
         }
-        self.by_key.insert(entry.key.clone(), record_id);
+        if let Some(previous) = self.records[slot].take() {
+            self.by_key.remove(&previous.key, &self.records);
+        }
         self.records[slot] = Some(entry);
+        self.by_key.insert(record_id, &self.records);
     }
 
     pub fn load_link(&mut self, row: LinkRow) {
@@ -259,7 +263,7 @@ impl Engine {
     }
 
     pub fn record(&self, key: &RecordKey) -> Option<(u32, &RecordEntry)> {
-        let id = *self.by_key.get(key)?;
+        let id = self.by_key.get(key, &self.records)?;
         self.records[id as usize].as_ref().map(|entry| (id, entry))
     }
 
@@ -510,16 +514,13 @@ impl Engine {
     ) -> (UpsertResult, ChangeSet) {
         let mut changes = ChangeSet::default();
         let packed = PackedContent::pack(&incoming.content);
-        let (id, seeds) = match self.by_key.get(&incoming.key).copied() {
+        let (id, seeds) = match self.by_key.get(&incoming.key, &self.records) {
             Some(id) => {
                 let Some(existing) = self.records[id as usize].as_ref() else {
                     unreachable!("by_key only names live records")
                 };
                 let same_time = !explicit_time || existing.observed_at == incoming.observed_at;
-                if existing.content == packed
-                    && existing.channel == incoming.channel
-                    && same_time
-                {
+                if existing.content == packed && existing.channel == incoming.channel && same_time {
                     let result = UpsertResult {
                         customer_id: existing.customer.clone(),
                         outcome: Outcome::Unchanged,
@@ -553,7 +554,6 @@ impl Engine {
             None => {
                 let id = self.records.len() as u32;
                 let sort_key = incoming.key.sort_key().into_boxed_str();
-                self.by_key.insert(incoming.key.clone(), id);
                 self.records.push(Some(RecordEntry {
                     key: incoming.key,
                     sort_key,
@@ -563,6 +563,7 @@ impl Engine {
                     features: incoming.features,
                     customer: Arc::from(""),
                 }));
+                self.by_key.insert(id, &self.records);
                 self.links.push(Vec::new());
                 (id, vec![id])
             }
@@ -1170,8 +1171,10 @@ impl Engine {
         for id in &customer.members {
             neighbours.extend(self.links[*id as usize].iter().map(|link| link.other));
             self.unfile(*id, &mut changes, true);
-            if let Some(entry) = self.records[*id as usize].take() {
-                self.by_key.remove(&entry.key);
+            if let Some(entry) = self.records[*id as usize].as_ref() {
+                let key = entry.key.clone();
+                self.by_key.remove(&key, &self.records);
+                self.records[*id as usize] = None;
             }
             let stale: Vec<(u32, u32)> = self
                 .blocked
