@@ -349,6 +349,8 @@ struct Phase {
     degraded: u64,
     late: u64,
     answered: u64,
+    /// Degraded answers by missing source.
+    missing: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -372,6 +374,7 @@ async fn fixed_rate(
         degraded: 0,
         late: 0,
         answered: 0,
+        missing: std::collections::BTreeMap::new(),
     }));
     let total = rate * length.as_millis() as u64 / 1000;
     let start = Instant::now();
@@ -393,22 +396,28 @@ async fn fixed_rate(
                     CustomizationServiceClient::new(channel)
                         .get_tailored_offering(grpc)
                         .await
-                        .map(|response| response.into_inner().degraded)
+                        .map(|response| response.into_inner().missing_sources)
                 }
                 Request::Health => {
                     let mut grpc = tonic::Request::new(HealthCheckRequest {
                         service: "idic.v1.CustomizationService".into(),
                     });
                     grpc.set_timeout(deadline);
-                    HealthClient::new(channel).check(grpc).await.map(|_| false)
+                    HealthClient::new(channel)
+                        .check(grpc)
+                        .await
+                        .map(|_| Vec::new())
                 }
             };
             let took = due.elapsed();
             let mut phase = phase.lock().unwrap_or_else(|p| p.into_inner());
             match outcome {
-                Ok(degraded) => {
+                Ok(missing) => {
                     phase.answered += 1;
-                    phase.degraded += u64::from(degraded);
+                    phase.degraded += u64::from(!missing.is_empty());
+                    for source in missing {
+                        *phase.missing.entry(source).or_default() += 1;
+                    }
                     phase.late += u64::from(took > deadline);
                     let _ = phase.latency.record(took.as_micros().max(1) as u64);
                 }
@@ -531,6 +540,12 @@ fn offering(settings: &LoadSettings, hang: Option<Dependency>) -> anyhow::Result
             millis(p(phase, 0.9)),
             millis(p(phase, 0.99)),
             millis(phase.latency.max()),
+        ));
+    }
+    if !offers.missing.is_empty() {
+        text.push_str(&format!(
+            "\ndegraded answers by missing source: {:?}\n",
+            offers.missing
         ));
     }
     let ratio = p(&offers, 0.99) as f64 / p(&health, 0.99).max(1) as f64;
