@@ -38,6 +38,10 @@ pub enum Command {
     /// dependency, and the learning simulation.
     #[command(subcommand)]
     Customization(crate::customization::CustomizationBench),
+    /// Differentiation benchmarks: model fit from stored transactions, GetCustomerValue
+    /// under load with 1M transactions, value skew over 1M customers.
+    #[command(subcommand)]
+    Differentiation(crate::differentiation::DifferentiationBench),
     /// Interaction benchmarks: RecordInteraction throughput on SQLite or PostgreSQL,
     /// GetContext latency with 1M interactions stored.
     #[command(subcommand)]

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod cpu;
 pub mod customization;
+pub mod differentiation;
 pub mod identity;
 pub mod interaction;
 pub mod load;

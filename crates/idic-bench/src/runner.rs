@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(crate::identity::run(command))
         }
         Command::Customization(command) => crate::customization::run(command),
+        Command::Differentiation(command) => crate::differentiation::run(command),
         Command::Interaction(command) => crate::interaction::run(command),
     }
 }
