@@ -95,6 +95,10 @@ async fn seed_the_rest(suite: &TestSuite, customer_id: &str) {
                     minor_units: amount,
                 },
                 margin_minor: None,
+                anchor: customer_id.into(),
+                lines: Vec::new(),
+                channel: 0,
+                commitment_months: 0,
             })
             .await
             .unwrap();
