@@ -65,8 +65,9 @@ pub struct ContextArgs {
     /// Customers sharing what the heavy ones do not hold.
     #[arg(long, default_value_t = 9_000)]
     pub light_customers: usize,
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: usize,
+    /// Calls in flight; several (`1,4,16`) measure each in turn on the same data.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 16])]
+    pub concurrency: Vec<usize>,
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub duration: Duration,
     #[arg(long, default_value_t = 2)]
@@ -208,7 +209,7 @@ fn call_request(customer_id: &str, sequence: u64) -> pb::RecordInteractionReques
             currency: "EUR".into(),
             minor_units: 250,
         }),
-        needs: if sequence % 10 == 0 {
+        needs: if sequence.is_multiple_of(10) {
             vec![pb::ExpressedNeed {
                 key: "contact_time".into(),
                 value: "evenings".into(),
@@ -319,7 +320,7 @@ fn record(args: &RecordArgs) -> anyhow::Result<()> {
 /// A stored interaction of the context benchmark: every 25th a complaint with a thread,
 /// every 10th with an expressed preference.
 fn stored_interaction(customer_id: &str, sequence: usize, at_micros: i64) -> NewInteraction {
-    let complaint = sequence % 25 == 0;
+    let complaint = sequence.is_multiple_of(25);
     let interaction = Interaction {
         interaction_id: format!("int_b{sequence:09}"),
         idempotency_key: format!("seed-{sequence}"),
@@ -338,7 +339,7 @@ fn stored_interaction(customer_id: &str, sequence: usize, at_micros: i64) -> New
         thread_status: 0,
         topic: format!("topic {}", sequence % 30),
         summary: "seeded contact".into(),
-        needs: if sequence % 10 == 0 {
+        needs: if sequence.is_multiple_of(10) {
             vec![(format!("pref{}", sequence % 7), "yes".into())]
         } else {
             Vec::new()
@@ -399,73 +400,76 @@ fn context(args: &ContextArgs) -> anyhow::Result<()> {
             args.interactions,
             seeded.elapsed().as_secs_f64()
         );
-        let client = pb::interaction_service_client::InteractionServiceClient::new(channel.clone());
-        let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
-        let warm_until = Instant::now() + Duration::from_secs(3);
-        let deadline = warm_until + args.duration;
         let ids = Arc::new(heavy);
-        let load_before = load_average();
-        let mut workers = Vec::new();
-        for worker in 0..args.concurrency {
-            let mut client = client.clone();
-            let histogram = histogram.clone();
-            let ids = ids.clone();
-            workers.push(tokio::spawn(async move {
-                let mut index = worker * 7_919;
-                let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
-                let (mut errors, mut degraded) = (0u64, 0u64);
-                loop {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    index = (index + 104_729) % ids.len();
-                    let started = Instant::now();
-                    let outcome = client
-                        .get_context(pb::GetContextRequest { customer: by_id(&ids[index]), recent_limit: 10 })
-                        .await;
-                    let micros = started.elapsed().as_micros() as u64;
-                    if now < warm_until {
-                        continue;
-                    }
-                    match outcome {
-                        Ok(response) => {
-                            if !response.get_ref().degraded.is_empty() {
-                                degraded += 1;
-                            }
-                            local.record(micros.max(1)).unwrap_or(());
+        for &concurrency in &args.concurrency {
+            let client = pb::interaction_service_client::InteractionServiceClient::new(channel.clone());
+            let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+            let warm_until = Instant::now() + Duration::from_secs(3);
+            let deadline = warm_until + args.duration;
+            let load_before = load_average();
+            let mut workers = Vec::new();
+            for worker in 0..concurrency {
+                let mut client = client.clone();
+                let histogram = histogram.clone();
+                let ids = ids.clone();
+                workers.push(tokio::spawn(async move {
+                    let mut index = worker * 7_919;
+                    let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+                    let (mut errors, mut degraded) = (0u64, 0u64);
+                    loop {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
                         }
-                        Err(_) => errors += 1,
+                        index = (index + 104_729) % ids.len();
+                        let started = Instant::now();
+                        let outcome = client
+                            .get_context(pb::GetContextRequest { customer: by_id(&ids[index]), recent_limit: 10 })
+                            .await;
+                        let micros = started.elapsed().as_micros() as u64;
+                        if now < warm_until {
+                            continue;
+                        }
+                        match outcome {
+                            Ok(response) => {
+                                if !response.get_ref().degraded.is_empty() {
+                                    degraded += 1;
+                                }
+                                local.record(micros.max(1)).unwrap_or(());
+                            }
+                            Err(_) => errors += 1,
+                        }
                     }
-                }
-                histogram.lock().map(|mut h| h.add(&local).unwrap_or(())).unwrap_or(());
-                (errors, degraded)
-            }));
+                    histogram.lock().map(|mut h| h.add(&local).unwrap_or(())).unwrap_or(());
+                    (errors, degraded)
+                }));
+            }
+            let (mut errors, mut degraded) = (0, 0);
+            for worker in workers {
+                let (worker_errors, worker_degraded) = worker.await?;
+                errors += worker_errors;
+                degraded += worker_degraded;
+            }
+            let histogram = histogram.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+            let text = format!(
+                "interaction GetContext on {backend}, {} interactions stored, the {} heaviest customers holding {} each (asked), {} in flight, {:?}, {} server threads: {} calls ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {errors} errors, {degraded} degraded; {} load before {load_before}, after {}",
+                args.interactions,
+                ids.len(),
+                args.heavy_size,
+                concurrency,
+                args.duration,
+                args.server_threads,
+                histogram.len(),
+                histogram.len() as f64 / args.duration.as_secs_f64(),
+                histogram.value_at_quantile(0.5) as f64 / 1e3,
+                histogram.value_at_quantile(0.99) as f64 / 1e3,
+                histogram.max() as f64 / 1e3,
+                utc_now(),
+                load_average()
+            );
+    report(args.markdown.as_ref(), &text)?;
         }
-        let (mut errors, mut degraded) = (0, 0);
-        for worker in workers {
-            let (worker_errors, worker_degraded) = worker.await?;
-            errors += worker_errors;
-            degraded += worker_degraded;
-        }
-        let histogram = histogram.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
-        let text = format!(
-            "interaction GetContext on {backend}, {} interactions stored, the {} heaviest customers holding {} each (asked), {} in flight, {:?}, {} server threads: {} calls ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {errors} errors, {degraded} degraded; {} load before {load_before}, after {}",
-            args.interactions,
-            ids.len(),
-            args.heavy_size,
-            args.concurrency,
-            args.duration,
-            args.server_threads,
-            histogram.len(),
-            histogram.len() as f64 / args.duration.as_secs_f64(),
-            histogram.value_at_quantile(0.5) as f64 / 1e3,
-            histogram.value_at_quantile(0.99) as f64 / 1e3,
-            histogram.max() as f64 / 1e3,
-            utc_now(),
-            load_average()
-        );
-        report(args.markdown.as_ref(), &text)
+        Ok(())
     });
     suite.stop.cancel();
     suite.runtime.shutdown_timeout(Duration::from_secs(5));
