@@ -51,15 +51,36 @@ pub struct ValueArgs {
     /// Customers in identity the transactions belong to.
     #[arg(long, default_value_t = 10_000)]
     pub customers: usize,
-    /// Requests in flight.
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: usize,
+    /// Requests in flight; several (comma-separated) run one after another on the
+    /// same seeded data.
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    pub concurrency: Vec<usize>,
+    /// RPCs measured, one after another: `value` (GetCustomerValue), `needs`
+    /// (GetCustomerNeeds).
+    #[arg(long, value_delimiter = ',', default_value = "value")]
+    pub rpc: Vec<Rpc>,
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub duration: Duration,
     #[arg(long, default_value_t = 2)]
     pub server_threads: usize,
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+}
+
+/// A per-customer read measured by `idic-bench differentiation value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rpc {
+    Value,
+    Needs,
+}
+
+impl Rpc {
+    fn name(self) -> &'static str {
+        match self {
+            Rpc::Value => "GetCustomerValue",
+            Rpc::Needs => "GetCustomerNeeds",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -303,60 +324,100 @@ fn value(args: &ValueArgs) -> anyhow::Result<()> {
         let skew = differentiation.get_value_skew(pb::GetValueSkewRequest {}).await?.into_inner();
         let skew_ms = skew_started.elapsed().as_secs_f64() * 1e3;
 
-        let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
-        let deadline = Instant::now() + args.duration;
         let ids = Arc::new(customer_ids);
-        let mut workers = Vec::new();
-        let load_before = load_average();
-        for worker in 0..args.concurrency {
-            let mut client = differentiation.clone();
-            let histogram = histogram.clone();
-            let ids = ids.clone();
-            workers.push(tokio::spawn(async move {
-                let mut index = worker * 7_919;
-                let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
-                let mut errors = 0u64;
-                while Instant::now() < deadline {
-                    index = (index + 104_729) % ids.len();
-                    let started = Instant::now();
-                    let outcome = client
-                        .get_customer_value(pb::GetCustomerValueRequest {
-                            customer: Some(pb::CustomerRef { r#ref: Some(pb::customer_ref::Ref::CustomerId(ids[index].clone())) }),
-                        })
-                        .await;
-                    let micros = started.elapsed().as_micros() as u64;
-                    match outcome {
-                        Ok(_) => local.record(micros.max(1)).unwrap_or(()),
-                        Err(_) => errors += 1,
-                    }
-                }
-                histogram.lock().map(|mut h| h.add(&local).unwrap_or(())).unwrap_or(());
-                errors
-            }));
+        let mut lines = Vec::new();
+        for &rpc in &args.rpc {
+            for &concurrency in &args.concurrency {
+                let load_before = load_average();
+                let (histogram, errors) = closed_loop(&differentiation, &ids, rpc, concurrency, args.duration).await?;
+                lines.push(format!(
+                    "differentiation {}, {stored} transactions over {} customers, {concurrency} in flight, {:?}, {} server threads: {} calls ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {errors} errors; GetValueSkew (snapshot of {}) {skew_ms:.1} ms; {} load before {load_before}, after {}",
+                    rpc.name(),
+                    ids.len(),
+                    args.duration,
+                    args.server_threads,
+                    histogram.len(),
+                    histogram.len() as f64 / args.duration.as_secs_f64(),
+                    histogram.value_at_quantile(0.5) as f64 / 1e3,
+                    histogram.value_at_quantile(0.99) as f64 / 1e3,
+                    histogram.max() as f64 / 1e3,
+                    skew.customers,
+                    utc_now(),
+                    load_average()
+                ));
+            }
         }
-        let mut errors = 0;
-        for worker in workers {
-            errors += worker.await?;
-        }
-        let histogram = histogram.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
-        let text = format!(
-            "differentiation GetCustomerValue, {stored} transactions over {} customers, {} in flight, {:?}, {} server threads: {} calls ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {errors} errors; GetValueSkew (snapshot of {}) {skew_ms:.1} ms; {} load before {load_before}, after {}",
-            ids.len(),
-            args.concurrency,
-            args.duration,
-            args.server_threads,
-            histogram.len(),
-            histogram.len() as f64 / args.duration.as_secs_f64(),
-            histogram.value_at_quantile(0.5) as f64 / 1e3,
-            histogram.value_at_quantile(0.99) as f64 / 1e3,
-            histogram.max() as f64 / 1e3,
-            skew.customers,
-            utc_now(),
-            load_average()
-        );
+        let text = lines.join("\n");
         report(args.markdown.as_ref(), &text)
     });
     stop.cancel();
     runtime.shutdown_timeout(Duration::from_secs(5));
     outcome
+}
+
+type Client =
+    pb::differentiation_service_client::DifferentiationServiceClient<tonic::transport::Channel>;
+
+/// `concurrency` workers calling `rpc` back to back, by customer id, for `duration`:
+/// the latency histogram (µs) and the failed calls.
+async fn closed_loop(
+    differentiation: &Client,
+    ids: &Arc<Vec<String>>,
+    rpc: Rpc,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<(Histogram<u64>, u64)> {
+    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
+    let deadline = Instant::now() + duration;
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        let mut client = differentiation.clone();
+        let histogram = histogram.clone();
+        let ids = ids.clone();
+        workers.push(tokio::spawn(async move {
+            let mut index = worker * 7_919;
+            let mut local =
+                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                index = (index + 104_729) % ids.len();
+                let customer = Some(pb::CustomerRef {
+                    r#ref: Some(pb::customer_ref::Ref::CustomerId(ids[index].clone())),
+                });
+                let started = Instant::now();
+                let ok = match rpc {
+                    Rpc::Value => client
+                        .get_customer_value(pb::GetCustomerValueRequest { customer })
+                        .await
+                        .is_ok(),
+                    Rpc::Needs => client
+                        .get_customer_needs(pb::GetCustomerNeedsRequest { customer })
+                        .await
+                        .is_ok(),
+                };
+                let micros = started.elapsed().as_micros() as u64;
+                if ok {
+                    local.record(micros.max(1)).unwrap_or(());
+                } else {
+                    errors += 1;
+                }
+            }
+            histogram
+                .lock()
+                .map(|mut h| h.add(&local).unwrap_or(()))
+                .unwrap_or(());
+            errors
+        }));
+    }
+    let mut errors = 0;
+    for worker in workers {
+        errors += worker.await?;
+    }
+    let histogram = histogram
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .clone();
+    Ok((histogram, errors))
 }

@@ -16,4 +16,4 @@ pub mod summary;
 
 pub use bgnbd::{BgNbd, BgNbdFit};
 pub use gamma_gamma::{GammaGamma, GammaGammaFit};
-pub use summary::{CustomerSummary, Purchase, TimeUnit, summarize};
+pub use summary::{CustomerSummary, DayTotals, Purchase, TimeUnit, summarize, summarize_totals};

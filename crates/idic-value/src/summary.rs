@@ -93,6 +93,44 @@ pub fn summarize(purchases: &[Purchase], end_day: i64, unit: TimeUnit) -> Option
     })
 }
 
+/// A customer's purchases already grouped by day (what a database can aggregate
+/// without handing over every purchase): the first and last purchase day, how many
+/// distinct days it bought on, the sum of all amounts and the sum of the first day's.
+/// Only purchases up to the end of calibration may be counted in it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayTotals {
+    pub first_day: i64,
+    pub last_day: i64,
+    pub transaction_days: u32,
+    pub total: f64,
+    pub first_day_total: f64,
+}
+
+/// The same summary as [`summarize`] from per-day totals; None without any purchase
+/// day or when the first purchase is after `end_day`.
+pub fn summarize_totals(
+    totals: &DayTotals,
+    end_day: i64,
+    unit: TimeUnit,
+) -> Option<CustomerSummary> {
+    if totals.transaction_days == 0 || totals.first_day > end_day || totals.last_day > end_day {
+        return None;
+    }
+    let frequency = totals.transaction_days - 1;
+    let monetary = if frequency == 0 {
+        0.0
+    } else {
+        (totals.total - totals.first_day_total) / f64::from(frequency)
+    };
+    Some(CustomerSummary {
+        frequency,
+        recency: (totals.last_day - totals.first_day) as f64 / unit.days(),
+        age: (end_day - totals.first_day) as f64 / unit.days(),
+        monetary,
+        total: totals.total,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +170,67 @@ mod tests {
         assert!((summary.monetary - 15.0).abs() < 1e-12);
         assert!((summary.total - 45.0).abs() < 1e-12);
         assert!(summarize(&purchases, -1, TimeUnit::Day).is_none());
+    }
+
+    #[test]
+    fn day_totals_summarize_like_purchases() {
+        let purchases = [
+            Purchase {
+                day: 3,
+                amount: 10.0,
+            },
+            Purchase {
+                day: 3,
+                amount: 5.0,
+            },
+            Purchase {
+                day: 10,
+                amount: 20.0,
+            },
+            Purchase {
+                day: 17,
+                amount: 4.0,
+            },
+            Purchase {
+                day: 17,
+                amount: 6.0,
+            },
+        ];
+        let totals = DayTotals {
+            first_day: 3,
+            last_day: 17,
+            transaction_days: 3,
+            total: 45.0,
+            first_day_total: 15.0,
+        };
+        for unit in [TimeUnit::Day, TimeUnit::Week] {
+            assert_eq!(
+                summarize_totals(&totals, 30, unit),
+                summarize(&purchases, 30, unit)
+            );
+        }
+        let single = DayTotals {
+            first_day: 3,
+            last_day: 3,
+            transaction_days: 1,
+            total: 15.0,
+            first_day_total: 15.0,
+        };
+        assert_eq!(
+            summarize_totals(&single, 30, TimeUnit::Week),
+            summarize(&purchases[..2], 30, TimeUnit::Week)
+        );
+        assert_eq!(summarize_totals(&totals, 2, TimeUnit::Day), None);
+        assert_eq!(
+            summarize_totals(
+                &DayTotals {
+                    transaction_days: 0,
+                    ..totals
+                },
+                30,
+                TimeUnit::Day
+            ),
+            None
+        );
     }
 }

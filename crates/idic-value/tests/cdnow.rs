@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use idic_value::{Purchase, TimeUnit, bgnbd, gamma_gamma, summarize};
+use idic_value::{DayTotals, Purchase, TimeUnit, bgnbd, gamma_gamma, summarize, summarize_totals};
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
@@ -30,7 +30,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-fn cdnow_customers() -> Vec<idic_value::CustomerSummary> {
+/// Every CDNOW customer's purchases, sorted by day.
+fn cdnow_purchases() -> BTreeMap<u32, Vec<Purchase>> {
     let text = include_str!("../testdata/CDNOW_sample.txt");
     let mut purchases: BTreeMap<u32, Vec<Purchase>> = BTreeMap::new();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
@@ -45,14 +46,55 @@ fn cdnow_customers() -> Vec<idic_value::CustomerSummary> {
             .or_default()
             .push(Purchase { day, amount });
     }
-    let calibration_end = days_from_civil(1997, 9, 30);
+    for list in purchases.values_mut() {
+        list.sort_by_key(|purchase| purchase.day);
+    }
     purchases
-        .values_mut()
-        .filter_map(|list| {
-            list.sort_by_key(|purchase| purchase.day);
-            summarize(list, calibration_end, TimeUnit::Week)
-        })
+}
+
+fn calibration_end() -> i64 {
+    days_from_civil(1997, 9, 30)
+}
+
+fn cdnow_customers() -> Vec<idic_value::CustomerSummary> {
+    cdnow_purchases()
+        .values()
+        .filter_map(|list| summarize(list, calibration_end(), TimeUnit::Week))
         .collect()
+}
+
+/// The service's refit reads per-day totals aggregated by the database rather than
+/// every purchase: on CDNOW they give exactly the summaries the fits above use.
+#[test]
+fn day_totals_give_the_same_cdnow_summaries() {
+    let end = calibration_end();
+    let mut customers = 0;
+    for list in cdnow_purchases().values() {
+        let in_period: Vec<&Purchase> = list.iter().filter(|p| p.day <= end).collect();
+        let Some(first) = in_period.first() else {
+            assert_eq!(summarize(list, end, TimeUnit::Week), None);
+            continue;
+        };
+        let mut days: Vec<i64> = in_period.iter().map(|p| p.day).collect();
+        days.dedup();
+        let totals = DayTotals {
+            first_day: first.day,
+            last_day: days[days.len() - 1],
+            transaction_days: u32::try_from(days.len()).unwrap(),
+            total: in_period.iter().map(|p| p.amount).sum(),
+            first_day_total: in_period
+                .iter()
+                .filter(|p| p.day == first.day)
+                .map(|p| p.amount)
+                .sum(),
+        };
+        assert_eq!(
+            summarize_totals(&totals, end, TimeUnit::Week),
+            summarize(list, end, TimeUnit::Week)
+        );
+        customers += 1;
+    }
+    assert_eq!(customers, 2357);
 }
 
 #[test]

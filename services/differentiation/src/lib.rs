@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod base_cache;
 pub mod domain;
 pub mod handler;
 pub mod listen;

@@ -8,11 +8,11 @@ use idic_proto::v1 as pb;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
 use idic_value::needs::{self, Segmentation};
 use idic_value::skew::{self, Tier, TierCutoffs};
-use idic_value::{CustomerSummary, Purchase, TimeUnit, bgnbd, gamma_gamma, rfm, summarize};
+use idic_value::{CustomerSummary, DayTotals, TimeUnit, bgnbd, gamma_gamma, rfm, summarize_totals};
 use prost::Message as _;
 
 use crate::domain::{BaseSnapshot, CustomerScores, Segment, StoredModel, day_of, major_units};
-use crate::store::{DifferentiationStore, PurchaseRow};
+use crate::store::{DifferentiationStore, PurchaseDays};
 
 /// Categories kept as their own needs dimension; the rest pool into "other".
 const MAX_CATEGORIES: usize = 20;
@@ -44,34 +44,28 @@ pub struct Summaries {
     pub summaries: Vec<CustomerSummary>,
 }
 
-/// Groups purchases (sorted by customer, then time) into per-customer summaries.
-pub fn summarize_rows(
-    rows: &[PurchaseRow],
+/// Per-customer summaries from the purchase days the store aggregated.
+pub fn summarize_days(
+    days: Vec<PurchaseDays>,
     currency: &str,
     end_micros: i64,
     unit: TimeUnit,
 ) -> Summaries {
     let end_day = day_of(end_micros);
-    let mut customer_ids = Vec::new();
-    let mut summaries = Vec::new();
-    let mut purchases: Vec<Purchase> = Vec::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let customer = &rows[start].customer_id;
-        let mut end = start;
-        purchases.clear();
-        while end < rows.len() && &rows[end].customer_id == customer {
-            purchases.push(Purchase {
-                day: day_of(rows[end].occurred_at_micros),
-                amount: major_units(rows[end].amount_minor, currency),
-            });
-            end += 1;
-        }
-        if let Some(summary) = summarize(&purchases, end_day, unit) {
-            customer_ids.push(customer.clone());
+    let mut customer_ids = Vec::with_capacity(days.len());
+    let mut summaries = Vec::with_capacity(days.len());
+    for row in days {
+        let totals = DayTotals {
+            first_day: row.first_day,
+            last_day: row.last_day,
+            transaction_days: row.transaction_days,
+            total: major_units(row.total_minor, currency),
+            first_day_total: major_units(row.first_day_minor, currency),
+        };
+        if let Some(summary) = summarize_totals(&totals, end_day, unit) {
+            customer_ids.push(row.customer_id);
             summaries.push(summary);
         }
-        start = end;
     }
     Summaries {
         customer_ids,
@@ -95,11 +89,10 @@ pub async fn fit_models(
             .await?
             .ok_or_else(|| RefitError::NotEnoughData("no purchases are stored".into()))?,
     };
-    let rows = store
-        .purchases_until(&currency, observation_end_micros)
+    let days = store
+        .purchase_days_until(&currency, observation_end_micros)
         .await?;
-    let data = summarize_rows(&rows, &currency, observation_end_micros, unit);
-    drop(rows);
+    let data = summarize_days(days, &currency, observation_end_micros, unit);
     let bg = bgnbd::fit(&data.summaries).ok_or_else(|| {
         RefitError::NotEnoughData("no customer purchased before the observation end".into())
     })?;

@@ -1,16 +1,22 @@
 //! Differentiation's storage: a trait the domain uses, and its SQL implementation for
 //! PostgreSQL and SQLite.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
+use futures::TryStreamExt as _;
 use idic_runtime::storage::{Backend, Database, Migrations};
 use idic_value::skew::Tier;
 use idic_value::{BgNbd, CustomerSummary, GammaGamma, TimeUnit};
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
 
+use crate::base_cache::Cached;
 use crate::domain::{
-    Amount, BaseSnapshot, CustomerFilter, CustomerScores, CustomerValue, Preference, Segment,
-    StoredModel, Transaction,
+    Amount, BaseSnapshot, CustomerFilter, CustomerScores, CustomerValue, MICROS_PER_DAY,
+    Preference, Segment, StoredModel, Transaction,
 };
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
@@ -24,12 +30,41 @@ pub static MIGRATIONS: Migrations = Migrations {
 /// Rows per multi-row INSERT (17 columns stay well under both engines' limits).
 const ROWS_PER_STATEMENT: usize = 400;
 
-/// One purchase as the models read it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PurchaseRow {
+/// One customer's purchases grouped by day, as the models read them (amounts in
+/// minor units): see `idic_value::DayTotals`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseDays {
     pub customer_id: String,
-    pub occurred_at_micros: i64,
-    pub amount_minor: i64,
+    pub first_day: i64,
+    pub last_day: i64,
+    pub transaction_days: u32,
+    pub total_minor: i64,
+    pub first_day_minor: i64,
+}
+
+impl PurchaseDays {
+    fn first(customer_id: &str, day: i64, amount_minor: i64) -> Self {
+        PurchaseDays {
+            customer_id: customer_id.to_owned(),
+            first_day: day,
+            last_day: day,
+            transaction_days: 1,
+            total_minor: amount_minor,
+            first_day_minor: amount_minor,
+        }
+    }
+
+    /// Adds a purchase no earlier than the ones added before (same-day purchases are
+    /// one transaction).
+    fn add(&mut self, day: i64, amount_minor: i64) {
+        self.total_minor = self.total_minor.saturating_add(amount_minor);
+        if day != self.last_day {
+            self.transaction_days += 1;
+            self.last_day = day;
+        } else if self.transaction_days == 1 {
+            self.first_day_minor = self.first_day_minor.saturating_add(amount_minor);
+        }
+    }
 }
 
 #[async_trait]
@@ -48,12 +83,14 @@ pub trait DifferentiationStore: Send + Sync + 'static {
     /// The purchase currency used most often (None without purchases).
     async fn most_common_currency(&self) -> anyhow::Result<Option<String>>;
 
-    /// Purchases in `currency` up to `end_micros` inclusive, by customer then time.
-    async fn purchases_until(
+    /// Per customer (sorted by id), its purchases in `currency` up to `end_micros`
+    /// inclusive grouped by day (what the models need, without keeping every purchase
+    /// in memory).
+    async fn purchase_days_until(
         &self,
         currency: &str,
         end_micros: i64,
-    ) -> anyhow::Result<Vec<PurchaseRow>>;
+    ) -> anyhow::Result<Vec<PurchaseDays>>;
 
     /// Spend per (customer, category) from purchase lines up to `end_micros`.
     async fn category_spend_until(
@@ -116,13 +153,108 @@ pub trait DifferentiationStore: Send + Sync + 'static {
     async fn erase_customer(&self, customer_id: &str) -> anyhow::Result<()>;
 }
 
+/// How long the base-wide figures of the last refit are served from memory before
+/// they are read again (a refit in this process replaces them at once).
+pub const BASE_FIGURES_TTL: Duration = Duration::from_secs(5);
+
+/// The base-wide figures of the last refit that per-customer calls need.
+struct BaseFigures {
+    model: Option<StoredModel>,
+    category_shares: Vec<(String, f64)>,
+    segments: HashMap<String, Segment>,
+}
+
 pub struct SqlDifferentiationStore {
     database: Database,
+    base: Cached<BaseFigures>,
 }
 
 impl SqlDifferentiationStore {
     pub fn new(database: Database) -> Self {
-        SqlDifferentiationStore { database }
+        SqlDifferentiationStore {
+            database,
+            base: Cached::new(BASE_FIGURES_TTL),
+        }
+    }
+
+    /// The base-wide figures, from memory while fresh.
+    async fn base(&self) -> anyhow::Result<Arc<BaseFigures>> {
+        let generation = match self.base.get() {
+            Ok(figures) => return Ok(figures),
+            Err(generation) => generation,
+        };
+        let (model, category_shares, segments) = tokio::try_join!(
+            self.read_latest_model(),
+            self.read_category_shares(),
+            self.read_segments()
+        )?;
+        let figures = Arc::new(BaseFigures {
+            model,
+            category_shares,
+            segments: segments
+                .into_iter()
+                .map(|segment| (segment.segment_id.clone(), segment))
+                .collect(),
+        });
+        self.base.put(generation, figures.clone());
+        Ok(figures)
+    }
+
+    async fn read_category_shares(&self) -> anyhow::Result<Vec<(String, f64)>> {
+        let rows = sqlx::query("SELECT category, share FROM category_shares ORDER BY category")
+            .fetch_all(&self.database.pool)
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    async fn read_latest_model(&self) -> anyhow::Result<Option<StoredModel>> {
+        let row = sqlx::query(
+            "SELECT model_id, fitted_at, observation_end, time_unit, currency, customers, bg_r,
+               bg_alpha, bg_a, bg_b, bg_log_likelihood, gg_p, gg_q, gg_gamma, gg_log_likelihood,
+               gg_customers, fit_millis
+             FROM value_models ORDER BY fitted_at DESC, model_id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.database.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let unit: String = row.try_get(3)?;
+        Ok(Some(StoredModel {
+            model_id: row.try_get(0)?,
+            fitted_at_micros: row.try_get(1)?,
+            observation_end_micros: row.try_get(2)?,
+            time_unit: TimeUnit::parse(&unit).unwrap_or(TimeUnit::Week),
+            currency: row.try_get(4)?,
+            customers: u64::try_from(row.try_get::<i64, _>(5)?)?,
+            bg_nbd: BgNbd {
+                r: row.try_get(6)?,
+                alpha: row.try_get(7)?,
+                a: row.try_get(8)?,
+                b: row.try_get(9)?,
+            },
+            bg_log_likelihood: row.try_get(10)?,
+            gamma_gamma: GammaGamma {
+                p: row.try_get(11)?,
+                q: row.try_get(12)?,
+                gamma: row.try_get(13)?,
+            },
+            gg_log_likelihood: row.try_get(14)?,
+            gg_customers: u64::try_from(row.try_get::<i64, _>(15)?)?,
+            fit_millis: row.try_get(16)?,
+        }))
+    }
+
+    async fn read_segments(&self) -> anyhow::Result<Vec<Segment>> {
+        let rows = sqlx::query("SELECT segment_id, label, customers FROM needs_segments")
+            .fetch_all(&self.database.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Segment {
+                segment_id: row.get(0),
+                label: row.get(1),
+                customers: u64::try_from(row.get::<i64, _>(2)).unwrap_or(0),
+            })
+            .collect())
     }
 }
 
@@ -340,28 +472,33 @@ impl DifferentiationStore for SqlDifferentiationStore {
         Ok(row.map(|row| row.get(0)))
     }
 
-    async fn purchases_until(
+    async fn purchase_days_until(
         &self,
         currency: &str,
         end_micros: i64,
-    ) -> anyhow::Result<Vec<PurchaseRow>> {
-        let rows = sqlx::query(
+    ) -> anyhow::Result<Vec<PurchaseDays>> {
+        // The purchases stream in customer then time order straight from the covering
+        // index `transactions_purchases` (no table lookups, no sort) and are folded
+        // per customer and day here: cheaper than grouping by a computed day in SQL.
+        let mut rows = sqlx::query(
             "SELECT customer_id, occurred_at, amount_minor FROM transactions
              WHERE kind = 'purchase' AND currency = $1 AND occurred_at <= $2
              ORDER BY customer_id, occurred_at",
         )
         .bind(currency)
         .bind(end_micros)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| PurchaseRow {
-                customer_id: row.get(0),
-                occurred_at_micros: row.get(1),
-                amount_minor: row.get(2),
-            })
-            .collect())
+        .fetch(&self.database.pool);
+        let mut customers: Vec<PurchaseDays> = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let customer_id: &str = row.try_get(0)?;
+            let day = row.try_get::<i64, _>(1)?.div_euclid(MICROS_PER_DAY);
+            let amount: i64 = row.try_get(2)?;
+            match customers.last_mut() {
+                Some(last) if last.customer_id == customer_id => last.add(day, amount),
+                _ => customers.push(PurchaseDays::first(customer_id, day, amount)),
+            }
+        }
+        Ok(customers)
     }
 
     async fn category_spend_until(
@@ -444,43 +581,12 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .bind(model.fit_millis)
         .execute(&self.database.pool)
         .await?;
+        self.base.invalidate();
         Ok(())
     }
 
     async fn latest_model(&self) -> anyhow::Result<Option<StoredModel>> {
-        let row = sqlx::query(
-            "SELECT model_id, fitted_at, observation_end, time_unit, currency, customers, bg_r,
-               bg_alpha, bg_a, bg_b, bg_log_likelihood, gg_p, gg_q, gg_gamma, gg_log_likelihood,
-               gg_customers, fit_millis
-             FROM value_models ORDER BY fitted_at DESC, model_id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.database.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let unit: String = row.try_get(3)?;
-        Ok(Some(StoredModel {
-            model_id: row.try_get(0)?,
-            fitted_at_micros: row.try_get(1)?,
-            observation_end_micros: row.try_get(2)?,
-            time_unit: TimeUnit::parse(&unit).unwrap_or(TimeUnit::Week),
-            currency: row.try_get(4)?,
-            customers: u64::try_from(row.try_get::<i64, _>(5)?)?,
-            bg_nbd: BgNbd {
-                r: row.try_get(6)?,
-                alpha: row.try_get(7)?,
-                a: row.try_get(8)?,
-                b: row.try_get(9)?,
-            },
-            bg_log_likelihood: row.try_get(10)?,
-            gamma_gamma: GammaGamma {
-                p: row.try_get(11)?,
-                q: row.try_get(12)?,
-                gamma: row.try_get(13)?,
-            },
-            gg_log_likelihood: row.try_get(14)?,
-            gg_customers: u64::try_from(row.try_get::<i64, _>(15)?)?,
-            fit_millis: row.try_get(16)?,
-        }))
+        Ok(self.base().await?.model.clone())
     }
 
     async fn replace_scores(
@@ -565,14 +671,12 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.base.invalidate();
         Ok(())
     }
 
     async fn category_shares(&self) -> anyhow::Result<Vec<(String, f64)>> {
-        let rows = sqlx::query("SELECT category, share FROM category_shares ORDER BY category")
-            .fetch_all(&self.database.pool)
-            .await?;
-        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+        Ok(self.base().await?.category_shares.clone())
     }
 
     async fn customer_scores(&self, customer_id: &str) -> anyhow::Result<Option<CustomerScores>> {
@@ -623,17 +727,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
     }
 
     async fn segment(&self, segment_id: &str) -> anyhow::Result<Option<Segment>> {
-        let row = sqlx::query(
-            "SELECT segment_id, label, customers FROM needs_segments WHERE segment_id = $1",
-        )
-        .bind(segment_id)
-        .fetch_optional(&self.database.pool)
-        .await?;
-        Ok(row.map(|row| Segment {
-            segment_id: row.get(0),
-            label: row.get(1),
-            customers: u64::try_from(row.get::<i64, _>(2)).unwrap_or(0),
-        }))
+        Ok(self.base().await?.segments.get(segment_id).cloned())
     }
 
     async fn latest_snapshot(&self) -> anyhow::Result<Option<BaseSnapshot>> {

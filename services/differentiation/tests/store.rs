@@ -1,7 +1,11 @@
 //! The differentiation store behaves the same on SQLite and on PostgreSQL.
 
-use idic_differentiation::domain::{Amount, OrderLine, Transaction, TransactionKind};
-use idic_differentiation::store::{DifferentiationStore, MIGRATIONS, SqlDifferentiationStore};
+use idic_differentiation::domain::{
+    Amount, BaseSnapshot, OrderLine, Segment, Transaction, TransactionKind,
+};
+use idic_differentiation::store::{
+    DifferentiationStore, MIGRATIONS, PurchaseDays, SqlDifferentiationStore,
+};
 use idic_runtime::ServiceName;
 use idic_testkit::{Backend, TestDatabase};
 
@@ -148,22 +152,40 @@ async fn contract(backend: Backend) {
     other.customer_id = "cus_2".into();
     other.anchor = "loyalty:2".into();
     assert!(store.insert_transaction(&other).await.unwrap());
-    store.reassign_customers(&["cus_2".into()], "cus_1").await.unwrap();
+    store
+        .reassign_customers(&["cus_2".into()], "cus_1")
+        .await
+        .unwrap();
     // Applying the same change again changes nothing.
-    store.reassign_customers(&["cus_2".into()], "cus_1").await.unwrap();
+    store
+        .reassign_customers(&["cus_2".into()], "cus_1")
+        .await
+        .unwrap();
     assert_eq!(store.customer_value("cus_1").await.unwrap().order_count, 4);
     assert_eq!(
         store.anchors("cus_1").await.unwrap(),
         ["loyalty:1", "loyalty:2"]
     );
-    assert_eq!(store.move_anchor("cus_1", "loyalty:2", "cus_3").await.unwrap(), 1);
+    assert_eq!(
+        store
+            .move_anchor("cus_1", "loyalty:2", "cus_3")
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(store.customer_value("cus_1").await.unwrap().order_count, 3);
     assert_eq!(store.customer_value("cus_3").await.unwrap().order_count, 1);
     store.erase_customer("cus_1").await.unwrap();
     let erased = store.customer_value("cus_1").await.unwrap();
     assert_eq!(erased.order_count, 0);
     assert!(erased.revenue.is_empty());
-    assert!(store.customer_category_spend("cus_1").await.unwrap().is_empty());
+    assert!(
+        store
+            .customer_category_spend("cus_1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.customer_value("cus_3").await.unwrap().order_count, 1);
     test_database.remove().await.unwrap();
 }
@@ -176,4 +198,146 @@ async fn store_contract_on_sqlite() {
 #[tokio::test]
 async fn store_contract_on_postgres() {
     contract(Backend::Postgres).await;
+}
+
+const DAY: i64 = 86_400_000_000;
+
+fn purchase_of(customer: &str, order: &str, at: i64, currency: &str, amount: i64) -> Transaction {
+    let mut purchase = transaction(order, TransactionKind::Purchase, at, currency, amount, None);
+    purchase.customer_id = customer.into();
+    purchase
+}
+
+/// What a refit reads: per customer, purchases of one currency up to the end grouped
+/// by UTC day, the first day's amount apart (before 1970 too).
+async fn purchase_days(backend: Backend) {
+    let Some(test_database) =
+        TestDatabase::open(backend, ServiceName::Differentiation, &MIGRATIONS).await
+    else {
+        return;
+    };
+    let store = SqlDifferentiationStore::new(test_database.database.clone());
+    let transactions = [
+        // cus_a: two purchases on its first day (one just before midnight), one a
+        // week later, a return, one in another currency and one after the end.
+        purchase_of("cus_a", "a1", 10 * DAY + 5, "EUR", 1_000),
+        purchase_of("cus_a", "a2", 11 * DAY - 1, "EUR", 500),
+        purchase_of("cus_a", "a3", 17 * DAY, "EUR", 2_000),
+        purchase_of("cus_a", "a4", 17 * DAY + 3, "USD", 9_999),
+        purchase_of("cus_a", "a5", 40 * DAY, "EUR", 7_777),
+        // cus_b: before 1970, the first day is the day before the epoch.
+        purchase_of("cus_b", "b1", -1, "EUR", 300),
+        purchase_of("cus_b", "b2", -DAY, "EUR", 200),
+        purchase_of("cus_b", "b3", 0, "EUR", 400),
+        // cus_c: its first day is the last one, and half of it is after the end.
+        purchase_of("cus_c", "c1", 30 * DAY, "EUR", 600),
+        purchase_of("cus_c", "c2", 30 * DAY + 5_000, "EUR", 800),
+    ];
+    for transaction in &transactions {
+        assert!(store.insert_transaction(transaction).await.unwrap());
+    }
+    let mut refund = purchase_of("cus_a", "a3", 18 * DAY, "EUR", -2_000);
+    refund.kind = TransactionKind::Return;
+    assert!(store.insert_transaction(&refund).await.unwrap());
+
+    let days = store
+        .purchase_days_until("EUR", 30 * DAY + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        days,
+        [
+            PurchaseDays {
+                customer_id: "cus_a".into(),
+                first_day: 10,
+                last_day: 17,
+                transaction_days: 2,
+                total_minor: 3_500,
+                first_day_minor: 1_500,
+            },
+            PurchaseDays {
+                customer_id: "cus_b".into(),
+                first_day: -1,
+                last_day: 0,
+                transaction_days: 2,
+                total_minor: 900,
+                first_day_minor: 500,
+            },
+            PurchaseDays {
+                customer_id: "cus_c".into(),
+                first_day: 30,
+                last_day: 30,
+                transaction_days: 1,
+                total_minor: 600,
+                first_day_minor: 600,
+            },
+        ]
+    );
+    assert!(
+        store
+            .purchase_days_until("GBP", 30 * DAY)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    test_database.remove().await.unwrap();
+}
+
+#[tokio::test]
+async fn purchase_days_on_sqlite() {
+    purchase_days(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn purchase_days_on_postgres() {
+    purchase_days(Backend::Postgres).await;
+}
+
+/// The base-wide figures are kept in memory between calls, and a refit in the same
+/// process replaces them at once.
+async fn base_figures_follow_a_refit(backend: Backend) {
+    let Some(test_database) =
+        TestDatabase::open(backend, ServiceName::Differentiation, &MIGRATIONS).await
+    else {
+        return;
+    };
+    let store = SqlDifferentiationStore::new(test_database.database.clone());
+    assert_eq!(store.segment("seg-books").await.unwrap(), None);
+    assert!(store.category_shares().await.unwrap().is_empty());
+    let segment = Segment {
+        segment_id: "seg-books".into(),
+        label: "books".into(),
+        customers: 1,
+    };
+    let snapshot = BaseSnapshot {
+        computed_at_micros: 1,
+        skew: Vec::new(),
+        needs_differentiation: 0.0,
+        needs_segments: 1,
+    };
+    store
+        .replace_scores(
+            &[],
+            std::slice::from_ref(&segment),
+            &[("books".into(), 1.0)],
+            &snapshot,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.segment("seg-books").await.unwrap(), Some(segment));
+    assert_eq!(
+        store.category_shares().await.unwrap(),
+        [("books".to_owned(), 1.0)]
+    );
+    test_database.remove().await.unwrap();
+}
+
+#[tokio::test]
+async fn base_figures_follow_a_refit_on_sqlite() {
+    base_figures_follow_a_refit(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn base_figures_follow_a_refit_on_postgres() {
+    base_figures_follow_a_refit(Backend::Postgres).await;
 }
