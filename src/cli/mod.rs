@@ -2,8 +2,8 @@
 //! reach a running suite at `--server`.
 
 mod client;
-mod differentiation;
 mod customization;
+mod differentiation;
 mod identity;
 mod interaction;
 mod serve;
