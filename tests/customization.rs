@@ -690,6 +690,51 @@ async fn a_hanging_dependency_degrades_the_offering_within_the_deadline() {
     suite.stop().await.unwrap();
 }
 
+/// With identity hanging, the other services cannot resolve the customer, yet the
+/// offering still comes in time, degraded, with identity named among the missing.
+#[tokio::test]
+async fn a_hanging_identity_degrades_the_offering_within_the_deadline() {
+    let (address, hang) = hanging_listener().await;
+    let suite = TestSuite::start_with(SuiteOptions::new(Backend::Embedded).configure(
+        move |config| {
+            config.peers.identity = Some(address);
+        },
+    ))
+    .await
+    .unwrap();
+    import_catalog(&suite).await;
+    // Identity itself answers on the suite's address; only peers' calls hang.
+    let ann = seed_customer_without_interaction(&suite).await;
+    let mut client = suite.customization();
+    let deadline = Duration::from_millis(300);
+    for attempt in 0..4 {
+        let mut request = tonic::Request::new(pb::GetTailoredOfferingRequest {
+            customer: by_id(&ann),
+            ..Default::default()
+        });
+        request.set_timeout(deadline);
+        let started = Instant::now();
+        let offering = client
+            .get_tailored_offering(request)
+            .await
+            .unwrap_or_else(|status| panic!("attempt {attempt}: {status}"))
+            .into_inner();
+        let took = started.elapsed();
+        assert!(took < deadline, "attempt {attempt} took {took:?}");
+        assert!(offering.degraded);
+        assert!(
+            offering
+                .missing_sources
+                .iter()
+                .any(|source| source == "identity"),
+            "{:?}",
+            offering.missing_sources
+        );
+    }
+    hang.abort();
+    suite.stop().await.unwrap();
+}
+
 async fn seed_customer_without_interaction(suite: &TestSuite) -> String {
     suite
         .identity()

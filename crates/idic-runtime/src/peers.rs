@@ -176,7 +176,13 @@ impl Peers {
             Ok(response) => Ok(response.into_inner().customer_id),
             Err(status) => Err(match status.code() {
                 tonic::Code::NotFound => ApiError::not_found("no customer matches the reference"),
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ApiError::Unavailable {
+                // A peer that cannot be reached, times out, or breaks the connection
+                // (tonic reports a failed HTTP/2 handshake as UNKNOWN or CANCELLED) is
+                // unavailable to our caller, who may retry; not an internal error.
+                tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Cancelled
+                | tonic::Code::Unknown => ApiError::Unavailable {
                     message: "the identity service did not answer".to_owned(),
                     retry_after: Duration::from_millis(200),
                 },
