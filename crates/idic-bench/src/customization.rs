@@ -437,17 +437,6 @@ fn millis(micros: u64) -> String {
     format!("{:.2} ms", micros as f64 / 1000.0)
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 fn offering(settings: &LoadSettings, hang: Option<Dependency>) -> anyhow::Result<()> {
     let bootstrap = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -479,7 +468,7 @@ fn offering(settings: &LoadSettings, hang: Option<Dependency>) -> anyhow::Result
                     .await?,
             );
         }
-        let load_before = load_average();
+        let load_before = crate::machine::load_average();
         fixed_rate(
             &channels,
             Request::Offering,
@@ -507,7 +496,7 @@ fn offering(settings: &LoadSettings, hang: Option<Dependency>) -> anyhow::Result
             settings.customers,
         )
         .await?;
-        anyhow::Ok((offers, health, load_before, load_average()))
+        anyhow::Ok((offers, health, load_before, crate::machine::load_average()))
     });
     suite.stop.cancel();
     let (offers, health, load_before, load_after) = result?;
@@ -570,7 +559,7 @@ fn offering(settings: &LoadSettings, hang: Option<Dependency>) -> anyhow::Result
     }
     print!("{text}");
     if let Some(path) = &settings.markdown {
-        append(path, &text)?;
+        crate::report::append_markdown(path, &text)?;
     }
     Ok(())
 }
@@ -624,18 +613,7 @@ fn learning(args: &LearningArgs) -> anyhow::Result<()> {
     ));
     print!("{text}");
     if let Some(path) = &args.markdown {
-        append(path, &text)?;
+        crate::report::append_markdown(path, &text)?;
     }
-    Ok(())
-}
-
-fn append(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    writeln!(file, "{text}")?;
     Ok(())
 }

@@ -99,26 +99,10 @@ pub fn run(command: DifferentiationBench) -> anyhow::Result<()> {
     }
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 fn report(markdown: Option<&PathBuf>, text: &str) -> anyhow::Result<()> {
     println!("{text}");
     if let Some(path) = markdown {
-        use std::io::Write as _;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        writeln!(file, "{text}")?;
+        crate::report::append_markdown(path, text)?;
     }
     Ok(())
 }
@@ -197,7 +181,7 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
             args.customers,
             transactions.len(),
             utc_now(),
-            load_average()
+            crate::machine::load_average()
         )];
         for run in 0..args.runs {
             let started = Instant::now();
@@ -222,7 +206,7 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
                 model.gamma_gamma.p,
                 model.gamma_gamma.q,
                 model.gamma_gamma.gamma,
-                load_average()
+                crate::machine::load_average()
             ));
         }
         report(args.markdown.as_ref(), &lines.join("\n"))
@@ -254,7 +238,7 @@ fn skew_bench(args: &SkewArgs) -> anyhow::Result<()> {
             figures.gini,
             placements.len(),
             utc_now(),
-            load_average()
+            crate::machine::load_average()
         ),
     )
 }
@@ -328,7 +312,7 @@ fn value(args: &ValueArgs) -> anyhow::Result<()> {
         let mut lines = Vec::new();
         for &rpc in &args.rpc {
             for &concurrency in &args.concurrency {
-                let load_before = load_average();
+                let load_before = crate::machine::load_average();
                 let (histogram, errors) = closed_loop(&differentiation, &ids, rpc, concurrency, args.duration).await?;
                 lines.push(format!(
                     "differentiation {}, {stored} transactions over {} customers, {concurrency} in flight, {:?}, {} server threads: {} calls ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {errors} errors; GetValueSkew (snapshot of {}) {skew_ms:.1} ms; {} load before {load_before}, after {}",
@@ -343,7 +327,7 @@ fn value(args: &ValueArgs) -> anyhow::Result<()> {
                     histogram.max() as f64 / 1e3,
                     skew.customers,
                     utc_now(),
-                    load_average()
+                    crate::machine::load_average()
                 ));
             }
         }

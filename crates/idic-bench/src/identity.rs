@@ -430,7 +430,7 @@ async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
             machine.summary(),
             crate::machine::utc_now(),
         );
-        append(&markdown, &text)?;
+        crate::report::append_markdown(&markdown, &text)?;
     }
     Ok(())
 }
@@ -762,22 +762,12 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         for line in &lines {
             text.push_str(&format!("- {line}\n"));
         }
-        append(markdown, &text)?;
+        crate::report::append_markdown(markdown, &text)?;
     }
     if args.keep_running {
         println!("server at http://{} (Ctrl-C to stop)", server.address);
         tokio::signal::ctrl_c().await?;
     }
     drop(server);
-    Ok(())
-}
-
-fn append(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    file.write_all(text.as_bytes())?;
     Ok(())
 }

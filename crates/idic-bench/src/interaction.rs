@@ -85,26 +85,10 @@ pub fn run(command: InteractionBench) -> anyhow::Result<()> {
     }
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 fn report(markdown: Option<&PathBuf>, text: &str) -> anyhow::Result<()> {
     println!("{text}");
     if let Some(path) = markdown {
-        use std::io::Write as _;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        writeln!(file, "{text}")?;
+        crate::report::append_markdown(path, text)?;
     }
     Ok(())
 }
@@ -242,7 +226,7 @@ fn record(args: &RecordArgs) -> anyhow::Result<()> {
         // Warm the resolve cache and the connections.
         let warm_until = Instant::now() + Duration::from_secs(2);
         let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
-        let load_before = load_average();
+        let load_before = crate::machine::load_average();
         let deadline = warm_until + args.duration;
         let mut workers = Vec::new();
         for _ in 0..args.concurrency {
@@ -308,7 +292,7 @@ fn record(args: &RecordArgs) -> anyhow::Result<()> {
             histogram.value_at_quantile(0.5) as f64 / 1e3,
             histogram.value_at_quantile(0.99) as f64 / 1e3,
             utc_now(),
-            load_average()
+            crate::machine::load_average()
         );
         report(args.markdown.as_ref(), &text)
     });
@@ -406,7 +390,7 @@ fn context(args: &ContextArgs) -> anyhow::Result<()> {
             let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
             let warm_until = Instant::now() + Duration::from_secs(3);
             let deadline = warm_until + args.duration;
-            let load_before = load_average();
+            let load_before = crate::machine::load_average();
             let mut workers = Vec::new();
             for worker in 0..concurrency {
                 let mut client = client.clone();
@@ -465,7 +449,7 @@ fn context(args: &ContextArgs) -> anyhow::Result<()> {
                 histogram.value_at_quantile(0.99) as f64 / 1e3,
                 histogram.max() as f64 / 1e3,
                 utc_now(),
-                load_average()
+                crate::machine::load_average()
             );
     report(args.markdown.as_ref(), &text)?;
         }

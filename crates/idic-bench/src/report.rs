@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use hdrhistogram::Histogram;
 
 use crate::cpu::CpuUse;
@@ -385,6 +386,18 @@ fn capitalized(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(characters).collect(),
         None => String::new(),
     }
+}
+
+/// Appends `text` and a line break to the Markdown file at `path`, creating it.
+pub fn append_markdown(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    writeln!(file, "{text}").with_context(|| format!("appending to {}", path.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]
