@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::shared::ServiceContext;
 
@@ -81,15 +81,18 @@ impl IdentityChange {
     }
 }
 
-/// The JSON identity publishes (see identity's `service.rs`).
-#[derive(Deserialize)]
-struct ChangePayload {
-    kind: String,
-    customer_id: String,
+/// The JSON of one change on [`CHANGES_TOPIC`]: identity writes it, followers read it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChangePayload {
+    pub event_id: u64,
+    /// "merged", "split" or "erased".
+    pub kind: String,
+    pub customer_id: String,
     #[serde(default)]
-    absorbed_customer_ids: Vec<String>,
+    pub absorbed_customer_ids: Vec<String>,
     #[serde(default)]
-    new_customer_ids: Vec<String>,
+    pub new_customer_ids: Vec<String>,
+    pub occurred_at_micros: i64,
 }
 
 /// What a service does when identity changes who is who.

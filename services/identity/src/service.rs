@@ -26,6 +26,7 @@ use crate::store::IdentityStore;
 /// The bus topic on which committed change events are published (JSON, read by
 /// `idic_runtime::follow`).
 pub use idic_runtime::follow::CHANGES_TOPIC;
+use idic_runtime::follow::ChangePayload;
 
 /// Change sets waiting for the same commit, at most.
 const GROUP_COMMIT_LIMIT: usize = 256;
@@ -382,7 +383,7 @@ async fn persist(
                     let _ = waiter.send(Ok(()));
                 }
                 for event in combined.events {
-                    if let Ok(payload) = serde_json::to_vec(&EventJson::from(&event))
+                    if let Ok(payload) = serde_json::to_vec(&change_payload(&event))
                         && let Err(error) = bus.publish(CHANGES_TOPIC, &payload).await
                     {
                         tracing::warn!(%error, "publishing an identity change failed");
@@ -405,30 +406,19 @@ async fn persist(
     }
 }
 
-/// A change event on the bus.
-#[derive(serde::Serialize)]
-struct EventJson<'a> {
-    event_id: u64,
-    kind: &'static str,
-    customer_id: &'a str,
-    absorbed_customer_ids: &'a [String],
-    new_customer_ids: &'a [String],
-    occurred_at_micros: i64,
-}
-
-impl<'a> From<&'a ChangeEvent> for EventJson<'a> {
-    fn from(event: &'a ChangeEvent) -> Self {
-        EventJson {
-            event_id: event.event_id,
-            kind: match event.kind {
-                crate::engine::ChangeKind::Merged => "merged",
-                crate::engine::ChangeKind::Split => "split",
-                crate::engine::ChangeKind::Erased => "erased",
-            },
-            customer_id: &event.customer_id,
-            absorbed_customer_ids: &event.absorbed_ids,
-            new_customer_ids: &event.new_ids,
-            occurred_at_micros: event.occurred_at,
+/// A committed change as the bus carries it.
+fn change_payload(event: &ChangeEvent) -> ChangePayload {
+    ChangePayload {
+        event_id: event.event_id,
+        kind: match event.kind {
+            crate::engine::ChangeKind::Merged => "merged",
+            crate::engine::ChangeKind::Split => "split",
+            crate::engine::ChangeKind::Erased => "erased",
         }
+        .to_owned(),
+        customer_id: event.customer_id.clone(),
+        absorbed_customer_ids: event.absorbed_ids.clone(),
+        new_customer_ids: event.new_ids.clone(),
+        occurred_at_micros: event.occurred_at,
     }
 }
