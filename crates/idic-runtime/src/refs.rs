@@ -39,6 +39,49 @@ impl CustomerSelector {
         }
     }
 
+    /// The reference as one string that services store beside the rows they key by
+    /// customer (`id:cus_...`, or `KIND:value`, `EXTERNAL_ID:system:value` for
+    /// external ids), so that after a split in identity each row can be resolved
+    /// again and follow its own reference.
+    pub fn anchor(&self) -> String {
+        match self {
+            CustomerSelector::Id(id) => format!("id:{id}"),
+            CustomerSelector::Identifier {
+                kind,
+                system,
+                value,
+            } => {
+                let kind = kind.as_str_name().trim_start_matches("IDENTIFIER_KIND_");
+                if system.is_empty() {
+                    format!("{kind}:{value}")
+                } else {
+                    format!("{kind}:{system}:{value}")
+                }
+            }
+        }
+    }
+
+    /// The selector an [`anchor`](Self::anchor) was made from; `None` for a
+    /// malformed one.
+    pub fn from_anchor(anchor: &str) -> Option<CustomerSelector> {
+        if let Some(id) = anchor.strip_prefix("id:") {
+            return Some(CustomerSelector::Id(id.to_owned()));
+        }
+        let (kind, rest) = anchor.split_once(':')?;
+        let kind = IdentifierKind::from_str_name(&format!("IDENTIFIER_KIND_{kind}"))?;
+        let (system, value) = if kind == IdentifierKind::ExternalId {
+            let (system, value) = rest.split_once(':')?;
+            (system.to_owned(), value.to_owned())
+        } else {
+            (String::new(), rest.to_owned())
+        };
+        Some(CustomerSelector::Identifier {
+            kind,
+            system,
+            value,
+        })
+    }
+
     /// The reference back on the wire, for calls to peers.
     pub fn to_proto(&self) -> CustomerRef {
         let reference = match self {

@@ -516,29 +516,10 @@ fn decode_interaction(value: Value) -> Fetched<InteractionFacts> {
     })
 }
 
-/// The reference as stored next to customer rows: the customer id, or `KIND:VALUE`.
-pub fn anchor(selector: &CustomerSelector) -> String {
-    match selector {
-        CustomerSelector::Id(id) => id.clone(),
-        CustomerSelector::Identifier {
-            kind,
-            system,
-            value,
-        } => {
-            let kind = kind.as_str_name().trim_start_matches("IDENTIFIER_KIND_");
-            if system.is_empty() {
-                format!("{kind}:{value}")
-            } else {
-                format!("{kind}:{system}:{value}")
-            }
-        }
-    }
-}
-
 /// Cache keys carry a 128-bit digest of the reference, not the reference itself, so
 /// that no e-mail or phone number appears in Redis key names.
 fn cache_key(source: &str, selector: &CustomerSelector) -> String {
-    let anchor = anchor(selector);
+    let anchor = selector.anchor();
     let digest = |salt: u64| {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         salt.hash(&mut hasher);

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idic_proto::v1::IdentifierKind;
 use idic_runtime::follow::{FollowIdentity, IdentityChange};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
@@ -31,7 +30,7 @@ impl FollowIdentity for Follower {
             }
             IdentityChange::Split { customer_id, .. } => {
                 for anchor in self.store.anchors(customer_id).await? {
-                    let Some(selector) = selector_of(&anchor) else {
+                    let Some(selector) = CustomerSelector::from_anchor(&anchor) else {
                         continue;
                     };
                     match self.peers.resolve_customer(&selector, RESOLVE_BUDGET).await {
@@ -54,23 +53,4 @@ impl FollowIdentity for Follower {
         }
         Ok(())
     }
-}
-
-/// The selector an anchor was made from (`crate::deps::anchor`).
-pub fn selector_of(anchor: &str) -> Option<CustomerSelector> {
-    let Some((kind, rest)) = anchor.split_once(':') else {
-        return Some(CustomerSelector::Id(anchor.to_owned()));
-    };
-    let kind = IdentifierKind::from_str_name(&format!("IDENTIFIER_KIND_{kind}"))?;
-    let (system, value) = if kind == IdentifierKind::ExternalId {
-        let (system, value) = rest.split_once(':')?;
-        (system.to_owned(), value.to_owned())
-    } else {
-        (String::new(), rest.to_owned())
-    };
-    Some(CustomerSelector::Identifier {
-        kind,
-        system,
-        value,
-    })
 }

@@ -24,7 +24,7 @@ use prost::Message as _;
 use tokio::time::Instant;
 
 use crate::convert;
-use crate::deps::{Dependencies, Gathered, anchor};
+use crate::deps::{Dependencies, Gathered};
 use crate::store::{CustomizationStore, InsertOffering, OfferingRow, OutcomeRow, StoredRules};
 
 /// The bus topic offers and their outcomes are published on.
@@ -358,7 +358,7 @@ impl Customization {
             CustomerSelector::Id(id) => Some(id.clone()),
             CustomerSelector::Identifier { .. } => None,
         });
-        let anchor = anchor(selector);
+        let anchor = selector.anchor();
         let subject = customer_id
             .clone()
             .unwrap_or_else(|| format!("anchor:{anchor}"));
@@ -375,7 +375,7 @@ impl Customization {
             .gather(&request.selector, self.dependency_deadline(deadline))
             .await;
         let (customer_id, subject) = Self::subject(&gathered, &request.selector);
-        let anchor = anchor(&request.selector);
+        let anchor = request.selector.anchor();
         let order_quantity = order_quantity(request.order.as_ref());
         let profile = self
             .profile(&gathered, &subject, &anchor, order_quantity)
@@ -493,7 +493,7 @@ impl Customization {
             .profile(
                 &gathered,
                 &subject,
-                &anchor(selector),
+                &selector.anchor(),
                 order_quantity(order),
             )
             .await?;

@@ -8,8 +8,9 @@ use std::time::Duration;
 use idic_runtime::follow::{FollowIdentity, IdentityChange};
 use idic_runtime::peers::Peers;
 
-use crate::resolve::{lookup_uncached, selector_of};
+use crate::resolve::lookup_uncached;
 use crate::store::InteractionStore;
+use idic_runtime::refs::CustomerSelector;
 
 const LOOKUP_BUDGET: Duration = Duration::from_secs(5);
 
@@ -36,7 +37,7 @@ impl InteractionFollower {
     /// have seen the split yet), and moves the rows whose anchor now resolves elsewhere.
     async fn split(&self, customer_id: &str) -> anyhow::Result<()> {
         for anchor in self.store.anchors(customer_id).await? {
-            let Some(selector) = selector_of(&anchor) else {
+            let Some(selector) = CustomerSelector::from_anchor(&anchor) else {
                 tracing::warn!("a stored anchor is malformed; its rows stay");
                 continue;
             };

@@ -16,48 +16,6 @@ use idic_runtime::refs::CustomerSelector;
 /// The `source_system` of the records this service creates in identity.
 pub const SOURCE_SYSTEM: &str = "interaction";
 
-/// The anchor of a selector.
-pub fn anchor_of(selector: &CustomerSelector) -> String {
-    match selector {
-        CustomerSelector::Id(id) => format!("id:{id}"),
-        CustomerSelector::Identifier {
-            kind,
-            system,
-            value,
-        } => {
-            let kind = kind
-                .as_str_name()
-                .trim_start_matches("IDENTIFIER_KIND_")
-                .to_owned();
-            if system.is_empty() {
-                format!("{kind}:{value}")
-            } else {
-                format!("{kind}:{system}:{value}")
-            }
-        }
-    }
-}
-
-/// The selector an anchor was made from; None for a malformed anchor.
-pub fn selector_of(anchor: &str) -> Option<CustomerSelector> {
-    if let Some(id) = anchor.strip_prefix("id:") {
-        return Some(CustomerSelector::Id(id.to_owned()));
-    }
-    let (kind, rest) = anchor.split_once(':')?;
-    let kind = IdentifierKind::from_str_name(&format!("IDENTIFIER_KIND_{kind}"))?;
-    let (system, value) = if kind == IdentifierKind::ExternalId {
-        let (system, value) = rest.split_once(':')?;
-        (system.to_owned(), value.to_owned())
-    } else {
-        (String::new(), rest.to_owned())
-    };
-    Some(CustomerSelector::Identifier {
-        kind,
-        system,
-        value,
-    })
-}
-
 /// A resolved reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -75,7 +33,7 @@ pub async fn resolve_or_create(
     selector: &CustomerSelector,
     budget: Duration,
 ) -> ApiResult<Resolved> {
-    let anchor = anchor_of(selector);
+    let anchor = selector.anchor();
     match peers.resolve_customer(selector, budget).await {
         Ok(customer_id) => Ok(Resolved {
             customer_id,
@@ -201,8 +159,11 @@ mod tests {
             },
         ];
         for selector in selectors {
-            assert_eq!(selector_of(&anchor_of(&selector)), Some(selector));
+            assert_eq!(
+                CustomerSelector::from_anchor(&selector.anchor()),
+                Some(selector)
+            );
         }
-        assert_eq!(selector_of("NOPE:1"), None);
+        assert_eq!(CustomerSelector::from_anchor("NOPE:1"), None);
     }
 }

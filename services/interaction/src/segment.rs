@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::convert::{MAX_SUMMARY_BYTES, MAX_TOPIC_BYTES, new_id};
 use crate::domain::{Interaction, NewInteraction, ThreadRequest, channel, is_automated};
 use crate::handler::Interactions;
-use crate::resolve::{anchor_of, resolve_or_create, upsert_record};
+use crate::resolve::{resolve_or_create, upsert_record};
 use crate::store::WriteOutcome;
 
 /// The system name Segment user ids are kept under in identity.
@@ -173,7 +173,7 @@ fn identify_record(event: &SegmentEvent) -> pb::SourceRecord {
     let traits = event.json.get("traits").cloned().unwrap_or(Value::Null);
     let mut record = pb::SourceRecord {
         source_system: SEGMENT_SYSTEM.to_owned(),
-        source_record_id: anchor_of(&selector_of_event(event)),
+        source_record_id: selector_of_event(event).anchor(),
         channel: pb::Channel::Web as i32,
         ..Default::default()
     };
@@ -461,11 +461,12 @@ async fn link_anonymous(
     message_id: &str,
     budget: Duration,
 ) -> ApiResult<()> {
-    let anchor = anchor_of(&CustomerSelector::Identifier {
+    let anchor = CustomerSelector::Identifier {
         kind: IdentifierKind::DeviceId,
         system: String::new(),
         value: anonymous_id.to_owned(),
-    });
+    }
+    .anchor();
     let mut customer_ids = vec![customer_id.to_owned()];
     for other in core
         .store
