@@ -4,7 +4,7 @@
 //! holding 500 each.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -105,19 +105,29 @@ struct Suite {
     url: String,
     stop: tokio_util::sync::CancellationToken,
     config: idic_runtime::Config,
-    _data_dir: tempfile::TempDir,
+    _data_dir: Option<tempfile::TempDir>,
 }
 
-fn start_suite(server_threads: usize, database_url: Option<&str>) -> anyhow::Result<Suite> {
+fn start_suite(
+    server_threads: usize,
+    database_url: Option<&str>,
+    kept_data: Option<&Path>,
+) -> anyhow::Result<Suite> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(server_threads.max(1))
         .enable_all()
         .build()?;
-    let data_dir = tempfile::tempdir()?;
+    let (data_dir, temporary) = match kept_data {
+        Some(path) => (path.to_path_buf(), None),
+        None => {
+            let temporary = tempfile::tempdir()?;
+            (temporary.path().to_path_buf(), Some(temporary))
+        }
+    };
     let mut config = idic_runtime::Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         admin_listen: None,
-        data_dir: data_dir.path().to_path_buf(),
+        data_dir,
         ..idic_runtime::Config::default()
     };
     config.log_filter = "warn".into();
@@ -134,7 +144,7 @@ fn start_suite(server_threads: usize, database_url: Option<&str>) -> anyhow::Res
         url,
         stop,
         config,
-        _data_dir: data_dir,
+        _data_dir: temporary,
     })
 }
 
@@ -212,7 +222,7 @@ fn record(args: &RecordArgs) -> anyhow::Result<()> {
         args.batch >= 1 && args.batch <= 1000,
         "--batch must be 1 to 1000"
     );
-    let suite = start_suite(args.server_threads, args.database_url.as_deref())?;
+    let suite = start_suite(args.server_threads, args.database_url.as_deref(), None)?;
     let backend = if args.database_url.is_some() {
         "PostgreSQL"
     } else {
@@ -346,8 +356,81 @@ fn stored_interaction(customer_id: &str, sequence: usize, at_micros: i64) -> New
 }
 
 /// `idic-bench interaction context`
+/// What a kept seeding was made for; reused only for the same.
+fn seed_shape(args: &ContextArgs) -> [usize; 4] {
+    [
+        args.interactions,
+        args.heavy_customers,
+        args.heavy_size,
+        args.light_customers,
+    ]
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContextSeed {
+    shape: [usize; 4],
+    heavy: Vec<String>,
+}
+
+fn read_seed(path: &Path) -> anyhow::Result<Option<ContextSeed>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Creates the customers in identity and stores the interactions straight into
+/// interaction's storage; returns the heavy customers' ids.
+async fn seed_context(
+    suite: &Suite,
+    channel: &Channel,
+    args: &ContextArgs,
+) -> anyhow::Result<Vec<String>> {
+    let seeded = Instant::now();
+    let heavy = seed_customers(&channel, args.heavy_customers, "h").await?;
+    let light = seed_customers(&channel, args.light_customers, "l").await?;
+    // Interactions go straight into interaction's storage (the same database).
+    let database =
+        idic_runtime::storage::connect(&suite.config, ServiceName::Interaction, &MIGRATIONS)
+            .await?;
+    let store = SqlInteractionStore::without_announcements(database);
+    let heavy_total = (args.heavy_customers * args.heavy_size).min(args.interactions);
+    let start_micros: i64 = 1_700_000_000_000_000;
+    let mut batch = Vec::with_capacity(5_000);
+    for sequence in 0..args.interactions {
+        let customer = if sequence < heavy_total {
+            &heavy[sequence % heavy.len()]
+        } else {
+            &light[sequence % light.len().max(1)]
+        };
+        batch.push(stored_interaction(
+            customer,
+            sequence,
+            start_micros + sequence as i64 * 1_000_000,
+        ));
+        if batch.len() == 5_000 {
+            store.write_group(std::mem::take(&mut batch)).await?;
+        }
+    }
+    if !batch.is_empty() {
+        store.write_group(batch).await?;
+    }
+    println!(
+        "seeded {} customers and {} interactions in {:.1} s",
+        heavy.len() + light.len(),
+        args.interactions,
+        seeded.elapsed().as_secs_f64()
+    );
+    Ok(heavy)
+}
+
 fn context(args: &ContextArgs) -> anyhow::Result<()> {
-    let suite = start_suite(args.server_threads, args.database_url.as_deref())?;
+    let suite = start_suite(
+        args.server_threads,
+        args.database_url.as_deref(),
+        args.data_dir.as_deref(),
+    )?;
     let backend = if args.database_url.is_some() {
         "PostgreSQL"
     } else {
@@ -355,35 +438,21 @@ fn context(args: &ContextArgs) -> anyhow::Result<()> {
     };
     let outcome = suite.runtime.block_on(async {
         let channel = Endpoint::from_shared(suite.url.clone())?.connect().await?;
-        let seeded = Instant::now();
-        let heavy = seed_customers(&channel, args.heavy_customers, "h").await?;
-        let light = seed_customers(&channel, args.light_customers, "l").await?;
-        // Interactions go straight into interaction's storage (the same database).
-        let database = idic_runtime::storage::connect(&suite.config, ServiceName::Interaction, &MIGRATIONS).await?;
-        let store = SqlInteractionStore::new(database);
-        let heavy_total = (args.heavy_customers * args.heavy_size).min(args.interactions);
-        let start_micros: i64 = 1_700_000_000_000_000;
-        let mut batch = Vec::with_capacity(5_000);
-        for sequence in 0..args.interactions {
-            let customer = if sequence < heavy_total {
-                &heavy[sequence % heavy.len()]
-            } else {
-                &light[sequence % light.len().max(1)]
-            };
-            batch.push(stored_interaction(customer, sequence, start_micros + sequence as i64 * 1_000_000));
-            if batch.len() == 5_000 {
-                store.write_group(std::mem::take(&mut batch)).await?;
+        let shape = seed_shape(args);
+        let kept = args.data_dir.as_deref().map(|dir| dir.join("context-seed.json"));
+        let heavy = match kept.as_deref().map(read_seed).transpose()?.flatten() {
+            Some(seed) if seed.shape == shape => {
+                println!("reusing the seeding kept in {}", args.data_dir.as_deref().unwrap_or(Path::new("")).display());
+                seed.heavy
             }
-        }
-        if !batch.is_empty() {
-            store.write_group(batch).await?;
-        }
-        println!(
-            "seeded {} customers and {} interactions in {:.1} s",
-            heavy.len() + light.len(),
-            args.interactions,
-            seeded.elapsed().as_secs_f64()
-        );
+            _ => {
+                let heavy = seed_context(&suite, &channel, args).await?;
+                if let Some(path) = &kept {
+                    std::fs::write(path, serde_json::to_vec(&ContextSeed { shape, heavy: heavy.clone() })?)?;
+                }
+                heavy
+            }
+        };
         let ids = Arc::new(heavy);
         for &concurrency in &args.concurrency {
             let client = pb::interaction_service_client::InteractionServiceClient::new(channel.clone());

@@ -187,3 +187,16 @@ mod tests {
         }
     }
 }
+
+/// `count` placeholders numbered from `first` for a statement built at run time:
+/// `$first, ...` on PostgreSQL, `?, ...` on SQLite, where numbered names cost a
+/// lookup per parameter that makes a long multi-row statement quadratic.
+pub fn placeholders(backend: Backend, first: usize, count: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; count].join(", "),
+        Backend::Postgres => (first..first + count)
+            .map(|index| format!("${index}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}

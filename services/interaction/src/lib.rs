@@ -55,11 +55,16 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         &store::MIGRATIONS,
     )
     .await?;
+    let outbox = idic_runtime::outbox::spawn_relay(
+        database.clone(),
+        context.bus.clone(),
+        context.shutdown.clone(),
+    );
     let store: Arc<dyn InteractionStore> = Arc::new(SqlInteractionStore::new(database));
     let core = Arc::new(Interactions {
         store: store.clone(),
         peers: context.peers.clone(),
-        recorder: Recorder::start(store.clone(), context.bus.clone()),
+        recorder: Recorder::start(store.clone(), outbox),
         bus: context.bus.clone(),
         shutdown: context.shutdown.clone(),
     });

@@ -1,6 +1,7 @@
 //! Recording interactions: a group-commit writer that stores whatever is queued in one
-//! transaction (so that many concurrent calls share one commit), then publishes each
-//! new interaction on the bus.
+//! transaction (so that many concurrent calls share one commit). The same transaction
+//! puts each new interaction's event in the outbox, whose relay publishes it on the
+//! bus once committed.
 //!
 //! The writer is a single task, so thread updates are applied in one order and two
 //! steps of a thread never race. A call is answered only once its group is durable.
@@ -8,12 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idic_runtime::bus::EventBus;
+use idic_runtime::outbox::Outbox;
 use idic_runtime::{ApiError, ApiResult};
-use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::convert::event_of;
 use crate::domain::NewInteraction;
 use crate::store::{InteractionStore, WriteOutcome};
 
@@ -33,18 +32,18 @@ struct Job {
 #[derive(Clone)]
 pub struct Recorder {
     queue: mpsc::Sender<Job>,
-    bus: Arc<dyn EventBus>,
 }
 
 impl Recorder {
-    /// Starts the writer task; it ends when every Recorder clone is dropped.
-    pub fn start(store: Arc<dyn InteractionStore>, bus: Arc<dyn EventBus>) -> Recorder {
+    /// Starts the writer task; it ends when every Recorder clone is dropped. `outbox`
+    /// is woken after each commit.
+    pub fn start(store: Arc<dyn InteractionStore>, outbox: Outbox) -> Recorder {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(write_groups(store, jobs));
-        Recorder { queue, bus }
+        tokio::spawn(write_groups(store, outbox, jobs));
+        Recorder { queue }
     }
 
-    /// Stores `items` (in order, with their threads) and publishes the new ones.
+    /// Stores `items` (in order, with their threads); the new ones are announced.
     pub async fn record(&self, items: Vec<NewInteraction>) -> ApiResult<Vec<WriteOutcome>> {
         if items.is_empty() {
             return Ok(Vec::new());
@@ -54,28 +53,17 @@ impl Recorder {
             .send(Job { items, done })
             .await
             .map_err(|_| writer_stopped())?;
-        let outcomes = match receiver.await {
-            Ok(Ok(outcomes)) => outcomes,
+        match receiver.await {
+            Ok(Ok(outcomes)) => Ok(outcomes),
             Ok(Err(message)) => {
                 tracing::error!(error = message, "storing interactions failed");
-                return Err(ApiError::Unavailable {
+                Err(ApiError::Unavailable {
                     message: "interaction storage is unavailable; nothing was stored".to_owned(),
                     retry_after: Duration::from_millis(500),
-                });
+                })
             }
-            Err(_) => return Err(writer_stopped()),
-        };
-        for outcome in &outcomes {
-            if let WriteOutcome::Created { interaction, .. } = outcome {
-                let payload = event_of(interaction).encode_to_vec();
-                // The interaction is stored; a bus failure must not fail the call (the
-                // caller would retry and find a duplicate), so it is logged.
-                if let Err(error) = self.bus.publish(INTERACTIONS_TOPIC, &payload).await {
-                    tracing::warn!(%error, interaction_id = interaction.interaction_id, "publishing an interaction failed");
-                }
-            }
+            Err(_) => Err(writer_stopped()),
         }
-        Ok(outcomes)
     }
 }
 
@@ -88,7 +76,11 @@ fn writer_stopped() -> ApiError {
 
 /// Takes every queued job up to the group limit, stores them in one transaction and
 /// answers each job with its own outcomes.
-async fn write_groups(store: Arc<dyn InteractionStore>, mut jobs: mpsc::Receiver<Job>) {
+async fn write_groups(
+    store: Arc<dyn InteractionStore>,
+    outbox: Outbox,
+    mut jobs: mpsc::Receiver<Job>,
+) {
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         let mut count = group[0].items.len();
@@ -110,6 +102,7 @@ async fn write_groups(store: Arc<dyn InteractionStore>, mut jobs: mpsc::Receiver
         }
         match store.write_group(items).await {
             Ok(outcomes) => {
+                outbox.wake();
                 let mut outcomes = outcomes.into_iter();
                 for (size, answer) in sizes.into_iter().zip(answers) {
                     let mine: Vec<WriteOutcome> = outcomes.by_ref().take(size).collect();

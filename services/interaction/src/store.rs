@@ -4,14 +4,18 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use idic_runtime::storage::{Database, Migrations};
+use idic_runtime::outbox::{self, OutboxEvent};
+use idic_runtime::storage::{self, Backend, Database, Migrations};
+use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
+use crate::convert::event_of;
 use crate::domain::{
     ChannelReport, ChannelRow, Consent, Cost, Interaction, NewInteraction, Preference, Thread,
     ThreadRequest, TimelineCursor, TimelineFilter, decode_needs, encode_needs,
 };
+use crate::recorder::INTERACTIONS_TOPIC;
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -161,11 +165,128 @@ pub trait InteractionStore: Send + Sync + 'static {
 
 pub struct SqlInteractionStore {
     database: Database,
+    /// Whether new interactions are announced on the bus (through the outbox).
+    announce: bool,
 }
 
 impl SqlInteractionStore {
+    /// The service's store: every new interaction is announced on the bus.
     pub fn new(database: Database) -> Self {
-        SqlInteractionStore { database }
+        SqlInteractionStore {
+            database,
+            announce: true,
+        }
+    }
+
+    /// A store that loads history without announcing it (benchmark seeding, bulk
+    /// back-fills): nothing it writes reaches the bus or the screens.
+    pub fn without_announcements(database: Database) -> Self {
+        SqlInteractionStore {
+            database,
+            announce: false,
+        }
+    }
+
+    /// One attempt at a write group, in one transaction.
+    async fn try_write_group(
+        &self,
+        items: Vec<NewInteraction>,
+    ) -> anyhow::Result<Vec<WriteOutcome>> {
+        let backend = self.database.backend;
+        let mut transaction = self.database.pool.begin().await?;
+        let keys: Vec<&str> = items
+            .iter()
+            .map(|item| item.interaction.idempotency_key.as_str())
+            .collect();
+        let existing = interactions_by_keys(&mut transaction, backend, &keys).await?;
+        let mut thread_ids: HashSet<&str> = items
+            .iter()
+            .filter_map(|item| match &item.thread {
+                ThreadRequest::Continue(id) => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        thread_ids.extend(
+            existing
+                .values()
+                .filter(|interaction| !interaction.thread_id.is_empty())
+                .map(|interaction| interaction.thread_id.as_str()),
+        );
+        let mut thread_ids: Vec<&str> = thread_ids.into_iter().collect();
+        thread_ids.sort_unstable();
+        let mut threads = threads_by_ids(&mut transaction, backend, &thread_ids).await?;
+        let mut changed_threads = Vec::new();
+        let (outcomes, new_rows) = plan_group(items, existing, &mut threads, &mut changed_threads);
+
+        for chunk in new_rows.chunks(INSERT_CHUNK) {
+            let values = (0..chunk.len())
+                .map(|row| {
+                    let list = storage::placeholders(backend, row * COLUMN_COUNT + 1, COLUMN_COUNT);
+                    format!("({list})")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("INSERT INTO interactions ({COLUMNS}) VALUES {values}");
+            let mut query = sqlx::query(&sql);
+            for interaction in chunk {
+                query = bind_interaction(query, interaction);
+            }
+            query.execute(&mut *transaction).await?;
+        }
+        for thread_id in &changed_threads {
+            let Some(thread) = threads.get(thread_id) else {
+                continue;
+            };
+            sqlx::query(&format!(
+                "INSERT INTO threads ({THREAD_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (thread_id) DO UPDATE SET topic = $4, status = $5,
+                   opened_at = $8, last_activity_at = $9, resolved_at = $10,
+                   step_count = $11, last_interaction_id = $12"
+            ))
+            .bind(&thread.thread_id)
+            .bind(&thread.customer_id)
+            .bind(&thread.anchor)
+            .bind(&thread.topic)
+            .bind(i64::from(thread.status))
+            .bind(i64::from(thread.opened_by))
+            .bind(i64::from(thread.opened_channel))
+            .bind(thread.opened_at_micros)
+            .bind(thread.last_activity_at_micros)
+            .bind(thread.resolved_at_micros)
+            .bind(thread.step_count)
+            .bind(&thread.last_interaction_id)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for interaction in new_rows.iter().filter(|row| !row.needs.is_empty()) {
+            for (key, value) in &interaction.needs {
+                sqlx::query(
+                    "INSERT INTO preferences (interaction_id, pref_key, customer_id, anchor,
+                       pref_value, channel, expressed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (interaction_id, pref_key) DO UPDATE SET pref_value = $5",
+                )
+                .bind(&interaction.interaction_id)
+                .bind(key)
+                .bind(&interaction.customer_id)
+                .bind(&interaction.anchor)
+                .bind(value)
+                .bind(i64::from(interaction.channel))
+                .bind(interaction.occurred_at_micros)
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
+        if self.announce {
+            let events: Vec<OutboxEvent> = new_rows
+                .iter()
+                .map(|row| OutboxEvent::new(INTERACTIONS_TOPIC, event_of(row).encode_to_vec()))
+                .collect();
+            outbox::enqueue(&mut transaction, self.database.backend, &events).await?;
+        }
+        transaction.commit().await?;
+        Ok(outcomes)
     }
 }
 
@@ -177,6 +298,24 @@ const COLUMN_COUNT: usize = 20;
 const INSERT_CHUNK: usize = 200;
 /// Values per `IN (...)` list.
 const IN_CHUNK: usize = 500;
+/// Attempts at a write group that conflicts with another replica's (PostgreSQL).
+const WRITE_ATTEMPTS: usize = 3;
+
+/// Whether a write failed only because a concurrent transaction (another replica)
+/// committed the same idempotency key first or deadlocked with it: a new attempt
+/// then sees that commit and answers the duplicate.
+fn is_write_conflict(error: &anyhow::Error) -> bool {
+    const UNIQUE_VIOLATION: &str = "23505";
+    const SERIALIZATION_FAILURE: &str = "40001";
+    const DEADLOCK_DETECTED: &str = "40P01";
+    error
+        .downcast_ref::<sqlx::Error>()
+        .and_then(|error| error.as_database_error())
+        .and_then(|error| error.code())
+        .is_some_and(|code| {
+            [UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DETECTED].contains(&code.as_ref())
+        })
+}
 
 const THREAD_COLUMNS: &str = "thread_id, customer_id, anchor, topic, status, opened_by, \
      opened_channel, opened_at, last_activity_at, resolved_at, step_count, last_interaction_id";
@@ -327,13 +466,14 @@ fn bind_interaction<'q>(
 
 async fn interactions_by_keys(
     connection: &mut sqlx::AnyConnection,
+    backend: Backend,
     keys: &[&str],
 ) -> anyhow::Result<HashMap<String, Interaction>> {
     let mut found = HashMap::new();
     for chunk in keys.chunks(IN_CHUNK) {
         let sql = format!(
             "SELECT {COLUMNS} FROM interactions WHERE idempotency_key IN ({})",
-            placeholders(1, chunk.len())
+            storage::placeholders(backend, 1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {
@@ -347,15 +487,24 @@ async fn interactions_by_keys(
     Ok(found)
 }
 
+/// The threads of `ids` (sorted). On PostgreSQL the rows stay locked until the
+/// transaction ends, so that replicas writing steps of one thread at the same moment
+/// apply them one after the other instead of losing one; locking in id order keeps
+/// two groups from deadlocking.
 async fn threads_by_ids(
     connection: &mut sqlx::AnyConnection,
+    backend: Backend,
     ids: &[&str],
 ) -> anyhow::Result<HashMap<String, Thread>> {
+    let lock = match backend {
+        Backend::Postgres => " ORDER BY thread_id FOR UPDATE",
+        Backend::Sqlite => "",
+    };
     let mut found = HashMap::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let sql = format!(
-            "SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id IN ({})",
-            placeholders(1, chunk.len())
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id IN ({}){lock}",
+            storage::placeholders(backend, 1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for id in chunk {
@@ -452,90 +601,28 @@ fn plan_group(
 
 #[async_trait]
 impl InteractionStore for SqlInteractionStore {
-    async fn write_group(&self, items: Vec<NewInteraction>) -> anyhow::Result<Vec<WriteOutcome>> {
-        let mut transaction = self.database.pool.begin().await?;
-        let keys: Vec<&str> = items
-            .iter()
-            .map(|item| item.interaction.idempotency_key.as_str())
-            .collect();
-        let existing = interactions_by_keys(&mut transaction, &keys).await?;
-        let mut thread_ids: HashSet<&str> = items
-            .iter()
-            .filter_map(|item| match &item.thread {
-                ThreadRequest::Continue(id) => Some(id.as_str()),
-                _ => None,
-            })
-            .collect();
-        thread_ids.extend(
-            existing
-                .values()
-                .filter(|interaction| !interaction.thread_id.is_empty())
-                .map(|interaction| interaction.thread_id.as_str()),
-        );
-        let thread_ids: Vec<&str> = thread_ids.into_iter().collect();
-        let mut threads = threads_by_ids(&mut transaction, &thread_ids).await?;
-        let mut changed_threads = Vec::new();
-        let (outcomes, new_rows) = plan_group(items, existing, &mut threads, &mut changed_threads);
-
-        for chunk in new_rows.chunks(INSERT_CHUNK) {
-            let values = (0..chunk.len())
-                .map(|row| format!("({})", placeholders(row * COLUMN_COUNT + 1, COLUMN_COUNT)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("INSERT INTO interactions ({COLUMNS}) VALUES {values}");
-            let mut query = sqlx::query(&sql);
-            for interaction in chunk {
-                query = bind_interaction(query, interaction);
-            }
-            query.execute(&mut *transaction).await?;
-        }
-        for thread_id in &changed_threads {
-            let Some(thread) = threads.get(thread_id) else {
-                continue;
-            };
-            sqlx::query(&format!(
-                "INSERT INTO threads ({THREAD_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT (thread_id) DO UPDATE SET topic = $4, status = $5,
-                   opened_at = $8, last_activity_at = $9, resolved_at = $10,
-                   step_count = $11, last_interaction_id = $12"
-            ))
-            .bind(&thread.thread_id)
-            .bind(&thread.customer_id)
-            .bind(&thread.anchor)
-            .bind(&thread.topic)
-            .bind(i64::from(thread.status))
-            .bind(i64::from(thread.opened_by))
-            .bind(i64::from(thread.opened_channel))
-            .bind(thread.opened_at_micros)
-            .bind(thread.last_activity_at_micros)
-            .bind(thread.resolved_at_micros)
-            .bind(thread.step_count)
-            .bind(&thread.last_interaction_id)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        for interaction in new_rows.iter().filter(|row| !row.needs.is_empty()) {
-            for (key, value) in &interaction.needs {
-                sqlx::query(
-                    "INSERT INTO preferences (interaction_id, pref_key, customer_id, anchor,
-                       pref_value, channel, expressed_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (interaction_id, pref_key) DO UPDATE SET pref_value = $5",
-                )
-                .bind(&interaction.interaction_id)
-                .bind(key)
-                .bind(&interaction.customer_id)
-                .bind(&interaction.anchor)
-                .bind(value)
-                .bind(i64::from(interaction.channel))
-                .bind(interaction.occurred_at_micros)
-                .execute(&mut *transaction)
-                .await?;
+    async fn write_group(
+        &self,
+        mut items: Vec<NewInteraction>,
+    ) -> anyhow::Result<Vec<WriteOutcome>> {
+        let mut attempt = 1;
+        loop {
+            // A retry plans again from what is committed by then; the items are kept
+            // for it only when a conflict is possible at all.
+            let retry = (self.database.backend == Backend::Postgres && attempt < WRITE_ATTEMPTS)
+                .then(|| items.clone());
+            match self.try_write_group(items).await {
+                Err(error) if retry.is_some() && is_write_conflict(&error) => {
+                    tracing::debug!(
+                        attempt,
+                        "a concurrent writer conflicted; writing the group again"
+                    );
+                    items = retry.unwrap_or_default();
+                    attempt += 1;
+                }
+                outcome => return outcome,
             }
         }
-        transaction.commit().await?;
-        Ok(outcomes)
     }
 
     async fn timeline(

@@ -1,0 +1,175 @@
+//! New interactions reach the bus through the transactional outbox: written with the
+//! interactions, published by the relay after the commit, even when the relay was not
+//! running at the time (a crash) or the bus failed for a while; duplicates announce
+//! nothing. On SQLite and PostgreSQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt as _;
+use idic_interaction::domain::{Interaction, NewInteraction, ThreadRequest};
+use idic_interaction::recorder::INTERACTIONS_TOPIC;
+use idic_interaction::store::{InteractionStore, MIGRATIONS, SqlInteractionStore};
+use idic_proto::v1 as pb;
+use idic_runtime::ServiceName;
+use idic_runtime::bus::{BusError, DeliveryStream, EventBus, EventStream, MemoryBus};
+use idic_runtime::outbox::spawn_relay;
+use idic_testkit::{Backend, TestDatabase};
+use prost::Message as _;
+use sqlx::Row as _;
+use tokio_util::sync::CancellationToken;
+
+fn new_interaction(id: &str, key: &str) -> NewInteraction {
+    NewInteraction {
+        interaction: Interaction {
+            interaction_id: id.into(),
+            idempotency_key: key.into(),
+            customer_id: "cus_outbox".into(),
+            anchor: "id:cus_outbox".into(),
+            channel: 1,
+            kind: 1,
+            direction: 1,
+            occurred_at_micros: 1_700_000_000_000_000,
+            recorded_at_micros: 1_700_000_000_000_000,
+            thread_id: String::new(),
+            thread_status: 0,
+            topic: "billing".into(),
+            summary: String::new(),
+            needs: Vec::new(),
+            outcome: String::new(),
+            sentiment: 0,
+            agent: String::new(),
+            cost: None,
+            automated: false,
+        },
+        thread: ThreadRequest::None,
+        requested_status: 0,
+    }
+}
+
+async fn waiting(database: &idic_runtime::storage::Database) -> i64 {
+    sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
+        .fetch_one(&database.pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A bus that refuses the first `failures` publications, then delegates.
+struct FlakyBus {
+    inner: MemoryBus,
+    failures: AtomicUsize,
+}
+
+#[async_trait]
+impl EventBus for FlakyBus {
+    async fn publish(&self, topic: &str, payload: &[u8]) -> Result<String, BusError> {
+        let left = self.failures.load(Ordering::SeqCst);
+        if left > 0 {
+            self.failures.store(left - 1, Ordering::SeqCst);
+            return Err(BusError::Unavailable("the bus is down".into()));
+        }
+        self.inner.publish(topic, payload).await
+    }
+
+    async fn subscribe(&self, topic: &str) -> Result<EventStream, BusError> {
+        self.inner.subscribe(topic).await
+    }
+
+    async fn subscribe_group(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+    ) -> Result<DeliveryStream, BusError> {
+        self.inner.subscribe_group(topic, group, consumer).await
+    }
+}
+
+async fn next_interaction_id(events: &mut EventStream) -> String {
+    let event = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the relay publishes the waiting events")
+        .expect("the stream goes on")
+        .expect("no bus error");
+    pb::InteractionEvent::decode(event.payload.as_slice())
+        .expect("an InteractionEvent")
+        .interaction
+        .expect("with its interaction")
+        .interaction_id
+}
+
+async fn relays_what_was_committed(backend: Backend) {
+    let Some(test_database) =
+        TestDatabase::open(backend, ServiceName::Interaction, &MIGRATIONS).await
+    else {
+        return;
+    };
+    let database = test_database.database.clone();
+    let store = SqlInteractionStore::new(database.clone());
+
+    // Written while no relay runs, as if the process had died right after the commit.
+    store
+        .write_group(vec![
+            new_interaction("int_1", "key-1"),
+            new_interaction("int_2", "key-2"),
+        ])
+        .await
+        .unwrap();
+    // A retry announces nothing more.
+    store
+        .write_group(vec![new_interaction("int_1", "key-1")])
+        .await
+        .unwrap();
+    assert_eq!(waiting(&database).await, 2);
+
+    // The next start relays them, in order, through a bus that fails at first.
+    let bus = Arc::new(FlakyBus {
+        inner: MemoryBus::new(),
+        failures: AtomicUsize::new(1),
+    });
+    let mut events = bus.subscribe(INTERACTIONS_TOPIC).await.unwrap();
+    let stop = CancellationToken::new();
+    let outbox = spawn_relay(database.clone(), bus.clone(), stop.clone());
+    assert_eq!(next_interaction_id(&mut events).await, "int_1");
+    assert_eq!(next_interaction_id(&mut events).await, "int_2");
+
+    // A commit while it runs leaves at once when the relay is woken.
+    store
+        .write_group(vec![new_interaction("int_3", "key-3")])
+        .await
+        .unwrap();
+    outbox.wake();
+    assert_eq!(next_interaction_id(&mut events).await, "int_3");
+    for _ in 0..50 {
+        if waiting(&database).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        waiting(&database).await,
+        0,
+        "published events leave the outbox"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), events.next())
+            .await
+            .is_err(),
+        "each event is published once"
+    );
+    stop.cancel();
+    test_database.remove().await.unwrap();
+}
+
+#[tokio::test]
+async fn outbox_relays_committed_interactions_on_sqlite() {
+    relays_what_was_committed(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn outbox_relays_committed_interactions_on_postgres() {
+    relays_what_was_committed(Backend::Postgres).await;
+}
