@@ -74,6 +74,10 @@ pub struct ContextArgs {
     pub server_threads: usize,
     #[arg(long, env = "BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Keeps the embedded data here and reuses an earlier seeding of the same shape
+    /// (the seeding takes minutes); a temporary directory when absent.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     #[arg(long)]
     pub markdown: Option<PathBuf>,
 }
