@@ -9,7 +9,9 @@ pub mod domain;
 pub mod handler;
 pub mod listen;
 pub mod refit;
+pub mod rescore;
 pub mod store;
+pub mod summaries;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +83,8 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         Arc::new(listen::IdentityFollower {
             store: store.clone(),
             peers: context.peers.clone(),
+            settings: settings.clone(),
+            refit_lock: refit_lock.clone(),
         }),
     );
     listen::spawn_interaction_listener(context, store.clone());

@@ -10,11 +10,14 @@ use idic_proto::v1 as pb;
 use idic_runtime::ServiceContext;
 use idic_runtime::follow::{FollowIdentity, IdentityChange};
 use idic_runtime::peers::Peers;
+use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::micros_from_timestamp;
 use prost::Message as _;
 
 use crate::domain::Preference;
 use crate::handler::selector_of_anchor;
+use crate::refit::ValueSettings;
+use crate::rescore::rescore_customers;
 use crate::store::DifferentiationStore;
 
 /// The topic the interaction service publishes recorded interactions on.
@@ -30,38 +33,84 @@ const RESOLVE_BUDGET: Duration = Duration::from_secs(5);
 /// the transactions whose anchor now resolves to another customer move there.
 /// Erased: the customer's transactions, order lines, preferences and scores are
 /// deleted (not anonymized: aggregate figures are recomputed at the next refit).
+/// After a merge or a split the customers involved are rescored with the current
+/// model, so their value is right before the next refit.
 pub struct IdentityFollower {
     pub store: Arc<dyn DifferentiationStore>,
     pub peers: Peers,
+    pub settings: ValueSettings,
+    /// The refit lock: a refit replaces every score, so a rescore must not interleave
+    /// with one.
+    pub refit_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[async_trait::async_trait]
 impl FollowIdentity for IdentityFollower {
     async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()> {
+        let _refit = self.refit_lock.lock().await;
         match change {
             IdentityChange::Merged { survivor, absorbed } => {
-                self.store.reassign_customers(absorbed, survivor).await
+                self.store.reassign_customers(absorbed, survivor).await?;
+                rescore_customers(
+                    self.store.as_ref(),
+                    &self.settings,
+                    std::slice::from_ref(survivor),
+                )
+                .await
             }
-            IdentityChange::Split { customer_id, .. } => {
-                for anchor in self.store.anchors(customer_id).await? {
-                    let selector = selector_of_anchor(&anchor);
-                    let target = match self.peers.resolve_customer(&selector, RESOLVE_BUDGET).await
-                    {
-                        Ok(target) => target,
-                        // An anchor identity no longer knows stays where it is.
-                        Err(idic_runtime::ApiError::NotFound(_)) => continue,
-                        Err(error) => anyhow::bail!("resolving an anchor after a split: {error}"),
-                    };
-                    if &target != customer_id {
-                        self.store
-                            .move_anchor(customer_id, &anchor, &target)
-                            .await?;
-                    }
-                }
-                Ok(())
+            IdentityChange::Split {
+                customer_id,
+                new_customer_ids,
+            } => {
+                let mut touched = self.split(customer_id).await?;
+                touched.push(customer_id.clone());
+                touched.extend(new_customer_ids.iter().cloned());
+                touched.sort();
+                touched.dedup();
+                rescore_customers(self.store.as_ref(), &self.settings, &touched).await
             }
             IdentityChange::Erased { customer_id } => self.store.erase_customer(customer_id).await,
         }
+    }
+}
+
+impl IdentityFollower {
+    /// Moves each of the customer's transactions whose anchor now resolves to another
+    /// customer there; returns those customers.
+    async fn split(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
+        let mut targets = Vec::new();
+        for anchor in self.store.anchors(customer_id).await? {
+            let selector = selector_of_anchor(&anchor);
+            // Uncached: the resolve cache may not have seen this split yet.
+            let Some(target) = lookup_uncached(&self.peers, &selector).await? else {
+                // An anchor identity no longer knows stays where it is.
+                continue;
+            };
+            if target != customer_id {
+                self.store
+                    .move_anchor(customer_id, &anchor, &target)
+                    .await?;
+                targets.push(target);
+            }
+        }
+        Ok(targets)
+    }
+}
+
+/// The customer `selector` resolves to now, asking identity itself; None when
+/// identity does not know it.
+async fn lookup_uncached(
+    peers: &Peers,
+    selector: &CustomerSelector,
+) -> anyhow::Result<Option<String>> {
+    let mut request = tonic::Request::new(pb::LookupCustomerIdRequest {
+        customer: Some(selector.to_proto()),
+    });
+    request.set_timeout(RESOLVE_BUDGET);
+    match peers.identity().lookup_customer_id(request).await {
+        Ok(response) => Ok(Some(response.into_inner().customer_id)),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => anyhow::bail!("resolving an anchor after a split: {status}"),
     }
 }
 

@@ -18,6 +18,7 @@ use crate::domain::{
     Amount, BaseSnapshot, CustomerFilter, CustomerScores, CustomerValue, MICROS_PER_DAY,
     Preference, Segment, StoredModel, Transaction,
 };
+use crate::summaries;
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -30,42 +31,7 @@ pub static MIGRATIONS: Migrations = Migrations {
 /// Rows per multi-row INSERT (17 columns stay well under both engines' limits).
 const ROWS_PER_STATEMENT: usize = 400;
 
-/// One customer's purchases grouped by day, as the models read them (amounts in
-/// minor units): see `idic_value::DayTotals`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PurchaseDays {
-    pub customer_id: String,
-    pub first_day: i64,
-    pub last_day: i64,
-    pub transaction_days: u32,
-    pub total_minor: i64,
-    pub first_day_minor: i64,
-}
-
-impl PurchaseDays {
-    fn first(customer_id: &str, day: i64, amount_minor: i64) -> Self {
-        PurchaseDays {
-            customer_id: customer_id.to_owned(),
-            first_day: day,
-            last_day: day,
-            transaction_days: 1,
-            total_minor: amount_minor,
-            first_day_minor: amount_minor,
-        }
-    }
-
-    /// Adds a purchase no earlier than the ones added before (same-day purchases are
-    /// one transaction).
-    fn add(&mut self, day: i64, amount_minor: i64) {
-        self.total_minor = self.total_minor.saturating_add(amount_minor);
-        if day != self.last_day {
-            self.transaction_days += 1;
-            self.last_day = day;
-        } else if self.transaction_days == 1 {
-            self.first_day_minor = self.first_day_minor.saturating_add(amount_minor);
-        }
-    }
-}
+pub use crate::summaries::PurchaseDays;
 
 #[async_trait]
 pub trait DifferentiationStore: Send + Sync + 'static {
@@ -85,7 +51,8 @@ pub trait DifferentiationStore: Send + Sync + 'static {
 
     /// Per customer (sorted by id), its purchases in `currency` up to `end_micros`
     /// inclusive grouped by day (what the models need, without keeping every purchase
-    /// in memory).
+    /// in memory). From the kept summaries when no stored purchase is later than
+    /// `end_micros`, else from the purchases themselves.
     async fn purchase_days_until(
         &self,
         currency: &str,
@@ -138,6 +105,20 @@ pub trait DifferentiationStore: Send + Sync + 'static {
     async fn insert_preference(&self, preference: &Preference) -> anyhow::Result<()>;
     async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>>;
 
+    /// One customer's purchases in `currency` up to `end_micros` grouped by day; None
+    /// without any.
+    async fn customer_purchase_days(
+        &self,
+        customer_id: &str,
+        currency: &str,
+        end_micros: i64,
+    ) -> anyhow::Result<Option<PurchaseDays>>;
+    /// Where `probe`'s figures rank among the scores of every other customer.
+    async fn base_ranks(&self, customer_id: &str, probe: &RankProbe) -> anyhow::Result<BaseRanks>;
+    /// Stores one customer's scores in place of its previous ones.
+    async fn put_scores(&self, scores: &CustomerScores) -> anyhow::Result<()>;
+    async fn delete_scores(&self, customer_id: &str) -> anyhow::Result<()>;
+
     /// Merge: everything of `absorbed` now belongs to `survivor`.
     async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()>;
     /// The distinct anchors of `customer_id`'s transactions.
@@ -151,6 +132,28 @@ pub trait DifferentiationStore: Send + Sync + 'static {
     ) -> anyhow::Result<u64>;
     /// Erase: deletes the customer's transactions, lines, preferences and scores.
     async fn erase_customer(&self, customer_id: &str) -> anyhow::Result<()>;
+}
+
+/// A customer's figures to rank among the scored base.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankProbe {
+    pub clv: f64,
+    pub frequency: u32,
+    /// Spend up to the observation end (RFM's monetary).
+    pub total: f64,
+    /// Time since the last purchase (RFM's recency), in the model's unit.
+    pub since_last: f64,
+}
+
+/// How many other scored customers there are, and how many of them rank below a
+/// [`RankProbe`] on each figure (for recency: how many bought longer ago).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BaseRanks {
+    pub others: u64,
+    pub clv_below: u64,
+    pub frequency_below: u64,
+    pub total_below: u64,
+    pub bought_longer_ago: u64,
 }
 
 /// How long the base-wide figures of the last refit are served from memory before
@@ -175,6 +178,27 @@ impl SqlDifferentiationStore {
             database,
             base: Cached::new(BASE_FIGURES_TTL),
         }
+    }
+
+    /// What a refit reads when no stored purchase is later than its observation end:
+    /// the kept per-customer summaries of `currency`, sorted by customer id.
+    pub async fn purchase_days_from_summaries(
+        &self,
+        currency: &str,
+    ) -> anyhow::Result<Vec<PurchaseDays>> {
+        let mut connection = self.database.pool.acquire().await?;
+        summaries::read_all(&mut connection, currency).await
+    }
+
+    /// What a refit reads otherwise: the purchases of `currency` up to `end_micros`,
+    /// folded per customer and day.
+    pub async fn purchase_days_from_purchases(
+        &self,
+        currency: &str,
+        end_micros: i64,
+    ) -> anyhow::Result<Vec<PurchaseDays>> {
+        let mut connection = self.database.pool.acquire().await?;
+        fold_purchase_days(&mut connection, currency, end_micros).await
     }
 
     /// The base-wide figures, from memory while fresh.
@@ -281,6 +305,26 @@ where
     arguments
         .add(value)
         .map_err(|error| anyhow::anyhow!("binding an argument: {error}"))
+}
+
+/// Binds one row of [`SCORE_COLUMNS`].
+fn add_score_row(arguments: &mut AnyArguments<'_>, score: &CustomerScores) -> anyhow::Result<()> {
+    add(arguments, score.customer_id.clone())?;
+    add(arguments, i64::from(score.summary.frequency))?;
+    add(arguments, score.summary.recency)?;
+    add(arguments, score.summary.age)?;
+    add(arguments, score.summary.monetary)?;
+    add(arguments, score.expected_purchases)?;
+    add(arguments, score.probability_alive)?;
+    add(arguments, score.expected_spend)?;
+    add(arguments, score.clv)?;
+    add(arguments, score.historical)?;
+    add(arguments, score.rank_percentile)?;
+    add(arguments, score.tier.as_str().to_owned())?;
+    add(arguments, i32::from(score.rfm[0]))?;
+    add(arguments, i32::from(score.rfm[1]))?;
+    add(arguments, i32::from(score.rfm[2]))?;
+    add(arguments, score.segment_id.clone())
 }
 
 fn scores_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<CustomerScores> {
@@ -397,6 +441,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
             .execute(&mut *tx)
             .await?;
         }
+        summaries::add_purchase(&mut tx, transaction).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -458,6 +503,8 @@ impl DifferentiationStore for SqlDifferentiationStore {
             );
             sqlx::query_with(&sql, arguments).execute(&mut *tx).await?;
         }
+        let customers: Vec<String> = transactions.iter().map(|t| t.customer_id.clone()).collect();
+        summaries::refresh(&mut tx, &customers).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -477,28 +524,16 @@ impl DifferentiationStore for SqlDifferentiationStore {
         currency: &str,
         end_micros: i64,
     ) -> anyhow::Result<Vec<PurchaseDays>> {
-        // The purchases stream in customer then time order straight from the covering
-        // index `transactions_purchases` (no table lookups, no sort) and are folded
-        // per customer and day here: cheaper than grouping by a computed day in SQL.
-        let mut rows = sqlx::query(
-            "SELECT customer_id, occurred_at, amount_minor FROM transactions
-             WHERE kind = 'purchase' AND currency = $1 AND occurred_at <= $2
-             ORDER BY customer_id, occurred_at",
-        )
-        .bind(currency)
-        .bind(end_micros)
-        .fetch(&self.database.pool);
-        let mut customers: Vec<PurchaseDays> = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            let customer_id: &str = row.try_get(0)?;
-            let day = row.try_get::<i64, _>(1)?.div_euclid(MICROS_PER_DAY);
-            let amount: i64 = row.try_get(2)?;
-            match customers.last_mut() {
-                Some(last) if last.customer_id == customer_id => last.add(day, amount),
-                _ => customers.push(PurchaseDays::first(customer_id, day, amount)),
-            }
-        }
-        Ok(customers)
+        let mut tx = self.database.pool.begin().await?;
+        summaries::read_one_snapshot(&mut tx, self.database.backend).await?;
+        let newest = summaries::newest_purchase(&mut tx).await?;
+        let days = if newest.is_none_or(|newest| newest <= end_micros) {
+            summaries::read_all(&mut tx, currency).await?
+        } else {
+            fold_purchase_days(&mut tx, currency, end_micros).await?
+        };
+        tx.commit().await?;
+        Ok(days)
     }
 
     async fn category_spend_until(
@@ -617,22 +652,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         for chunk in scores.chunks(ROWS_PER_STATEMENT) {
             let mut arguments = AnyArguments::default();
             for score in chunk {
-                add(&mut arguments, score.customer_id.clone())?;
-                add(&mut arguments, i64::from(score.summary.frequency))?;
-                add(&mut arguments, score.summary.recency)?;
-                add(&mut arguments, score.summary.age)?;
-                add(&mut arguments, score.summary.monetary)?;
-                add(&mut arguments, score.expected_purchases)?;
-                add(&mut arguments, score.probability_alive)?;
-                add(&mut arguments, score.expected_spend)?;
-                add(&mut arguments, score.clv)?;
-                add(&mut arguments, score.historical)?;
-                add(&mut arguments, score.rank_percentile)?;
-                add(&mut arguments, score.tier.as_str().to_owned())?;
-                add(&mut arguments, i32::from(score.rfm[0]))?;
-                add(&mut arguments, i32::from(score.rfm[1]))?;
-                add(&mut arguments, i32::from(score.rfm[2]))?;
-                add(&mut arguments, score.segment_id.clone())?;
+                add_score_row(&mut arguments, score)?;
             }
             let sql = format!(
                 "INSERT INTO customer_scores ({SCORE_COLUMNS}) VALUES {}",
@@ -799,6 +819,89 @@ impl DifferentiationStore for SqlDifferentiationStore {
             .collect())
     }
 
+    async fn customer_purchase_days(
+        &self,
+        customer_id: &str,
+        currency: &str,
+        end_micros: i64,
+    ) -> anyhow::Result<Option<PurchaseDays>> {
+        let rows = sqlx::query(
+            "SELECT occurred_at, amount_minor FROM transactions
+             WHERE customer_id = $1 AND kind = 'purchase' AND occurred_at <= $2
+               AND currency = $3
+             ORDER BY occurred_at",
+        )
+        .bind(customer_id)
+        .bind(end_micros)
+        .bind(currency)
+        .fetch_all(&self.database.pool)
+        .await?;
+        let mut days: Option<PurchaseDays> = None;
+        for row in rows {
+            let day = row.try_get::<i64, _>(0)?.div_euclid(MICROS_PER_DAY);
+            let amount: i64 = row.try_get(1)?;
+            match days.as_mut() {
+                Some(days) => days.add(day, amount),
+                None => days = Some(PurchaseDays::first(customer_id, day, amount)),
+            }
+        }
+        Ok(days)
+    }
+
+    async fn base_ranks(&self, customer_id: &str, probe: &RankProbe) -> anyhow::Result<BaseRanks> {
+        let row = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN clv < $2 THEN 1 ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN frequency < $3 THEN 1 ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN historical < $4 THEN 1 ELSE 0 END), 0) AS BIGINT),
+               CAST(COALESCE(SUM(CASE WHEN age - recency > $5 THEN 1 ELSE 0 END), 0)
+                 AS BIGINT)
+             FROM customer_scores WHERE customer_id <> $1",
+        )
+        .bind(customer_id)
+        .bind(probe.clv)
+        .bind(i64::from(probe.frequency))
+        .bind(probe.total)
+        .bind(probe.since_last)
+        .fetch_one(&self.database.pool)
+        .await?;
+        let count = |index: usize| -> anyhow::Result<u64> {
+            Ok(u64::try_from(row.try_get::<i64, _>(index)?).unwrap_or(0))
+        };
+        Ok(BaseRanks {
+            others: count(0)?,
+            clv_below: count(1)?,
+            frequency_below: count(2)?,
+            total_below: count(3)?,
+            bought_longer_ago: count(4)?,
+        })
+    }
+
+    async fn put_scores(&self, scores: &CustomerScores) -> anyhow::Result<()> {
+        let mut tx = self.database.pool.begin().await?;
+        sqlx::query("DELETE FROM customer_scores WHERE customer_id = $1")
+            .bind(&scores.customer_id)
+            .execute(&mut *tx)
+            .await?;
+        let mut arguments = AnyArguments::default();
+        add_score_row(&mut arguments, scores)?;
+        let sql = format!(
+            "INSERT INTO customer_scores ({SCORE_COLUMNS}) VALUES {}",
+            values_for(self.database.backend, 1, 16)
+        );
+        sqlx::query_with(&sql, arguments).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_scores(&self, customer_id: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM customer_scores WHERE customer_id = $1")
+            .bind(customer_id)
+            .execute(&self.database.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()> {
         let mut tx = self.database.pool.begin().await?;
         for customer_id in absorbed {
@@ -817,6 +920,9 @@ impl DifferentiationStore for SqlDifferentiationStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        let mut touched = absorbed.to_vec();
+        touched.push(survivor.to_owned());
+        summaries::refresh(&mut tx, &touched).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -837,14 +943,17 @@ impl DifferentiationStore for SqlDifferentiationStore {
         anchor: &str,
         target: &str,
     ) -> anyhow::Result<u64> {
+        let mut tx = self.database.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE transactions SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3",
         )
         .bind(target)
         .bind(customer_id)
         .bind(anchor)
-        .execute(&self.database.pool)
+        .execute(&mut *tx)
         .await?;
+        summaries::refresh(&mut tx, &[customer_id.to_owned(), target.to_owned()]).await?;
+        tx.commit().await?;
         Ok(result.rows_affected())
     }
 
@@ -858,7 +967,12 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .bind(customer_id)
         .execute(&mut *tx)
         .await?;
-        for table in ["transactions", "preferences", "customer_scores"] {
+        for table in [
+            "transactions",
+            "preferences",
+            "customer_scores",
+            "purchase_summaries",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
                 .bind(customer_id)
                 .execute(&mut *tx)
@@ -867,6 +981,35 @@ impl DifferentiationStore for SqlDifferentiationStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Per customer (sorted by id), its purchases in `currency` up to `end_micros` folded
+/// per day as they stream from the covering index `transactions_purchases` (no table
+/// lookups, no sort): cheaper than grouping by a computed day in SQL.
+async fn fold_purchase_days(
+    connection: &mut sqlx::AnyConnection,
+    currency: &str,
+    end_micros: i64,
+) -> anyhow::Result<Vec<PurchaseDays>> {
+    let mut rows = sqlx::query(
+        "SELECT customer_id, occurred_at, amount_minor FROM transactions
+         WHERE kind = 'purchase' AND currency = $1 AND occurred_at <= $2
+         ORDER BY customer_id, occurred_at",
+    )
+    .bind(currency)
+    .bind(end_micros)
+    .fetch(&mut *connection);
+    let mut customers: Vec<PurchaseDays> = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let customer_id: &str = row.try_get(0)?;
+        let day = row.try_get::<i64, _>(1)?.div_euclid(MICROS_PER_DAY);
+        let amount: i64 = row.try_get(2)?;
+        match customers.last_mut() {
+            Some(last) if last.customer_id == customer_id => last.add(day, amount),
+            _ => customers.push(PurchaseDays::first(customer_id, day, amount)),
+        }
+    }
+    Ok(customers)
 }
 
 fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
