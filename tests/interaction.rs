@@ -846,6 +846,14 @@ async fn segment_story(backend: Backend) {
     }
     assert_eq!(topics, ["Complaint Submitted", "Order status", "Pricing"]);
     assert_eq!(context.preferences[0].key, "size");
+    // The `group` call linked Sam to the organization, shown on the screen.
+    assert_eq!(
+        context.organizations,
+        [pb::OrganizationLink {
+            group_id: "acme".into(),
+            name: "Acme Ltd".into(),
+        }]
+    );
     assert_eq!(context.customer.unwrap().display_name, "Sam Reyes");
     suite.stop().await.unwrap();
 }

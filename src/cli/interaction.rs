@@ -177,6 +177,14 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
             value.order_count
         );
     }
+    for organization in &context.organizations {
+        let name = if organization.name.is_empty() {
+            &organization.group_id
+        } else {
+            &organization.name
+        };
+        println!("member of  {name} ({})", organization.group_id);
+    }
     if !context.degraded.is_empty() {
         println!("degraded   {} did not answer", context.degraded.join(", "));
     }

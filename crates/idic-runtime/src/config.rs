@@ -285,6 +285,9 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// How long to wait for a free connection.
     pub acquire_timeout_ms: u64,
+    /// Embedded mode: how much of each read-heavy service's SQLite file is read
+    /// through a memory map (0: none). Identity never maps its file.
+    pub sqlite_mmap_mb: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -292,6 +295,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             max_connections: 8,
             acquire_timeout_ms: 5_000,
+            sqlite_mmap_mb: 1024,
         }
     }
 }

@@ -202,5 +202,10 @@ pub async fn build(
         }),
         degraded,
         interaction_count: stored.interaction_count.max(0) as u64,
+        organizations: stored
+            .organizations
+            .into_iter()
+            .map(|(group_id, name)| pb::OrganizationLink { group_id, name })
+            .collect(),
     })
 }

@@ -50,6 +50,8 @@ pub struct StoredContext {
     pub preferences: Vec<Preference>,
     pub consents: Vec<Consent>,
     pub interaction_count: i64,
+    /// (group id, name) of the organizations the person is linked to.
+    pub organizations: Vec<(String, String)>,
 }
 
 /// Where a thread page continues: after this activity time and id, newest first.
@@ -57,9 +59,9 @@ pub type ThreadCursor = (i64, String);
 
 /// The most active threads GetContext shows.
 const CONTEXT_THREADS: i64 = 20;
-/// The most preference expressions GetContext and GetPreferences read.
+/// The most preference keys GetContext and GetPreferences read.
 const PREFERENCE_ROWS: i64 = 500;
-/// The most consent decisions read per customer.
+/// The most (channel, purpose) consent states read per customer.
 const CONSENT_ROWS: i64 = 1000;
 
 #[async_trait]
@@ -96,10 +98,11 @@ pub trait InteractionStore: Send + Sync + 'static {
     /// Everything GetContext needs from storage, in bounded queries.
     async fn context(&self, customer_id: &str, recent_limit: i64) -> anyhow::Result<StoredContext>;
 
-    /// Every expression of a need or preference (bounded), newest first.
+    /// The latest expression of each need or preference key (bounded), newest first.
     async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>>;
 
-    /// Every consent decision of the customer (bounded), latest first.
+    /// The current consent decision per channel and purpose (the latest decided, ties
+    /// to the latest recorded; bounded), latest first.
     async fn consents(&self, customer_id: &str) -> anyhow::Result<Vec<Consent>>;
 
     /// Stores a consent decision unless its idempotency key was used; returns the
@@ -519,7 +522,7 @@ async fn threads_by_ids(
 }
 
 async fn interactions_by_ids(
-    executor: &sqlx::AnyPool,
+    connection: &mut sqlx::AnyConnection,
     ids: &[&str],
 ) -> anyhow::Result<HashMap<String, Interaction>> {
     let mut found = HashMap::new();
@@ -535,12 +538,202 @@ async fn interactions_by_ids(
         for id in chunk {
             query = query.bind(*id);
         }
-        for row in query.fetch_all(executor).await? {
+        for row in query.fetch_all(&mut *connection).await? {
             let interaction = interaction_from_row(&row);
             found.insert(interaction.interaction_id.clone(), interaction);
         }
     }
     Ok(found)
+}
+
+async fn read_timeline(
+    connection: &mut sqlx::AnyConnection,
+    customer_id: &str,
+    filter: &TimelineFilter,
+    after: Option<&TimelineCursor>,
+    limit: i64,
+) -> anyhow::Result<Vec<Interaction>> {
+    let mut conditions = vec!["customer_id = $1".to_owned()];
+    let mut binds = vec![Bind::Text(customer_id.to_owned())];
+    let next = |binds: &mut Vec<Bind>, bind: Bind| {
+        binds.push(bind);
+        format!("${}", binds.len())
+    };
+    if !filter.channels.is_empty() {
+        let list: Vec<String> = filter
+            .channels
+            .iter()
+            .map(|channel| next(&mut binds, Bind::Int(i64::from(*channel))))
+            .collect();
+        conditions.push(format!("channel IN ({})", list.join(", ")));
+    }
+    if !filter.kinds.is_empty() {
+        let list: Vec<String> = filter
+            .kinds
+            .iter()
+            .map(|kind| next(&mut binds, Bind::Int(i64::from(*kind))))
+            .collect();
+        conditions.push(format!("kind IN ({})", list.join(", ")));
+    }
+    if let Some(start) = filter.start_micros {
+        conditions.push(format!(
+            "occurred_at >= {}",
+            next(&mut binds, Bind::Int(start))
+        ));
+    }
+    if let Some(end) = filter.end_micros {
+        conditions.push(format!(
+            "occurred_at < {}",
+            next(&mut binds, Bind::Int(end))
+        ));
+    }
+    if let Some(thread_id) = &filter.thread_id {
+        conditions.push(format!(
+            "thread_id = {}",
+            next(&mut binds, Bind::Text(thread_id.clone()))
+        ));
+    }
+    if let Some(cursor) = after {
+        let at = next(&mut binds, Bind::Int(cursor.occurred_at_micros));
+        let at_again = next(&mut binds, Bind::Int(cursor.occurred_at_micros));
+        let id = next(&mut binds, Bind::Text(cursor.interaction_id.clone()));
+        conditions.push(format!(
+            "(occurred_at < {at} OR (occurred_at = {at_again} AND interaction_id < {id}))"
+        ));
+    }
+    let limit_placeholder = next(&mut binds, Bind::Int(limit));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM interactions WHERE {}
+         ORDER BY occurred_at DESC, interaction_id DESC LIMIT {limit_placeholder}",
+        conditions.join(" AND ")
+    );
+    let rows = bind_all(sqlx::query(&sql), binds)
+        .fetch_all(&mut *connection)
+        .await?;
+    Ok(rows.iter().map(interaction_from_row).collect())
+}
+
+/// OPEN and WAITING threads of the customer, most recently active first (at most
+/// CONTEXT_THREADS), from the partial index of active threads.
+async fn read_active_threads(
+    connection: &mut sqlx::AnyConnection,
+    customer_id: &str,
+) -> anyhow::Result<Vec<Thread>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {THREAD_COLUMNS} FROM threads WHERE customer_id = $1 AND status IN (1, 2)
+         ORDER BY last_activity_at DESC, thread_id DESC LIMIT $2"
+    ))
+    .bind(customer_id)
+    .bind(CONTEXT_THREADS)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(rows.iter().map(thread_from_row).collect())
+}
+
+/// Pairs each thread with its last step, in one query.
+async fn with_last_steps(
+    connection: &mut sqlx::AnyConnection,
+    threads: Vec<Thread>,
+) -> anyhow::Result<Vec<(Thread, Option<Interaction>)>> {
+    let ids: Vec<&str> = threads
+        .iter()
+        .map(|thread| thread.last_interaction_id.as_str())
+        .collect();
+    let mut steps = interactions_by_ids(connection, &ids).await?;
+    Ok(threads
+        .into_iter()
+        .map(|thread| {
+            let step = steps.remove(&thread.last_interaction_id);
+            (thread, step)
+        })
+        .collect())
+}
+
+async fn count_interactions(
+    connection: &mut sqlx::AnyConnection,
+    customer_id: &str,
+) -> anyhow::Result<i64> {
+    let row =
+        sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM interactions WHERE customer_id = $1")
+            .bind(customer_id)
+            .fetch_one(&mut *connection)
+            .await?;
+    Ok(row.get::<i64, _>(0))
+}
+
+async fn read_preferences(
+    connection: &mut sqlx::AnyConnection,
+    customer_id: &str,
+) -> anyhow::Result<Vec<Preference>> {
+    // Only the latest per key leaves the engine, and the engine seeks it per key in
+    // the `preferences_latest` index (a skip scan over the distinct keys): a customer
+    // who stated preferences hundreds of times costs one seek per key, not one row
+    // per statement.
+    let rows = sqlx::query(
+        "WITH RECURSIVE keys(k) AS (
+           SELECT MIN(pref_key) FROM preferences WHERE customer_id = $1
+           UNION ALL
+           SELECT (SELECT MIN(pref_key) FROM preferences
+                   WHERE customer_id = $1 AND pref_key > keys.k)
+           FROM keys WHERE keys.k IS NOT NULL),
+         latest(k, interaction_id) AS (
+           SELECT keys.k, (SELECT q.interaction_id FROM preferences q
+                           WHERE q.customer_id = $1 AND q.pref_key = keys.k
+                           ORDER BY q.expressed_at DESC, q.interaction_id DESC LIMIT 1)
+           FROM keys WHERE keys.k IS NOT NULL)
+         SELECT p.pref_key, p.pref_value, p.channel, p.expressed_at, p.interaction_id
+         FROM latest JOIN preferences p
+           ON p.interaction_id = latest.interaction_id AND p.pref_key = latest.k
+         ORDER BY p.expressed_at DESC, p.interaction_id DESC, p.pref_key LIMIT $2",
+    )
+    .bind(customer_id)
+    .bind(PREFERENCE_ROWS)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Preference {
+            key: row.get(0),
+            value: row.get(1),
+            channel: small(row, 2),
+            expressed_at_micros: row.get(3),
+            interaction_id: row.get(4),
+        })
+        .collect())
+}
+
+async fn read_consents(
+    connection: &mut sqlx::AnyConnection,
+    customer_id: &str,
+) -> anyhow::Result<Vec<Consent>> {
+    // The same rule as `current_consents`, applied in the engine.
+    let rows = sqlx::query(&format!(
+        "SELECT {CONSENT_COLUMNS} FROM (
+           SELECT {CONSENT_COLUMNS},
+             ROW_NUMBER() OVER (PARTITION BY channel, purpose
+                                ORDER BY decided_at DESC, recorded_at DESC) AS latest
+           FROM consents WHERE customer_id = $1) AS decided
+         WHERE latest = 1 ORDER BY decided_at DESC LIMIT $2"
+    ))
+    .bind(customer_id)
+    .bind(CONSENT_ROWS)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(rows.iter().map(consent_from_row).collect())
+}
+
+async fn read_organizations(
+    connection: &mut sqlx::AnyConnection,
+    customer_id: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT group_id, organization_name FROM organization_links WHERE customer_id = $1
+         ORDER BY group_id LIMIT 100",
+    )
+    .bind(customer_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// Applies the group's thread requests in order against the loaded threads.
@@ -632,64 +825,8 @@ impl InteractionStore for SqlInteractionStore {
         after: Option<&TimelineCursor>,
         limit: i64,
     ) -> anyhow::Result<Vec<Interaction>> {
-        let mut conditions = vec!["customer_id = $1".to_owned()];
-        let mut binds = vec![Bind::Text(customer_id.to_owned())];
-        let next = |binds: &mut Vec<Bind>, bind: Bind| {
-            binds.push(bind);
-            format!("${}", binds.len())
-        };
-        if !filter.channels.is_empty() {
-            let list: Vec<String> = filter
-                .channels
-                .iter()
-                .map(|channel| next(&mut binds, Bind::Int(i64::from(*channel))))
-                .collect();
-            conditions.push(format!("channel IN ({})", list.join(", ")));
-        }
-        if !filter.kinds.is_empty() {
-            let list: Vec<String> = filter
-                .kinds
-                .iter()
-                .map(|kind| next(&mut binds, Bind::Int(i64::from(*kind))))
-                .collect();
-            conditions.push(format!("kind IN ({})", list.join(", ")));
-        }
-        if let Some(start) = filter.start_micros {
-            conditions.push(format!(
-                "occurred_at >= {}",
-                next(&mut binds, Bind::Int(start))
-            ));
-        }
-        if let Some(end) = filter.end_micros {
-            conditions.push(format!(
-                "occurred_at < {}",
-                next(&mut binds, Bind::Int(end))
-            ));
-        }
-        if let Some(thread_id) = &filter.thread_id {
-            conditions.push(format!(
-                "thread_id = {}",
-                next(&mut binds, Bind::Text(thread_id.clone()))
-            ));
-        }
-        if let Some(cursor) = after {
-            let at = next(&mut binds, Bind::Int(cursor.occurred_at_micros));
-            let at_again = next(&mut binds, Bind::Int(cursor.occurred_at_micros));
-            let id = next(&mut binds, Bind::Text(cursor.interaction_id.clone()));
-            conditions.push(format!(
-                "(occurred_at < {at} OR (occurred_at = {at_again} AND interaction_id < {id}))"
-            ));
-        }
-        let limit_placeholder = next(&mut binds, Bind::Int(limit));
-        let sql = format!(
-            "SELECT {COLUMNS} FROM interactions WHERE {}
-             ORDER BY occurred_at DESC, interaction_id DESC LIMIT {limit_placeholder}",
-            conditions.join(" AND ")
-        );
-        let rows = bind_all(sqlx::query(&sql), binds)
-            .fetch_all(&self.database.pool)
-            .await?;
-        Ok(rows.iter().map(interaction_from_row).collect())
+        let mut connection = self.database.pool.acquire().await?;
+        read_timeline(&mut connection, customer_id, filter, after, limit).await
     }
 
     async fn thread(&self, thread_id: &str) -> anyhow::Result<Option<Thread>> {
@@ -747,79 +884,50 @@ impl InteractionStore for SqlInteractionStore {
             .fetch_all(&self.database.pool)
             .await?;
         let threads: Vec<Thread> = rows.iter().map(thread_from_row).collect();
-        self.with_last_steps(threads).await
+        {
+            let mut connection = self.database.pool.acquire().await?;
+            with_last_steps(&mut connection, threads).await
+        }
     }
 
     async fn context(&self, customer_id: &str, recent_limit: i64) -> anyhow::Result<StoredContext> {
-        let no_filter = TimelineFilter::default();
-        let active = async {
-            let rows = sqlx::query(&format!(
-                "SELECT {THREAD_COLUMNS} FROM threads WHERE customer_id = $1 AND status IN (1, 2)
-                 ORDER BY last_activity_at DESC, thread_id DESC LIMIT $2"
-            ))
-            .bind(customer_id)
-            .bind(CONTEXT_THREADS)
-            .fetch_all(&self.database.pool)
-            .await?;
-            self.with_last_steps(rows.iter().map(thread_from_row).collect())
-                .await
-        };
-        let count = async {
-            let row = sqlx::query(
-                "SELECT CAST(COUNT(*) AS BIGINT) FROM interactions WHERE customer_id = $1",
-            )
-            .bind(customer_id)
-            .fetch_one(&self.database.pool)
-            .await?;
-            anyhow::Ok(row.get::<i64, _>(0))
-        };
-        let (recent, active_threads, preferences, consents, interaction_count) = tokio::try_join!(
-            self.timeline(customer_id, &no_filter, None, recent_limit),
-            active,
-            self.preferences(customer_id),
-            self.consents(customer_id),
-            count,
-        )?;
+        // One read transaction on one connection: the screen sees one consistent
+        // moment, and the small indexed queries cost less one after the other than
+        // spread over pooled connections (each is its own thread with SQLite).
+        let mut transaction = self.database.pool.begin().await?;
+        let recent = read_timeline(
+            &mut transaction,
+            customer_id,
+            &TimelineFilter::default(),
+            None,
+            recent_limit,
+        )
+        .await?;
+        let threads = read_active_threads(&mut transaction, customer_id).await?;
+        let active_threads = with_last_steps(&mut transaction, threads).await?;
+        let preferences = read_preferences(&mut transaction, customer_id).await?;
+        let consents = read_consents(&mut transaction, customer_id).await?;
+        let organizations = read_organizations(&mut transaction, customer_id).await?;
+        let interaction_count = count_interactions(&mut transaction, customer_id).await?;
+        transaction.commit().await?;
         Ok(StoredContext {
             recent,
             active_threads,
             preferences,
             consents,
             interaction_count,
+            organizations,
         })
     }
 
     async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>> {
-        let rows = sqlx::query(
-            "SELECT pref_key, pref_value, channel, expressed_at, interaction_id FROM preferences
-             WHERE customer_id = $1 ORDER BY expressed_at DESC LIMIT $2",
-        )
-        .bind(customer_id)
-        .bind(PREFERENCE_ROWS)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| Preference {
-                key: row.get(0),
-                value: row.get(1),
-                channel: small(row, 2),
-                expressed_at_micros: row.get(3),
-                interaction_id: row.get(4),
-            })
-            .collect())
+        let mut connection = self.database.pool.acquire().await?;
+        read_preferences(&mut connection, customer_id).await
     }
 
     async fn consents(&self, customer_id: &str) -> anyhow::Result<Vec<Consent>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CONSENT_COLUMNS} FROM consents WHERE customer_id = $1
-             ORDER BY decided_at DESC LIMIT $2"
-        ))
-        .bind(customer_id)
-        .bind(CONSENT_ROWS)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows.iter().map(consent_from_row).collect())
+        let mut connection = self.database.pool.acquire().await?;
+        read_consents(&mut connection, customer_id).await
     }
 
     async fn insert_consent(&self, consent: &Consent) -> anyhow::Result<(Consent, bool)> {
@@ -911,14 +1019,8 @@ impl InteractionStore for SqlInteractionStore {
     }
 
     async fn organizations(&self, customer_id: &str) -> anyhow::Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT group_id, organization_name FROM organization_links WHERE customer_id = $1
-             ORDER BY group_id LIMIT 100",
-        )
-        .bind(customer_id)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+        let mut connection = self.database.pool.acquire().await?;
+        read_organizations(&mut connection, customer_id).await
     }
 
     async fn channel_report(
@@ -1067,26 +1169,5 @@ impl InteractionStore for SqlInteractionStore {
         }
         transaction.commit().await?;
         Ok(())
-    }
-}
-
-impl SqlInteractionStore {
-    /// Pairs each thread with its last step, in one query.
-    async fn with_last_steps(
-        &self,
-        threads: Vec<Thread>,
-    ) -> anyhow::Result<Vec<(Thread, Option<Interaction>)>> {
-        let ids: Vec<&str> = threads
-            .iter()
-            .map(|thread| thread.last_interaction_id.as_str())
-            .collect();
-        let mut steps = interactions_by_ids(&self.database.pool, &ids).await?;
-        Ok(threads
-            .into_iter()
-            .map(|thread| {
-                let step = steps.remove(&thread.last_interaction_id);
-                (thread, step)
-            })
-            .collect())
     }
 }

@@ -161,7 +161,14 @@ async fn contract(backend: Backend) {
     assert_eq!(thread.thread_id, "thr_1");
     assert_eq!(last.as_ref().unwrap().interaction_id, "i4");
     assert_eq!(store.thread_steps("thr_1", 10).await.unwrap().len(), 2);
-    assert_eq!(context.preferences.len(), 4);
+    // Four contacts stated the same key: only the latest is read (i2 and i3 share the
+    // latest time; the higher id wins the tie).
+    let latest: Vec<(&str, &str)> = context
+        .preferences
+        .iter()
+        .map(|preference| (preference.key.as_str(), preference.interaction_id.as_str()))
+        .collect();
+    assert_eq!(latest, [("delivery", "i3")]);
 
     let consent = Consent {
         consent_id: "c1".into(),
@@ -234,6 +241,36 @@ async fn contract(backend: Backend) {
         store.timeline("cus_3", &all, None, 10).await.unwrap().len(),
         1
     );
+
+    // Several keys, each stated several times: the latest value of each, newest first.
+    let mut stated = Vec::new();
+    for (index, (at, needs)) in [
+        (10, vec![("size", "S"), ("delivery", "evenings")]),
+        (20, vec![("size", "M")]),
+        (30, vec![("colour", "blue"), ("delivery", "mornings")]),
+        (40, vec![("size", "L")]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut contact = interaction(&format!("p{index}"), &format!("pk{index}"), "cus_4", at);
+        contact.needs = needs
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect();
+        stated.push(plain(contact));
+    }
+    store.write_group(stated).await.unwrap();
+    let preferences: Vec<(String, String)> = store
+        .preferences("cus_4")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|preference| (preference.key, preference.value))
+        .collect();
+    let expected = [("size", "L"), ("colour", "blue"), ("delivery", "mornings")]
+        .map(|(key, value)| (key.to_owned(), value.to_owned()));
+    assert_eq!(preferences, expected);
     test_database.remove().await.unwrap();
 }
 
