@@ -322,25 +322,27 @@ async fn load_engine(
     for customer in state.customers {
         engine.load_customer(customer);
     }
-    for record in state.records {
-        // Records were valid when stored; normalize leniently in case rules changed.
-        let normalized =
-            idic_matching::normalize::normalize_record(&record.content.record, normalize)
-                .unwrap_or_default();
-        let features = Features::of(&normalized);
-        engine.load_record(
-            record.record_id,
-            RecordEntry {
-                sort_key: record.key.sort_key().into_boxed_str(),
-                key: record.key,
-                channel: record.channel,
-                observed_at: record.observed_at,
-                content: crate::engine::PackedContent::pack(&record.content),
-                features,
-                customer: record.customer,
-            },
-        );
-    }
+    store
+        .load_records(&mut |record| {
+            // Records were valid when stored; normalize leniently in case rules changed.
+            let normalized =
+                idic_matching::normalize::normalize_record(&record.content.record, normalize)
+                    .unwrap_or_default();
+            let features = Features::of(&normalized);
+            engine.load_record(
+                record.record_id,
+                RecordEntry {
+                    sort_key: record.key.sort_key().into_boxed_str(),
+                    key: record.key,
+                    channel: record.channel,
+                    observed_at: record.observed_at,
+                    content: crate::engine::PackedContent::pack(&record.content),
+                    features,
+                    customer: record.customer,
+                },
+            );
+        })
+        .await?;
     for link in state.links {
         engine.load_link(link);
     }

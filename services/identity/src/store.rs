@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use futures::TryStreamExt as _;
 use idic_matching::params::MatchParameters;
 use idic_runtime::storage::{Backend, Database, Migrations};
 use sqlx::any::AnyArguments;
@@ -34,10 +35,11 @@ pub struct StoredRecord {
     pub content: RecordContent,
 }
 
-/// Everything the engine needs to start.
+/// Everything the engine needs to start but the records, which
+/// [`IdentityStore::load_records`] streams (held all at once, with their rows, they took
+/// more memory than the engine built from them).
 #[derive(Debug, Default)]
 pub struct StoredState {
-    pub records: Vec<StoredRecord>,
     pub links: Vec<LinkRow>,
     pub customers: Vec<CustomerRow>,
     pub aliases: Vec<(Arc<str>, Arc<str>)>,
@@ -48,6 +50,11 @@ pub struct StoredState {
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
     async fn load(&self) -> anyhow::Result<StoredState>;
+    /// Calls `visit` with every stored record, in record id order, one at a time.
+    async fn load_records(
+        &self,
+        visit: &mut (dyn FnMut(StoredRecord) + Send),
+    ) -> anyhow::Result<()>;
     /// Persists a batch of changes in one transaction.
     async fn apply(&self, changes: &ChangeSet) -> anyhow::Result<()>;
     /// Events after `after`, oldest first.
@@ -233,18 +240,33 @@ async fn write_records(
         );
         execute(transaction, &sql, arguments).await?;
     }
+    write_moves(transaction, backend, changes).await
+}
+
+/// Moves records to their new customers, many per statement: a merge moves every
+/// record of the absorbed customers, and one statement each was a round trip to the
+/// database per record.
+async fn write_moves(
+    transaction: &mut Transaction<'_>,
+    backend: Backend,
+    changes: &ChangeSet,
+) -> anyhow::Result<()> {
     let mut moves: Vec<_> = changes.records_moved.iter().collect();
     moves.sort_by_key(|(id, _)| **id);
-    for (record_id, customer) in moves {
+    for chunk in moves.chunks(ROWS_PER_STATEMENT) {
         let mut arguments = AnyArguments::default();
-        add(&mut arguments, customer.to_string())?;
-        add(&mut arguments, i64::from(*record_id))?;
-        execute(
-            transaction,
-            "UPDATE records SET customer_id = $1 WHERE record_id = $2",
-            arguments,
-        )
-        .await?;
+        for (record_id, customer) in chunk {
+            add(&mut arguments, i64::from(**record_id))?;
+            add(&mut arguments, customer.to_string())?;
+        }
+        let sql = format!(
+            "WITH moves (record_id, customer_id) AS (VALUES {})
+             UPDATE records SET customer_id =
+                 (SELECT moves.customer_id FROM moves WHERE moves.record_id = records.record_id)
+             WHERE record_id IN (SELECT record_id FROM moves)",
+            values_for(backend, chunk.len(), 2)
+        );
+        execute(transaction, &sql, arguments).await?;
     }
     Ok(())
 }
@@ -360,36 +382,49 @@ async fn write_blocks(
 
 async fn write_events(
     transaction: &mut Transaction<'_>,
+    backend: Backend,
     changes: &ChangeSet,
 ) -> anyhow::Result<()> {
-    for event in &changes.events {
+    // A statement per chunk of events, not per event: an import writes tens of thousands.
+    for chunk in changes.events.chunks(ROWS_PER_STATEMENT / 8) {
         let mut arguments = AnyArguments::default();
-        add(&mut arguments, event.event_id as i64)?;
-        add(&mut arguments, event.occurred_at)?;
-        add(&mut arguments, event.kind as i64)?;
-        add(&mut arguments, event.customer_id.clone())?;
-        add(&mut arguments, serde_json::to_string(&event.absorbed_ids)?)?;
-        add(&mut arguments, serde_json::to_string(&event.new_ids)?)?;
-        add(&mut arguments, event.actor.clone())?;
-        add(&mut arguments, event.reason.clone())?;
-        execute(
-            transaction,
-            "INSERT INTO change_events (event_id, occurred_at, kind, customer_id, absorbed_ids, new_ids, actor, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            arguments,
-        )
-        .await?;
-        let mut concerned: Vec<&str> = event.customers().collect();
-        concerned.sort_unstable();
-        concerned.dedup();
-        let mut arguments = AnyArguments::default();
-        for customer in &concerned {
-            add(&mut arguments, customer.to_string())?;
+        for event in chunk {
             add(&mut arguments, event.event_id as i64)?;
+            add(&mut arguments, event.occurred_at)?;
+            add(&mut arguments, event.kind as i64)?;
+            add(&mut arguments, event.customer_id.clone())?;
+            add(&mut arguments, serde_json::to_string(&event.absorbed_ids)?)?;
+            add(&mut arguments, serde_json::to_string(&event.new_ids)?)?;
+            add(&mut arguments, event.actor.clone())?;
+            add(&mut arguments, event.reason.clone())?;
+        }
+        let sql = format!(
+            "INSERT INTO change_events (event_id, occurred_at, kind, customer_id, absorbed_ids, new_ids, actor, reason)
+             VALUES {}",
+            values_for(backend, chunk.len(), 8)
+        );
+        execute(transaction, &sql, arguments).await?;
+    }
+    let mut concerned: Vec<(&str, u64)> = Vec::new();
+    for event in &changes.events {
+        let mut customers: Vec<&str> = event.customers().collect();
+        customers.sort_unstable();
+        customers.dedup();
+        concerned.extend(
+            customers
+                .into_iter()
+                .map(|customer| (customer, event.event_id)),
+        );
+    }
+    for chunk in concerned.chunks(ROWS_PER_STATEMENT) {
+        let mut arguments = AnyArguments::default();
+        for (customer, event_id) in chunk {
+            add(&mut arguments, (*customer).to_owned())?;
+            add(&mut arguments, *event_id as i64)?;
         }
         let sql = format!(
             "INSERT INTO change_event_customers (customer_id, event_id) VALUES {} ON CONFLICT DO NOTHING",
-            values(concerned.len(), 2)
+            values_for(backend, chunk.len(), 2)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -409,6 +444,19 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<ChangeEvent> {
     })
 }
 
+fn stored_record(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredRecord> {
+    let content: RecordContent =
+        serde_json::from_str(row.get::<&str, _>(6)).context("a stored record is not valid JSON")?;
+    Ok(StoredRecord {
+        record_id: u32::try_from(row.get::<i64, _>(0)).context("record id out of range")?,
+        key: RecordKey::new(row.get::<String, _>(1), row.get::<String, _>(2)),
+        customer: Arc::from(row.get::<&str, _>(3)),
+        channel: i32::try_from(row.get::<i64, _>(4)).unwrap_or_default(),
+        observed_at: row.get(5),
+        content,
+    })
+}
+
 const EVENT_COLUMNS: &str = "e.event_id, e.occurred_at, e.kind, e.customer_id, e.absorbed_ids, e.new_ids, e.actor, e.reason";
 
 #[async_trait]
@@ -416,21 +464,6 @@ impl IdentityStore for SqlIdentityStore {
     async fn load(&self) -> anyhow::Result<StoredState> {
         let pool = &self.database.pool;
         let mut state = StoredState::default();
-        let rows = sqlx::query("SELECT record_id, source_system, source_record_id, customer_id, channel, observed_at, raw FROM records ORDER BY record_id")
-            .fetch_all(pool)
-            .await?;
-        for row in rows {
-            let content: RecordContent = serde_json::from_str(&row.get::<String, _>(6))
-                .context("a stored record is not valid JSON")?;
-            state.records.push(StoredRecord {
-                record_id: u32::try_from(row.get::<i64, _>(0)).context("record id out of range")?,
-                key: RecordKey::new(row.get::<String, _>(1), row.get::<String, _>(2)),
-                customer: Arc::from(row.get::<String, _>(3)),
-                channel: i32::try_from(row.get::<i64, _>(4)).unwrap_or_default(),
-                observed_at: row.get(5),
-                content,
-            });
-        }
         for row in sqlx::query("SELECT a, b, kind, weight FROM links")
             .fetch_all(pool)
             .await?
@@ -479,6 +512,18 @@ impl IdentityStore for SqlIdentityStore {
         Ok(state)
     }
 
+    async fn load_records(
+        &self,
+        visit: &mut (dyn FnMut(StoredRecord) + Send),
+    ) -> anyhow::Result<()> {
+        let mut rows = sqlx::query("SELECT record_id, source_system, source_record_id, customer_id, channel, observed_at, raw FROM records ORDER BY record_id")
+            .fetch(&self.database.pool);
+        while let Some(row) = rows.try_next().await? {
+            visit(stored_record(&row)?);
+        }
+        Ok(())
+    }
+
     async fn apply(&self, changes: &ChangeSet) -> anyhow::Result<()> {
         let backend = self.database.backend;
         let mut transaction = self.database.pool.begin().await?;
@@ -486,7 +531,7 @@ impl IdentityStore for SqlIdentityStore {
         write_links(&mut transaction, backend, changes).await?;
         write_customers(&mut transaction, backend, changes).await?;
         write_blocks(&mut transaction, backend, changes).await?;
-        write_events(&mut transaction, changes).await?;
+        write_events(&mut transaction, backend, changes).await?;
         transaction.commit().await?;
         Ok(())
     }
