@@ -135,6 +135,9 @@ pub struct Preference {
     pub interaction_id: String,
     pub key: String,
     pub customer_id: String,
+    /// The reference it was recorded under, in this service's anchor format; empty
+    /// when unknown.
+    pub anchor: String,
     pub value: String,
     pub channel: i32,
     pub expressed_at_micros: i64,

@@ -15,7 +15,7 @@ use idic_runtime::storage::micros_from_timestamp;
 use prost::Message as _;
 
 use crate::domain::Preference;
-use crate::handler::selector_of_anchor;
+use crate::handler::{anchor_of, selector_of_anchor};
 use crate::refit::ValueSettings;
 use crate::rescore::rescore_customers;
 use crate::store::DifferentiationStore;
@@ -190,6 +190,11 @@ pub fn preferences_of(event: &pb::InteractionEvent) -> Vec<Preference> {
         return Vec::new();
     }
     let expressed_at = event.occurred_at.as_ref().map_or(0, micros_from_timestamp);
+    // The interaction service's anchor, in this service's format (what a split
+    // resolves again); empty when the event carries none.
+    let anchor = CustomerSelector::from_anchor(&event.anchor)
+        .map(|selector| anchor_of(&selector))
+        .unwrap_or_default();
     event
         .needs
         .iter()
@@ -198,6 +203,7 @@ pub fn preferences_of(event: &pb::InteractionEvent) -> Vec<Preference> {
             interaction_id: interaction_id.clone(),
             key: need.key.clone(),
             customer_id: event.customer_id.clone(),
+            anchor: anchor.clone(),
             value: need.value.clone(),
             channel: event.channel,
             expressed_at_micros: expressed_at,

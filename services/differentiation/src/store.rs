@@ -121,9 +121,10 @@ pub trait DifferentiationStore: Send + Sync + 'static {
 
     /// Merge: everything of `absorbed` now belongs to `survivor`.
     async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()>;
-    /// The distinct anchors of `customer_id`'s transactions.
+    /// The distinct anchors of `customer_id`'s transactions and expressed preferences.
     async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>>;
-    /// Split: moves `customer_id`'s transactions with `anchor` to `target`.
+    /// Split: moves `customer_id`'s transactions and preferences with `anchor` to
+    /// `target`.
     async fn move_anchor(
         &self,
         customer_id: &str,
@@ -783,8 +784,8 @@ impl DifferentiationStore for SqlDifferentiationStore {
     async fn insert_preference(&self, preference: &Preference) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO preferences
-               (interaction_id, pref_key, customer_id, pref_value, channel, expressed_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+               (interaction_id, pref_key, customer_id, pref_value, channel, expressed_at, anchor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (interaction_id, pref_key) DO NOTHING",
         )
         .bind(&preference.interaction_id)
@@ -793,6 +794,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .bind(&preference.value)
         .bind(preference.channel)
         .bind(preference.expressed_at_micros)
+        .bind(&preference.anchor)
         .execute(&self.database.pool)
         .await?;
         Ok(())
@@ -800,7 +802,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
 
     async fn preferences(&self, customer_id: &str) -> anyhow::Result<Vec<Preference>> {
         let rows = sqlx::query(
-            "SELECT interaction_id, pref_key, customer_id, pref_value, channel, expressed_at
+            "SELECT interaction_id, pref_key, customer_id, pref_value, channel, expressed_at, anchor
              FROM preferences WHERE customer_id = $1 ORDER BY expressed_at DESC, pref_key",
         )
         .bind(customer_id)
@@ -815,6 +817,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
                 value: row.get(3),
                 channel: row.get(4),
                 expressed_at_micros: row.get(5),
+                anchor: row.get(6),
             })
             .collect())
     }
@@ -929,7 +932,9 @@ impl DifferentiationStore for SqlDifferentiationStore {
 
     async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT anchor FROM transactions WHERE customer_id = $1 ORDER BY anchor",
+            "SELECT anchor FROM transactions WHERE customer_id = $1
+             UNION SELECT anchor FROM preferences WHERE customer_id = $1 AND anchor <> ''
+             ORDER BY 1",
         )
         .bind(customer_id)
         .fetch_all(&self.database.pool)
@@ -946,6 +951,14 @@ impl DifferentiationStore for SqlDifferentiationStore {
         let mut tx = self.database.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE transactions SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3",
+        )
+        .bind(target)
+        .bind(customer_id)
+        .bind(anchor)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE preferences SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3",
         )
         .bind(target)
         .bind(customer_id)

@@ -354,6 +354,7 @@ pub fn event_of(interaction: &Interaction) -> pb::InteractionEvent {
         topic: message.topic.clone(),
         needs: message.needs.clone(),
         interaction: Some(message),
+        anchor: interaction.anchor.clone(),
     }
 }
 

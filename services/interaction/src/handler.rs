@@ -183,7 +183,11 @@ async fn interaction_stream(
         .filter_map(move |event| {
             let item = match event {
                 Ok(event) => match pb::InteractionEvent::decode(event.payload.as_slice()) {
-                    Ok(decoded) if keep(&decoded) => Some(Ok(decoded)),
+                    // The anchor is for the services following the bus, not for clients.
+                    Ok(decoded) if keep(&decoded) => Some(Ok(pb::InteractionEvent {
+                        anchor: String::new(),
+                        ..decoded
+                    })),
                     Ok(_) => None,
                     Err(error) => {
                         tracing::warn!(%error, "skipping an unreadable interaction event");
