@@ -39,6 +39,9 @@ pub struct FitArgs {
     pub customers: usize,
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// `database.sqlite_mmap_mb` of the store (the service's default when absent).
+    #[arg(long)]
+    pub sqlite_mmap_mb: Option<u64>,
     #[arg(long)]
     pub markdown: Option<PathBuf>,
 }
@@ -139,11 +142,17 @@ fn to_transactions(
         .collect()
 }
 
-async fn sqlite_store(dir: &std::path::Path) -> anyhow::Result<SqlDifferentiationStore> {
-    let config = idic_runtime::Config {
+async fn sqlite_store(
+    dir: &std::path::Path,
+    mmap_mb: Option<u64>,
+) -> anyhow::Result<SqlDifferentiationStore> {
+    let mut config = idic_runtime::Config {
         data_dir: dir.to_path_buf(),
         ..idic_runtime::Config::default()
     };
+    if let Some(mmap_mb) = mmap_mb {
+        config.database.sqlite_mmap_mb = mmap_mb;
+    }
     let database =
         idic_runtime::storage::connect(&config, ServiceName::Differentiation, &MIGRATIONS).await?;
     Ok(SqlDifferentiationStore::new(database))
@@ -166,7 +175,7 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
-        let store = sqlite_store(dir.path()).await?;
+        let store = sqlite_store(dir.path(), args.sqlite_mmap_mb).await?;
         let config = TransactionConfig { customers: args.customers, seed: 1, ..TransactionConfig::default() };
         let transactions = to_transactions(&config, None);
         let loaded = Instant::now();
@@ -287,7 +296,7 @@ fn value(args: &ValueArgs) -> anyhow::Result<()> {
             customer_ids.push(response.into_inner().customer_id);
         }
         // The transactions go straight into differentiation's database (same files).
-        let store = sqlite_store(data_dir.path()).await?;
+        let store = sqlite_store(data_dir.path(), None).await?;
         let mut stored = 0;
         let mut seed = 0;
         while stored < args.transactions {

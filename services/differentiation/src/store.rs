@@ -188,7 +188,7 @@ impl SqlDifferentiationStore {
         currency: &str,
     ) -> anyhow::Result<Vec<PurchaseDays>> {
         let mut connection = self.database.pool.acquire().await?;
-        summaries::read_all(&mut connection, currency).await
+        summaries::read_all(&mut connection, self.database.backend, currency).await
     }
 
     /// What a refit reads otherwise: the purchases of `currency` up to `end_micros`,
@@ -529,7 +529,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         summaries::read_one_snapshot(&mut tx, self.database.backend).await?;
         let newest = summaries::newest_purchase(&mut tx).await?;
         let days = if newest.is_none_or(|newest| newest <= end_micros) {
-            summaries::read_all(&mut tx, currency).await?
+            summaries::read_all(&mut tx, self.database.backend, currency).await?
         } else {
             fold_purchase_days(&mut tx, currency, end_micros).await?
         };

@@ -270,6 +270,17 @@ async fn insert(
 /// Every customer's summary in `currency`, sorted by customer id.
 pub async fn read_all(
     connection: &mut AnyConnection,
+    backend: Backend,
+    currency: &str,
+) -> anyhow::Result<Vec<PurchaseDays>> {
+    match backend {
+        Backend::Sqlite => read_all_packed(connection, currency).await,
+        Backend::Postgres => read_all_rows(connection, currency).await,
+    }
+}
+
+async fn read_all_rows(
+    connection: &mut AnyConnection,
     currency: &str,
 ) -> anyhow::Result<Vec<PurchaseDays>> {
     let mut rows = sqlx::query(
@@ -291,6 +302,53 @@ pub async fn read_all(
         });
     }
     Ok(summaries)
+}
+
+/// Unit and record separators of the packed read: control characters that no
+/// customer id holds (ids are identity's `cus_` + hex).
+const FIELD_SEPARATOR: char = '\u{1f}';
+const RECORD_SEPARATOR: char = '\u{1e}';
+
+/// SQLite hands each result row from its worker thread to the async side with a
+/// thread wake-up, which for 100,000 rows cost most of a refit's read (measured:
+/// ~0.3 s of 0.36-0.55 s). The engine therefore packs the rows into one text value,
+/// in customer order, that is split here.
+async fn read_all_packed(
+    connection: &mut AnyConnection,
+    currency: &str,
+) -> anyhow::Result<Vec<PurchaseDays>> {
+    let packed: Option<String> = sqlx::query_scalar(
+        "SELECT group_concat(customer_id || char(31) || first_day || char(31) || last_day
+             || char(31) || transaction_days || char(31) || total_minor || char(31)
+             || first_day_minor, char(30) ORDER BY customer_id)
+         FROM purchase_summaries WHERE currency = $1",
+    )
+    .bind(currency)
+    .fetch_one(&mut *connection)
+    .await?;
+    let Some(packed) = packed else {
+        return Ok(Vec::new());
+    };
+    packed.split(RECORD_SEPARATOR).map(unpack).collect()
+}
+
+fn unpack(record: &str) -> anyhow::Result<PurchaseDays> {
+    let mut fields = record.split(FIELD_SEPARATOR);
+    let mut next = || {
+        fields
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("a packed purchase summary is short: {record:?}"))
+    };
+    let customer_id = next()?.to_owned();
+    let mut number = || -> anyhow::Result<i64> { Ok(next()?.parse()?) };
+    Ok(PurchaseDays {
+        customer_id,
+        first_day: number()?,
+        last_day: number()?,
+        transaction_days: u32::try_from(number()?)?,
+        total_minor: number()?,
+        first_day_minor: number()?,
+    })
 }
 
 /// The time of the newest stored purchase (any currency), from the index on
@@ -347,5 +405,33 @@ mod tests {
                 first_day_minor: 11,
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod packed_tests {
+    use super::unpack;
+
+    #[test]
+    fn unpacks_a_record_and_refuses_a_short_or_garbled_one() {
+        let summary = unpack("cus_9\u{1f}100\u{1f}130\u{1f}3\u{1f}4500\u{1f}1500").unwrap();
+        assert_eq!(
+            (
+                summary.customer_id.as_str(),
+                summary.first_day,
+                summary.last_day
+            ),
+            ("cus_9", 100, 130)
+        );
+        assert_eq!(
+            (
+                summary.transaction_days,
+                summary.total_minor,
+                summary.first_day_minor
+            ),
+            (3, 4500, 1500)
+        );
+        assert!(unpack("cus_9\u{1f}100").is_err());
+        assert!(unpack("cus_9\u{1f}x\u{1f}1\u{1f}1\u{1f}1\u{1f}1").is_err());
     }
 }
