@@ -392,8 +392,8 @@ async fn seed_context(
     args: &ContextArgs,
 ) -> anyhow::Result<Vec<String>> {
     let seeded = Instant::now();
-    let heavy = seed_customers(&channel, args.heavy_customers, "h").await?;
-    let light = seed_customers(&channel, args.light_customers, "l").await?;
+    let heavy = seed_customers(channel, args.heavy_customers, "h").await?;
+    let light = seed_customers(channel, args.light_customers, "l").await?;
     // Interactions go straight into interaction's storage (the same database).
     let database =
         idic_runtime::storage::connect(&suite.config, ServiceName::Interaction, &MIGRATIONS)

@@ -190,6 +190,19 @@ pub fn now_micros() -> i64 {
     i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// `count` placeholders numbered from `first` for a statement built at run time:
+/// `$first, ...` on PostgreSQL, `?, ...` on SQLite, where numbered names cost a
+/// lookup per parameter that makes a long multi-row statement quadratic.
+pub fn placeholders(backend: Backend, first: usize, count: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; count].join(", "),
+        Backend::Postgres => (first..first + count)
+            .map(|index| format!("${index}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,18 +215,5 @@ mod tests {
                 micros
             );
         }
-    }
-}
-
-/// `count` placeholders numbered from `first` for a statement built at run time:
-/// `$first, ...` on PostgreSQL, `?, ...` on SQLite, where numbered names cost a
-/// lookup per parameter that makes a long multi-row statement quadratic.
-pub fn placeholders(backend: Backend, first: usize, count: usize) -> String {
-    match backend {
-        Backend::Sqlite => vec!["?"; count].join(", "),
-        Backend::Postgres => (first..first + count)
-            .map(|index| format!("${index}"))
-            .collect::<Vec<_>>()
-            .join(", "),
     }
 }
