@@ -281,7 +281,13 @@ fn record(args: &RecordArgs) -> anyhow::Result<()> {
                             recorded += created;
                             local.record(micros.max(1)).unwrap_or(());
                         }
-                        Err(_) => errors += 1,
+                        Err(status) => {
+                            // The first failure of each worker says what went wrong.
+                            if errors == 0 {
+                                eprintln!("RecordInteraction failed: {:?} {}", status.code(), status.message());
+                            }
+                            errors += 1;
+                        }
                     }
                 }
                 histogram.lock().map(|mut h| h.add(&local).unwrap_or(())).unwrap_or(());

@@ -301,23 +301,28 @@ const COLUMN_COUNT: usize = 20;
 const INSERT_CHUNK: usize = 200;
 /// Values per `IN (...)` list.
 const IN_CHUNK: usize = 500;
-/// Attempts at a write group that conflicts with another replica's (PostgreSQL).
-const WRITE_ATTEMPTS: usize = 3;
+/// Attempts at a write group that conflicts with a concurrent writer.
+const WRITE_ATTEMPTS: usize = 5;
 
-/// Whether a write failed only because a concurrent transaction (another replica)
-/// committed the same idempotency key first or deadlocked with it: a new attempt
-/// then sees that commit and answers the duplicate.
+/// Whether a write failed only because a concurrent transaction got in first: on
+/// PostgreSQL another replica committed the same idempotency key or deadlocked with
+/// it; on SQLite the outbox relay committed between the group's first read and its
+/// first write, which SQLite refuses to upgrade (`SQLITE_BUSY_SNAPSHOT`) without
+/// waiting. A new attempt sees that commit and goes through.
 fn is_write_conflict(error: &anyhow::Error) -> bool {
-    const UNIQUE_VIOLATION: &str = "23505";
-    const SERIALIZATION_FAILURE: &str = "40001";
-    const DEADLOCK_DETECTED: &str = "40P01";
+    const CONFLICTS: [&str; 6] = [
+        "23505", // PostgreSQL unique_violation
+        "40001", // PostgreSQL serialization_failure
+        "40P01", // PostgreSQL deadlock_detected
+        "5",     // SQLITE_BUSY
+        "261",   // SQLITE_BUSY_RECOVERY
+        "517",   // SQLITE_BUSY_SNAPSHOT
+    ];
     error
         .downcast_ref::<sqlx::Error>()
         .and_then(|error| error.as_database_error())
         .and_then(|error| error.code())
-        .is_some_and(|code| {
-            [UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DETECTED].contains(&code.as_ref())
-        })
+        .is_some_and(|code| CONFLICTS.contains(&code.as_ref()))
 }
 
 const THREAD_COLUMNS: &str = "thread_id, customer_id, anchor, topic, status, opened_by, \
@@ -800,10 +805,8 @@ impl InteractionStore for SqlInteractionStore {
     ) -> anyhow::Result<Vec<WriteOutcome>> {
         let mut attempt = 1;
         loop {
-            // A retry plans again from what is committed by then; the items are kept
-            // for it only when a conflict is possible at all.
-            let retry = (self.database.backend == Backend::Postgres && attempt < WRITE_ATTEMPTS)
-                .then(|| items.clone());
+            // A retry plans again from what is committed by then.
+            let retry = (attempt < WRITE_ATTEMPTS).then(|| items.clone());
             match self.try_write_group(items).await {
                 Err(error) if retry.is_some() && is_write_conflict(&error) => {
                     tracing::debug!(
