@@ -66,6 +66,9 @@ pub struct ValueArgs {
     pub duration: Duration,
     #[arg(long, default_value_t = 2)]
     pub server_threads: usize,
+    /// `database.sqlite_mmap_mb` of the suite (its default when absent).
+    #[arg(long)]
+    pub sqlite_mmap_mb: Option<u64>,
     #[arg(long)]
     pub markdown: Option<PathBuf>,
 }
@@ -267,6 +270,9 @@ fn value(args: &ValueArgs) -> anyhow::Result<()> {
     };
     config.log_filter = "warn".into();
     config.differentiation.refit_interval_secs = 0;
+    if let Some(mmap_mb) = args.sqlite_mmap_mb {
+        config.database.sqlite_mmap_mb = mmap_mb;
+    }
     let application = runtime
         .block_on(idic::Application::build(config))
         .context("starting the suite")?;
