@@ -196,11 +196,17 @@ pub fn now_micros() -> i64 {
 pub fn placeholders(backend: Backend, first: usize, count: usize) -> String {
     match backend {
         Backend::Sqlite => vec!["?"; count].join(", "),
-        Backend::Postgres => (first..first + count)
-            .map(|index| format!("${index}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        Backend::Postgres => numbered_placeholders(first, count),
     }
+}
+
+/// `$first, $first+1, ...`: valid on both engines, for short lists and for
+/// statements that name a placeholder more than once.
+pub fn numbered_placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

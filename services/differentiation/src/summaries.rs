@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt as _;
-use idic_runtime::storage::Backend;
+use idic_runtime::storage::{Backend, numbered_placeholders};
 use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, Arguments as _, Row as _};
 
@@ -172,14 +172,6 @@ async fn write(
     Ok(())
 }
 
-/// `$first, $first+1, ...` for SQLite and PostgreSQL alike.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Recomputes the summaries of `customer_ids` from their stored purchases (after bulk
 /// inserts, merges, unmerges and erasures; a customer without purchases has none).
 pub async fn refresh(
@@ -190,7 +182,7 @@ pub async fn refresh(
     ids.sort();
     ids.dedup();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
-        let list = placeholders(1, chunk.len());
+        let list = numbered_placeholders(1, chunk.len());
         sqlx::query_with(
             &format!("DELETE FROM purchase_summaries WHERE customer_id IN ({list})"),
             id_arguments(chunk)?,

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
 use idic_matching::params::MatchParameters;
-use idic_runtime::storage::{Backend, Database, Migrations};
+use idic_runtime::storage::{Backend, Database, Migrations, numbered_placeholders, placeholders};
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
 
@@ -120,22 +120,6 @@ fn values(rows: usize, columns: usize) -> String {
     text
 }
 
-/// `$1, $2, ...` (or `?, ?` on SQLite) for an IN list.
-fn placeholders_for(backend: Backend, count: usize) -> String {
-    if backend == Backend::Sqlite {
-        return vec!["?"; count].join(", ");
-    }
-    placeholders(count)
-}
-
-/// `$1, $2, ...` for an IN list.
-fn placeholders(count: usize) -> String {
-    (1..=count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 type Transaction<'a> = sqlx::Transaction<'a, Any>;
 
 async fn execute(
@@ -176,7 +160,7 @@ where
         }
         let sql = format!(
             "DELETE FROM {table} WHERE {column} IN ({})",
-            placeholders_for(backend, chunk.len())
+            placeholders(backend, 1, chunk.len())
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -559,7 +543,7 @@ impl IdentityStore for SqlIdentityStore {
              JOIN change_event_customers c ON c.event_id = e.event_id
              WHERE c.customer_id IN ({}) AND e.event_id < ${}
              ORDER BY e.event_id DESC LIMIT ${}",
-            placeholders(customer_ids.len()),
+            numbered_placeholders(1, customer_ids.len()),
             customer_ids.len() + 1,
             customer_ids.len() + 2
         );
@@ -616,6 +600,6 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_across_rows() {
         assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(placeholders(3), "$1, $2, $3");
+        assert_eq!(numbered_placeholders(1, 3), "$1, $2, $3");
     }
 }

@@ -414,14 +414,6 @@ fn consent_from_row(row: &AnyRow) -> Consent {
     }
 }
 
-/// `$from, $from+1, ...` for `count` placeholders.
-fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|index| format!("${index}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A value to bind to a dynamically built query.
 enum Bind {
     Int(i64),
@@ -537,7 +529,7 @@ async fn interactions_by_ids(
         }
         let sql = format!(
             "SELECT {COLUMNS} FROM interactions WHERE interaction_id IN ({})",
-            placeholders(1, chunk.len())
+            storage::numbered_placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for id in chunk {
