@@ -5,7 +5,17 @@
 //! implements [`FollowIdentity`] and runs it with [`spawn_identity_follower`] as a
 //! consumer group: each change reaches one replica of the service, and comes again
 //! until that replica has applied it, so `apply` must be idempotent.
+//!
+//! Most changes concern customers a service holds nothing of: during a bulk import
+//! identity merges tens of thousands of brand-new customers, none of whom has bought,
+//! called or been offered anything yet. The follower takes the changes that are
+//! waiting together, asks the service once which of their customers it holds data
+//! for ([`FollowIdentity::holding`]), and applies only the changes that concern one
+//! of those (or a customer an earlier change of the batch touched). Applying every
+//! change one by one, each in its own transaction of several statements, took about
+//! a third of the suite's CPU during an import.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +35,9 @@ const RETRY_AFTER_APPLY_ERROR: Duration = Duration::from_millis(100);
 
 /// The longest pause between attempts at one change.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(10);
+
+/// At most this many waiting changes are taken together.
+const BATCH_LIMIT: usize = 256;
 
 /// One change of who is who.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +108,31 @@ pub struct ChangePayload {
     pub occurred_at_micros: i64,
 }
 
+/// Which customers a service holds data for, as [`FollowIdentity::holding`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holding {
+    /// The service cannot tell: every change is applied.
+    Unknown,
+    /// Of the customers asked about, these (and only these) have data in the service.
+    Only(HashSet<String>),
+}
+
 /// What a service does when identity changes who is who.
 #[async_trait::async_trait]
 pub trait FollowIdentity: Send + Sync + 'static {
     /// Must be idempotent: a change can be delivered again after a crash.
     async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()>;
+
+    /// Which of `customer_ids` the service holds data for. A change that names none
+    /// of them is acknowledged without [`apply`](Self::apply): there is nothing to
+    /// move or delete. The default holds everything.
+    async fn holding(&self, _customer_ids: &[&str]) -> anyhow::Result<Holding> {
+        Ok(Holding::Unknown)
+    }
+
+    /// Sees every change, applied or not, before it is applied: for state that is not
+    /// in the service's tables (cached answers about a customer).
+    async fn observe(&self, _change: &IdentityChange) {}
 }
 
 /// Follows identity's changes as consumer group `group` until shutdown. A change whose
@@ -140,28 +173,103 @@ pub fn spawn_identity_follower(
     })
 }
 
-/// Applies each delivery in order; returns when the stream ends or fails.
+/// Applies the deliveries in order, taking those waiting together; returns when the
+/// stream ends or fails.
 async fn follow(
-    mut deliveries: crate::bus::DeliveryStream,
+    deliveries: crate::bus::DeliveryStream,
     follower: &dyn FollowIdentity,
     group: &str,
 ) -> Result<(), crate::bus::BusError> {
-    while let Some(delivery) = deliveries.next().await {
-        let delivery = delivery?;
-        let change = match IdentityChange::from_payload(&delivery.event.payload) {
-            Ok(change) => change,
-            Err(error) => {
-                // A payload no version of identity could have written: acknowledge it
-                // so that it does not block every later change.
-                tracing::error!(%error, event_id = delivery.event.id, group, "skipping an unreadable identity change");
-                delivery.ack().await?;
-                continue;
+    let mut batches = deliveries.ready_chunks(BATCH_LIMIT);
+    while let Some(batch) = batches.next().await {
+        let mut changes = Vec::with_capacity(batch.len());
+        let mut broken = None;
+        for delivery in batch {
+            let delivery = match delivery {
+                Ok(delivery) => delivery,
+                Err(error) => {
+                    // The ones before it are still applied; the rest come again.
+                    broken = Some(error);
+                    break;
+                }
+            };
+            match IdentityChange::from_payload(&delivery.event.payload) {
+                Ok(change) => changes.push((delivery, change)),
+                Err(error) => {
+                    // A payload no version of identity could have written: acknowledge
+                    // it so that it does not block every later change.
+                    tracing::error!(%error, event_id = delivery.event.id, group, "skipping an unreadable identity change");
+                    delivery.ack().await?;
+                }
+            }
+        }
+        apply_batch(changes, follower, group).await?;
+        if let Some(error) = broken {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// Applies, in order, the changes of one batch that concern a customer the service
+/// holds data for, and acknowledges every change.
+async fn apply_batch(
+    changes: Vec<(crate::bus::Delivery, IdentityChange)>,
+    follower: &dyn FollowIdentity,
+    group: &str,
+) -> Result<(), crate::bus::BusError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<&str> = changes
+        .iter()
+        .flat_map(|(_, change)| change.customer_ids())
+        .collect();
+    let mut held = holding_until_known(follower, &named, group).await;
+    for (delivery, change) in changes {
+        follower.observe(&change).await;
+        let concerned = match &mut held {
+            Holding::Unknown => true,
+            Holding::Only(held) => {
+                let concerned = change.customer_ids().iter().any(|id| held.contains(*id));
+                if concerned {
+                    // The change may have given data to its other customers (the
+                    // survivor of a merge): later changes naming them apply too.
+                    held.extend(change.customer_ids().into_iter().map(str::to_owned));
+                }
+                concerned
             }
         };
-        apply_until_done(follower, &change, &delivery.event.id, group).await;
+        if concerned {
+            apply_until_done(follower, &change, &delivery.event.id, group).await;
+        }
         delivery.ack().await?;
     }
     Ok(())
+}
+
+/// Asks the service which customers it holds, again and again while that fails: the
+/// changes wait, as they do for a failing `apply`.
+async fn holding_until_known(
+    follower: &dyn FollowIdentity,
+    customer_ids: &[&str],
+    group: &str,
+) -> Holding {
+    let mut pause = RETRY_AFTER_APPLY_ERROR;
+    loop {
+        match follower.holding(customer_ids).await {
+            Ok(holding) => return holding,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    group,
+                    "asking which customers the service holds failed; trying again"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
+            }
+        }
+    }
 }
 
 /// Applies `change`, again and again with a growing pause while it fails: later

@@ -139,6 +139,9 @@ async fn connect_sqlite(config: &Config, service: ServiceName) -> anyhow::Result
                 // last transactions, which is the embedded mode's documented trade-off.
                 connection.execute("PRAGMA synchronous = NORMAL").await?;
                 connection.execute("PRAGMA foreign_keys = ON").await?;
+                // Statement journals (multi-row upserts) and sorts stay in memory
+                // instead of temporary files: a write and a read of a file each time.
+                connection.execute("PRAGMA temp_store = MEMORY").await?;
                 connection.execute(mmap.as_str()).await?;
                 Ok(())
             })
@@ -207,6 +210,48 @@ pub fn numbered_placeholders(first: usize, count: usize) -> String {
         .map(|index| format!("${index}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A table that keys rows by customer, and its customer column.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+}
+
+/// Ids asked about per statement (each is bound once and named in every table's list).
+const IDS_PER_STATEMENT: usize = 200;
+
+/// Which of `customer_ids` have a row in any of `tables`. Each table needs an index
+/// that leads with its customer column.
+pub async fn customers_with_rows(
+    database: &Database,
+    tables: &[CustomerColumn],
+    customer_ids: &[&str],
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    use sqlx::Row as _;
+    let mut held = std::collections::HashSet::new();
+    if tables.is_empty() {
+        return Ok(held);
+    }
+    for chunk in customer_ids.chunks(IDS_PER_STATEMENT) {
+        let list = numbered_placeholders(1, chunk.len());
+        let sql = tables
+            .iter()
+            .map(|CustomerColumn { table, column }| {
+                format!("SELECT {column} FROM {table} WHERE {column} IN ({list})")
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ");
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&database.pool).await? {
+            held.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    Ok(held)
 }
 
 #[cfg(test)]

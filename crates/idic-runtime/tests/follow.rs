@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use idic_runtime::follow::{
-    CHANGES_TOPIC, FollowIdentity, IdentityChange, spawn_identity_follower,
+    CHANGES_TOPIC, FollowIdentity, Holding, IdentityChange, spawn_identity_follower,
 };
 use idic_runtime::{Config, ServiceContext};
 
@@ -94,6 +94,108 @@ async fn changes_arrive_in_order_and_a_failed_one_comes_again() {
         vec!["cus_c".to_owned()]
     );
 
+    ctx.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("the follower stops at shutdown")
+        .unwrap();
+}
+
+/// A service that holds data for some customers: a merge moves the absorbed
+/// customers' data to the survivor, an erasure deletes it.
+struct Holder {
+    with_data: Mutex<std::collections::HashSet<String>>,
+    applied: Mutex<Vec<IdentityChange>>,
+    observed: Mutex<Vec<IdentityChange>>,
+}
+
+#[async_trait::async_trait]
+impl FollowIdentity for Holder {
+    async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()> {
+        let mut with_data = self.with_data.lock().unwrap();
+        match change {
+            IdentityChange::Merged { survivor, absorbed } => {
+                let before = with_data.len();
+                with_data.retain(|id| !absorbed.contains(id));
+                if with_data.len() < before {
+                    with_data.insert(survivor.clone());
+                }
+            }
+            IdentityChange::Split { .. } => {}
+            IdentityChange::Erased { customer_id } => {
+                with_data.remove(customer_id);
+            }
+        }
+        self.applied.lock().unwrap().push(change.clone());
+        Ok(())
+    }
+
+    async fn holding(&self, customer_ids: &[&str]) -> anyhow::Result<Holding> {
+        let with_data = self.with_data.lock().unwrap();
+        Ok(Holding::Only(
+            customer_ids
+                .iter()
+                .filter(|id| with_data.contains(**id))
+                .map(|id| (*id).to_owned())
+                .collect(),
+        ))
+    }
+
+    async fn observe(&self, change: &IdentityChange) {
+        self.observed.lock().unwrap().push(change.clone());
+    }
+}
+
+#[tokio::test]
+async fn changes_about_customers_without_data_are_skipped_but_observed() {
+    let ctx = ServiceContext::connect(Arc::new(Config::default()), None)
+        .await
+        .unwrap();
+    let follower = Arc::new(Holder {
+        with_data: Mutex::new(["cus_held".to_owned()].into_iter().collect()),
+        applied: Mutex::new(Vec::new()),
+        observed: Mutex::new(Vec::new()),
+    });
+    let task = spawn_identity_follower(&ctx, "test-holding", follower.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let changes = [
+        // Nobody here has data: skipped.
+        payload("merged", "cus_x", &["cus_y"], &[]),
+        // cus_held's data moves to cus_w, which then has data too.
+        payload("merged", "cus_w", &["cus_held"], &[]),
+        payload("erased", "cus_q", &[], &[]),
+        payload("split", "cus_w", &[], &["cus_v"]),
+        payload("erased", "cus_w", &[], &[]),
+    ];
+    for change in &changes {
+        ctx.bus.publish(CHANGES_TOPIC, change).await.unwrap();
+    }
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while follower.observed.lock().unwrap().len() < changes.len() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every change was seen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        *follower.applied.lock().unwrap(),
+        vec![
+            IdentityChange::Merged {
+                survivor: "cus_w".into(),
+                absorbed: vec!["cus_held".into()],
+            },
+            IdentityChange::Split {
+                customer_id: "cus_w".into(),
+                new_customer_ids: vec!["cus_v".into()],
+            },
+            IdentityChange::Erased {
+                customer_id: "cus_w".into(),
+            },
+        ]
+    );
     ctx.shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(2), task)
         .await

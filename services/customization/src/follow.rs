@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idic_runtime::follow::{FollowIdentity, IdentityChange};
+use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 
@@ -22,8 +22,17 @@ pub struct Follower {
 
 #[async_trait::async_trait]
 impl FollowIdentity for Follower {
-    async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()> {
+    async fn observe(&self, change: &IdentityChange) {
         self.deps.invalidate(&change.customer_ids()).await;
+    }
+
+    async fn holding(&self, customer_ids: &[&str]) -> anyhow::Result<Holding> {
+        Ok(Holding::Only(
+            self.store.subjects_with_data(customer_ids).await?,
+        ))
+    }
+
+    async fn apply(&self, change: &IdentityChange) -> anyhow::Result<()> {
         match change {
             IdentityChange::Merged { survivor, absorbed } => {
                 self.store.merge_subjects(survivor, absorbed).await?;

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use idic_offer::bandit::ArmStats;
 use idic_offer::{Component, Money, Slot};
-use idic_runtime::storage::{Database, Migrations};
+use idic_runtime::storage::{CustomerColumn, Database, Migrations, customers_with_rows};
 use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -129,6 +129,11 @@ pub trait CustomizationStore: Send + Sync + 'static {
 
     /// Identity merged `absorbed` into `survivor`: their rows follow.
     async fn merge_subjects(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()>;
+    /// Which of `subjects` have offerings, outcomes or a control-group draw here.
+    async fn subjects_with_data(
+        &self,
+        subjects: &[&str],
+    ) -> anyhow::Result<std::collections::HashSet<String>>;
 
     /// Distinct anchors of a customer's rows.
     async fn anchors(&self, subject: &str) -> anyhow::Result<Vec<String>>;
@@ -243,6 +248,10 @@ const OUTCOME_COLUMNS: &str = "offering_id, slot, offered, outcome, changed_to, 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// Every table that keys rows by subject (a customer id, or an anchor for a
+/// reference that matched no customer).
+const SUBJECT_TABLES: [&str; 3] = ["offerings", "outcomes", "control_group"];
 
 #[async_trait]
 impl CustomizationStore for SqlCustomizationStore {
@@ -524,6 +533,20 @@ impl CustomizationStore for SqlCustomizationStore {
         Ok(counts)
     }
 
+    async fn subjects_with_data(
+        &self,
+        subjects: &[&str],
+    ) -> anyhow::Result<std::collections::HashSet<String>> {
+        let tables: Vec<CustomerColumn> = SUBJECT_TABLES
+            .iter()
+            .map(|table| CustomerColumn {
+                table,
+                column: "subject",
+            })
+            .collect();
+        customers_with_rows(&self.database, &tables, subjects).await
+    }
+
     async fn merge_subjects(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
         for old in absorbed {
@@ -575,7 +598,7 @@ impl CustomizationStore for SqlCustomizationStore {
 
     async fn erase_subject(&self, subject: &str) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
-        for table in ["offerings", "outcomes", "control_group"] {
+        for table in SUBJECT_TABLES {
             sqlx::query(&format!("DELETE FROM {table} WHERE subject = $1"))
                 .bind(subject)
                 .execute(&mut *transaction)

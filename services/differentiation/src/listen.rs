@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use idic_proto::v1 as pb;
 use idic_runtime::ServiceContext;
-use idic_runtime::follow::{FollowIdentity, IdentityChange};
+use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::micros_from_timestamp;
@@ -71,6 +71,12 @@ impl FollowIdentity for IdentityFollower {
             }
             IdentityChange::Erased { customer_id } => self.store.erase_customer(customer_id).await,
         }
+    }
+
+    async fn holding(&self, customer_ids: &[&str]) -> anyhow::Result<Holding> {
+        Ok(Holding::Only(
+            self.store.customers_with_data(customer_ids).await?,
+        ))
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use idic_runtime::storage::{Backend, Database, Migrations};
+use idic_runtime::storage::{Backend, CustomerColumn, Database, Migrations};
 use idic_value::skew::Tier;
 use idic_value::{BgNbd, CustomerSummary, GammaGamma, TimeUnit};
 use sqlx::any::AnyArguments;
@@ -121,6 +121,11 @@ pub trait DifferentiationStore: Send + Sync + 'static {
 
     /// Merge: everything of `absorbed` now belongs to `survivor`.
     async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()>;
+    /// Which of `customer_ids` have transactions, preferences or scores here.
+    async fn customers_with_data(
+        &self,
+        customer_ids: &[&str],
+    ) -> anyhow::Result<std::collections::HashSet<String>>;
     /// The distinct anchors of `customer_id`'s transactions and expressed preferences.
     async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>>;
     /// Split: moves `customer_id`'s transactions and preferences with `anchor` to
@@ -358,6 +363,26 @@ fn scores_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<CustomerScores> {
 const SCORE_COLUMNS: &str = "customer_id, frequency, recency, age, monetary, expected_purchases,
     probability_alive, expected_spend, clv, historical, rank_percentile, tier, rfm_r, rfm_f,
     rfm_m, segment_id";
+
+/// Every table that keys rows by customer (order lines hang off their transaction).
+const CUSTOMER_TABLES: &[CustomerColumn] = &[
+    CustomerColumn {
+        table: "transactions",
+        column: "customer_id",
+    },
+    CustomerColumn {
+        table: "preferences",
+        column: "customer_id",
+    },
+    CustomerColumn {
+        table: "customer_scores",
+        column: "customer_id",
+    },
+    CustomerColumn {
+        table: "purchase_summaries",
+        column: "customer_id",
+    },
+];
 
 #[async_trait]
 impl DifferentiationStore for SqlDifferentiationStore {
@@ -905,6 +930,14 @@ impl DifferentiationStore for SqlDifferentiationStore {
         Ok(())
     }
 
+    async fn customers_with_data(
+        &self,
+        customer_ids: &[&str],
+    ) -> anyhow::Result<std::collections::HashSet<String>> {
+        idic_runtime::storage::customers_with_rows(&self.database, CUSTOMER_TABLES, customer_ids)
+            .await
+    }
+
     async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()> {
         let mut tx = self.database.pool.begin().await?;
         for customer_id in absorbed {
@@ -980,12 +1013,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .bind(customer_id)
         .execute(&mut *tx)
         .await?;
-        for table in [
-            "transactions",
-            "preferences",
-            "customer_scores",
-            "purchase_summaries",
-        ] {
+        for CustomerColumn { table, .. } in CUSTOMER_TABLES {
             sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
                 .bind(customer_id)
                 .execute(&mut *tx)

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idic_runtime::follow::{FollowIdentity, IdentityChange};
+use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
 use idic_runtime::peers::Peers;
 
 use crate::resolve::lookup_uncached;
@@ -29,6 +29,12 @@ impl FollowIdentity for InteractionFollower {
             IdentityChange::Split { customer_id, .. } => self.split(customer_id).await,
             IdentityChange::Erased { customer_id } => self.store.erase(customer_id).await,
         }
+    }
+
+    async fn holding(&self, customer_ids: &[&str]) -> anyhow::Result<Holding> {
+        Ok(Holding::Only(
+            self.store.customers_with_data(customer_ids).await?,
+        ))
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use idic_runtime::outbox::{self, OutboxEvent};
-use idic_runtime::storage::{self, Backend, Database, Migrations};
+use idic_runtime::storage::{
+    self, Backend, CustomerColumn, Database, Migrations, customers_with_rows,
+};
 use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
@@ -147,6 +149,11 @@ pub trait InteractionStore: Send + Sync + 'static {
 
     /// Moves every row of the `absorbed` customers to `survivor`.
     async fn merge(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()>;
+    /// Which of `customer_ids` have any row here.
+    async fn customers_with_data(
+        &self,
+        customer_ids: &[&str],
+    ) -> anyhow::Result<std::collections::HashSet<String>>;
 
     /// The customers whose interactions were recorded through `anchor`.
     async fn customers_of_anchor(&self, anchor: &str) -> anyhow::Result<Vec<String>>;
@@ -1080,6 +1087,20 @@ impl InteractionStore for SqlInteractionStore {
             threads_resolved: resolved.get(0),
             resolution_micros_total: resolved.get(1),
         })
+    }
+
+    async fn customers_with_data(
+        &self,
+        customer_ids: &[&str],
+    ) -> anyhow::Result<std::collections::HashSet<String>> {
+        let tables: Vec<CustomerColumn> = CUSTOMER_TABLES
+            .iter()
+            .map(|table| CustomerColumn {
+                table,
+                column: "customer_id",
+            })
+            .collect();
+        customers_with_rows(&self.database, &tables, customer_ids).await
     }
 
     async fn merge(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()> {
