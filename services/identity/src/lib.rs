@@ -45,6 +45,13 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     let config = &context.config;
     let database =
         idic_runtime::storage::connect(config, ServiceName::Identity, &store::MIGRATIONS).await?;
+    // Change events reach the bus through the outbox their change set writes, so an
+    // erasure reaches the other services even if the process dies after the commit.
+    let outbox = idic_runtime::outbox::spawn_relay(
+        database.clone(),
+        context.bus.clone(),
+        context.shutdown.clone(),
+    );
     let store: Arc<dyn IdentityStore> = Arc::new(SqlIdentityStore::new(database));
     let settings = engine::Settings {
         threshold: config.identity.match_threshold,
@@ -53,7 +60,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     let normalize = NormalizeOptions {
         default_region: config.identity.default_region.clone(),
     };
-    let identity = Identity::start(store, settings, normalize, context.bus.clone()).await?;
+    let identity = Identity::start(store, settings, normalize, outbox).await?;
     let limit = config.grpc.max_message_bytes;
     let server =
         IdentityServiceServer::new(IdentityHandler::new(identity, context.shutdown.clone()))

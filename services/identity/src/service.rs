@@ -15,7 +15,7 @@ use idic_matching::em::{Levels, estimate_m, estimate_u, levels_of};
 use idic_matching::features::Features;
 use idic_matching::normalize::NormalizeOptions;
 use idic_matching::params::{MatchParameters, TermFrequencies};
-use idic_runtime::bus::EventBus;
+use idic_runtime::outbox::Outbox;
 use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -24,9 +24,8 @@ use crate::engine::{ChangeEvent, ChangeSet, Engine, RecordEntry, Settings};
 use crate::store::IdentityStore;
 
 /// The bus topic on which committed change events are published (JSON, read by
-/// `idic_runtime::follow`).
+/// `idic_runtime::follow`), through the outbox written with each change set.
 pub use idic_runtime::follow::CHANGES_TOPIC;
-use idic_runtime::follow::ChangePayload;
 
 /// Change sets waiting for the same commit, at most.
 const GROUP_COMMIT_LIMIT: usize = 256;
@@ -82,7 +81,7 @@ impl Identity {
         store: Arc<dyn IdentityStore>,
         settings: Settings,
         normalize: NormalizeOptions,
-        bus: Arc<dyn EventBus>,
+        outbox: Outbox,
     ) -> anyhow::Result<Arc<Identity>> {
         let started = Instant::now();
         let engine = load_engine(store.as_ref(), &settings, &normalize).await?;
@@ -103,7 +102,7 @@ impl Identity {
             normalize,
             reloading: AtomicBool::new(false),
         });
-        tokio::spawn(persist(Arc::downgrade(&identity), queue, bus));
+        tokio::spawn(persist(Arc::downgrade(&identity), queue, outbox));
         Ok(identity)
     }
 
@@ -356,11 +355,12 @@ async fn load_engine(
     Ok(engine)
 }
 
-/// Commits queued change sets in groups; publishes committed events.
+/// Commits queued change sets in groups (their bus events go into the outbox in the
+/// same transaction), wakes the outbox relay and hands committed events to watchers.
 async fn persist(
     identity: std::sync::Weak<Identity>,
     mut queue: mpsc::UnboundedReceiver<Pending>,
-    bus: Arc<dyn EventBus>,
+    outbox: Outbox,
 ) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
@@ -384,12 +384,10 @@ async fn persist(
                 for waiter in waiters {
                     let _ = waiter.send(Ok(()));
                 }
+                if !combined.events.is_empty() {
+                    outbox.wake();
+                }
                 for event in combined.events {
-                    if let Ok(payload) = serde_json::to_vec(&change_payload(&event))
-                        && let Err(error) = bus.publish(CHANGES_TOPIC, &payload).await
-                    {
-                        tracing::warn!(%error, "publishing an identity change failed");
-                    }
                     let _ = identity.events.send(event);
                 }
             }
@@ -405,22 +403,5 @@ async fn persist(
                 identity.reload().await;
             }
         }
-    }
-}
-
-/// A committed change as the bus carries it.
-fn change_payload(event: &ChangeEvent) -> ChangePayload {
-    ChangePayload {
-        event_id: event.event_id,
-        kind: match event.kind {
-            crate::engine::ChangeKind::Merged => "merged",
-            crate::engine::ChangeKind::Split => "split",
-            crate::engine::ChangeKind::Erased => "erased",
-        }
-        .to_owned(),
-        customer_id: event.customer_id.clone(),
-        absorbed_customer_ids: event.absorbed_ids.clone(),
-        new_customer_ids: event.new_ids.clone(),
-        occurred_at_micros: event.occurred_at,
     }
 }

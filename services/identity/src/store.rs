@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
 use idic_matching::params::MatchParameters;
+use idic_runtime::follow::{CHANGES_TOPIC, ChangePayload};
+use idic_runtime::outbox::{self, OutboxEvent};
 use idic_runtime::storage::{Backend, Database, Migrations, numbered_placeholders, placeholders};
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
@@ -121,6 +123,37 @@ fn values(rows: usize, columns: usize) -> String {
 }
 
 type Transaction<'a> = sqlx::Transaction<'a, Any>;
+
+/// The bus events announcing a change set's events, for the outbox.
+fn announcements(changes: &ChangeSet) -> anyhow::Result<Vec<OutboxEvent>> {
+    changes
+        .events
+        .iter()
+        .map(|event| {
+            Ok(OutboxEvent::new(
+                CHANGES_TOPIC,
+                serde_json::to_vec(&change_payload(event))?,
+            ))
+        })
+        .collect()
+}
+
+/// A change event as the bus carries it (read by `idic_runtime::follow`).
+fn change_payload(event: &ChangeEvent) -> ChangePayload {
+    ChangePayload {
+        event_id: event.event_id,
+        kind: match event.kind {
+            ChangeKind::Merged => "merged",
+            ChangeKind::Split => "split",
+            ChangeKind::Erased => "erased",
+        }
+        .to_owned(),
+        customer_id: event.customer_id.clone(),
+        absorbed_customer_ids: event.absorbed_ids.clone(),
+        new_customer_ids: event.new_ids.clone(),
+        occurred_at_micros: event.occurred_at,
+    }
+}
 
 async fn execute(
     transaction: &mut Transaction<'_>,
@@ -516,6 +549,7 @@ impl IdentityStore for SqlIdentityStore {
         write_customers(&mut transaction, backend, changes).await?;
         write_blocks(&mut transaction, backend, changes).await?;
         write_events(&mut transaction, backend, changes).await?;
+        outbox::enqueue(&mut transaction, backend, &announcements(changes)?).await?;
         transaction.commit().await?;
         Ok(())
     }

@@ -1,0 +1,195 @@
+//! Identity's merges, splits and erasures reach the bus through the transactional
+//! outbox: an event committed while the bus is down is published, in order, once it is
+//! back, and each only once. An erasure that never left identity would leave the
+//! customer's data in every other service. On SQLite and PostgreSQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt as _;
+use idic_identity::engine::Settings;
+use idic_identity::store::MIGRATIONS;
+use idic_identity::{CHANGES_TOPIC, Identity, IdentityHandler, SqlIdentityStore};
+use idic_matching::normalize::NormalizeOptions;
+use idic_proto::v1 as pb;
+use idic_proto::v1::identity_service_server::IdentityService as _;
+use idic_runtime::ServiceName;
+use idic_runtime::bus::{BusError, DeliveryStream, EventBus, EventStream, MemoryBus};
+use idic_runtime::follow::IdentityChange;
+use idic_runtime::outbox::spawn_relay;
+use idic_testkit::{Backend, TestDatabase};
+use sqlx::Row as _;
+use tokio_util::sync::CancellationToken;
+use tonic::Request;
+
+/// A bus that refuses every publication while `down` is set.
+struct SwitchableBus {
+    inner: MemoryBus,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl EventBus for SwitchableBus {
+    async fn publish(&self, topic: &str, payload: &[u8]) -> Result<String, BusError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("the bus is down".into()));
+        }
+        self.inner.publish(topic, payload).await
+    }
+
+    async fn subscribe(&self, topic: &str) -> Result<EventStream, BusError> {
+        self.inner.subscribe(topic).await
+    }
+
+    async fn subscribe_group(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+    ) -> Result<DeliveryStream, BusError> {
+        self.inner.subscribe_group(topic, group, consumer).await
+    }
+}
+
+fn person(id: &str, given: &str, email: &str) -> pb::UpsertRecordRequest {
+    pb::UpsertRecordRequest {
+        record: Some(pb::SourceRecord {
+            source_system: "crm".into(),
+            source_record_id: id.into(),
+            channel: pb::Channel::CallCenter as i32,
+            name: Some(pb::PersonName {
+                given: given.into(),
+                family: "Lindqvist".into(),
+                ..Default::default()
+            }),
+            emails: vec![email.into()],
+            ..Default::default()
+        }),
+    }
+}
+
+async fn waiting(database: &idic_runtime::storage::Database) -> i64 {
+    sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
+        .fetch_one(&database.pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn next_change(events: &mut EventStream) -> IdentityChange {
+    let event = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the relay publishes the waiting change")
+        .expect("the stream goes on")
+        .expect("no bus error");
+    IdentityChange::from_payload(&event.payload).expect("a change identity writes")
+}
+
+async fn changes_survive_a_bus_outage(backend: Backend) {
+    let Some(test_database) = TestDatabase::open(backend, ServiceName::Identity, &MIGRATIONS).await
+    else {
+        return;
+    };
+    let database = test_database.database.clone();
+    let bus = Arc::new(SwitchableBus {
+        inner: MemoryBus::new(),
+        down: AtomicBool::new(true),
+    });
+    let mut events = bus.subscribe(CHANGES_TOPIC).await.unwrap();
+    let stop = CancellationToken::new();
+    let outbox = spawn_relay(database.clone(), bus.clone(), stop.clone());
+    let identity = Identity::start(
+        Arc::new(SqlIdentityStore::new(database.clone())),
+        Settings {
+            threshold: 22.0,
+            source_trust: Default::default(),
+        },
+        NormalizeOptions::default(),
+        outbox,
+    )
+    .await
+    .unwrap();
+    let handler = IdentityHandler::new(identity, stop.clone());
+
+    let mut ids = Vec::new();
+    for (id, given, email) in [
+        ("c-1", "Astrid", "astrid@example.com"),
+        ("c-2", "Nils", "nils@example.com"),
+    ] {
+        let response = handler
+            .upsert_record(Request::new(person(id, given, email)))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(response.customer_id);
+    }
+    // With the bus down, a steward's merge and an erasure are committed and answered.
+    let merged = handler
+        .merge(Request::new(pb::MergeRequest {
+            customer_ids: ids.clone(),
+            reason: "one person, two accounts".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    handler
+        .erase_customer(Request::new(pb::EraseCustomerRequest {
+            customer: Some(pb::CustomerRef {
+                r#ref: Some(pb::customer_ref::Ref::CustomerId(
+                    merged.customer_id.clone(),
+                )),
+            }),
+            reason: "erasure request 17".into(),
+        }))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        waiting(&database).await,
+        2,
+        "the changes wait in the outbox while the bus is down"
+    );
+
+    // The bus comes back: the relay's next pass publishes both, in order.
+    bus.down.store(false, Ordering::SeqCst);
+    assert_eq!(
+        next_change(&mut events).await,
+        IdentityChange::Merged {
+            survivor: merged.customer_id.clone(),
+            absorbed: merged.merged_customer_ids.clone(),
+        }
+    );
+    assert_eq!(
+        next_change(&mut events).await,
+        IdentityChange::Erased {
+            customer_id: merged.customer_id.clone(),
+        }
+    );
+    for _ in 0..50 {
+        if waiting(&database).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting(&database).await, 0, "published changes leave it");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1_500), events.next())
+            .await
+            .is_err(),
+        "each change is published once"
+    );
+    stop.cancel();
+    test_database.remove().await.unwrap();
+}
+
+#[tokio::test]
+async fn changes_committed_while_the_bus_is_down_are_published_later_on_sqlite() {
+    changes_survive_a_bus_outage(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn changes_committed_while_the_bus_is_down_are_published_later_on_postgres() {
+    changes_survive_a_bus_outage(Backend::Postgres).await;
+}
