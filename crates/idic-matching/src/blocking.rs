@@ -26,7 +26,9 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
     for email in &features.emails {
         keys.push(key(&["email", email]));
     }
-    for local in features.email_locals().filter(|local| local.len() >= 6) {
+    // A role mailbox ("billing") at thousands of organizations made blocks of thousands
+    // of records, each new one compared with all of them: most of an import's scoring.
+    for local in features.distinctive_email_locals() {
         keys.push(key(&["email-local", local]));
     }
     for phone in &features.phones {

@@ -97,6 +97,74 @@ impl Features {
                 .map_or(email.as_str(), |(local, _)| local)
         })
     }
+
+    /// The local parts that say who the address belongs to wherever it is hosted: at
+    /// least six characters ("john", "info" are not) and not a role mailbox
+    /// ("billing", "orders"), which thousands of unrelated organizations have.
+    pub fn distinctive_email_locals(&self) -> impl Iterator<Item = &str> {
+        self.email_locals()
+            .filter(|local| local.len() >= 6 && !is_role_mailbox(local))
+    }
+}
+
+/// Mailboxes that name a function, not a person: RFC 2142's and the common business
+/// ones. Compared without separators ("customer.service" is "customerservice").
+const ROLE_MAILBOXES: &[&str] = &[
+    "abuse",
+    "accounting",
+    "accounts",
+    "accountspayable",
+    "admin",
+    "administrator",
+    "billing",
+    "bookings",
+    "careers",
+    "contact",
+    "contactus",
+    "customercare",
+    "customerservice",
+    "enquiries",
+    "feedback",
+    "finance",
+    "hello",
+    "help",
+    "helpdesk",
+    "hostmaster",
+    "info",
+    "information",
+    "inquiries",
+    "invoice",
+    "invoices",
+    "jobs",
+    "mail",
+    "marketing",
+    "media",
+    "news",
+    "newsletter",
+    "noreply",
+    "office",
+    "operations",
+    "order",
+    "orders",
+    "payments",
+    "postmaster",
+    "press",
+    "purchasing",
+    "reception",
+    "reservations",
+    "sales",
+    "security",
+    "service",
+    "shop",
+    "store",
+    "support",
+    "team",
+    "webmaster",
+];
+
+fn is_role_mailbox(local: &str) -> bool {
+    let bare: String = local.chars().filter(char::is_ascii_alphanumeric).collect();
+    ROLE_MAILBOXES.contains(&bare.as_str())
 }
 
 fn date_digits(date: Date) -> [u8; 8] {
