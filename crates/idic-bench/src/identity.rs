@@ -57,6 +57,27 @@ pub struct AccuracyArgs {
     /// The match threshold in bits (default: the configuration's default).
     #[arg(long)]
     pub threshold: Option<f64>,
+    /// Which fields the generated sources collect: `as-collected` (realistic: sign-ups
+    /// with an e-mail only, tills with a phone) or `full` (every record with most
+    /// fields, the shape of the classic linkage benchmarks).
+    #[arg(long, value_enum, default_value_t = FormsArg::AsCollected)]
+    pub forms: FormsArg,
+}
+
+/// `--forms`: see [`Forms`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormsArg {
+    AsCollected,
+    Full,
+}
+
+impl FormsArg {
+    fn config(self, records: usize, seed: u64) -> GeneratorConfig {
+        match self {
+            FormsArg::AsCollected => GeneratorConfig::new(records, seed),
+            FormsArg::Full => GeneratorConfig::full_forms(records, seed),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -93,14 +114,14 @@ pub async fn run(command: IdentityBench) -> anyhow::Result<()> {
 
 // ----- data -------------------------------------------------------------------------
 
-/// Generates `records` records and writes them as the import CSV.
+/// Generates records as `config` says and writes them as the import CSV.
 fn generated_file(
-    records: usize,
-    seed: u64,
+    config: &GeneratorConfig,
     directory: &Path,
 ) -> anyhow::Result<(Vec<GeneratedRecord>, PathBuf)> {
+    let (records, seed) = (config.records, config.seed);
     let started = Instant::now();
-    let generated = generate(&GeneratorConfig::new(records, seed));
+    let generated = generate(config);
     let path = directory.join(format!("records-{records}-{seed}.csv"));
     write_records_csv(
         &generated,
@@ -336,7 +357,11 @@ fn raw_record(record: &GeneratedRecord) -> RawRecord {
 
 async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
     let workspace = tempfile::tempdir()?;
-    let (records, path) = generated_file(args.records, args.seed, workspace.path())?;
+    let (records, path) = generated_file(
+        &args.forms.config(args.records, args.seed),
+        workspace.path(),
+    )?;
+    println!("forms: {:?}", args.forms);
     let truth = GeneratedRecord::truth_pairs(&records);
     let (blocked, reachable, true_pairs) = blocking_recall(&records);
     let evidence = format!(
@@ -422,9 +447,10 @@ async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
     if let Some(markdown) = args.markdown {
         let machine = crate::machine::Machine::describe();
         let text = format!(
-            "\n### Identity accuracy, {} records (seed {}), threshold {} bits\n\n{}, {}\n\n- {evidence}\n{report}- {verdict}\n",
+            "\n### Identity accuracy, {} records (seed {}, forms {:?}), threshold {} bits\n\n{}, {}\n\n- {evidence}\n{report}- {verdict}\n",
             args.records,
             args.seed,
+            args.forms,
             args.threshold
                 .unwrap_or(idic_runtime::config::IdentityConfig::default().match_threshold),
             machine.summary(),
@@ -663,17 +689,16 @@ fn peak_memory(pid: u32) -> Option<u64> {
     Some(kilobytes * 1024)
 }
 
-fn directory_size(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|entry| entry.metadata().ok())
-                .filter(|meta| meta.is_file())
-                .map(|meta| meta.len())
-                .sum()
-        })
-        .unwrap_or(0)
+/// The sizes of identity's SQLite database file and of its write-ahead log (pages not
+/// yet copied back into the file; its size at a given moment depends on when the last
+/// checkpoint ran), not the other services' files.
+fn identity_files_size(data_dir: &Path) -> (u64, u64) {
+    let size = |name: &str| {
+        std::fs::metadata(data_dir.join(name))
+            .map(|meta| meta.len())
+            .unwrap_or(0)
+    };
+    (size("identity.db"), size("identity.db-wal"))
 }
 
 async fn postgres_identity_bytes(url: &str) -> anyhow::Result<u64> {
@@ -696,7 +721,10 @@ fn default_idic_binary() -> anyhow::Result<PathBuf> {
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let workspace = tempfile::tempdir()?;
-    let (_records, path) = generated_file(args.records, args.seed, workspace.path())?;
+    let (_records, path) = generated_file(
+        &GeneratorConfig::new(args.records, args.seed),
+        workspace.path(),
+    )?;
     let binary = match &args.idic {
         Some(path) => path.clone(),
         None => default_idic_binary()?,
@@ -713,9 +741,16 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         .await?;
     let (summary, elapsed) = stream_file(channel.clone(), &path, args.batch).await?;
     let peak = peak_memory(server.child.id());
+    // (total, of which the SQLite write-ahead log)
     let storage = match &args.database_url {
-        Some(url) => postgres_identity_bytes(url).await.ok(),
-        None => Some(directory_size(&data_dir)),
+        Some(url) => postgres_identity_bytes(url)
+            .await
+            .ok()
+            .map(|bytes| (bytes, 0)),
+        None => {
+            let (file, wal) = identity_files_size(&data_dir);
+            Some((file + wal, wal))
+        }
     };
     let rate = summary.received as f64 / elapsed.as_secs_f64();
     let engine = if args.database_url.is_some() {
@@ -740,9 +775,17 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             ))
         ),
     ];
-    if let Some(bytes) = storage {
+    if let Some((bytes, wal)) = storage {
+        let wal_note = if args.database_url.is_none() {
+            format!(
+                " (of which {:.1} MiB write-ahead log not yet checkpointed)",
+                wal as f64 / 1048576.0
+            )
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "identity storage: {:.1} MiB, {:.0} bytes per source record",
+            "identity storage: {:.1} MiB, {:.0} bytes per source record{wal_note}",
             bytes as f64 / 1048576.0,
             bytes as f64 / summary.received.max(1) as f64
         ));
@@ -765,7 +808,12 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         crate::report::append_markdown(markdown, &text)?;
     }
     if args.keep_running {
-        println!("server at http://{} (Ctrl-C to stop)", server.address);
+        println!(
+            "server at http://{} (Ctrl-C to stop), data directory {}, records {}",
+            server.address,
+            data_dir.display(),
+            path.display()
+        );
         tokio::signal::ctrl_c().await?;
     }
     drop(server);

@@ -31,12 +31,20 @@ struct Args {
     /// Country of addresses and phone numbers.
     #[arg(long, default_value = "US")]
     country: Country,
+    /// Every source collects most fields (the classic linkage benchmarks' shape)
+    /// instead of what each really collects.
+    #[arg(long)]
+    full_forms: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let started = Instant::now();
-    let mut config = GeneratorConfig::new(args.records, args.seed);
+    let mut config = if args.full_forms {
+        GeneratorConfig::full_forms(args.records, args.seed)
+    } else {
+        GeneratorConfig::new(args.records, args.seed)
+    };
     config.country = args.country;
     let generated = generate_with_summary(&config);
     let generated_in = started.elapsed();

@@ -201,6 +201,23 @@ pub struct GeneratorConfig {
     /// Share of persons who changed e-mail address once.
     pub second_email_share: f64,
     pub corruption: CorruptionRates,
+    /// Which fields the source systems collect.
+    pub forms: Forms,
+}
+
+/// Which fields the source systems collect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Forms {
+    /// As real systems do: a newsletter sign-up has an e-mail and maybe a name, a till
+    /// a phone or a postcode, and some records keep one contact only. About a tenth of
+    /// the true pairs then share no evidence at all, which caps any linker's recall.
+    #[default]
+    AsCollected,
+    /// Every system asks for the name, birth date and address and mostly e-mail and
+    /// phone, and no record is cut down to one contact: the shape of the classic
+    /// linkage benchmarks (FEBRL, the North Carolina voter files), where a duplicate
+    /// keeps most fields of its original. Population and damage are unchanged.
+    Full,
 }
 
 impl GeneratorConfig {
@@ -218,6 +235,20 @@ impl GeneratorConfig {
             moved_share: 0.25,
             second_email_share: 0.30,
             corruption: CorruptionRates::default(),
+            forms: Forms::AsCollected,
+        }
+    }
+
+    /// [`GeneratorConfig::new`] with full forms ([`Forms::Full`]): the same persons,
+    /// households and damage, every record with most fields.
+    pub fn full_forms(records: usize, seed: u64) -> Self {
+        Self {
+            forms: Forms::Full,
+            corruption: CorruptionRates {
+                sparse_record: 0.0,
+                ..CorruptionRates::default()
+            },
+            ..Self::new(records, seed)
         }
     }
 

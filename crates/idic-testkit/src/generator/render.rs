@@ -15,7 +15,7 @@ use super::names::{ORGANIZATION_SUFFIXES, PLUS_TAGS};
 use super::places::{CITIES, DIRECTIONS, STATE_NAMES, STREET_NAMES, STREET_TYPES};
 use super::registry::Registry;
 use super::sources::{Profile, System};
-use super::{CorruptionRates, GeneratedRecord, GeneratorConfig};
+use super::{CorruptionRates, Forms, GeneratedRecord, GeneratorConfig};
 
 /// The one contact a sparse record keeps besides the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,14 +35,32 @@ struct Style {
 pub(crate) struct Renderer<'a> {
     rates: &'a CorruptionRates,
     country: &'static str,
+    /// What each system collects, in `System::ALL` order.
+    profiles: Vec<Profile>,
 }
 
 impl<'a> Renderer<'a> {
     pub(crate) fn new(config: &'a GeneratorConfig) -> Self {
+        let profiles = System::ALL
+            .iter()
+            .map(|system| match config.forms {
+                Forms::AsCollected => system.profile().clone(),
+                Forms::Full => system.full_form_profile(),
+            })
+            .collect();
         Self {
             rates: &config.corruption,
             country: config.country.code(),
+            profiles,
         }
+    }
+
+    fn profile(&self, system: System) -> &Profile {
+        let index = System::ALL
+            .iter()
+            .position(|candidate| *candidate == system)
+            .unwrap_or(0);
+        &self.profiles[index]
     }
 
     /// `count` records of `person`, in time order: the address and e-mail in use
@@ -85,7 +103,7 @@ impl<'a> Renderer<'a> {
         registry: &Registry,
     ) -> GeneratedRecord {
         let system = System::for_person(rng);
-        let profile = system.profile();
+        let profile = self.profile(system);
         let channel = system.channel(rng);
         let mut record = GeneratedRecord::blank(system, channel, person.entity_id);
         let style = self.style(rng, profile);
@@ -185,7 +203,7 @@ impl<'a> Renderer<'a> {
         organization: &Organization,
     ) -> GeneratedRecord {
         let system = System::for_organization(rng);
-        let profile = system.profile();
+        let profile = self.profile(system);
         let channel = system.channel(rng);
         let mut record = GeneratedRecord::blank(system, channel, organization.entity_id);
         let style = self.style(rng, profile);

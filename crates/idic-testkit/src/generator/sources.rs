@@ -17,7 +17,7 @@ pub(crate) enum System {
 
 /// What a system collects: probabilities that a field is filled in when the entity
 /// has a value for it, plus formatting habits.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Profile {
     /// Channels records arrive through, with relative weights.
     pub channels: &'static [(&'static str, u32)],
@@ -249,6 +249,23 @@ impl System {
 
     pub(crate) fn from_name(name: &str) -> Option<System> {
         System::ALL.into_iter().find(|system| system.name() == name)
+    }
+
+    /// What the system collects when every source uses a full registration form (the
+    /// classic linkage benchmarks' shape): the name, birth date and address always
+    /// asked for, e-mail and phone mostly; formats and typing habits stay the system's.
+    pub(crate) fn full_form_profile(self) -> Profile {
+        let own = self.profile();
+        Profile {
+            given: 1.0,
+            family: 1.0,
+            dob: own.dob.max(0.9),
+            email: own.email.max(0.8),
+            phone: own.phone.max(0.8),
+            address: own.address.max(0.95),
+            postcode_only: false,
+            ..own.clone()
+        }
     }
 
     pub(crate) fn profile(self) -> &'static Profile {

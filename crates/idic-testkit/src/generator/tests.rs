@@ -524,3 +524,34 @@ fn the_import_reader_accepts_every_record() {
     }
     assert!(reader.next_record().expect("end of file").is_none());
 }
+
+/// Full forms keep the population and change what the records carry: every person's
+/// record has a name, and far more have a birth date and an address.
+#[test]
+fn full_forms_give_every_record_most_fields() {
+    let collected = &sample().records;
+    let full = generate(&GeneratorConfig::full_forms(20_000, 11));
+    let share = |records: &[GeneratedRecord], filled: fn(&GeneratedRecord) -> bool| {
+        records.iter().filter(|record| filled(record)).count() as f64 / records.len() as f64
+    };
+    let persons = |records: &[GeneratedRecord]| -> Vec<GeneratedRecord> {
+        records
+            .iter()
+            .filter(|record| record.organization_name.is_empty())
+            .cloned()
+            .collect()
+    };
+    let (collected, full) = (persons(collected), persons(&full));
+    let named = |record: &GeneratedRecord| !record.family_name.is_empty();
+    let dated = |record: &GeneratedRecord| !record.date_of_birth.is_empty();
+    let housed = |record: &GeneratedRecord| !record.street.is_empty();
+    assert!(share(&full, named) > 0.97, "{}", share(&full, named));
+    assert!(share(&full, dated) > 0.8, "{}", share(&full, dated));
+    assert!(share(&full, housed) > 0.85, "{}", share(&full, housed));
+    assert!(
+        share(&collected, dated) < 0.5,
+        "{}",
+        share(&collected, dated)
+    );
+    assert!(share(&collected, housed) < share(&full, housed) - 0.15);
+}
