@@ -5,6 +5,7 @@
 //! field to a [`Recorder`], which is a no-op when only the total is wanted.
 
 use crate::features::{Features, NameFeatures};
+use crate::normalize::names_may_agree;
 use crate::params::{Field, MatchParameters};
 use crate::record::IdKind;
 
@@ -197,7 +198,13 @@ pub fn compare(
     recorder: &mut impl Recorder,
 ) -> PairScore {
     let mut total = 0.0;
-    let names = compare_names(a, b, params);
+    // Two records of one organization name whoever called or ordered for it: the
+    // contact's name is not the customer's, so it neither agrees nor disagrees.
+    let names = if same_organization(a, b) {
+        [None, None]
+    } else {
+        compare_names(a, b, params)
+    };
     for outcome in names.iter().flatten() {
         recorder.field(
             outcome.field,
@@ -292,7 +299,7 @@ pub fn hard_conflict(a: &Features, b: &Features) -> Option<Conflict> {
     if national_ids_differ(a, b) {
         return Some(Conflict::DifferentNationalIds);
     }
-    if strong_identifier_rule(a, b).is_some() {
+    if strong_identifier_rule(a, b).is_some() || same_organization(a, b) {
         return None;
     }
     let params_free_names = [
@@ -470,7 +477,7 @@ fn name_outcome(
 fn given_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
     if a.folded == b.folded {
         0
-    } else if a.root == b.root {
+    } else if names_may_agree(&a.folded, &a.root, &b.folded, &b.root) {
         1
     } else if a.is_initial() || b.is_initial() {
         if a.folded.as_bytes()[0] == b.folded.as_bytes()[0] {
@@ -502,6 +509,11 @@ fn family_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
     } else {
         4
     }
+}
+
+/// Both records name an organization, and the same one (exactly or but for a typo).
+fn same_organization(a: &Features, b: &Features) -> bool {
+    organization_level(a, b).is_some_and(|level| level <= 1)
 }
 
 fn organization_level(a: &Features, b: &Features) -> Option<u8> {
@@ -723,6 +735,37 @@ mod tests {
         );
         assert_eq!(email_level(&gmail, &yahoo), Some(EMAIL_SAME_LOCAL_LEVEL));
         assert_eq!(shared_keys(&gmail, &yahoo), 1);
+    }
+
+    fn contact(given: &str, family: &str, organization: &str, phone: &str) -> Features {
+        let raw = RawRecord {
+            given_name: given.into(),
+            family_name: family.into(),
+            organization_name: organization.into(),
+            phones: vec![phone.into()],
+            ..Default::default()
+        };
+        Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+    }
+
+    /// Two contacts of one organization are the organization twice; the same two
+    /// names without it are two persons.
+    #[test]
+    fn contacts_of_one_organization_do_not_conflict_on_their_names() {
+        let params = MatchParameters::default();
+        let scott = contact("Scott", "Edwards", "Rossi Staffing", "+1 212 767 7130");
+        let kristen = contact("Kristen", "Walters", "Rossi Staffing", "(212) 767-7130");
+        let pair = compare(&scott, &kristen, &params, &mut NoRecord);
+        assert_eq!(pair.conflict, None);
+        assert!(pair.total >= 15.0, "{pair:?}");
+        let (scott, kristen) = (
+            contact("Scott", "Edwards", "", "+1 212 767 7130"),
+            contact("Kristen", "Walters", "", "(212) 767-7130"),
+        );
+        assert_eq!(
+            compare(&scott, &kristen, &params, &mut NoRecord).conflict,
+            Some(Conflict::DifferentPersons)
+        );
     }
 
     /// Order independence rests on this: compare(a, b) == compare(b, a).

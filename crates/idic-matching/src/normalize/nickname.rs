@@ -75,7 +75,7 @@ eugene: gene
 ezekiel: zeke
 fitzgerald: fitz
 florence: flo flossie
-frances: fran fanny franny
+frances: fran fanny franny frannie
 francis: frank frankie franky
 frederick: fred freddie freddy frederic
 gabriel: gabe
@@ -222,6 +222,73 @@ giovanni: gianni vanni
 alessandro: sandro
 ";
 
+/// Nicknames that stand for more than one name, with every root they may stand for
+/// (roots as [`NICKNAME_GROUPS`] spells them). The table above gives each nickname
+/// the name it most often stands for; this one lets "Pat" agree with Patricia as well
+/// as with Patrick, and "Sam" with Samantha.
+const SHARED_NICKNAMES: &str = "
+al: albert alfred alan alexander
+alex: alexander alexandra
+andy: andrew andrea
+bert: albert robert herbert
+charlie: charles charlotte
+chris: christopher christina christian
+dani: daniel danielle
+danny: daniel danielle
+eddie: edward edwin edmund
+ellie: eleanor elizabeth ellen
+fran: frances francis
+frannie: frances francis
+freddie: frederick alfred
+freddy: frederick alfred
+gabby: gabriel gabrielle
+jackie: jacqueline john
+jess: jessica jesse
+jessie: jessica jesse
+jo: josephine joanne joseph
+joey: joseph josephine
+lou: louis louise
+mel: melissa melvin melanie
+nat: nathaniel natalie
+nicky: nicholas nicole
+ollie: oliver olivia
+pat: patrick patricia
+sam: samuel samantha
+sammie: samuel samantha
+sammy: samuel samantha
+stevie: stephen stephanie
+terry: terence theresa
+toni: anthony antonia
+tony: anthony antonia
+val: valerie valentine
+vic: victor victoria
+izzy: isabella isidore
+";
+
+static SHARED: LazyLock<HashMap<&'static str, Vec<&'static str>>> = LazyLock::new(|| {
+    SHARED_NICKNAMES
+        .lines()
+        .filter_map(|line| {
+            let (nickname, roots) = line.split_once(':')?;
+            Some((nickname.trim(), roots.split_whitespace().collect()))
+        })
+        .collect()
+});
+
+/// Whether two folded given names may be the same name: their roots are equal, or one
+/// is a nickname that stands for several names, one of which is the other's root.
+pub fn names_may_agree(a_folded: &str, a_root: &str, b_folded: &str, b_root: &str) -> bool {
+    if a_root == b_root {
+        return true;
+    }
+    match (SHARED.get(a_folded), SHARED.get(b_folded)) {
+        (None, None) => false,
+        (Some(a), None) => a.contains(&b_root),
+        (None, Some(b)) => b.contains(&a_root),
+        (Some(a), Some(b)) => a.iter().any(|root| b.contains(root)),
+    }
+}
+
 static NICKNAMES: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
     let mut nicknames = HashMap::new();
     for (root, variants) in nickname_groups() {
@@ -249,6 +316,31 @@ pub fn nickname_root(folded_given: &str) -> &str {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_shared_nickname_agrees_with_each_name_it_stands_for() {
+        let agree = |a: &str, b: &str| names_may_agree(a, nickname_root(a), b, nickname_root(b));
+        assert!(agree("pat", "patrick"));
+        assert!(agree("pat", "patricia"));
+        assert!(agree("patricia", "pat"));
+        assert!(agree("sammy", "samantha"));
+        assert!(agree("sam", "sammy"));
+        assert!(agree("chris", "kristina"));
+        assert!(agree("frannie", "frances"));
+        assert!(!agree("patricia", "patrick"));
+        assert!(!agree("samantha", "samuel"));
+        assert!(!agree("pat", "peter"));
+    }
+
+    #[test]
+    fn the_shared_table_names_known_roots_once() {
+        for (nickname, roots) in SHARED.iter() {
+            assert!(roots.len() >= 2, "{nickname} stands for one name only");
+            for root in roots {
+                assert_eq!(nickname_root(root), *root, "{root} is not a root");
+            }
+        }
+    }
 
     #[test]
     fn maps_nicknames_to_their_root() {
