@@ -230,21 +230,15 @@ pub fn numbered_placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// A table that keys rows by customer, and its customer column.
-#[derive(Debug, Clone, Copy)]
-pub struct CustomerColumn {
-    pub table: &'static str,
-    pub column: &'static str,
-}
-
 /// Ids asked about per statement (each is bound once and named in every table's list).
 const IDS_PER_STATEMENT: usize = 200;
 
-/// Which of `customer_ids` have a row in any of `tables`. Each table needs an index
-/// that leads with its customer column.
+/// Which of `customer_ids` have a row in any of `tables`, whose customer column is
+/// `column`. Each table needs an index that leads with that column.
 pub async fn customers_with_rows(
     database: &Database,
-    tables: &[CustomerColumn],
+    tables: &[&str],
+    column: &str,
     customer_ids: &[&str],
 ) -> anyhow::Result<std::collections::HashSet<String>> {
     use sqlx::Row as _;
@@ -256,9 +250,7 @@ pub async fn customers_with_rows(
         let list = numbered_placeholders(1, chunk.len());
         let sql = tables
             .iter()
-            .map(|CustomerColumn { table, column }| {
-                format!("SELECT {column} FROM {table} WHERE {column} IN ({list})")
-            })
+            .map(|table| format!("SELECT {column} FROM {table} WHERE {column} IN ({list})"))
             .collect::<Vec<_>>()
             .join(" UNION ");
         let mut query = sqlx::query(&sql);

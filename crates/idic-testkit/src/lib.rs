@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bus;
 pub mod generator;
 mod servers;
 mod storage;

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use idic_offer::bandit::ArmStats;
 use idic_offer::{Component, Money, Slot};
-use idic_runtime::storage::{CustomerColumn, Database, Migrations, customers_with_rows};
+use idic_runtime::storage::{Database, Migrations, customers_with_rows};
 use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -537,14 +537,7 @@ impl CustomizationStore for SqlCustomizationStore {
         &self,
         subjects: &[&str],
     ) -> anyhow::Result<std::collections::HashSet<String>> {
-        let tables: Vec<CustomerColumn> = SUBJECT_TABLES
-            .iter()
-            .map(|table| CustomerColumn {
-                table,
-                column: "subject",
-            })
-            .collect();
-        customers_with_rows(&self.database, &tables, subjects).await
+        customers_with_rows(&self.database, &SUBJECT_TABLES, "subject", subjects).await
     }
 
     async fn merge_subjects(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()> {

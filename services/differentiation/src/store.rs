@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use idic_runtime::storage::{Backend, CustomerColumn, Database, Migrations};
+use idic_runtime::storage::{Backend, Database, Migrations};
 use idic_value::skew::Tier;
 use idic_value::{BgNbd, CustomerSummary, GammaGamma, TimeUnit};
 use sqlx::any::AnyArguments;
@@ -365,23 +365,11 @@ const SCORE_COLUMNS: &str = "customer_id, frequency, recency, age, monetary, exp
     rfm_m, segment_id";
 
 /// Every table that keys rows by customer (order lines hang off their transaction).
-const CUSTOMER_TABLES: &[CustomerColumn] = &[
-    CustomerColumn {
-        table: "transactions",
-        column: "customer_id",
-    },
-    CustomerColumn {
-        table: "preferences",
-        column: "customer_id",
-    },
-    CustomerColumn {
-        table: "customer_scores",
-        column: "customer_id",
-    },
-    CustomerColumn {
-        table: "purchase_summaries",
-        column: "customer_id",
-    },
+const CUSTOMER_TABLES: &[&str] = &[
+    "transactions",
+    "preferences",
+    "customer_scores",
+    "purchase_summaries",
 ];
 
 #[async_trait]
@@ -934,8 +922,13 @@ impl DifferentiationStore for SqlDifferentiationStore {
         &self,
         customer_ids: &[&str],
     ) -> anyhow::Result<std::collections::HashSet<String>> {
-        idic_runtime::storage::customers_with_rows(&self.database, CUSTOMER_TABLES, customer_ids)
-            .await
+        idic_runtime::storage::customers_with_rows(
+            &self.database,
+            CUSTOMER_TABLES,
+            "customer_id",
+            customer_ids,
+        )
+        .await
     }
 
     async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()> {
@@ -1013,7 +1006,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .bind(customer_id)
         .execute(&mut *tx)
         .await?;
-        for CustomerColumn { table, .. } in CUSTOMER_TABLES {
+        for table in CUSTOMER_TABLES {
             sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
                 .bind(customer_id)
                 .execute(&mut *tx)

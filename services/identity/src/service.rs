@@ -398,7 +398,7 @@ async fn persist(
                     let _ = identity.events.send(event);
                 }
                 commits += 1;
-                if commits % COMMITS_PER_CHECKPOINT == 0
+                if commits.is_multiple_of(COMMITS_PER_CHECKPOINT)
                     && let Err(error) = identity.store.checkpoint().await
                 {
                     // The log then grows until the next one; nothing is lost.

@@ -4,10 +4,8 @@
 //! customer's data in every other service. On SQLite and PostgreSQL.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::StreamExt as _;
 use idic_identity::engine::Settings;
 use idic_identity::store::MIGRATIONS;
@@ -16,42 +14,14 @@ use idic_matching::normalize::NormalizeOptions;
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_server::IdentityService as _;
 use idic_runtime::ServiceName;
-use idic_runtime::bus::{BusError, DeliveryStream, EventBus, EventStream, MemoryBus};
+use idic_runtime::bus::{EventBus as _, EventStream};
 use idic_runtime::follow::IdentityChange;
 use idic_runtime::outbox::spawn_relay;
+use idic_testkit::bus::UnreliableBus;
 use idic_testkit::{Backend, TestDatabase};
 use sqlx::Row as _;
 use tokio_util::sync::CancellationToken;
 use tonic::Request;
-
-/// A bus that refuses every publication while `down` is set.
-struct SwitchableBus {
-    inner: MemoryBus,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl EventBus for SwitchableBus {
-    async fn publish(&self, topic: &str, payload: &[u8]) -> Result<String, BusError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(BusError::Unavailable("the bus is down".into()));
-        }
-        self.inner.publish(topic, payload).await
-    }
-
-    async fn subscribe(&self, topic: &str) -> Result<EventStream, BusError> {
-        self.inner.subscribe(topic).await
-    }
-
-    async fn subscribe_group(
-        &self,
-        topic: &str,
-        group: &str,
-        consumer: &str,
-    ) -> Result<DeliveryStream, BusError> {
-        self.inner.subscribe_group(topic, group, consumer).await
-    }
-}
 
 fn person(id: &str, given: &str, email: &str) -> pb::UpsertRecordRequest {
     pb::UpsertRecordRequest {
@@ -93,10 +63,8 @@ async fn changes_survive_a_bus_outage(backend: Backend) {
         return;
     };
     let database = test_database.database.clone();
-    let bus = Arc::new(SwitchableBus {
-        inner: MemoryBus::new(),
-        down: AtomicBool::new(true),
-    });
+    let bus = Arc::new(UnreliableBus::default());
+    bus.set_down(true);
     let mut events = bus.subscribe(CHANGES_TOPIC).await.unwrap();
     let stop = CancellationToken::new();
     let outbox = spawn_relay(database.clone(), bus.clone(), stop.clone());
@@ -153,7 +121,7 @@ async fn changes_survive_a_bus_outage(backend: Backend) {
     );
 
     // The bus comes back: the relay's next pass publishes both, in order.
-    bus.down.store(false, Ordering::SeqCst);
+    bus.set_down(false);
     assert_eq!(
         next_change(&mut events).await,
         IdentityChange::Merged {

@@ -5,9 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use idic_runtime::outbox::{self, OutboxEvent};
-use idic_runtime::storage::{
-    self, Backend, CustomerColumn, Database, Migrations, customers_with_rows,
-};
+use idic_runtime::storage::{self, Backend, Database, Migrations, customers_with_rows};
 use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
@@ -1093,14 +1091,7 @@ impl InteractionStore for SqlInteractionStore {
         &self,
         customer_ids: &[&str],
     ) -> anyhow::Result<std::collections::HashSet<String>> {
-        let tables: Vec<CustomerColumn> = CUSTOMER_TABLES
-            .iter()
-            .map(|table| CustomerColumn {
-                table,
-                column: "customer_id",
-            })
-            .collect();
-        customers_with_rows(&self.database, &tables, customer_ids).await
+        customers_with_rows(&self.database, CUSTOMER_TABLES, "customer_id", customer_ids).await
     }
 
     async fn merge(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()> {

@@ -4,18 +4,17 @@
 //! nothing. On SQLite and PostgreSQL.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::StreamExt as _;
 use idic_interaction::domain::{Interaction, NewInteraction, ThreadRequest};
 use idic_interaction::recorder::INTERACTIONS_TOPIC;
 use idic_interaction::store::{InteractionStore, MIGRATIONS, SqlInteractionStore};
 use idic_proto::v1 as pb;
 use idic_runtime::ServiceName;
-use idic_runtime::bus::{BusError, DeliveryStream, EventBus, EventStream, MemoryBus};
+use idic_runtime::bus::{EventBus as _, EventStream};
 use idic_runtime::outbox::spawn_relay;
+use idic_testkit::bus::UnreliableBus;
 use idic_testkit::{Backend, TestDatabase};
 use prost::Message as _;
 use sqlx::Row as _;
@@ -57,37 +56,6 @@ async fn waiting(database: &idic_runtime::storage::Database) -> i64 {
         .get(0)
 }
 
-/// A bus that refuses the first `failures` publications, then delegates.
-struct FlakyBus {
-    inner: MemoryBus,
-    failures: AtomicUsize,
-}
-
-#[async_trait]
-impl EventBus for FlakyBus {
-    async fn publish(&self, topic: &str, payload: &[u8]) -> Result<String, BusError> {
-        let left = self.failures.load(Ordering::SeqCst);
-        if left > 0 {
-            self.failures.store(left - 1, Ordering::SeqCst);
-            return Err(BusError::Unavailable("the bus is down".into()));
-        }
-        self.inner.publish(topic, payload).await
-    }
-
-    async fn subscribe(&self, topic: &str) -> Result<EventStream, BusError> {
-        self.inner.subscribe(topic).await
-    }
-
-    async fn subscribe_group(
-        &self,
-        topic: &str,
-        group: &str,
-        consumer: &str,
-    ) -> Result<DeliveryStream, BusError> {
-        self.inner.subscribe_group(topic, group, consumer).await
-    }
-}
-
 async fn next_interaction_id(events: &mut EventStream) -> String {
     let event = tokio::time::timeout(Duration::from_secs(5), events.next())
         .await
@@ -126,10 +94,7 @@ async fn relays_what_was_committed(backend: Backend) {
     assert_eq!(waiting(&database).await, 2);
 
     // The next start relays them, in order, through a bus that fails at first.
-    let bus = Arc::new(FlakyBus {
-        inner: MemoryBus::new(),
-        failures: AtomicUsize::new(1),
-    });
+    let bus = Arc::new(UnreliableBus::failing_next(1));
     let mut events = bus.subscribe(INTERACTIONS_TOPIC).await.unwrap();
     let stop = CancellationToken::new();
     let outbox = spawn_relay(database.clone(), bus.clone(), stop.clone());
