@@ -2,8 +2,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use idic_runtime::bus::{BusError, DeliveryStream, EventBus, EventStream, MemoryBus};
+use futures::StreamExt as _;
+use idic_runtime::bus::{BusError, DeliveryStream, Event, EventBus, EventStream, MemoryBus};
+use idic_runtime::storage::Database;
+use sqlx::Row as _;
 
 /// The in-process bus, except that publications fail while it is down and for the
 /// next `failures` ones. Subscriptions always work.
@@ -60,4 +65,22 @@ impl EventBus for UnreliableBus {
     ) -> Result<DeliveryStream, BusError> {
         self.inner.subscribe_group(topic, group, consumer).await
     }
+}
+
+/// The next event of `events`; fails the test after 5 s without one.
+pub async fn next_event(events: &mut EventStream) -> Event {
+    tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream goes on")
+        .expect("no bus error")
+}
+
+/// Events waiting in `database`'s transactional outbox (`idic_runtime::outbox`).
+pub async fn outbox_rows(database: &Database) -> i64 {
+    sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
+        .fetch_one(&database.pool)
+        .await
+        .expect("counting the outbox")
+        .get(0)
 }

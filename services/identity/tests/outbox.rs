@@ -17,9 +17,8 @@ use idic_runtime::ServiceName;
 use idic_runtime::bus::{EventBus as _, EventStream};
 use idic_runtime::follow::IdentityChange;
 use idic_runtime::outbox::spawn_relay;
-use idic_testkit::bus::UnreliableBus;
+use idic_testkit::bus::{UnreliableBus, next_event, outbox_rows};
 use idic_testkit::{Backend, TestDatabase};
-use sqlx::Row as _;
 use tokio_util::sync::CancellationToken;
 use tonic::Request;
 
@@ -40,21 +39,9 @@ fn person(id: &str, given: &str, email: &str) -> pb::UpsertRecordRequest {
     }
 }
 
-async fn waiting(database: &idic_runtime::storage::Database) -> i64 {
-    sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
-        .fetch_one(&database.pool)
-        .await
-        .unwrap()
-        .get(0)
-}
-
 async fn next_change(events: &mut EventStream) -> IdentityChange {
-    let event = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("the relay publishes the waiting change")
-        .expect("the stream goes on")
-        .expect("no bus error");
-    IdentityChange::from_payload(&event.payload).expect("a change identity writes")
+    IdentityChange::from_payload(&next_event(events).await.payload)
+        .expect("a change identity writes")
 }
 
 async fn changes_survive_a_bus_outage(backend: Backend) {
@@ -115,7 +102,7 @@ async fn changes_survive_a_bus_outage(backend: Backend) {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        waiting(&database).await,
+        outbox_rows(&database).await,
         2,
         "the changes wait in the outbox while the bus is down"
     );
@@ -136,12 +123,16 @@ async fn changes_survive_a_bus_outage(backend: Backend) {
         }
     );
     for _ in 0..50 {
-        if waiting(&database).await == 0 {
+        if outbox_rows(&database).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(waiting(&database).await, 0, "published changes leave it");
+    assert_eq!(
+        outbox_rows(&database).await,
+        0,
+        "published changes leave it"
+    );
     assert!(
         tokio::time::timeout(Duration::from_millis(1_500), events.next())
             .await

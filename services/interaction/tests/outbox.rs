@@ -14,10 +14,9 @@ use idic_proto::v1 as pb;
 use idic_runtime::ServiceName;
 use idic_runtime::bus::{EventBus as _, EventStream};
 use idic_runtime::outbox::spawn_relay;
-use idic_testkit::bus::UnreliableBus;
+use idic_testkit::bus::{UnreliableBus, next_event, outbox_rows};
 use idic_testkit::{Backend, TestDatabase};
 use prost::Message as _;
-use sqlx::Row as _;
 use tokio_util::sync::CancellationToken;
 
 fn new_interaction(id: &str, key: &str) -> NewInteraction {
@@ -48,20 +47,8 @@ fn new_interaction(id: &str, key: &str) -> NewInteraction {
     }
 }
 
-async fn waiting(database: &idic_runtime::storage::Database) -> i64 {
-    sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox")
-        .fetch_one(&database.pool)
-        .await
-        .unwrap()
-        .get(0)
-}
-
 async fn next_interaction_id(events: &mut EventStream) -> String {
-    let event = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("the relay publishes the waiting events")
-        .expect("the stream goes on")
-        .expect("no bus error");
+    let event = next_event(events).await;
     pb::InteractionEvent::decode(event.payload.as_slice())
         .expect("an InteractionEvent")
         .interaction
@@ -91,7 +78,7 @@ async fn relays_what_was_committed(backend: Backend) {
         .write_group(vec![new_interaction("int_1", "key-1")])
         .await
         .unwrap();
-    assert_eq!(waiting(&database).await, 2);
+    assert_eq!(outbox_rows(&database).await, 2);
 
     // The next start relays them, in order, through a bus that fails at first.
     let bus = Arc::new(UnreliableBus::failing_next(1));
@@ -109,13 +96,13 @@ async fn relays_what_was_committed(backend: Backend) {
     outbox.wake();
     assert_eq!(next_interaction_id(&mut events).await, "int_3");
     for _ in 0..50 {
-        if waiting(&database).await == 0 {
+        if outbox_rows(&database).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
-        waiting(&database).await,
+        outbox_rows(&database).await,
         0,
         "published events leave the outbox"
     );
