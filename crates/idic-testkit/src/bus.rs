@@ -84,3 +84,23 @@ pub async fn outbox_rows(database: &Database) -> i64 {
         .expect("counting the outbox")
         .get(0)
 }
+
+/// Asserts that the relay empties `database`'s outbox within a second, and that
+/// nothing more arrives on `events` for `quiet` (each event was published once).
+pub async fn assert_relayed_once(database: &Database, events: &mut EventStream, quiet: Duration) {
+    for _ in 0..50 {
+        if outbox_rows(database).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        outbox_rows(database).await,
+        0,
+        "published events leave the outbox"
+    );
+    assert!(
+        tokio::time::timeout(quiet, events.next()).await.is_err(),
+        "each event is published once"
+    );
+}

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use idic_identity::engine::Settings;
 use idic_identity::store::MIGRATIONS;
 use idic_identity::{CHANGES_TOPIC, Identity, IdentityHandler, SqlIdentityStore};
@@ -17,7 +16,7 @@ use idic_runtime::ServiceName;
 use idic_runtime::bus::{EventBus as _, EventStream};
 use idic_runtime::follow::IdentityChange;
 use idic_runtime::outbox::spawn_relay;
-use idic_testkit::bus::{UnreliableBus, next_event, outbox_rows};
+use idic_testkit::bus::{UnreliableBus, assert_relayed_once, next_event, outbox_rows};
 use idic_testkit::{Backend, TestDatabase};
 use tokio_util::sync::CancellationToken;
 use tonic::Request;
@@ -122,23 +121,7 @@ async fn changes_survive_a_bus_outage(backend: Backend) {
             customer_id: merged.customer_id.clone(),
         }
     );
-    for _ in 0..50 {
-        if outbox_rows(&database).await == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        outbox_rows(&database).await,
-        0,
-        "published changes leave it"
-    );
-    assert!(
-        tokio::time::timeout(Duration::from_millis(1_500), events.next())
-            .await
-            .is_err(),
-        "each change is published once"
-    );
+    assert_relayed_once(&database, &mut events, Duration::from_millis(1_500)).await;
     stop.cancel();
     test_database.remove().await.unwrap();
 }

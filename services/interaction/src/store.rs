@@ -201,7 +201,14 @@ impl SqlInteractionStore {
         items: Vec<NewInteraction>,
     ) -> anyhow::Result<Vec<WriteOutcome>> {
         let backend = self.database.backend;
-        let mut transaction = self.database.pool.begin().await?;
+        let mut transaction = match backend {
+            // Take SQLite's write lock first (waiting for it up to busy_timeout): a
+            // group reads before it writes, and SQLite refuses to upgrade a read
+            // transaction while another connection (the outbox relay) writes, at once
+            // and without waiting, which five quick retries did not always outlast.
+            Backend::Sqlite => self.database.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.database.pool.begin().await?,
+        };
         let keys: Vec<&str> = items
             .iter()
             .map(|item| item.interaction.idempotency_key.as_str())

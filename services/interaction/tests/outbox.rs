@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use idic_interaction::domain::{Interaction, NewInteraction, ThreadRequest};
 use idic_interaction::recorder::INTERACTIONS_TOPIC;
 use idic_interaction::store::{InteractionStore, MIGRATIONS, SqlInteractionStore};
@@ -14,7 +13,7 @@ use idic_proto::v1 as pb;
 use idic_runtime::ServiceName;
 use idic_runtime::bus::{EventBus as _, EventStream};
 use idic_runtime::outbox::spawn_relay;
-use idic_testkit::bus::{UnreliableBus, next_event, outbox_rows};
+use idic_testkit::bus::{UnreliableBus, assert_relayed_once, next_event, outbox_rows};
 use idic_testkit::{Backend, TestDatabase};
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
@@ -95,23 +94,7 @@ async fn relays_what_was_committed(backend: Backend) {
         .unwrap();
     outbox.wake();
     assert_eq!(next_interaction_id(&mut events).await, "int_3");
-    for _ in 0..50 {
-        if outbox_rows(&database).await == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        outbox_rows(&database).await,
-        0,
-        "published events leave the outbox"
-    );
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), events.next())
-            .await
-            .is_err(),
-        "each event is published once"
-    );
+    assert_relayed_once(&database, &mut events, Duration::from_millis(300)).await;
 
     // Writes keep succeeding while the relay deletes what it sent: on SQLite a relay
     // commit between a group's first read and first write conflicts, and the group is
