@@ -162,9 +162,11 @@ const ROLE_MAILBOXES: &[&str] = &[
     "webmaster",
 ];
 
+/// Runs for every pair whose e-mails differ, so without allocating: the local part's
+/// letters and digits, compared with each role.
 fn is_role_mailbox(local: &str) -> bool {
-    let bare: String = local.chars().filter(char::is_ascii_alphanumeric).collect();
-    ROLE_MAILBOXES.contains(&bare.as_str())
+    let bare = || local.bytes().filter(u8::is_ascii_alphanumeric);
+    ROLE_MAILBOXES.iter().any(|role| bare().eq(role.bytes()))
 }
 
 fn date_digits(date: Date) -> [u8; 8] {

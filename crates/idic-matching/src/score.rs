@@ -200,7 +200,9 @@ pub fn compare(
     let mut total = 0.0;
     // Two records of one organization name whoever called or ordered for it: the
     // contact's name is not the customer's, so it neither agrees nor disagrees.
-    let names = if same_organization(a, b) {
+    let organization = organization_level(a, b);
+    let same_organization = organization.is_some_and(|level| level <= 1);
+    let names = if same_organization {
         [None, None]
     } else {
         compare_names(a, b, params)
@@ -239,7 +241,7 @@ pub fn compare(
             total += weight;
         }
     };
-    add(Field::Organization, organization_level(a, b));
+    add(Field::Organization, organization);
     let birth = birth_date_level(a, b);
     add(Field::BirthDate, birth);
     let email = email_level(a, b);
@@ -274,13 +276,15 @@ pub fn compare(
     let conflict = if national_ids_differ(a, b) {
         Some(Conflict::DifferentNationalIds)
     } else if rule.is_none()
+        && !same_organization
         && (given_names_differ(a, b, &names)
             || birth == Some(Field::BirthDate.disagree_level())
             || person_markers_differ(a, b))
     {
         // Households share family name, address, phone, devices and even family
         // e-mails; only a strong identifier outweighs different persons' names or
-        // birth dates.
+        // birth dates. Two records of one organization are not persons: their
+        // contacts may differ (as in `hard_conflict`).
         Some(Conflict::DifferentPersons)
     } else {
         None
@@ -748,6 +752,15 @@ mod tests {
         Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
     }
 
+    fn with_birth_date(date: &str) -> Option<crate::record::Date> {
+        let raw = RawRecord {
+            given_name: "X".into(),
+            date_of_birth: date.into(),
+            ..Default::default()
+        };
+        Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap()).birth_date
+    }
+
     /// Two contacts of one organization are the organization twice; the same two
     /// names without it are two persons.
     #[test]
@@ -758,6 +771,18 @@ mod tests {
         let pair = compare(&scott, &kristen, &params, &mut NoRecord);
         assert_eq!(pair.conflict, None);
         assert!(pair.total >= 15.0, "{pair:?}");
+        assert_eq!(hard_conflict(&scott, &kristen), None);
+        // Contacts born on different days are still one organization's, both ways.
+        let born = |features: &Features, date: &str| Features {
+            birth_date: with_birth_date(date),
+            ..features.clone()
+        };
+        let (older, younger) = (born(&scott, "1961-04-02"), born(&kristen, "1988-11-30"));
+        assert_eq!(
+            compare(&older, &younger, &params, &mut NoRecord).conflict,
+            None
+        );
+        assert_eq!(hard_conflict(&older, &younger), None);
         let (scott, kristen) = (
             contact("Scott", "Edwards", "", "+1 212 767 7130"),
             contact("Kristen", "Walters", "", "(212) 767-7130"),

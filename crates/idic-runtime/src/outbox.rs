@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
-use crate::storage::{Backend, Database, now_micros, placeholders};
+use crate::storage::{Backend, Database, now_micros, placeholders, row_placeholders};
 
 /// Events read and published per relay transaction.
 const BATCH: i64 = 500;
@@ -66,10 +66,7 @@ pub async fn enqueue(
 ) -> anyhow::Result<()> {
     let now = now_micros();
     for chunk in events.chunks(INSERT_CHUNK) {
-        let values = (0..chunk.len())
-            .map(|row| format!("({})", placeholders(backend, row * 4 + 1, 4)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = row_placeholders(backend, chunk.len(), 4);
         let sql =
             format!("INSERT INTO outbox (event_id, topic, payload, created_at) VALUES {values}");
         let mut query = sqlx::query(&sql);

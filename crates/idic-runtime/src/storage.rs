@@ -43,6 +43,19 @@ pub struct Database {
     pub backend: Backend,
 }
 
+impl Database {
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a transaction that reads
+    /// first and writes later is refused at its first write, without waiting, while
+    /// another connection writes.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+}
+
 static INSTALL_DRIVERS: Once = Once::new();
 
 /// Connects `service` to its storage and brings its schema up to date.
@@ -230,6 +243,15 @@ pub fn numbered_placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// The VALUES rows of a multi-row statement: `(?, ?), (?, ?)` on SQLite, `($1, $2),
+/// ($3, $4)` on PostgreSQL, for `rows` rows of `columns` values.
+pub fn row_placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(backend, row * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Ids asked about per statement (each is bound once and named in every table's list).
 const IDS_PER_STATEMENT: usize = 200;
 
@@ -267,6 +289,15 @@ pub async fn customers_with_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_placeholders_number_across_rows_on_postgres_only() {
+        assert_eq!(
+            row_placeholders(Backend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(row_placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+    }
 
     #[test]
     fn timestamps_round_trip_through_micros() {

@@ -1,7 +1,6 @@
 //! An event bus that fails on demand, for tests of what survives a bus outage.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use std::time::Duration;
 
 use async_trait::async_trait;

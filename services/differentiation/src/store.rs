@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use idic_runtime::storage::{Backend, Database, Migrations};
+use idic_runtime::storage::{Database, Migrations, row_placeholders};
 use idic_value::skew::Tier;
 use idic_value::{BgNbd, CustomerSummary, GammaGamma, TimeUnit};
 use sqlx::any::AnyArguments;
@@ -288,22 +288,6 @@ impl SqlDifferentiationStore {
     }
 }
 
-/// `(?, ?, ...), ...` for SQLite, `($1, $2, ...), ...` for PostgreSQL.
-fn values_for(backend: Backend, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let cells: Vec<String> = (1..=columns)
-                .map(|column| match backend {
-                    Backend::Sqlite => "?".to_owned(),
-                    Backend::Postgres => format!("${}", row * columns + column),
-                })
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn add<'q, T>(arguments: &mut AnyArguments<'q>, value: T) -> anyhow::Result<()>
 where
     T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
@@ -482,7 +466,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
                 "INSERT INTO transactions (order_id, kind, customer_id, occurred_at, currency,
                    amount_minor, margin_minor, anchor, channel, commitment_months)
                  VALUES {} ON CONFLICT (order_id, kind) DO NOTHING",
-                values_for(backend, chunk.len(), 10)
+                row_placeholders(backend, chunk.len(), 10)
             );
             created += sqlx::query_with(&sql, arguments)
                 .execute(&mut *tx)
@@ -513,7 +497,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
                 "INSERT INTO transaction_lines
                    (order_id, kind, line_no, product, category, quantity, amount_minor)
                  VALUES {} ON CONFLICT (order_id, kind, line_no) DO NOTHING",
-                values_for(backend, chunk.len(), 7)
+                row_placeholders(backend, chunk.len(), 7)
             );
             sqlx::query_with(&sql, arguments).execute(&mut *tx).await?;
         }
@@ -670,7 +654,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
             }
             let sql = format!(
                 "INSERT INTO customer_scores ({SCORE_COLUMNS}) VALUES {}",
-                values_for(backend, chunk.len(), 16)
+                row_placeholders(backend, chunk.len(), 16)
             );
             sqlx::query_with(&sql, arguments).execute(&mut *tx).await?;
         }
@@ -903,7 +887,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         add_score_row(&mut arguments, scores)?;
         let sql = format!(
             "INSERT INTO customer_scores ({SCORE_COLUMNS}) VALUES {}",
-            values_for(self.database.backend, 1, 16)
+            row_placeholders(self.database.backend, 1, 16)
         );
         sqlx::query_with(&sql, arguments).execute(&mut *tx).await?;
         tx.commit().await?;

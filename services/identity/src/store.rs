@@ -10,7 +10,9 @@ use futures::TryStreamExt as _;
 use idic_matching::params::MatchParameters;
 use idic_runtime::follow::{CHANGES_TOPIC, ChangePayload};
 use idic_runtime::outbox::{self, OutboxEvent};
-use idic_runtime::storage::{Backend, Database, Migrations, numbered_placeholders, placeholders};
+use idic_runtime::storage::{
+    Backend, Database, Migrations, numbered_placeholders, placeholders, row_placeholders,
+};
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
 
@@ -99,37 +101,6 @@ const MAX_WAL_FRAMES: i64 = 65_536;
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535
 /// bound parameters.
 const ROWS_PER_STATEMENT: usize = 500;
-
-/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values on PostgreSQL; `(?, ?),
-/// (?, ?)` on SQLite, which looks each `$N` up by name in a linear list (quadratic in
-/// a statement of thousands of values; it was most of the import's time).
-fn values_for(backend: Backend, rows: usize, columns: usize) -> String {
-    if backend == Backend::Sqlite {
-        let row = format!("({})", vec!["?"; columns].join(", "));
-        return vec![row; rows].join(", ");
-    }
-    values(rows, columns)
-}
-
-/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values.
-fn values(rows: usize, columns: usize) -> String {
-    let mut text = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            text.push_str(", ");
-        }
-        text.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                text.push_str(", ");
-            }
-            text.push('$');
-            text.push_str(&(row * columns + column + 1).to_string());
-        }
-        text.push(')');
-    }
-    text
-}
 
 type Transaction<'a> = sqlx::Transaction<'a, Any>;
 
@@ -262,7 +233,7 @@ async fn write_records(
             "INSERT INTO records (record_id, source_system, source_record_id, customer_id, channel, observed_at, raw)
              VALUES {} ON CONFLICT (record_id) DO UPDATE SET customer_id = excluded.customer_id,
              channel = excluded.channel, observed_at = excluded.observed_at, raw = excluded.raw",
-            values_for(backend, chunk.len(), 7)
+            row_placeholders(backend, chunk.len(), 7)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -290,7 +261,7 @@ async fn write_moves(
              UPDATE records SET customer_id =
                  (SELECT moves.customer_id FROM moves WHERE moves.record_id = records.record_id)
              WHERE record_id IN (SELECT record_id FROM moves)",
-            values_for(backend, chunk.len(), 2)
+            row_placeholders(backend, chunk.len(), 2)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -321,7 +292,7 @@ async fn write_links(
         let sql = format!(
             "INSERT INTO links (a, b, kind, weight) VALUES {}
              ON CONFLICT (a, b) DO UPDATE SET kind = excluded.kind, weight = excluded.weight",
-            values_for(backend, chunk.len(), 4)
+            row_placeholders(backend, chunk.len(), 4)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -352,7 +323,7 @@ async fn write_customers(
         let sql = format!(
             "INSERT INTO customers (customer_id, created_at, updated_at, erased_at) VALUES {}
              ON CONFLICT (customer_id) DO UPDATE SET updated_at = excluded.updated_at, erased_at = excluded.erased_at",
-            values_for(backend, chunk.len(), 4)
+            row_placeholders(backend, chunk.len(), 4)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -366,7 +337,7 @@ async fn write_customers(
         let sql = format!(
             "INSERT INTO customer_aliases (alias_id, customer_id) VALUES {}
              ON CONFLICT (alias_id) DO UPDATE SET customer_id = excluded.customer_id",
-            values_for(backend, chunk.len(), 2)
+            row_placeholders(backend, chunk.len(), 2)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -399,7 +370,7 @@ async fn write_blocks(
         }
         let sql = format!(
             "INSERT INTO pair_blocks (a, b) VALUES {} ON CONFLICT (a, b) DO NOTHING",
-            values_for(backend, chunk.len(), 2)
+            row_placeholders(backend, chunk.len(), 2)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -427,7 +398,7 @@ async fn write_events(
         let sql = format!(
             "INSERT INTO change_events (event_id, occurred_at, kind, customer_id, absorbed_ids, new_ids, actor, reason)
              VALUES {}",
-            values_for(backend, chunk.len(), 8)
+            row_placeholders(backend, chunk.len(), 8)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -450,7 +421,7 @@ async fn write_events(
         }
         let sql = format!(
             "INSERT INTO change_event_customers (customer_id, event_id) VALUES {} ON CONFLICT DO NOTHING",
-            values_for(backend, chunk.len(), 2)
+            row_placeholders(backend, chunk.len(), 2)
         );
         execute(transaction, &sql, arguments).await?;
     }
@@ -661,7 +632,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_across_rows() {
-        assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(
+            row_placeholders(Backend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
         assert_eq!(numbered_placeholders(1, 3), "$1, $2, $3");
     }
 }

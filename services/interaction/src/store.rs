@@ -201,14 +201,9 @@ impl SqlInteractionStore {
         items: Vec<NewInteraction>,
     ) -> anyhow::Result<Vec<WriteOutcome>> {
         let backend = self.database.backend;
-        let mut transaction = match backend {
-            // Take SQLite's write lock first (waiting for it up to busy_timeout): a
-            // group reads before it writes, and SQLite refuses to upgrade a read
-            // transaction while another connection (the outbox relay) writes, at once
-            // and without waiting, which five quick retries did not always outlast.
-            Backend::Sqlite => self.database.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.database.pool.begin().await?,
-        };
+        // A group reads before it writes: on SQLite the write lock is taken first, or
+        // a relay commit in between refused the group's first write without waiting.
+        let mut transaction = self.database.begin_write().await?;
         let keys: Vec<&str> = items
             .iter()
             .map(|item| item.interaction.idempotency_key.as_str())
@@ -234,13 +229,7 @@ impl SqlInteractionStore {
         let (outcomes, new_rows) = plan_group(items, existing, &mut threads, &mut changed_threads);
 
         for chunk in new_rows.chunks(INSERT_CHUNK) {
-            let values = (0..chunk.len())
-                .map(|row| {
-                    let list = storage::placeholders(backend, row * COLUMN_COUNT + 1, COLUMN_COUNT);
-                    format!("({list})")
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let values = storage::row_placeholders(backend, chunk.len(), COLUMN_COUNT);
             let sql = format!("INSERT INTO interactions ({COLUMNS}) VALUES {values}");
             let mut query = sqlx::query(&sql);
             for interaction in chunk {
@@ -318,9 +307,9 @@ const WRITE_ATTEMPTS: usize = 5;
 
 /// Whether a write failed only because a concurrent transaction got in first: on
 /// PostgreSQL another replica committed the same idempotency key or deadlocked with
-/// it; on SQLite the outbox relay committed between the group's first read and its
-/// first write, which SQLite refuses to upgrade (`SQLITE_BUSY_SNAPSHOT`) without
-/// waiting. A new attempt sees that commit and goes through.
+/// it; on SQLite, where a group holds the write lock from its start, only when the
+/// lock stayed taken past the busy timeout. A new attempt sees that commit and goes
+/// through.
 fn is_write_conflict(error: &anyhow::Error) -> bool {
     const CONFLICTS: [&str; 6] = [
         "23505", // PostgreSQL unique_violation
