@@ -530,6 +530,7 @@ fn diagnose(
     // Where the missed pairs are: not compared (no shared key), compared but below the
     // threshold, or kept apart by a conflict.
     let (mut unblocked, mut below, mut conflicted, mut linkable) = (0u64, 0u64, 0u64, 0u64);
+    let mut conflict_causes: BTreeMap<&'static str, u64> = BTreeMap::new();
     for members in by_entity.values() {
         for (index, a) in members.iter().enumerate() {
             for b in &members[index + 1..] {
@@ -547,6 +548,9 @@ fn diagnose(
                     unblocked += 1;
                 } else if score.conflict.is_some() {
                     conflicted += 1;
+                    *conflict_causes
+                        .entry(conflict_cause(&fa, &fb, &params))
+                        .or_default() += 1;
                 } else if !score.is_link(threshold) {
                     below += 1;
                 } else {
@@ -558,6 +562,7 @@ fn diagnose(
     println!(
         "missed pairs: {unblocked} share no blocking key, {conflicted} conflict, {below} below {threshold} bits or uncorroborated, {linkable} linkable (kept apart by clustering)"
     );
+    println!("conflicts by cause: {conflict_causes:?}");
     println!("--- missed pairs (same entity, different customers)");
     let mut shown = 0;
     'entities: for members in by_entity.values() {
@@ -614,6 +619,30 @@ fn diagnose(
                 }
             }
         }
+    }
+}
+
+/// Which part of two records makes them different persons, for the tuning summary.
+fn conflict_cause(
+    a: &Features,
+    b: &Features,
+    params: &idic_matching::params::MatchParameters,
+) -> &'static str {
+    use idic_matching::params::Field;
+    use idic_matching::score::{RecordAll, compare};
+    let mut fields = RecordAll::default();
+    compare(a, b, params, &mut fields);
+    let disagrees = |field: Field| {
+        fields
+            .0
+            .iter()
+            .any(|o| o.field == field && o.level == field.disagree_level())
+    };
+    match (disagrees(Field::GivenName), disagrees(Field::BirthDate)) {
+        (true, true) => "given name and birth date",
+        (true, false) => "given name",
+        (false, true) => "birth date",
+        (false, false) => "middle initial, suffix or national id",
     }
 }
 

@@ -13,6 +13,7 @@ pub struct NameFeatures {
     /// Folded: lower-case ASCII, single spaces.
     pub folded: String,
     /// The given name behind a nickname ("bill" -> "william"); the folded name otherwise.
+    /// Family names have one too, for when they are compared as swapped given names.
     pub root: String,
     /// Double Metaphone primary code.
     pub phonetic: String,
@@ -31,7 +32,9 @@ impl NameFeatures {
     pub fn family(folded: &str) -> Self {
         NameFeatures {
             phonetic: phonetic_code(folded),
-            root: folded.to_owned(),
+            // Sources swap given and family names: read crosswise, "Babs" in the family
+            // field is Barbara.
+            root: nickname_root(folded).to_owned(),
             folded: folded.to_owned(),
         }
     }

@@ -5,7 +5,7 @@
 //! field to a [`Recorder`], which is a no-op when only the total is wanted.
 
 use crate::features::{Features, NameFeatures};
-use crate::normalize::names_may_agree;
+use crate::normalize::{names_agree_but_for_a_typo, names_may_agree};
 use crate::params::{Field, MatchParameters};
 use crate::record::IdKind;
 
@@ -278,7 +278,7 @@ pub fn compare(
     } else if rule.is_none()
         && !same_organization
         && (given_names_differ(a, b, &names)
-            || birth == Some(Field::BirthDate.disagree_level())
+            || birth_dates_clearly_differ(a, b, birth)
             || person_markers_differ(a, b))
     {
         // Households share family name, address, phone, devices and even family
@@ -329,11 +329,14 @@ pub fn hard_conflict(a: &Features, b: &Features) -> Option<Conflict> {
             agrees(given_level(ag, bf), family_level(af, bg))
                 || agrees(given_level(af, bg), family_level(ag, bf))
         }
+        (Some(given), None, Some(_), Some(family)) | (Some(_), Some(family), Some(given), None) => {
+            given_level(given, family) < Field::GivenName.disagree_level()
+        }
         _ => false,
     };
     let birth = birth_date_level(a, b);
     if (!swapped_names_agree && given_names_differ(a, b, &params_free_names))
-        || birth == Some(Field::BirthDate.disagree_level())
+        || birth_dates_clearly_differ(a, b, birth)
         || person_markers_differ(a, b)
     {
         return Some(Conflict::DifferentPersons);
@@ -402,7 +405,9 @@ fn compare_names(
     let (Some(a_given), Some(a_family), Some(b_given), Some(b_family)) =
         (&a.given, &a.family, &b.given, &b.family)
     else {
-        return straight;
+        return lone_given_crosswise(a, b, params)
+            .filter(|crosswise| crosswise.weight > straight[0].as_ref().map_or(0.0, |o| o.weight))
+            .map_or(straight, |crosswise| [Some(crosswise), None]);
     };
     // Crosswise, the same two name pairs can be read either way round; take the better
     // reading, so that comparing a with b and b with a give the same outcome.
@@ -446,6 +451,23 @@ fn compare_names(
     }
 }
 
+/// A record with a given name only ("Carl") against one whose names are swapped
+/// ("Magana, Carl"): its given name read against the other's family name, when they
+/// agree.
+fn lone_given_crosswise(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+) -> Option<FieldOutcome> {
+    let (lone, other) = match (&a.given, &a.family, &b.given, &b.family) {
+        (Some(given), None, Some(_), Some(family)) => (given, family),
+        (Some(_), Some(family), Some(given), None) => (given, family),
+        _ => return None,
+    };
+    name_outcome(Field::GivenName, Some(lone), Some(other), params, true)
+        .filter(|outcome| outcome.level < Field::GivenName.disagree_level())
+}
+
 fn name_outcome(
     field: Field,
     a: Option<&NameFeatures>,
@@ -477,7 +499,8 @@ fn name_outcome(
     })
 }
 
-/// exact, nickname, jaro_winkler>=0.92, phonetic, initial, disagree
+/// exact, nickname, jaro_winkler>=0.92, phonetic or a mistyped nickname, initial,
+/// disagree
 fn given_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
     if a.folded == b.folded {
         0
@@ -491,20 +514,24 @@ fn given_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
         }
     } else if jaro_winkler(&a.folded, &b.folded) >= 0.92 {
         2
-    } else if !a.phonetic.is_empty() && a.phonetic == b.phonetic {
+    } else if (!a.phonetic.is_empty() && a.phonetic == b.phonetic)
+        || names_agree_but_for_a_typo(&a.folded, &a.root, &b.folded, &b.root)
+    {
+        // Loose agreement: only a birth date or an e-mail corroborates it.
         3
     } else {
         5
     }
 }
 
-/// exact, jaro_winkler>=0.94, phonetic, jaro_winkler>=0.88, disagree
+/// exact, jaro_winkler>=0.94 or one part of a double-barrelled name, phonetic,
+/// jaro_winkler>=0.88, disagree
 fn family_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
     if a.folded == b.folded {
         return 0;
     }
     let similarity = jaro_winkler(&a.folded, &b.folded);
-    if similarity >= 0.94 {
+    if similarity >= 0.94 || one_part_of_the_other(&a.folded, &b.folded) {
         1
     } else if !a.phonetic.is_empty() && a.phonetic == b.phonetic {
         2
@@ -513,6 +540,13 @@ fn family_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
     } else {
         4
     }
+}
+
+/// Whether one family name is a whole part of the other, double-barrelled one: clerks
+/// write "Hines-Connolly" as "Connolly" or "Hines" (folding made the hyphen a space).
+fn one_part_of_the_other(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() >= 3 && !short.contains(' ') && long.split(' ').any(|part| part == short)
 }
 
 /// Both records name an organization, and the same one (exactly or but for a typo).
@@ -540,13 +574,42 @@ fn birth_date_level(a: &Features, b: &Features) -> Option<u8> {
     if date_a.year == date_b.year && date_a.month == date_b.day && date_a.day == date_b.month {
         return Some(1);
     }
+    Some(if birth_digits_apart(a, b)? == 1 { 2 } else { 3 })
+}
+
+/// How many of the YYYYMMDD digits differ, read straight or with one date's day and
+/// month swapped, whichever is fewer: each source may have made its own slip, one a
+/// typo and the other a swap.
+fn birth_digits_apart(a: &Features, b: &Features) -> Option<usize> {
     let (digits_a, digits_b) = (a.birth_digits?, b.birth_digits?);
-    let differing = digits_a
+    let apart = |x: &[u8; 8], y: &[u8; 8]| x.iter().zip(y).filter(|(p, q)| p != q).count();
+    let swapped = |d: [u8; 8]| [d[0], d[1], d[2], d[3], d[6], d[7], d[4], d[5]];
+    let mut fewest = apart(&digits_a, &digits_b);
+    if b.birth_date.is_some_and(|date| date.day <= 12) {
+        fewest = fewest.min(apart(&digits_a, &swapped(digits_b)));
+    }
+    if a.birth_date.is_some_and(|date| date.day <= 12) {
+        fewest = fewest.min(apart(&swapped(digits_a), &digits_b));
+    }
+    Some(fewest)
+}
+
+/// Whether two birth dates belong to different persons rather than to one person's
+/// records with a slip in each: more than two digits apart in every reading, or years
+/// more than one digit apart (a parent and a child born on the same day of the year).
+fn birth_dates_clearly_differ(a: &Features, b: &Features, level: Option<u8>) -> bool {
+    if level != Some(Field::BirthDate.disagree_level()) {
+        return false;
+    }
+    let (Some(digits_a), Some(digits_b)) = (a.birth_digits, b.birth_digits) else {
+        return true;
+    };
+    let years_apart = digits_a[..4]
         .iter()
-        .zip(digits_b.iter())
+        .zip(&digits_b[..4])
         .filter(|(x, y)| x != y)
         .count();
-    Some(if differing == 1 { 2 } else { 3 })
+    years_apart >= 2 || birth_digits_apart(a, b).is_none_or(|apart| apart >= 3)
 }
 
 /// exact, same_local_part, disagree
@@ -924,5 +987,81 @@ mod tests {
         // Names that agree closely keep the household as corroboration.
         let donna_again = at_home("Donna", "");
         assert!(compare(&donna, &donna_again, &params, &mut NoRecord).corroborated);
+    }
+
+    /// Each source makes its own slips: one date with a digit wrong and the other with
+    /// day and month swapped is one person's; a parent's and a child's are not.
+    #[test]
+    fn a_typo_and_a_swap_in_two_birth_dates_are_one_person() {
+        let at = |dob: &str| features("Edward", "Torres", dob, "60753", "Chicago");
+        let truth = at("1961-01-02");
+        let (typo, swapped) = (at("1961-01-05"), at("1961-02-01"));
+        assert_eq!(birth_date_level(&typo, &swapped), Some(2));
+        assert_eq!(hard_conflict(&typo, &swapped), None);
+        assert_eq!(birth_date_level(&truth, &swapped), Some(1));
+        // Two typos, one in the year: still one person's, though the dates disagree.
+        let (one, other) = (at("1986-11-14"), at("1983-11-04"));
+        assert_eq!(birth_date_level(&one, &other), Some(3));
+        assert_eq!(hard_conflict(&one, &other), None);
+        // Father and son born on the same day of the year, or three digits apart.
+        for (a, b) in [("1960-05-12", "1985-05-12"), ("1961-01-02", "1961-09-28")] {
+            assert_eq!(
+                hard_conflict(&at(a), &at(b)),
+                Some(Conflict::DifferentPersons),
+                "{a} {b}"
+            );
+        }
+    }
+
+    /// "Iabella" is Isabella mistyped, and "Izzy" is Isabella: loosely the same name,
+    /// not a conflict; the household alone does not corroborate it.
+    #[test]
+    fn a_mistyped_name_against_its_nickname_agrees_loosely() {
+        let params = MatchParameters::default();
+        let typed = features("Iabella", "Gutierrez", "1940-11-22", "96856", "Honolulu");
+        let nickname = features("Izzy", "Gutierrez", "1940-11-22", "96856", "Honolulu");
+        let pair = compare(&typed, &nickname, &params, &mut NoRecord);
+        assert_eq!(pair.conflict, None);
+        assert!(pair.is_link(15.0), "{pair:?}");
+        assert_eq!(hard_conflict(&typed, &nickname), None);
+        let mut fields = RecordAll::default();
+        compare(&typed, &nickname, &params, &mut fields);
+        assert_eq!(fields.0[0].level_name(), "phonetic_or_mistyped_nickname");
+        // Without the birth date, the shared address does not make them one.
+        let (typed, nickname) = (
+            features("Iabella", "Gutierrez", "", "96856", "Honolulu"),
+            features("Izzy", "Gutierrez", "", "96856", "Honolulu"),
+        );
+        assert!(!compare(&typed, &nickname, &params, &mut NoRecord).is_link(15.0));
+    }
+
+    /// Swapped names read crosswise with nicknames ("Cameron, Babs" is Barbara
+    /// Cameron), with a double-barrelled family name cut to one part, and when one
+    /// record has only the given name.
+    #[test]
+    fn swapped_names_agree_crosswise() {
+        let params = MatchParameters::default();
+        for (a, b) in [
+            (("Cameron", "Babs"), ("Barbara", "Cameron")),
+            (("Hines-Connolly", "Karen"), ("Karen", "Connolly")),
+            (("Carl", ""), ("Magana", "Carl")),
+            (("Magana", "Carl"), ("Carl", "")),
+        ] {
+            let a = features(a.0, a.1, "1957-04-02", "89168", "Las Vegas");
+            let b = features(b.0, b.1, "1957-04-02", "89168", "Las Vegas");
+            let pair = compare(&a, &b, &params, &mut NoRecord);
+            assert!(pair.is_link(15.0), "{a:?} {b:?}: {pair:?}");
+            assert_eq!(hard_conflict(&a, &b), None, "{a:?} {b:?}");
+        }
+        let (one, other) = (
+            features("Karen", "Hines-Connolly", "", "", "Philadelphia"),
+            features("Karen", "Connolly", "", "", "Philadelphia"),
+        );
+        let mut fields = RecordAll::default();
+        compare(&one, &other, &params, &mut fields);
+        assert_eq!(
+            fields.0[1].level_name(),
+            "jaro_winkler>=0.94_or_double_barrelled_part"
+        );
     }
 }

@@ -21,7 +21,7 @@ pub use country::normalize_country;
 pub use date::parse_date;
 pub use email::canonical_email;
 pub use name::fold_name;
-pub use nickname::{names_may_agree, nickname_root};
+pub use nickname::{names_agree_but_for_a_typo, names_may_agree, nickname_root};
 pub use phone::e164_phone;
 pub use phonetic::phonetic_code;
 

@@ -66,7 +66,7 @@ dorothy: dot dottie dolly dora
 douglas: doug dougie
 edith: edie
 edward: ed eddie eddy ted teddy ned
-eleanor: ellie elly nell nellie elle
+eleanor: ellie elly nell nellie elle nora
 elizabeth: liz lizzie lizzy beth betty bette betsy bess bessie eliza elsie libby lisbeth elisabeth liesel liesl
 emily: em emmie
 emmanuel: manu emanuel
@@ -246,7 +246,13 @@ jackie: jacqueline john
 jess: jessica jesse
 jessie: jessica jesse
 jo: josephine joanne joseph
+johnny: john jonathan
 joey: joseph josephine
+kate: catherine kathleen
+kathy: catherine kathleen
+katie: catherine kathleen
+lexi: alexandra alexis
+lexie: alexandra alexis
 lou: louis louise
 mel: melissa melvin melanie
 nat: nathaniel natalie
@@ -257,10 +263,13 @@ sam: samuel samantha
 sammie: samuel samantha
 sammy: samuel samantha
 stevie: stephen stephanie
+ted: edward theodore
+teddy: edward theodore
 terry: terence theresa
 toni: anthony antonia
 tony: anthony antonia
-val: valerie valentine
+val: valerie valentine valentina
+vale: valentina valentine
 vic: victor victoria
 izzy: isabella isidore
 ";
@@ -307,6 +316,92 @@ fn nickname_groups() -> impl Iterator<Item = (&'static str, std::str::SplitWhite
     })
 }
 
+/// Every spelling that may stand for a root: the root, its group's nicknames, and the
+/// shared nicknames that list it ("isabella" -> isabella, bella, belle, izzy, ...).
+static SPELLINGS: LazyLock<FxHashMap<&'static str, Vec<&'static str>>> = LazyLock::new(|| {
+    let mut spellings: FxHashMap<&'static str, Vec<&'static str>> = FxHashMap::default();
+    for (root, variants) in nickname_groups() {
+        let entry = spellings.entry(root).or_default();
+        entry.push(root);
+        entry.extend(variants);
+    }
+    for (nickname, roots) in SHARED.iter() {
+        for root in roots {
+            let entry = spellings.entry(root).or_default();
+            if entry.is_empty() {
+                entry.push(root);
+            }
+            entry.push(nickname);
+        }
+    }
+    spellings
+});
+
+/// Whether a folded given name is one the tables know: a root or a nickname.
+fn is_known_name(folded: &str) -> bool {
+    NICKNAMES.contains_key(folded) || SPELLINGS.contains_key(folded) || SHARED.contains_key(folded)
+}
+
+/// Whether `a` is a typo (one edit) of some spelling that may stand for `b`:
+/// "jenmifer"/"jenny", "gim"/"timothy", "iabella"/"izzy", "michaedl"/"mikey". A name the
+/// tables know is taken as written, not as a typo: "Pam" is not "Sam" mistyped.
+/// Checked both ways round.
+pub fn names_agree_but_for_a_typo(
+    a_folded: &str,
+    a_root: &str,
+    b_folded: &str,
+    b_root: &str,
+) -> bool {
+    let one_way = |typed: &str, other_folded: &str, other_root: &str| {
+        typed.len() >= 3
+            && !is_known_name(typed)
+            && spellings_of(other_folded, other_root)
+                .any(|spelling| within_one_edit(typed, spelling))
+    };
+    one_way(a_folded, b_folded, b_root) || one_way(b_folded, a_folded, a_root)
+}
+
+/// The spellings that may stand for the name `folded` (whose root is `root`): its
+/// root's, and for a shared nickname every root's it may stand for.
+fn spellings_of<'a>(folded: &'a str, root: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let roots = SHARED
+        .get(folded)
+        .map_or(&[][..], |roots| roots.as_slice())
+        .iter()
+        .copied()
+        .chain(std::iter::once(root));
+    roots.flat_map(|root| {
+        SPELLINGS
+            .get(root)
+            .map_or(&[][..], |spellings| spellings.as_slice())
+            .iter()
+            .copied()
+            .chain(std::iter::once(root))
+    })
+}
+
+/// Whether `a` and `b` are at most one edit apart: one byte inserted, deleted or
+/// replaced, or two adjacent bytes swapped. Without allocating: it runs in the
+/// comparison loop.
+fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        let (rest_a, rest_b) = (&a[prefix..], &b[prefix..]);
+        // Equal, one byte replaced, or two adjacent bytes swapped.
+        rest_a.len() <= 1
+            || rest_a[1..] == rest_b[1..]
+            || (rest_a[0] == rest_b[1] && rest_a[1] == rest_b[0] && rest_a[2..] == rest_b[2..])
+    } else {
+        // One byte inserted into the shorter at `prefix`.
+        short[prefix..] == long[prefix + 1..]
+    }
+}
+
 /// The canonical given name for a folded nickname ("bill" -> "william", "peggy" ->
 /// "margaret"), or the input itself when it is not a known nickname.
 pub fn nickname_root(folded_given: &str) -> &str {
@@ -340,6 +435,51 @@ mod tests {
             for root in roots {
                 assert_eq!(nickname_root(root), *root, "{root} is not a root");
             }
+        }
+    }
+
+    #[test]
+    fn a_mistyped_name_agrees_with_the_nicknames_of_what_it_mistypes() {
+        let near =
+            |a: &str, b: &str| names_agree_but_for_a_typo(a, nickname_root(a), b, nickname_root(b));
+        assert!(near("jenmifer", "jenny"));
+        assert!(near("jenny", "jenmifer"));
+        assert!(near("gim", "timothy"));
+        assert!(near("iabella", "izzy"));
+        assert!(near("ixzy", "isabella"));
+        assert!(near("michaedl", "mikey"));
+        assert!(near("riich", "richard"));
+        assert!(near("lexj", "alexis"));
+        // Known names are taken as written.
+        assert!(!near("pam", "samantha"));
+        assert!(!near("dawn", "donna"));
+        // More than one edit, or too short to tell.
+        assert!(!near("jnemifer", "jenny"));
+        assert!(!near("ab", "abby"));
+        assert!(!near("zork", "timothy"));
+    }
+
+    #[test]
+    fn one_edit_is_an_insertion_a_deletion_a_replacement_or_a_swap() {
+        for (a, b) in [
+            ("tim", "tim"),
+            ("tim", "gim"),
+            ("tim", "timm"),
+            ("timm", "tim"),
+            ("tim", "itm"),
+            ("tim", "tmi"),
+            ("", "a"),
+            ("michael", "michaedl"),
+        ] {
+            assert!(within_one_edit(a, b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("tim", "tom1"),
+            ("tim", "mit"),
+            ("abcd", "badc"),
+            ("", "ab"),
+        ] {
+            assert!(!within_one_edit(a, b), "{a} {b}");
         }
     }
 
