@@ -603,9 +603,10 @@ fn diagnose(
                 .push(record);
         }
     }
-    let mut shown = 0;
     let mut customers: Vec<_> = by_customer.into_iter().collect();
     customers.sort_by_key(|(id, _)| *id);
+    print_false_links(&customers, &params, threshold, &features);
+    let mut shown = 0;
     'customers: for (_, members) in customers {
         for (index, a) in members.iter().enumerate() {
             for b in &members[index + 1..] {
@@ -619,6 +620,49 @@ fn diagnose(
                 }
             }
         }
+    }
+}
+
+/// The evidence of the direct links between records of different entities in one
+/// customer (chains aside), most frequent first: what the false merges rest on.
+fn print_false_links(
+    customers: &[(&str, Vec<&GeneratedRecord>)],
+    params: &idic_matching::params::MatchParameters,
+    threshold: f64,
+    features: &impl Fn(&GeneratedRecord) -> Option<Features>,
+) {
+    use idic_matching::score::{RecordAll, compare};
+    let mut evidence: HashMap<String, u64> = HashMap::new();
+    let mut links = 0u64;
+    for (_, members) in customers {
+        let members: Vec<_> = members
+            .iter()
+            .filter_map(|r| Some((*r, features(r)?)))
+            .collect();
+        for (index, (a, fa)) in members.iter().enumerate() {
+            for (b, fb) in &members[index + 1..] {
+                if a.entity_id == b.entity_id {
+                    continue;
+                }
+                let mut fields = RecordAll::default();
+                if !compare(fa, fb, params, &mut fields).is_link(threshold) {
+                    continue;
+                }
+                links += 1;
+                let key: Vec<String> = fields
+                    .0
+                    .iter()
+                    .map(|o| format!("{}={}", o.field.name(), o.level_name()))
+                    .collect();
+                *evidence.entry(key.join(" ")).or_default() += 1;
+            }
+        }
+    }
+    let mut evidence: Vec<_> = evidence.into_iter().collect();
+    evidence.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    println!("--- direct links between different entities: {links}, by evidence");
+    for (key, count) in evidence.iter().take(20) {
+        println!("{count:6}  {key}");
     }
 }
 
