@@ -73,6 +73,37 @@ async fn broadcast_contract(bus: Arc<dyn EventBus>) {
     }
 }
 
+/// Subscribers of a quiet topic wait without errors: a blocking read that outlasts the
+/// client's answer timeout must not surface as the bus being unavailable.
+async fn quiet_contract(bus: Arc<dyn EventBus>) {
+    let mut broadcast = bus.subscribe("quiet").await.unwrap();
+    let mut group = bus
+        .subscribe_group("quiet", "followers", "one")
+        .await
+        .unwrap();
+    let quiet = Duration::from_millis(2_500);
+    let broadcast_item = tokio::time::timeout(quiet, broadcast.next()).await;
+    assert!(
+        broadcast_item.is_err(),
+        "nothing was published, yet the subscriber got {:?}",
+        broadcast_item.map(|item| item.map(|result| result.map(|event| event.payload)))
+    );
+    let group_item = tokio::time::timeout(quiet, group.next()).await;
+    assert!(
+        group_item.is_err(),
+        "nothing was published, yet the group member got {:?}",
+        group_item
+            .map(|item| item.map(|result| result.map(|delivery| delivery.event.payload.clone())))
+    );
+    bus.publish("quiet", b"at last").await.unwrap();
+    let event = tokio::time::timeout(WAIT, broadcast.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.payload, b"at last");
+}
+
 async fn group_contract(bus: Arc<dyn EventBus>) {
     let mut alice = bus
         .subscribe_group("purchases", "timeline", "alice")
@@ -154,6 +185,7 @@ async fn memory_bus() {
     broadcast_contract(Arc::new(MemoryBus::new())).await;
     group_contract(Arc::new(MemoryBus::new())).await;
     redelivery_contract(Arc::new(MemoryBus::new())).await;
+    quiet_contract(Arc::new(MemoryBus::new())).await;
 }
 
 #[tokio::test]
@@ -173,5 +205,6 @@ async fn redis_bus() {
     broadcast_contract(bus()).await;
     group_contract(bus()).await;
     redelivery_contract(bus()).await;
+    quiet_contract(bus()).await;
     redis.clean().await.unwrap();
 }

@@ -16,6 +16,11 @@ use super::{BusError, Delivery, DeliveryStream, Event, EventBus, EventStream};
 
 /// How long one blocking read waits before checking that the reader is still wanted.
 const BLOCK_MS: u64 = 1_000;
+/// How long past `BLOCK_MS` a reader waits for Redis's answer before it calls the bus
+/// unavailable. The client's default (500 ms) is shorter than the blocking read
+/// itself: every quiet second then failed with "timed out", consumers rejoined, and
+/// the resolve cache was cleared, again and again.
+const READ_GRACE_MS: u64 = 5_000;
 const BATCH: usize = 256;
 /// Pending entries idle this long are taken over from the member that had them.
 const CLAIM_IDLE_MS: u64 = 60_000;
@@ -48,9 +53,15 @@ impl RedisBus {
         format!("{}{topic}", self.prefix)
     }
 
-    /// A connection of its own for blocking reads, which would stall a shared one.
+    /// A connection of its own for blocking reads, which would stall a shared one, and
+    /// which waits for an answer longer than a read blocks.
     async fn reader(&self) -> Result<MultiplexedConnection, BusError> {
-        Ok(self.client.get_multiplexed_async_connection().await?)
+        let config = redis::AsyncConnectionConfig::new()
+            .set_response_timeout(Some(Duration::from_millis(BLOCK_MS + READ_GRACE_MS)));
+        Ok(self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?)
     }
 }
 
