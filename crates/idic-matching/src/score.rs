@@ -865,6 +865,10 @@ mod tests {
             features("Lee", "Ann", "", "62704", ""),
             features("Beth", "Lee", "1984-03-02", "62704", "Springfield"),
             features("A", "Leigh", "1984-03-12", "62701", "Springfield"),
+            // Lone given name, mistyped nickname, double-barrelled name, birth slips.
+            features("Ann", "", "1984-03-05", "62704", ""),
+            features("Anmie", "Lee-Smith", "1984-02-03", "62704", "Springfield"),
+            features("Smith", "Ann", "1986-03-02", "", "Springfield"),
         ];
         let params = MatchParameters::default();
         for a in &samples {
@@ -884,6 +888,9 @@ mod tests {
             features("Lee", "Annie", "1984-03-02", "", "Springfield"),
             features("Beth", "Lee", "1984-03-02", "62704", "Springfield"),
             features("Anne", "Lea", "", "62701", "Springfield"),
+            features("Ann", "", "1984-03-05", "62704", ""),
+            features("Anmie", "Lee-Smith", "1984-02-03", "62704", "Springfield"),
+            features("Smith", "Ann", "1986-03-02", "", "Springfield"),
         ];
         for a in &samples {
             for b in &samples {
