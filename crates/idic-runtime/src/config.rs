@@ -288,6 +288,10 @@ pub struct DatabaseConfig {
     /// Embedded mode: how much of each read-heavy service's SQLite file is read
     /// through a memory map (0: none). Identity never maps its file.
     pub sqlite_mmap_mb: u64,
+    /// Embedded mode: the page cache of each of identity's SQLite connections, in MiB
+    /// (0: SQLite's default of 2 MiB). Identity's bulk commits need more than the
+    /// default; memory for it is taken only as pages are used.
+    pub sqlite_identity_cache_mb: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -296,6 +300,7 @@ impl Default for DatabaseConfig {
             max_connections: 8,
             acquire_timeout_ms: 5_000,
             sqlite_mmap_mb: 1024,
+            sqlite_identity_cache_mb: 24,
         }
     }
 }
