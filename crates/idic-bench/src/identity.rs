@@ -654,7 +654,11 @@ fn print_false_links(
                     .iter()
                     .map(|o| format!("{}={}", o.field.name(), o.level_name()))
                     .collect();
-                *evidence.entry(key.join(" ")).or_default() += 1;
+                let mut key = key.join(" ");
+                if fa.generation.is_some() != fb.generation.is_some() {
+                    key.push_str(" [suffix on one side]");
+                }
+                *evidence.entry(key).or_default() += 1;
             }
         }
     }

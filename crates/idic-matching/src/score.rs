@@ -268,7 +268,10 @@ pub fn compare(
         }
         _ => a.organization.is_none() && b.organization.is_none(),
     };
-    if given_loosely && !personal {
+    // One record gives a generational suffix ("Jr") and the other none: a namesake
+    // parent or child is in the household, so sharing it says nothing either.
+    let namesake_in_household = a.generation.is_some() != b.generation.is_some();
+    if (given_loosely || namesake_in_household) && !personal {
         corroborated = false;
     }
 
@@ -1070,5 +1073,26 @@ mod tests {
             fields.0[1].level_name(),
             "jaro_winkler>=0.94_or_double_barrelled_part"
         );
+    }
+
+    /// "John Smith Jr" and "John Smith" at one address may be son and father: the
+    /// shared household does not make them one person, a birth date or e-mail does.
+    #[test]
+    fn a_suffix_on_one_side_needs_personal_evidence() {
+        let params = MatchParameters::default();
+        let junior = features("John", "Smith Jr", "", "62704", "Springfield");
+        let plain = features("John", "Smith", "", "62704", "Springfield");
+        assert!(junior.generation.is_some() && plain.generation.is_none());
+        let pair = compare(&junior, &plain, &params, &mut NoRecord);
+        assert_eq!(pair.conflict, None);
+        assert!(!pair.is_link(15.0), "{pair:?}");
+        let (junior, plain) = (
+            features("John", "Smith Jr", "1990-04-01", "62704", "Springfield"),
+            features("John", "Smith", "1990-04-01", "62704", "Springfield"),
+        );
+        assert!(compare(&junior, &plain, &params, &mut NoRecord).is_link(15.0));
+        // Without any suffix the household still corroborates exact names.
+        let other = features("John", "Smith", "", "62704", "Springfield");
+        assert!(compare(&plain, &other, &params, &mut NoRecord).is_link(15.0));
     }
 }
