@@ -332,10 +332,9 @@ pub fn hard_conflict(a: &Features, b: &Features) -> Option<Conflict> {
             agrees(given_level(ag, bf), family_level(af, bg))
                 || agrees(given_level(af, bg), family_level(ag, bf))
         }
-        (Some(given), None, Some(_), Some(family)) | (Some(_), Some(family), Some(given), None) => {
+        _ => lone_given_and_other_family(a, b).is_some_and(|(given, family)| {
             given_level(given, family) < Field::GivenName.disagree_level()
-        }
-        _ => false,
+        }),
     };
     let birth = birth_date_level(a, b);
     if (!swapped_names_agree && given_names_differ(a, b, &params_free_names))
@@ -462,13 +461,23 @@ fn lone_given_crosswise(
     b: &Features,
     params: &MatchParameters,
 ) -> Option<FieldOutcome> {
-    let (lone, other) = match (&a.given, &a.family, &b.given, &b.family) {
-        (Some(given), None, Some(_), Some(family)) => (given, family),
-        (Some(_), Some(family), Some(given), None) => (given, family),
-        _ => return None,
-    };
+    let (lone, other) = lone_given_and_other_family(a, b)?;
     name_outcome(Field::GivenName, Some(lone), Some(other), params, true)
         .filter(|outcome| outcome.level < Field::GivenName.disagree_level())
+}
+
+/// When one record has a given name only and the other both names: that given name
+/// and the other's family name, the pair to read crosswise. In either order.
+fn lone_given_and_other_family<'a>(
+    a: &'a Features,
+    b: &'a Features,
+) -> Option<(&'a NameFeatures, &'a NameFeatures)> {
+    match (&a.given, &a.family, &b.given, &b.family) {
+        (Some(given), None, Some(_), Some(family)) | (Some(_), Some(family), Some(given), None) => {
+            Some((given, family))
+        }
+        _ => None,
+    }
 }
 
 fn name_outcome(

@@ -316,22 +316,16 @@ fn nickname_groups() -> impl Iterator<Item = (&'static str, std::str::SplitWhite
     })
 }
 
-/// Every spelling that may stand for a root: the root, its group's nicknames, and the
-/// shared nicknames that list it ("isabella" -> isabella, bella, belle, izzy, ...).
+/// The nicknames that may stand for a root: its group's, and the shared nicknames
+/// that list it ("isabella" -> bella, belle, izzy, ...).
 static SPELLINGS: LazyLock<FxHashMap<&'static str, Vec<&'static str>>> = LazyLock::new(|| {
     let mut spellings: FxHashMap<&'static str, Vec<&'static str>> = FxHashMap::default();
     for (root, variants) in nickname_groups() {
-        let entry = spellings.entry(root).or_default();
-        entry.push(root);
-        entry.extend(variants);
+        spellings.entry(root).or_default().extend(variants);
     }
     for (nickname, roots) in SHARED.iter() {
         for root in roots {
-            let entry = spellings.entry(root).or_default();
-            if entry.is_empty() {
-                entry.push(root);
-            }
-            entry.push(nickname);
+            spellings.entry(root).or_default().push(nickname);
         }
     }
     spellings
@@ -362,7 +356,8 @@ pub fn names_agree_but_for_a_typo(
 }
 
 /// The spellings that may stand for the name `folded` (whose root is `root`): its
-/// root's, and for a shared nickname every root's it may stand for.
+/// root and the root's nicknames, and for a shared nickname those of every root it
+/// may stand for.
 fn spellings_of<'a>(folded: &'a str, root: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     let roots = SHARED
         .get(folded)
@@ -371,12 +366,13 @@ fn spellings_of<'a>(folded: &'a str, root: &'a str) -> impl Iterator<Item = &'a 
         .copied()
         .chain(std::iter::once(root));
     roots.flat_map(|root| {
-        SPELLINGS
-            .get(root)
-            .map_or(&[][..], |spellings| spellings.as_slice())
-            .iter()
-            .copied()
-            .chain(std::iter::once(root))
+        std::iter::once(root).chain(
+            SPELLINGS
+                .get(root)
+                .map_or(&[][..], |nicknames| nicknames.as_slice())
+                .iter()
+                .copied(),
+        )
     })
 }
 
