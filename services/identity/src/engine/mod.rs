@@ -14,8 +14,9 @@
 //! customers to one anchor by forced (steward) links, which join regardless of the
 //! matcher's constraints, and the steward vouches that records which look like
 //! different persons are one customer: a customer holding steward links keeps out only
-//! a record clearly different from all of its records. An unmerge cuts the moved records' links to the rest, ties the moved
-//! records together and, when asked, blocks every moved/remaining pair.
+//! a record clearly different from all of its records. An unmerge cuts the moved
+//! records' links to the rest, ties the moved records together, keeps what a steward
+//! joined among the rest joined and, when asked, blocks every moved/remaining pair.
 //!
 //! # Invariants
 //!
@@ -32,7 +33,8 @@
 //! 4. A steward merge leaves every record of the named customers in one customer, the
 //!    oldest of those it joined, and reports every customer absorbed into it.
 //! 5. An unmerge moves the named records, and only them, into one new customer; the
-//!    customer keeps its id with the records left in it.
+//!    customer keeps its id with the records left in it (which, without the moved
+//!    records, may fall into several parts or join an older customer).
 //! 6. A steward block is never crossed: blocked records are in different customers,
 //!    until a steward merges their customers (which lifts the blocks between them).
 //! 7. An alias is never a customer id and points, in one step, at an existing customer
