@@ -969,8 +969,8 @@ impl Engine {
             .collect();
         let sort_keys: Vec<&str> = entries.iter().map(|entry| &*entry.sort_key).collect();
         let mut links = Vec::new();
-        let mut steward_linked = vec![false; component.len()];
-        let mut has_steward_links = false;
+        // Allocated only for the rare component that holds steward links.
+        let mut steward_linked: Option<Vec<bool>> = None;
         for (index, id) in component.iter().enumerate() {
             for link in &self.links[*id as usize] {
                 if link.other <= *id {
@@ -980,9 +980,9 @@ impl Engine {
                     continue;
                 };
                 if link.kind == LinkKind::Steward {
-                    has_steward_links = true;
-                    steward_linked[index] = true;
-                    steward_linked[other] = true;
+                    let linked = steward_linked.get_or_insert_with(|| vec![false; component.len()]);
+                    linked[index] = true;
+                    linked[other] = true;
                 }
                 let strength = match link.kind {
                     LinkKind::Steward => LinkStrength::Forced,
@@ -1000,7 +1000,7 @@ impl Engine {
             entries: &entries,
             ids: component,
             blocked: &self.blocked,
-            steward_linked: has_steward_links.then_some(&steward_linked[..]),
+            steward_linked: steward_linked.as_deref(),
         };
         cluster(&sort_keys, &mut links, &constraints)
             .into_iter()
