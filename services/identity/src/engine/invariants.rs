@@ -278,3 +278,101 @@ fn into_result(found: Vec<String>) -> Result<(), InvariantViolations> {
         Err(InvariantViolations(found))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use idic_matching::features::Features;
+    use idic_matching::normalize::{NormalizeOptions, normalize_record};
+    use idic_matching::params::MatchParameters;
+    use idic_matching::record::RawRecord;
+
+    use super::super::{Engine, IncomingRecord, RecordContent, RecordKey, Settings};
+
+    fn engine_with_two_customers() -> Engine {
+        let mut engine = Engine::new(
+            Settings {
+                threshold: 15.0,
+                source_trust: BTreeMap::new(),
+            },
+            MatchParameters::default(),
+        );
+        for (id, given, email) in [
+            ("1", "Ann", "ann@example.com"),
+            ("2", "Ann", "ann@example.com"),
+            ("3", "Bob", "bob@example.net"),
+        ] {
+            let raw = RawRecord {
+                given_name: given.to_owned(),
+                family_name: "Lee".to_owned(),
+                emails: vec![email.to_owned()],
+                ..Default::default()
+            };
+            let normalized = normalize_record(&raw, &NormalizeOptions::default()).unwrap();
+            let record = IncomingRecord {
+                key: RecordKey::new("crm", id),
+                channel: 1,
+                observed_at: 1,
+                features: Features::of(&normalized),
+                content: RecordContent {
+                    record: raw,
+                    attributes: BTreeMap::new(),
+                },
+            };
+            engine.upsert(record, false, 1);
+        }
+        engine
+    }
+
+    fn violations(engine: &Engine) -> String {
+        engine
+            .check_invariants()
+            .expect_err("the corruption is found")
+            .to_string()
+    }
+
+    #[test]
+    fn a_consistent_engine_passes() {
+        let engine = engine_with_two_customers();
+        assert_eq!(engine.customer_count(), 2);
+        engine.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_record_moved_behind_its_customers_back_is_found() {
+        let mut engine = engine_with_two_customers();
+        let bob = engine.records[2].as_ref().unwrap().customer.clone();
+        engine.records[0].as_mut().unwrap().customer = bob;
+        let found = violations(&engine);
+        assert!(found.contains("record 0 is not listed"), "{found}");
+        assert!(
+            found.contains("lists record 0, which is not its own"),
+            "{found}"
+        );
+    }
+
+    #[test]
+    fn a_crossed_block_and_a_cluster_that_is_not_canonical_are_found() {
+        let mut engine = engine_with_two_customers();
+        engine.blocked.insert((0, 1));
+        let found = violations(&engine);
+        assert!(found.contains("blocked records 0 and 1 share"), "{found}");
+        assert!(found.contains("its cluster is"), "{found}");
+    }
+
+    #[test]
+    fn a_dangling_alias_and_a_one_sided_link_are_found() {
+        let mut engine = engine_with_two_customers();
+        engine
+            .aliases
+            .insert("cus_gone".into(), "cus_unknown".into());
+        engine.links[1].clear();
+        let found = violations(&engine);
+        assert!(
+            found.contains("alias cus_gone points at unknown"),
+            "{found}"
+        );
+        assert!(found.contains("has no mirror"), "{found}");
+    }
+}
