@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod follow;
 pub mod middleware;
+pub mod money;
 pub mod outbox;
 pub mod paging;
 pub mod peers;

@@ -13,7 +13,7 @@ use sqlx::{Any, Row};
 use crate::convert::event_of;
 use crate::domain::{
     ChannelReport, ChannelRow, Consent, Cost, Interaction, NewInteraction, Preference, Thread,
-    ThreadRequest, TimelineCursor, TimelineFilter, decode_needs, encode_needs,
+    ThreadRequest, TimelineCursor, TimelineFilter, contacts_only_sql, decode_needs, encode_needs,
 };
 use crate::recorder::INTERACTIONS_TOPIC;
 
@@ -1026,13 +1026,14 @@ impl InteractionStore for SqlInteractionStore {
         repeat_window_micros: i64,
     ) -> anyhow::Result<ChannelReport> {
         let pool = &self.database.pool;
-        let rows = sqlx::query(
+        let contacts_only = contacts_only_sql();
+        let rows = sqlx::query(&format!(
             "SELECT channel, cost_currency, CAST(COUNT(*) AS BIGINT),
                CAST(COALESCE(SUM(automated), 0) AS BIGINT),
                CAST(COALESCE(SUM(cost_minor_units), 0) AS BIGINT)
-             FROM interactions WHERE occurred_at >= $1 AND occurred_at < $2
-             GROUP BY channel, cost_currency ORDER BY channel, cost_currency",
-        )
+             FROM interactions WHERE occurred_at >= $1 AND occurred_at < $2 AND {contacts_only}
+             GROUP BY channel, cost_currency ORDER BY channel, cost_currency"
+        ))
         .bind(start_micros)
         .bind(end_micros)
         .fetch_all(pool)
@@ -1049,20 +1050,30 @@ impl InteractionStore for SqlInteractionStore {
             .collect();
         // A contact repeats when the same customer raised the same topic (case-blind)
         // within the window before it; earlier contacts outside the period count as
-        // the first one.
-        let repeats = sqlx::query(
+        // the first one. Purchases and offer events are no contacts: a second order
+        // is no sign that the first contact failed.
+        let repeats = sqlx::query(&format!(
             "SELECT CAST(COUNT(*) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN previous IS NOT NULL AND occurred_at - previous <= $3
                  THEN 1 ELSE 0 END), 0) AS BIGINT)
              FROM (SELECT occurred_at, LAG(occurred_at) OVER (
                      PARTITION BY customer_id, LOWER(topic) ORDER BY occurred_at) AS previous
                    FROM interactions
-                   WHERE topic <> '' AND occurred_at >= $1 - $3 AND occurred_at < $2) AS contacts
-             WHERE occurred_at >= $1",
-        )
+                   WHERE topic <> '' AND {contacts_only}
+                     AND occurred_at >= $1 - $3 AND occurred_at < $2) AS contacts
+             WHERE occurred_at >= $1"
+        ))
         .bind(start_micros)
         .bind(end_micros)
         .bind(repeat_window_micros)
+        .fetch_one(pool)
+        .await?;
+        let not_contacts: i64 = sqlx::query_scalar(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM interactions
+             WHERE occurred_at >= $1 AND occurred_at < $2 AND NOT ({contacts_only})"
+        ))
+        .bind(start_micros)
+        .bind(end_micros)
         .fetch_one(pool)
         .await?;
         let resolved = sqlx::query(
@@ -1078,6 +1089,7 @@ impl InteractionStore for SqlInteractionStore {
             rows,
             topic_contacts: repeats.get(0),
             repeat_contacts: repeats.get(1),
+            not_contacts,
             threads_resolved: resolved.get(0),
             resolution_micros_total: resolved.get(1),
         })
