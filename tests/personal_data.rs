@@ -326,5 +326,16 @@ async fn erasure_leaves_no_personal_data_in_the_files() {
         left.is_empty(),
         "personal data left after the erasure: {left:?}"
     );
+
+    // Erasing again (as after a purge that could not finish) is answered, not refused.
+    let again = IdentityServiceClient::new(channel(&suite))
+        .erase_customer(pb::EraseCustomerRequest {
+            customer: by_id(&customer_id),
+            reason: "data subject request 42, retried".into(),
+        })
+        .await
+        .expect("erasing an erased customer again completes it")
+        .into_inner();
+    assert_eq!(again.records_erased, 0);
     suite.stop().await.unwrap();
 }

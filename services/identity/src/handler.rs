@@ -101,6 +101,17 @@ impl IdentityHandler {
         Ok(customer)
     }
 
+    /// Like [`find_customer`](Self::find_customer), but the id of an erased customer
+    /// finds its tombstone: erasing it again completes an erasure whose purge failed.
+    fn find_customer_or_tombstone(&self, selector: &CustomerSelector) -> ApiResult<Customer> {
+        if let CustomerSelector::Id(id) = selector
+            && let Some(customer) = self.identity.read().surviving_id(id).cloned()
+        {
+            return Ok(customer);
+        }
+        self.find_customer(selector)
+    }
+
     fn customer_view(&self, customer: &Customer) -> pb::Customer {
         let engine = self.identity.read();
         let members = engine.members(customer);
@@ -552,7 +563,7 @@ impl IdentityService for IdentityHandler {
         let (Some(selector), Some(reason), true) = (selector, reason, violations.is_empty()) else {
             return Err(ApiError::InvalidArgument(violations).into());
         };
-        let customer = self.find_customer(&selector)?;
+        let customer = self.find_customer_or_tombstone(&selector)?;
         let now = now_micros();
         let committed = self.identity.write(|engine| {
             let (id, erased, changes) = engine
