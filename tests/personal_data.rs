@@ -29,7 +29,9 @@ const SECRETS: &[&str] = &[GIVEN, FAMILY, EMAIL, "7946 0321", "2079460321", STRE
 /// The suite with authentication on and a data protection officer's `admin` key;
 /// `None` when PostgreSQL or Redis is missing outside CI.
 async fn suite_on(backend: Backend) -> Option<TestSuite> {
-    let options = SuiteOptions::new(backend).with_client("dpo", &["admin"]);
+    let options = SuiteOptions::new(backend)
+        .with_client("dpo", &["admin"])
+        .with_client("callcenter", &["identity:read", "interaction:read"]);
     TestSuite::start_with(options).await
 }
 
@@ -258,6 +260,24 @@ async fn export_story(backend: Backend) {
     assert_eq!(customization.customer_id, customer_id);
     assert_eq!(customization.offerings.len(), 1);
     assert!(customization.control_group.is_some());
+
+    // A service's export is an administrator's, as identity's is: a key that reads
+    // the timeline does not get the customer's whole file.
+    let callcenter = suite.channel_with_key(Some(&api_key("callcenter")));
+    let refused = InteractionServiceClient::new(callcenter.clone())
+        .export_customer_data(pb::ExportCustomerDataRequest {
+            customer: by_id(&customer_id),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let refused = IdentityServiceClient::new(callcenter)
+        .export_customer(pb::ExportCustomerRequest {
+            customer: by_id(&customer_id),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     suite.stop().await.unwrap();
 }
 
