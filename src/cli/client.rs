@@ -1,5 +1,6 @@
 //! Client commands: a channel to the suite with the API key on every call.
 
+use clap::Args;
 use idic_runtime::ServiceName;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -25,11 +26,27 @@ pub async fn connect(args: &ClientArgs) -> anyhow::Result<SuiteChannel> {
     ))
 }
 
-/// `idic health`: each service's serving status; fails unless all serve.
-pub async fn health(args: &ClientArgs) -> anyhow::Result<()> {
-    let mut client = HealthClient::new(connect(args).await?);
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Ask only about this service; repeat for several [default: all four]. A process
+    /// started with `--service NAME` serves only those.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<ServiceName>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `idic health`: each service's serving status; fails unless all those asked about serve.
+pub async fn health(args: &HealthArgs) -> anyhow::Result<()> {
+    let all = ServiceName::ALL;
+    let services: &[ServiceName] = if args.services.is_empty() {
+        &all
+    } else {
+        &args.services
+    };
+    let mut client = HealthClient::new(connect(&args.client).await?);
     let mut all_serving = true;
-    for service in ServiceName::ALL {
+    for service in services {
         let status = client
             .check(HealthCheckRequest {
                 service: service.grpc_name().to_owned(),

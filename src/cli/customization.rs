@@ -2,6 +2,7 @@
 //! `idic packaging REF --order FILE.json`, `idic catalog import FILE`,
 //! `idic catalog list`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -12,11 +13,14 @@ use serde_json::Value;
 
 use super::ClientArgs;
 use super::client::connect;
+use super::output;
+use super::reference::parse_customer_ref;
 
 #[derive(Debug, Args)]
 pub struct OfferArgs {
-    /// The customer: a customer id, an e-mail address, or KIND:VALUE with KIND one of
-    /// email, phone, loyalty, account, device, national, or external:SYSTEM:VALUE.
+    /// The customer (REF): a customer id, KIND:VALUE (KIND email, phone, loyalty,
+    /// account, device, national), SYSTEM:VALUE or external:SYSTEM:VALUE for an external
+    /// id, or a bare e-mail address or phone number.
     pub reference: String,
     /// The order being placed, as JSON: {"order_id": "o-1", "lines": [{"product_id":
     /// "p-1", "category": "books", "quantity": 2, "unit_price": {"currency": "EUR",
@@ -80,7 +84,7 @@ pub async fn offer(args: &OfferArgs) -> anyhow::Result<()> {
     let offering = client(&args.client)
         .await?
         .get_tailored_offering(pb::GetTailoredOfferingRequest {
-            customer: Some(parse_reference(&args.reference)?),
+            customer: Some(parse_customer_ref(&args.reference)?),
             order,
             channel,
             occasion: args.occasion.clone(),
@@ -147,7 +151,7 @@ pub async fn packaging(args: &PackagingArgs) -> anyhow::Result<()> {
     let response = client(&args.client)
         .await?
         .get_packaging_options(pb::GetPackagingOptionsRequest {
-            customer: Some(parse_reference(&args.reference)?),
+            customer: Some(parse_customer_ref(&args.reference)?),
             order: Some(order),
         })
         .await
@@ -211,11 +215,13 @@ pub async fn import_catalog(args: &CatalogImportArgs) -> anyhow::Result<()> {
 /// `idic catalog list`.
 pub async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = client(args).await?;
+    let mut out = output::stdout();
     let mut token = String::new();
-    println!(
+    writeln!(
+        out,
         "{:<16}{:<28}{:<12}{:<10}name",
         "slot", "component", "cost", "available"
-    );
+    )?;
     loop {
         let page = client
             .list_components(pb::ListComponentsRequest {
@@ -229,20 +235,22 @@ pub async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
             .map_err(status_error)?
             .into_inner();
         for component in &page.components {
-            println!(
+            writeln!(
+                out,
                 "{:<16}{:<28}{:<12}{:<10}{}",
                 slot_name(component.slot),
                 component.component_id,
                 component.cost.as_ref().map(money_text).unwrap_or_default(),
                 if component.available { "yes" } else { "no" },
                 component.name
-            );
+            )?;
         }
         token = page
             .page
             .map(|page| page.next_page_token)
             .unwrap_or_default();
         if token.is_empty() {
+            out.flush()?;
             return Ok(());
         }
     }
@@ -250,46 +258,6 @@ pub async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
 
 fn status_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
-}
-
-/// A customer reference from the command line.
-pub fn parse_reference(text: &str) -> anyhow::Result<pb::CustomerRef> {
-    let text = text.trim();
-    anyhow::ensure!(!text.is_empty(), "the customer reference is empty");
-    let identifier = |kind: pb::IdentifierKind, value: &str, system: &str| pb::CustomerRef {
-        r#ref: Some(pb::customer_ref::Ref::Identifier(pb::Identifier {
-            kind: kind as i32,
-            value: value.to_owned(),
-            system: system.to_owned(),
-            address: None,
-        })),
-    };
-    let Some((kind, value)) = text.split_once(':') else {
-        if text.contains('@') {
-            return Ok(identifier(pb::IdentifierKind::Email, text, ""));
-        }
-        return Ok(pb::CustomerRef {
-            r#ref: Some(pb::customer_ref::Ref::CustomerId(text.to_owned())),
-        });
-    };
-    let kind = match kind.to_lowercase().as_str() {
-        "email" => pb::IdentifierKind::Email,
-        "phone" => pb::IdentifierKind::Phone,
-        "loyalty" => pb::IdentifierKind::LoyaltyId,
-        "account" => pb::IdentifierKind::AccountCode,
-        "device" => pb::IdentifierKind::DeviceId,
-        "national" => pb::IdentifierKind::NationalId,
-        "external" => {
-            let (system, value) = value
-                .split_once(':')
-                .context("an external id is external:SYSTEM:VALUE")?;
-            return Ok(identifier(pb::IdentifierKind::ExternalId, value, system));
-        }
-        other => anyhow::bail!(
-            "unknown reference kind '{other}': use email, phone, loyalty, account, device, national or external"
-        ),
-    };
-    Ok(identifier(kind, value, ""))
 }
 
 fn read_order(path: &Path) -> anyhow::Result<pb::OfferOrder> {
@@ -498,23 +466,6 @@ fn price_text(price: Option<&pb::Money>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_references() {
-        let email = parse_reference("ann@example.com").unwrap();
-        assert!(
-            matches!(email.r#ref, Some(pb::customer_ref::Ref::Identifier(ref id)) if id.kind == pb::IdentifierKind::Email as i32)
-        );
-        let external = parse_reference("external:erp:42").unwrap();
-        assert!(
-            matches!(external.r#ref, Some(pb::customer_ref::Ref::Identifier(ref id)) if id.system == "erp" && id.value == "42")
-        );
-        let id = parse_reference("cus_123").unwrap();
-        assert!(
-            matches!(id.r#ref, Some(pb::customer_ref::Ref::CustomerId(ref id)) if id == "cus_123")
-        );
-        assert!(parse_reference("fax:123").is_err());
-    }
 
     #[test]
     fn parses_a_catalog_file() {

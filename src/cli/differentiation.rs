@@ -14,14 +14,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ClientArgs;
 use super::client::connect;
+use super::reference::parse_customer_ref;
 
 type Client = DifferentiationServiceClient<super::client::SuiteChannel>;
 
 #[derive(Debug, Args)]
 pub struct ImportTransactionsArgs {
-    /// CSV with a header: customer_ref (KIND:VALUE with the kinds of the records
-    /// import's id:KIND columns, e.g. loyalty:12345 or email:ann@example.com, or a
-    /// customer id), order_id, occurred_at (RFC 3339 or YYYY-MM-DD), amount (decimal,
+    /// CSV with a header: customer_ref (a customer reference as
+    /// every command reads one: a customer id, KIND:VALUE such as loyalty:12345,
+    /// SYSTEM:VALUE for an external id, or a bare e-mail or phone), order_id, occurred_at (RFC 3339 or YYYY-MM-DD), amount (decimal,
     /// e.g. 12.50; negative for a return), currency, and optional margin, category,
     /// product.
     pub file: PathBuf,
@@ -61,7 +62,9 @@ pub struct RefitArgs {
 
 #[derive(Debug, Args)]
 pub struct CustomerArgs {
-    /// KIND:VALUE (e.g. loyalty:12345) or a customer id.
+    /// The customer (REF): a customer id, KIND:VALUE (KIND email, phone, loyalty,
+    /// account, device, national), SYSTEM:VALUE or external:SYSTEM:VALUE for an external
+    /// id, or a bare e-mail address or phone number.
     pub reference: String,
     #[arg(long)]
     pub json: bool,
@@ -85,34 +88,6 @@ pub enum ValueCommand {
     Customer(CustomerArgs),
     /// The value skew of the base: Gini, top shares, tiers, Lorenz curve.
     Skew(SkewArgs),
-}
-
-/// A customer reference from `KIND:VALUE` or a customer id.
-pub fn parse_reference(text: &str) -> anyhow::Result<pb::CustomerRef> {
-    let text = text.trim();
-    anyhow::ensure!(!text.is_empty(), "the customer reference is empty");
-    let Some((kind, value)) = text.split_once(':') else {
-        return Ok(pb::CustomerRef {
-            r#ref: Some(pb::customer_ref::Ref::CustomerId(text.to_owned())),
-        });
-    };
-    let (kind, system) = match kind {
-        "email" => (pb::IdentifierKind::Email, ""),
-        "phone" => (pb::IdentifierKind::Phone, ""),
-        "loyalty" => (pb::IdentifierKind::LoyaltyId, ""),
-        "account" => (pb::IdentifierKind::AccountCode, ""),
-        "device" => (pb::IdentifierKind::DeviceId, ""),
-        "national" => (pb::IdentifierKind::NationalId, ""),
-        system => (pb::IdentifierKind::ExternalId, system),
-    };
-    Ok(pb::CustomerRef {
-        r#ref: Some(pb::customer_ref::Ref::Identifier(pb::Identifier {
-            kind: kind as i32,
-            value: value.to_owned(),
-            system: system.to_owned(),
-            address: None,
-        })),
-    })
 }
 
 /// Days since the epoch of a proleptic Gregorian date.
@@ -257,7 +232,7 @@ fn transaction_of(
         }]
     };
     Ok(pb::TransactionInput {
-        customer: Some(parse_reference(get("customer_ref")).context("customer_ref")?),
+        customer: Some(parse_customer_ref(get("customer_ref")).context("customer_ref")?),
         order_id: get("order_id").to_owned(),
         kind: kind as i32,
         occurred_at: Some(parse_time(get("occurred_at"), false).context("occurred_at")?),
@@ -594,7 +569,7 @@ pub async fn customer(args: &CustomerArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(&args.client).await?);
     let value = client
         .get_customer_value(pb::GetCustomerValueRequest {
-            customer: Some(parse_reference(&args.reference)?),
+            customer: Some(parse_customer_ref(&args.reference)?),
         })
         .await
         .map_err(|status| {
@@ -746,18 +721,5 @@ mod tests {
             500_000_000
         );
         assert!(parse_time("01/02/2025", false).is_err());
-    }
-
-    #[test]
-    fn references_parse() {
-        let reference = parse_reference("loyalty:123").unwrap();
-        assert!(
-            matches!(reference.r#ref, Some(pb::customer_ref::Ref::Identifier(ref i)) if i.value == "123")
-        );
-        let reference = parse_reference("cus_abc").unwrap();
-        assert!(matches!(
-            reference.r#ref,
-            Some(pb::customer_ref::Ref::CustomerId(_))
-        ));
     }
 }

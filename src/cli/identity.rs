@@ -18,6 +18,7 @@ use crate::records_csv::RecordCsv;
 
 use super::ClientArgs;
 use super::client::connect;
+use super::output;
 
 #[derive(Debug, Args)]
 pub struct ImportRecordsArgs {
@@ -174,32 +175,33 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `idic export clusters`
+/// `idic export clusters`: one row per record, written as the stream arrives.
 pub async fn export_clusters(args: &ExportClustersArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(&args.client).await?);
     let mut stream = client
         .export_clusters(pb::ExportClustersRequest {})
         .await?
         .into_inner();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    if let ExportFormat::Csv = args.format {
-        writeln!(out, "source_system,source_record_id,customer_id")?;
-    }
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    while let Some(assignment) = stream.next().await {
-        let assignment = assignment?;
-        match args.format {
-            ExportFormat::Csv => {
+    let mut out = output::stdout();
+    match args.format {
+        ExportFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut out);
+            writer.write_record(["source_system", "source_record_id", "customer_id"])?;
+            while let Some(assignment) = stream.next().await {
+                let assignment = assignment?;
                 writer.write_record([
                     &assignment.source_system,
                     &assignment.source_record_id,
                     &assignment.customer_id,
                 ])?;
-                out.write_all(&writer.get_ref()[..])?;
-                writer = csv::Writer::from_writer(Vec::new());
             }
-            ExportFormat::Jsonl => {
+            // The csv writer buffers rows of its own: flushed here, not only on drop,
+            // so that every row reaches `out` and a write error is not swallowed.
+            writer.flush()?;
+        }
+        ExportFormat::Jsonl => {
+            while let Some(assignment) = stream.next().await {
+                let assignment = assignment?;
                 let line = serde_json::json!({
                     "source_system": assignment.source_system,
                     "source_record_id": assignment.source_record_id,

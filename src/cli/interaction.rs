@@ -1,6 +1,8 @@
 //! Interaction commands: `idic context REF`, `idic timeline REF`,
 //! `idic record-interaction ...`, `idic report channels --from ... --to ...`.
 
+use std::io::{self, Write};
+
 use anyhow::Context as _;
 use clap::Args;
 use idic_proto::v1 as pb;
@@ -9,47 +11,10 @@ use idic_runtime::money::{format_major, format_money, minor_unit_exponent};
 
 use super::ClientArgs;
 use super::client::{SuiteChannel, connect};
+use super::output;
+use super::reference::parse_customer_ref;
 
 type Client = InteractionServiceClient<SuiteChannel>;
-
-/// A customer reference on the command line: a customer id (`cus_...`), `KIND:value`
-/// (email, phone, loyalty, account, device, national, or `external:SYSTEM:value`), or a
-/// bare e-mail address or phone number.
-fn parse_reference(text: &str) -> anyhow::Result<pb::CustomerRef> {
-    use pb::IdentifierKind as Kind;
-    use pb::customer_ref::Ref;
-    let identifier = |kind: Kind, value: &str, system: &str| {
-        Ref::Identifier(pb::Identifier {
-            kind: kind as i32,
-            value: value.to_owned(),
-            system: system.to_owned(),
-            address: None,
-        })
-    };
-    let reference = match text.split_once(':') {
-        Some(("email", value)) => identifier(Kind::Email, value, ""),
-        Some(("phone", value)) => identifier(Kind::Phone, value, ""),
-        Some(("loyalty", value)) => identifier(Kind::LoyaltyId, value, ""),
-        Some(("account", value)) => identifier(Kind::AccountCode, value, ""),
-        Some(("device", value)) => identifier(Kind::DeviceId, value, ""),
-        Some(("national", value)) => identifier(Kind::NationalId, value, ""),
-        Some(("external", rest)) => {
-            let (system, value) = rest
-                .split_once(':')
-                .context("an external id is external:SYSTEM:VALUE")?;
-            identifier(Kind::ExternalId, value, system)
-        }
-        Some((kind, _)) => anyhow::bail!("unknown identifier kind '{kind}'"),
-        None if text.contains('@') => identifier(Kind::Email, text, ""),
-        None if text.starts_with('+') || text.chars().all(|c| c.is_ascii_digit() || c == ' ') => {
-            identifier(Kind::Phone, text, "")
-        }
-        None => Ref::CustomerId(text.to_owned()),
-    };
-    Ok(pb::CustomerRef {
-        r#ref: Some(reference),
-    })
-}
 
 /// `call-center` -> CHANNEL_CALL_CENTER, and so on for the other enums.
 fn parse_enum<E>(prefix: &str, text: &str, from_name: fn(&str) -> Option<E>) -> anyhow::Result<E> {
@@ -108,7 +73,7 @@ fn status_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 
-fn print_interaction(interaction: &pb::Interaction) {
+fn print_interaction(out: &mut impl Write, interaction: &pb::Interaction) -> io::Result<()> {
     let thread = if interaction.thread_id.is_empty() {
         String::new()
     } else {
@@ -118,22 +83,26 @@ fn print_interaction(interaction: &pb::Interaction) {
             status_label(interaction.thread_status)
         )
     };
-    println!(
+    writeln!(
+        out,
         "  {}  {:<12} {:<16} {}{}",
         show_time(interaction.occurred_at.as_ref()),
         channel_label(interaction.channel),
         type_label(interaction.r#type),
         interaction.topic,
         thread
-    );
+    )?;
     if !interaction.summary.is_empty() {
-        println!("      {}", interaction.summary);
+        writeln!(out, "      {}", interaction.summary)?;
     }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
 pub struct ContextArgs {
-    /// The customer: cus_..., email:..., phone:..., an e-mail address or a phone number.
+    /// The customer (REF): a customer id, KIND:VALUE (KIND email, phone, loyalty,
+    /// account, device, national), SYSTEM:VALUE or external:SYSTEM:VALUE for an external
+    /// id, or a bare e-mail address or phone number.
     pub reference: String,
     /// How many of the last interactions to show.
     #[arg(long, default_value_t = 10)]
@@ -147,7 +116,7 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(&args.client).await?);
     let context = client
         .get_context(pb::GetContextRequest {
-            customer: Some(parse_reference(&args.reference)?),
+            customer: Some(parse_customer_ref(&args.reference)?),
             recent_limit: args.recent,
         })
         .await
@@ -202,12 +171,12 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
             thread.step_count
         );
         if let Some(step) = &thread.last_step {
-            print_interaction(step);
+            print_interaction(&mut io::stdout(), step)?;
         }
     }
     println!("last interactions ({} in all):", context.interaction_count);
     for interaction in &context.recent_interactions {
-        print_interaction(interaction);
+        print_interaction(&mut io::stdout(), interaction)?;
     }
     if !context.preferences.is_empty() {
         println!("preferences:");
@@ -241,7 +210,9 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, Args)]
 pub struct TimelineArgs {
-    /// The customer: cus_..., email:..., phone:..., an e-mail address or a phone number.
+    /// The customer (REF): a customer id, KIND:VALUE (KIND email, phone, loyalty,
+    /// account, device, national), SYSTEM:VALUE or external:SYSTEM:VALUE for an external
+    /// id, or a bare e-mail address or phone number.
     pub reference: String,
     /// Only these channels (call-center, web, email, store, mobile-app, partner, mail).
     #[arg(long = "channel")]
@@ -288,13 +259,14 @@ pub async fn timeline(args: &TimelineArgs) -> anyhow::Result<()> {
             end: to.as_deref().map(parse_time).transpose()?,
         }),
     };
+    let mut out = output::stdout();
     let mut remaining = args.limit;
     let mut page_token = String::new();
     let mut first = true;
     while remaining > 0 {
         let response = client
             .list_timeline(pb::ListTimelineRequest {
-                customer: Some(parse_reference(&args.reference)?),
+                customer: Some(parse_customer_ref(&args.reference)?),
                 page: Some(pb::PageRequest {
                     page_size: remaining.min(1000),
                     page_token: page_token.clone(),
@@ -308,12 +280,12 @@ pub async fn timeline(args: &TimelineArgs) -> anyhow::Result<()> {
             .map_err(status_error)?
             .into_inner();
         if first {
-            println!("customer {}", response.customer_id);
+            writeln!(out, "customer {}", response.customer_id)?;
             first = false;
         }
         remaining = remaining.saturating_sub(response.interactions.len() as u32);
         for interaction in &response.interactions {
-            print_interaction(interaction);
+            print_interaction(&mut out, interaction)?;
         }
         page_token = response
             .page
@@ -323,12 +295,15 @@ pub async fn timeline(args: &TimelineArgs) -> anyhow::Result<()> {
             break;
         }
     }
+    out.flush()?;
     Ok(())
 }
 
 #[derive(Debug, Args)]
 pub struct RecordInteractionArgs {
-    /// The customer: cus_..., email:..., phone:..., an e-mail address or a phone number.
+    /// The customer (REF): a customer id, KIND:VALUE (KIND email, phone, loyalty,
+    /// account, device, national), SYSTEM:VALUE or external:SYSTEM:VALUE for an external
+    /// id, or a bare e-mail address or phone number.
     #[arg(long)]
     pub customer: String,
     /// call-center, web, email, store, mobile-app, partner, mail.
@@ -398,7 +373,7 @@ pub async fn record_interaction(args: &RecordInteractionArgs) -> anyhow::Result<
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let request = pb::RecordInteractionRequest {
-        customer: Some(parse_reference(&args.customer)?),
+        customer: Some(parse_customer_ref(&args.customer)?),
         channel: parse_enum("CHANNEL", &args.channel, pb::Channel::from_str_name)? as i32,
         r#type: parse_enum(
             "INTERACTION_TYPE",
@@ -555,17 +530,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn references_and_enums_parse_from_the_command_line() {
-        let email = parse_reference("ann@example.com").unwrap();
-        assert!(
-            matches!(email.r#ref, Some(pb::customer_ref::Ref::Identifier(ref i)) if i.kind == pb::IdentifierKind::Email as i32)
-        );
-        let id = parse_reference("cus_0192").unwrap();
-        assert_eq!(
-            id.r#ref,
-            Some(pb::customer_ref::Ref::CustomerId("cus_0192".into()))
-        );
-        assert!(parse_reference("fax:123").is_err());
+    fn enums_and_times_parse_from_the_command_line() {
         assert_eq!(
             parse_enum("CHANNEL", "call-center", pb::Channel::from_str_name).unwrap(),
             pb::Channel::CallCenter

@@ -6,6 +6,8 @@ mod customization;
 pub mod differentiation;
 mod identity;
 mod interaction;
+mod output;
+mod reference;
 mod serve;
 
 use std::path::PathBuf;
@@ -39,7 +41,7 @@ pub enum Command {
     /// Print the effective configuration, secrets masked.
     Config(serve::ServeArgs),
     /// Ask a running suite whether each service is serving.
-    Health(ClientArgs),
+    Health(client::HealthArgs),
     /// Load data into a running suite.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -105,7 +107,13 @@ pub struct ClientArgs {
 }
 
 impl Cli {
+    /// Runs the command. A reader that closed our standard output early (`| head`)
+    /// ends it quietly, with success.
     pub async fn run(self) -> anyhow::Result<()> {
+        output::ignore_broken_pipe(self.dispatch().await)
+    }
+
+    async fn dispatch(self) -> anyhow::Result<()> {
         match self.command {
             None => serve::serve(self.config.as_deref(), self.serve).await,
             Some(Command::Serve(args)) => serve::serve(self.config.as_deref(), args).await,

@@ -99,9 +99,58 @@ fn announce(application: &Application) {
     if let Some(admin) = application.admin_address() {
         println!("  metrics:  http://{admin}/metrics   liveness: http://{admin}/healthz");
     }
-    println!("  try:      grpcurl -plaintext {address} list");
-    println!(
-        "            grpcurl -plaintext -d '{{\"service\":\"idic.v1.IdentityService\"}}' {address} grpc.health.v1.Health/Check"
-    );
-    println!("            idic health --server http://{address}");
+    for (index, hint) in try_hints(address, &config.enabled_services())
+        .iter()
+        .enumerate()
+    {
+        let label = if index == 0 { "  try:" } else { "" };
+        println!("{label:<12}{hint}");
+    }
+}
+
+/// Commands to try against this process, naming a service it serves: a process
+/// started with `--service differentiation` has no identity service to ask about.
+fn try_hints(address: SocketAddr, services: &[ServiceName]) -> Vec<String> {
+    let service_flags: String = if services.len() == ServiceName::ALL.len() {
+        String::new()
+    } else {
+        services
+            .iter()
+            .map(|service| format!(" --service {service}"))
+            .collect()
+    };
+    let mut hints = vec![format!("grpcurl -plaintext {address} list")];
+    if let Some(first) = services.first() {
+        hints.push(format!(
+            "grpcurl -plaintext -d '{{\"service\":\"{}\"}}' {address} grpc.health.v1.Health/Check",
+            first.grpc_name()
+        ));
+    }
+    hints.push(format!(
+        "idic health --server http://{address}{service_flags}"
+    ));
+    hints
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_ask_about_the_services_this_process_serves() {
+        let address = SocketAddr::from(([127, 0, 0, 1], 50051));
+        let hints = try_hints(address, &[ServiceName::Differentiation]);
+        assert!(
+            hints[1].contains("idic.v1.DifferentiationService"),
+            "{hints:?}"
+        );
+        assert!(!hints.concat().contains("Identity"), "{hints:?}");
+        assert!(
+            hints[2]
+                .ends_with("idic health --server http://127.0.0.1:50051 --service differentiation"),
+            "{hints:?}"
+        );
+        let all = try_hints(address, &ServiceName::ALL);
+        assert!(all[2].ends_with("http://127.0.0.1:50051"), "{all:?}");
+    }
 }

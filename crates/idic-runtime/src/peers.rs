@@ -44,7 +44,12 @@ impl Interceptor for PeerInterceptor {
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
         inject_context(request.metadata_mut());
-        if let Some(authorization) = &self.authorization {
+        // A call made with its client's own credentials (identity's ExportCustomer
+        // gathering the other services' parts) keeps them: it must not reach further
+        // than that client's key.
+        if let Some(authorization) = &self.authorization
+            && !request.metadata().contains_key("authorization")
+        {
             request
                 .metadata_mut()
                 .insert("authorization", authorization.clone());

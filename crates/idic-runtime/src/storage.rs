@@ -56,6 +56,69 @@ impl Database {
     }
 }
 
+/// How often an erasure tries to empty SQLite's write-ahead log while readers hold it;
+/// each attempt waits up to the busy timeout.
+const PURGE_ATTEMPTS: u32 = 3;
+
+/// The pause between those attempts.
+const PURGE_RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+impl Database {
+    /// After rows with personal data were deleted from `tables` and committed: makes
+    /// their bytes unreadable in the storage files, as far as the engine allows.
+    ///
+    /// SQLite already zeroed the rows in the pages (`secure_delete`), but older versions
+    /// of those pages stay in the write-ahead log until it is overwritten: the log is
+    /// copied back into the database file and truncated to nothing. That waits for
+    /// readers to leave the log; an error means it could not be emptied yet (try again).
+    ///
+    /// PostgreSQL keeps dead rows until a VACUUM makes their space reusable: one is
+    /// started on `tables` in the background, since on a large table it scans every
+    /// index and must not hold up the caller. It does not overwrite the bytes at once;
+    /// the README says what does.
+    pub async fn purge_deleted(&self, tables: &[&str]) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => self.truncate_sqlite_log().await,
+            Backend::Postgres => {
+                self.spawn_vacuum(tables);
+                Ok(())
+            }
+        }
+    }
+
+    async fn truncate_sqlite_log(&self) -> anyhow::Result<()> {
+        use sqlx::Row as _;
+        for attempt in 1..=PURGE_ATTEMPTS {
+            // (busy, log frames, frames checkpointed); busy = 1 when a reader kept the
+            // log from being emptied within the busy timeout.
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await?;
+            let busy: i64 = row.try_get(0)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            if attempt < PURGE_ATTEMPTS {
+                tokio::time::sleep(PURGE_RETRY_PAUSE).await;
+            }
+        }
+        anyhow::bail!("readers kept SQLite's write-ahead log busy; it still holds erased rows")
+    }
+
+    fn spawn_vacuum(&self, tables: &[&str]) {
+        if tables.is_empty() {
+            return;
+        }
+        let statement = format!("VACUUM {}", tables.join(", "));
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            if let Err(error) = pool.execute(statement.as_str()).await {
+                tracing::warn!(%error, "vacuuming after an erasure failed; autovacuum will");
+            }
+        });
+    }
+}
+
 static INSTALL_DRIVERS: Once = Once::new();
 
 /// Connects `service` to its storage and brings its schema up to date.
@@ -159,6 +222,10 @@ async fn connect_sqlite(config: &Config, service: ServiceName) -> anyhow::Result
                 // last transactions, which is the embedded mode's documented trade-off.
                 connection.execute("PRAGMA synchronous = NORMAL").await?;
                 connection.execute("PRAGMA foreign_keys = ON").await?;
+                // Deleted rows and freed pages are overwritten with zeros instead of
+                // left in the file: an erased customer's data must not stay readable
+                // in the bytes ([`Database::purge_deleted`] empties the log as well).
+                connection.execute("PRAGMA secure_delete = ON").await?;
                 // Statement journals (multi-row upserts) and sorts stay in memory
                 // instead of temporary files: a write and a read of a file each time.
                 connection.execute("PRAGMA temp_store = MEMORY").await?;

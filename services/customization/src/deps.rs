@@ -335,6 +335,15 @@ impl Dependencies {
         }
     }
 
+    /// The surviving customer id of `selector`, asked of identity within `budget`.
+    pub async fn resolve_customer(
+        &self,
+        selector: &CustomerSelector,
+        budget: std::time::Duration,
+    ) -> idic_runtime::ApiResult<String> {
+        self.peers.resolve_customer(selector, budget).await
+    }
+
     /// Whether a dependency's breaker is open (for tests and diagnostics).
     pub fn breaker_open(&self, name: &str) -> bool {
         match name {

@@ -255,4 +255,18 @@ impl CustomizationService for CustomizationHandler {
     ) -> Result<Response<pb::LearningReport>, Status> {
         Ok(Response::new(self.service.learning_report().await?))
     }
+
+    async fn export_customer_data(
+        &self,
+        request: Request<pb::ExportCustomerDataRequest>,
+    ) -> Result<Response<pb::CustomizationCustomerData>, Status> {
+        let selector = CustomerSelector::parse(request.get_ref().customer.as_ref(), "customer")
+            .map_err(ApiError::from)?;
+        let budget = self
+            .deadline(&request)
+            .saturating_duration_since(Instant::now());
+        Ok(Response::new(
+            self.service.export_customer(&selector, budget).await?,
+        ))
+    }
 }

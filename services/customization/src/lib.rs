@@ -37,6 +37,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("RecordOutcome", Access::Write),
     ("GetOffering", Access::Read),
     ("GetLearningReport", Access::Read),
+    ("ExportCustomerData", Access::Admin),
 ];
 
 /// How often a replica re-reads the catalog, rules and bandit arms others wrote.

@@ -691,6 +691,36 @@ impl Customization {
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no offering '{offering_id}'")))?;
+        self.stored_offering(&row).await
+    }
+
+    /// Everything held about the customer `selector` names: every offering with its
+    /// inputs and outcomes, and the control-group draw.
+    pub async fn export_customer(
+        &self,
+        selector: &CustomerSelector,
+        budget: Duration,
+    ) -> ApiResult<pb::CustomizationCustomerData> {
+        let customer_id = self.deps.resolve_customer(selector, budget).await?;
+        let (rows, control_group) = tokio::try_join!(
+            self.store.offerings_of(&customer_id),
+            self.store.control_group_of(&customer_id),
+        )
+        .map_err(ApiError::internal)?;
+        let mut offerings = Vec::with_capacity(rows.len());
+        for row in &rows {
+            offerings.push(self.stored_offering(row).await?);
+        }
+        Ok(pb::CustomizationCustomerData {
+            customer_id,
+            offerings,
+            control_group,
+        })
+    }
+
+    /// A stored offering with its outcomes, under the customer's current id.
+    async fn stored_offering(&self, row: &OfferingRow) -> ApiResult<pb::StoredOffering> {
+        let offering_id = row.offering_id.as_str();
         let mut record = decode_record(&row.record).map_err(ApiError::internal)?;
         // The customer may have been merged since: answer with the current id.
         if let Some(offering) = record.offering.as_mut()

@@ -143,6 +143,12 @@ pub trait CustomizationStore: Send + Sync + 'static {
 
     /// Identity erased the customer: its offerings, outcomes and control-group row go.
     async fn erase_subject(&self, subject: &str) -> anyhow::Result<()>;
+
+    /// Every offering made to a customer, oldest first (for an export).
+    async fn offerings_of(&self, subject: &str) -> anyhow::Result<Vec<OfferingRow>>;
+
+    /// The customer's control-group draw, if one was made.
+    async fn control_group_of(&self, subject: &str) -> anyhow::Result<Option<bool>>;
 }
 
 pub struct SqlCustomizationStore {
@@ -589,6 +595,25 @@ impl CustomizationStore for SqlCustomizationStore {
         Ok(())
     }
 
+    async fn offerings_of(&self, subject: &str) -> anyhow::Result<Vec<OfferingRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OFFERING_COLUMNS} FROM offerings WHERE subject = $1
+             ORDER BY created_at, offering_id"
+        ))
+        .bind(subject)
+        .fetch_all(&self.database.pool)
+        .await?;
+        Ok(rows.iter().map(offering_from_row).collect())
+    }
+
+    async fn control_group_of(&self, subject: &str) -> anyhow::Result<Option<bool>> {
+        let row = sqlx::query("SELECT in_control FROM control_group WHERE subject = $1")
+            .bind(subject)
+            .fetch_optional(&self.database.pool)
+            .await?;
+        Ok(row.map(|row| row.get::<i64, _>(0) != 0))
+    }
+
     async fn erase_subject(&self, subject: &str) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
         for table in SUBJECT_TABLES {
@@ -598,6 +623,6 @@ impl CustomizationStore for SqlCustomizationStore {
                 .await?;
         }
         transaction.commit().await?;
-        Ok(())
+        self.database.purge_deleted(&SUBJECT_TABLES).await
     }
 }

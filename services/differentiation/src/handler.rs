@@ -932,6 +932,51 @@ impl DifferentiationService for DifferentiationHandler {
             snapshot.is_some(),
         )))
     }
+
+    async fn export_customer_data(
+        &self,
+        request: Request<pb::ExportCustomerDataRequest>,
+    ) -> Result<Response<pb::DifferentiationCustomerData>, Status> {
+        let customer_id = self
+            .resolve(&request, request.get_ref().customer.as_ref())
+            .await?;
+        let (transactions, mut preferences, value, scores, model) = tokio::try_join!(
+            self.store.customer_transactions(&customer_id),
+            self.store.preferences(&customer_id),
+            self.store.customer_value(&customer_id),
+            self.store.customer_scores(&customer_id),
+            self.store.latest_model(),
+        )
+        .map_err(ApiError::internal)?;
+        // The store reads them newest first, for the needs profile.
+        preferences.reverse();
+        Ok(Response::new(pb::DifferentiationCustomerData {
+            transactions: transactions
+                .iter()
+                .map(|transaction| pb::ExportedTransaction {
+                    transaction: Some(transaction_event(transaction)),
+                    customer_reference: transaction.anchor.clone(),
+                })
+                .collect(),
+            preferences: preferences
+                .into_iter()
+                .map(|p| pb::ExpressedPreference {
+                    key: p.key,
+                    value: p.value,
+                    channel: p.channel,
+                    expressed_at: Some(timestamp_from_micros(p.expressed_at_micros)),
+                    interaction_id: p.interaction_id,
+                })
+                .collect(),
+            value: Some(value_to_proto(
+                value,
+                scores.as_ref(),
+                model.as_ref(),
+                self.settings.horizon_periods,
+            )),
+            customer_id,
+        }))
+    }
 }
 
 /// Peppers & Rogers' matrix: value skew x needs spread -> the focus.

@@ -37,6 +37,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("GetValueSkew", Access::Read),
     ("GetCustomerNeeds", Access::Read),
     ("GetStrategy", Access::Read),
+    ("ExportCustomerData", Access::Admin),
 ];
 
 /// RPCs that may run longer than the request deadline cap (a refit over a large base).

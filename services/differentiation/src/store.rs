@@ -15,8 +15,8 @@ use sqlx::{Any, Arguments, Row};
 
 use crate::base_cache::Cached;
 use crate::domain::{
-    Amount, BaseSnapshot, CustomerFilter, CustomerScores, CustomerValue, MICROS_PER_DAY,
-    Preference, Segment, StoredModel, Transaction,
+    Amount, BaseSnapshot, CustomerFilter, CustomerScores, CustomerValue, MICROS_PER_DAY, OrderLine,
+    Preference, Segment, StoredModel, Transaction, TransactionKind,
 };
 use crate::summaries;
 
@@ -138,6 +138,8 @@ pub trait DifferentiationStore: Send + Sync + 'static {
     ) -> anyhow::Result<u64>;
     /// Erase: deletes the customer's transactions, lines, preferences and scores.
     async fn erase_customer(&self, customer_id: &str) -> anyhow::Result<()>;
+    /// Every transaction of the customer with its lines, oldest first (for an export).
+    async fn customer_transactions(&self, customer_id: &str) -> anyhow::Result<Vec<Transaction>>;
 }
 
 /// A customer's figures to rank among the scored base.
@@ -980,6 +982,64 @@ impl DifferentiationStore for SqlDifferentiationStore {
         Ok(result.rows_affected())
     }
 
+    async fn customer_transactions(&self, customer_id: &str) -> anyhow::Result<Vec<Transaction>> {
+        let rows = sqlx::query(
+            "SELECT order_id, kind, customer_id, anchor, occurred_at, currency, amount_minor,
+                    margin_minor, channel, commitment_months
+             FROM transactions WHERE customer_id = $1 ORDER BY occurred_at, order_id, kind",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.database.pool)
+        .await?;
+        let line_rows = sqlx::query(
+            "SELECT l.order_id, l.kind, l.product, l.category, l.quantity, l.amount_minor
+             FROM transaction_lines l JOIN transactions t
+               ON t.order_id = l.order_id AND t.kind = l.kind
+             WHERE t.customer_id = $1 ORDER BY l.order_id, l.kind, l.line_no",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.database.pool)
+        .await?;
+        let mut lines: HashMap<(String, String), Vec<OrderLine>> = HashMap::new();
+        for row in &line_rows {
+            lines
+                .entry((row.try_get(0)?, row.try_get(1)?))
+                .or_default()
+                .push(OrderLine {
+                    product: row.try_get(2)?,
+                    category: row.try_get(3)?,
+                    quantity: u32::try_from(row.try_get::<i64, _>(4)?).unwrap_or(0),
+                    amount_minor: row.try_get(5)?,
+                });
+        }
+        rows.iter()
+            .map(|row| {
+                let order_id: String = row.try_get(0)?;
+                let kind_text: String = row.try_get(1)?;
+                let kind = TransactionKind::parse(&kind_text).ok_or_else(|| {
+                    anyhow::anyhow!("unknown stored transaction kind '{kind_text}'")
+                })?;
+                Ok(Transaction {
+                    lines: lines
+                        .remove(&(order_id.clone(), kind_text))
+                        .unwrap_or_default(),
+                    order_id,
+                    kind,
+                    customer_id: row.try_get(2)?,
+                    anchor: row.try_get(3)?,
+                    occurred_at_micros: row.try_get(4)?,
+                    amount: Amount {
+                        currency: row.try_get(5)?,
+                        minor_units: row.try_get(6)?,
+                    },
+                    margin_minor: row.try_get(7)?,
+                    channel: i32::try_from(row.try_get::<i64, _>(8)?).unwrap_or(0),
+                    commitment_months: u32::try_from(row.try_get::<i64, _>(9)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     async fn erase_customer(&self, customer_id: &str) -> anyhow::Result<()> {
         let mut tx = self.database.pool.begin().await?;
         sqlx::query(
@@ -997,7 +1057,9 @@ impl DifferentiationStore for SqlDifferentiationStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        let mut erased_tables = vec!["transaction_lines"];
+        erased_tables.extend_from_slice(CUSTOMER_TABLES);
+        self.database.purge_deleted(&erased_tables).await
     }
 }
 

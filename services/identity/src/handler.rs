@@ -2,13 +2,15 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_server::IdentityService;
 use idic_runtime::auth::Caller;
+use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
+use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
 use idic_runtime::{ApiError, ApiResult, FieldViolation};
@@ -19,6 +21,7 @@ use crate::convert::{
     query_features, record_ref, source_record,
 };
 use crate::engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
+use crate::export;
 use crate::service::{Committed, Identity};
 
 /// Errors kept in an import's answer; the count covers them all.
@@ -29,11 +32,28 @@ const IMPORT_WINDOW: usize = 8;
 pub struct IdentityHandler {
     identity: Arc<Identity>,
     shutdown: tokio_util::sync::CancellationToken,
+    /// The other services, whose data `ExportCustomer` gathers; without them the
+    /// export holds identity's part only.
+    peers: Option<Peers>,
 }
+
+/// The most the other services may take to answer an export, within the caller's
+/// deadline.
+const PEER_EXPORT_BUDGET: Duration = Duration::from_secs(30);
 
 impl IdentityHandler {
     pub fn new(identity: Arc<Identity>, shutdown: tokio_util::sync::CancellationToken) -> Self {
-        IdentityHandler { identity, shutdown }
+        IdentityHandler {
+            identity,
+            shutdown,
+            peers: None,
+        }
+    }
+
+    /// Gathers the other services' data in `ExportCustomer` through `peers`.
+    pub fn with_peers(mut self, peers: Peers) -> Self {
+        self.peers = Some(peers);
+        self
     }
 
     /// The customer a reference names (surviving id, alias or sole holder of an
@@ -74,6 +94,17 @@ impl IdentityHandler {
             )));
         }
         Ok(customer)
+    }
+
+    /// Like [`find_customer`](Self::find_customer), but the id of an erased customer
+    /// finds its tombstone: erasing it again completes an erasure whose purge failed.
+    fn find_customer_or_tombstone(&self, selector: &CustomerSelector) -> ApiResult<Customer> {
+        if let CustomerSelector::Id(id) = selector
+            && let Some(customer) = self.identity.read().surviving_id(id).cloned()
+        {
+            return Ok(customer);
+        }
+        self.find_customer(selector)
     }
 
     fn customer_view(&self, customer: &Customer) -> pb::Customer {
@@ -550,7 +581,7 @@ impl IdentityService for IdentityHandler {
         let (Some(selector), Some(reason), true) = (selector, reason, violations.is_empty()) else {
             return Err(ApiError::InvalidArgument(violations).into());
         };
-        let customer = self.find_customer(&selector)?;
+        let customer = self.find_customer_or_tombstone(&selector)?;
         let now = now_micros();
         let committed = self.identity.write(|engine| {
             let (id, erased, changes) = engine
@@ -559,6 +590,9 @@ impl IdentityService for IdentityHandler {
             Ok(((id, erased), changes))
         })?;
         let (id, erased) = committed.wait().await?;
+        // Also when the customer was already erased, so that a retry after a failed
+        // purge completes it.
+        self.identity.purge_erased().await?;
         tracing::info!(actor = caller.client, customer_id = %id, records = erased, "customer erased");
         Ok(Response::new(pb::EraseCustomerResponse {
             customer_id: id.to_string(),
@@ -585,10 +619,23 @@ impl IdentityService for IdentityHandler {
             .chain(customer.aliases.iter().map(|a| a.to_string()))
             .collect();
         let history = self.identity.history(&ids, None, 10_000).await?;
+        let others = match &self.peers {
+            Some(peers) => {
+                let budget = Deadline::of(&request).map_or(PEER_EXPORT_BUDGET, |deadline| {
+                    deadline.remaining().min(PEER_EXPORT_BUDGET)
+                });
+                let credentials = export::caller_credentials(request.metadata());
+                export::gather(peers, credentials.as_ref(), &customer.id, budget).await?
+            }
+            None => export::PeerExports::default(),
+        };
         Ok(Response::new(pb::ExportCustomerResponse {
             customer: Some(self.customer_view(&customer)),
             records,
             history: history.iter().map(event_to_proto).collect(),
+            differentiation: Some(others.differentiation),
+            interaction: Some(others.interaction),
+            customization: Some(others.customization),
         }))
     }
 

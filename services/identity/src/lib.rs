@@ -6,6 +6,7 @@
 
 mod convert;
 pub mod engine;
+mod export;
 mod handler;
 pub mod service;
 pub mod store;
@@ -62,10 +63,11 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     };
     let identity = Identity::start(store, settings, normalize, outbox).await?;
     let limit = config.grpc.max_message_bytes;
-    let server =
-        IdentityServiceServer::new(IdentityHandler::new(identity, context.shutdown.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit);
+    let server = IdentityServiceServer::new(
+        IdentityHandler::new(identity, context.shutdown.clone()).with_peers(context.peers.clone()),
+    )
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
     Ok(ServiceRegistration {
         service: ServiceName::Identity,
         methods: METHODS,

@@ -154,6 +154,18 @@ impl Identity {
         })
     }
 
+    /// Removes what committed erasures left of the erased records in the storage
+    /// files. UNAVAILABLE when it could not yet: erasing the customer again retries.
+    pub async fn purge_erased(&self) -> ApiResult<()> {
+        self.store.purge_erased().await.map_err(|error| {
+            tracing::warn!(error = format!("{error:#}"), "purging erased records failed");
+            ApiError::Unavailable {
+                message: "the customer was erased, but the storage files could not be purged yet: erase again to retry".to_owned(),
+                retry_after: Duration::from_secs(1),
+            }
+        })
+    }
+
     /// Committed change events after `after`, oldest first.
     pub async fn events_after(&self, after: u64, limit: i64) -> ApiResult<Vec<ChangeEvent>> {
         self.store

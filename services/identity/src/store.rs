@@ -82,6 +82,11 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn checkpoint(&self) -> anyhow::Result<()> {
         Ok(())
     }
+    /// After an erasure was committed: leaves none of the erased records' bytes in the
+    /// storage files (`Database::purge_deleted`).
+    async fn purge_erased(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 pub struct SqlIdentityStore {
@@ -456,8 +461,16 @@ fn stored_record(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredRecord> {
 
 const EVENT_COLUMNS: &str = "e.event_id, e.occurred_at, e.kind, e.customer_id, e.absorbed_ids, e.new_ids, e.actor, e.reason";
 
+/// The tables an erasure deletes personal data from: the records as received, and the
+/// links and steward blocks between them.
+const ERASED_TABLES: &[&str] = &["records", "links", "pair_blocks"];
+
 #[async_trait]
 impl IdentityStore for SqlIdentityStore {
+    async fn purge_erased(&self) -> anyhow::Result<()> {
+        self.database.purge_deleted(ERASED_TABLES).await
+    }
+
     async fn checkpoint(&self) -> anyhow::Result<()> {
         if self.database.backend != Backend::Sqlite {
             return Ok(());

@@ -664,6 +664,46 @@ impl InteractionService for InteractionHandler {
         }))
     }
 
+    async fn export_customer_data(
+        &self,
+        request: Request<pb::ExportCustomerDataRequest>,
+    ) -> Result<Response<pb::InteractionCustomerData>, Status> {
+        let budget = resolve_budget(&request);
+        let selector = parse_customer(request.get_ref().customer.as_ref())?;
+        let customer_id = self.core.peers.resolve_customer(&selector, budget).await?;
+        let export = self
+            .core
+            .store
+            .export(&customer_id)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Response::new(pb::InteractionCustomerData {
+            customer_id,
+            interactions: export
+                .interactions
+                .into_iter()
+                .map(interaction_to_proto)
+                .collect(),
+            threads: export
+                .threads
+                .into_iter()
+                .map(|thread| thread_to_proto(thread, None))
+                .collect(),
+            preferences: export
+                .preferences
+                .into_iter()
+                .map(preference_to_proto)
+                .collect(),
+            consents: export.consents.into_iter().map(consent_to_proto).collect(),
+            organizations: export
+                .organizations
+                .into_iter()
+                .map(|(group_id, name)| pb::OrganizationLink { group_id, name })
+                .collect(),
+            customer_references: export.anchors,
+        }))
+    }
+
     async fn get_channel_report(
         &self,
         request: Request<pb::GetChannelReportRequest>,

@@ -44,6 +44,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("CheckConsent", Access::Read),
     ("GetPreferences", Access::Read),
     ("GetChannelReport", Access::Read),
+    ("ExportCustomerData", Access::Admin),
 ];
 
 /// Connects interaction's storage, starts its writer, bus consumers and identity

@@ -54,6 +54,21 @@ pub struct StoredContext {
     pub organizations: Vec<(String, String)>,
 }
 
+/// Everything stored about one customer, oldest first, for a data subject access
+/// request. Unbounded: an export is complete or not given.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerExport {
+    pub interactions: Vec<Interaction>,
+    pub threads: Vec<Thread>,
+    pub preferences: Vec<Preference>,
+    /// Every decision, superseded ones too.
+    pub consents: Vec<Consent>,
+    /// (group id, name) of the organizations the person is linked to.
+    pub organizations: Vec<(String, String)>,
+    /// The distinct references the rows were recorded under.
+    pub anchors: Vec<String>,
+}
+
 /// Where a thread page continues: after this activity time and id, newest first.
 pub type ThreadCursor = (i64, String);
 
@@ -169,6 +184,9 @@ pub trait InteractionStore: Send + Sync + 'static {
 
     /// Deletes every row of the customer.
     async fn erase(&self, customer_id: &str) -> anyhow::Result<()>;
+
+    /// Every row of the customer.
+    async fn export(&self, customer_id: &str) -> anyhow::Result<CustomerExport>;
 }
 
 pub struct SqlInteractionStore {
@@ -1174,6 +1192,66 @@ impl InteractionStore for SqlInteractionStore {
         Ok(())
     }
 
+    async fn export(&self, customer_id: &str) -> anyhow::Result<CustomerExport> {
+        let pool = &self.database.pool;
+        let interactions = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM interactions WHERE customer_id = $1
+             ORDER BY occurred_at, interaction_id"
+        ))
+        .bind(customer_id)
+        .fetch_all(pool)
+        .await?;
+        let threads = sqlx::query(&format!(
+            "SELECT {THREAD_COLUMNS} FROM threads WHERE customer_id = $1
+             ORDER BY opened_at, thread_id"
+        ))
+        .bind(customer_id)
+        .fetch_all(pool)
+        .await?;
+        let preferences = sqlx::query(
+            "SELECT pref_key, pref_value, channel, expressed_at, interaction_id
+             FROM preferences WHERE customer_id = $1
+             ORDER BY expressed_at, interaction_id, pref_key",
+        )
+        .bind(customer_id)
+        .fetch_all(pool)
+        .await?;
+        let consents = sqlx::query(&format!(
+            "SELECT {CONSENT_COLUMNS} FROM consents WHERE customer_id = $1
+             ORDER BY decided_at, recorded_at, consent_id"
+        ))
+        .bind(customer_id)
+        .fetch_all(pool)
+        .await?;
+        let organizations = sqlx::query(
+            "SELECT group_id, organization_name FROM organization_links
+             WHERE customer_id = $1 ORDER BY linked_at, group_id",
+        )
+        .bind(customer_id)
+        .fetch_all(pool)
+        .await?;
+        Ok(CustomerExport {
+            interactions: interactions.iter().map(interaction_from_row).collect(),
+            threads: threads.iter().map(thread_from_row).collect(),
+            preferences: preferences
+                .iter()
+                .map(|row| Preference {
+                    key: row.get(0),
+                    value: row.get(1),
+                    channel: small(row, 2),
+                    expressed_at_micros: row.get(3),
+                    interaction_id: row.get(4),
+                })
+                .collect(),
+            consents: consents.iter().map(consent_from_row).collect(),
+            organizations: organizations
+                .iter()
+                .map(|row| (row.get(0), row.get(1)))
+                .collect(),
+            anchors: self.anchors(customer_id).await?,
+        })
+    }
+
     async fn erase(&self, customer_id: &str) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
         for table in CUSTOMER_TABLES {
@@ -1183,6 +1261,6 @@ impl InteractionStore for SqlInteractionStore {
                 .await?;
         }
         transaction.commit().await?;
-        Ok(())
+        self.database.purge_deleted(CUSTOMER_TABLES).await
     }
 }
