@@ -9,6 +9,8 @@ pub mod auth;
 pub mod bus;
 pub mod cache;
 pub mod config;
+mod config_keys;
+pub mod delegation;
 pub mod error;
 pub mod follow;
 pub mod middleware;

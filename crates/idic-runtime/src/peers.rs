@@ -1,7 +1,8 @@
 //! Clients for calling the other services. A peer is reached at its configured address
 //! or, by default, at this process's own listen address, so the same code serves the
 //! all-in-one process and separate Deployments. Every call carries the trace context
-//! and, when the peer requires it, this process's API key.
+//! and, when the peer requires it, this process's API key and the client the call is
+//! made for (see [`crate::delegation`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,7 @@ impl Interceptor for PeerInterceptor {
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
         inject_context(request.metadata_mut());
+        crate::delegation::add_headers(request.metadata_mut());
         if let Some(authorization) = &self.authorization {
             request
                 .metadata_mut()
@@ -189,9 +191,54 @@ impl Peers {
                 tonic::Code::InvalidArgument => {
                     ApiError::invalid("customer", status.message().to_owned())
                 }
+                tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+                    refused_by_peer(ServiceName::Identity, &status)
+                }
                 _ => ApiError::internal(anyhow::anyhow!("identity service: {status}")),
             }),
         }
+    }
+}
+
+/// A peer's PERMISSION_DENIED or UNAUTHENTICATED, as the caller sees it: PERMISSION_DENIED
+/// naming what is missing. A peer refusing a call made for the caller names the scope
+/// the caller lacks; a peer refusing this process's own key is a deployment mistake,
+/// said as such (the key itself is never repeated).
+pub fn refused_by_peer(
+    peer: impl std::fmt::Display,
+    status: &tonic::Status,
+) -> crate::error::ApiError {
+    let message = match status.code() {
+        tonic::Code::Unauthenticated => format!(
+            "the {peer} service does not accept this service's peer key (peers.api_key): {}",
+            status.message()
+        ),
+        _ => format!("the {peer} service refused: {}", status.message()),
+    };
+    crate::error::ApiError::PermissionDenied(message)
+}
+
+/// What each service needs its peer key to hold on the other services, and why: checked
+/// at start, so that a key missing a scope stops the process instead of failing calls.
+pub fn scopes_needed_from_peers(service: ServiceName) -> &'static [(&'static str, &'static str)] {
+    const RESOLVE: (&str, &str) = ("identity:read", "resolve customer references");
+    const CREATE: (&str, &str) = (
+        "identity:write",
+        "create the customer of an identifier identity does not know yet",
+    );
+    match service {
+        ServiceName::Identity => &[],
+        ServiceName::Differentiation => &[RESOLVE, CREATE],
+        ServiceName::Interaction => &[
+            RESOLVE,
+            CREATE,
+            ("differentiation:read", "show the customer's value in GetContext"),
+        ],
+        ServiceName::Customization => &[
+            RESOLVE,
+            ("differentiation:read", "read value and needs for an offering"),
+            ("interaction:read", "read context and consent for an offering"),
+        ],
     }
 }
 

@@ -16,7 +16,7 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
 
-use crate::auth::{Access, Authenticator, scope_for};
+use crate::auth::{Access, Authenticator, Requirement, scope_for};
 use crate::config::{Config, ServiceName};
 use crate::middleware::{
     AuthLayer, DeadlineLayer, LoadShedLayer, MetricsLayer, Route, RouteTable, TraceContextLayer,
@@ -66,6 +66,7 @@ impl GrpcServer {
         self,
         config: &Config,
         registrations: Vec<ServiceRegistration>,
+        authenticator: Arc<Authenticator>,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let routes = route_table(&registrations);
@@ -78,13 +79,6 @@ impl GrpcServer {
                     .map(move |method| format!("/{}/{method}", registration.service.grpc_name()))
             })
             .collect();
-        let authenticator = Authenticator::new(
-            &config.auth.keys,
-            routes
-                .iter()
-                .map(|(path, route)| (path.clone(), route.scope.clone()))
-                .collect(),
-        );
         let (health, health_service) = tonic_health::server::health_reporter();
         let served: Vec<ServiceName> = registrations.iter().map(|r| r.service).collect();
 
@@ -154,6 +148,24 @@ impl GrpcServer {
             }
         }
     }
+}
+
+/// What each RPC of the registered services needs, by gRPC path, for the authenticator.
+pub fn requirements(registrations: &[ServiceRegistration]) -> HashMap<String, Requirement> {
+    let mut requirements = HashMap::new();
+    for registration in registrations {
+        let grpc_name = registration.service.grpc_name();
+        for (method, access) in registration.methods {
+            requirements.insert(
+                format!("/{grpc_name}/{method}"),
+                Requirement {
+                    scope: scope_for(registration.service, *access),
+                    access: *access,
+                },
+            );
+        }
+    }
+    requirements
 }
 
 /// Path -> (service, method, scope) for every RPC of the registered services.

@@ -51,7 +51,8 @@ impl SuiteOptions {
     pub fn with_client(mut self, name: &str, scopes: &[&str]) -> Self {
         self.api_keys.push(ApiKeyConfig {
             client: name.to_owned(),
-            key: Secret::new(crate::api_key(name)),
+            key: Some(Secret::new(crate::api_key(name))),
+            key_sha256: None,
             scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
         });
         self
