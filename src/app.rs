@@ -137,10 +137,10 @@ impl KeyReloader {
     /// Accepts `config`'s keys from now on (it must have passed `Config::validated`);
     /// returns how many clients' keys are configured. On error the old keys stay.
     pub fn reload(&self, config: &Config) -> anyhow::Result<usize> {
-        let mut keys = config.auth.keys.clone();
-        keys.extend(self.internal_key.clone());
-        check_peer_key_scopes(config)?;
-        self.authenticator.replace_keys(&keys)?;
+        let mut effective = config.clone();
+        effective.auth.keys.extend(self.internal_key.clone());
+        check_peer_key_scopes(&effective)?;
+        self.authenticator.replace_keys(&effective.auth.keys)?;
         Ok(config.auth.keys.len())
     }
 }

@@ -576,13 +576,33 @@ impl Config {
 
     /// The address at which `service` is reached from this process.
     pub fn peer_address(&self, service: ServiceName) -> String {
-        let configured = match service {
+        self.configured_peer(service)
+            .clone()
+            .unwrap_or_else(|| self.own_address())
+    }
+
+    /// Whether `service` is reached at this process's own listener (no address set).
+    pub fn peer_is_this_process(&self, service: ServiceName) -> bool {
+        self.configured_peer(service).is_none()
+    }
+
+    fn configured_peer(&self, service: ServiceName) -> &Option<String> {
+        match service {
             ServiceName::Identity => &self.peers.identity,
             ServiceName::Differentiation => &self.peers.differentiation,
             ServiceName::Interaction => &self.peers.interaction,
             ServiceName::Customization => &self.peers.customization,
-        };
-        configured.clone().unwrap_or_else(|| self.own_address())
+        }
+    }
+
+    /// Where this process's own listener is reached from inside it.
+    pub fn own_socket_address(&self) -> SocketAddr {
+        let mut address = self.listen;
+        // A wildcard listen address is not something a client can connect to.
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        address
     }
 
     fn own_address(&self) -> String {
@@ -591,12 +611,7 @@ impl Config {
         } else {
             "http"
         };
-        let mut address = self.listen;
-        // A wildcard listen address is not something a client can connect to.
-        if address.ip().is_unspecified() {
-            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("{scheme}://{address}")
+        format!("{scheme}://{}", self.own_socket_address())
     }
 
     pub fn auth_enabled(&self) -> bool {
@@ -770,6 +785,98 @@ mod tests {
         };
         let error = config.validated().unwrap_err();
         assert!(error.to_string().contains("production"));
+    }
+
+    fn key(client: &str, key: &str, scopes: &[&str]) -> ApiKeyConfig {
+        ApiKeyConfig {
+            client: client.into(),
+            key: Some(Secret::new(key)),
+            key_sha256: None,
+            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        }
+    }
+
+    fn refusal(config: Config) -> String {
+        config.validated().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_scopes_and_duplicate_keys_are_refused() {
+        let mut config = Config::default();
+        config.auth.keys = vec![key("callcenter", "0123456789abcdef0123", &["identity:raed"])];
+        let error = refusal(config.clone());
+        assert!(error.contains("unknown scope 'identity:raed'"), "{error}");
+        assert!(error.contains("did you mean 'identity:read'"), "{error}");
+
+        config.auth.keys = vec![
+            key("callcenter", "0123456789abcdef0123", &["identity:read"]),
+            key("orders", "0123456789abcdef0123", &["customization:read"]),
+        ];
+        let error = refusal(config.clone());
+        assert!(error.contains("same key"), "{error}");
+
+        // One client may hold two keys at once: that is how a key is rotated.
+        config.auth.keys = vec![
+            key("callcenter", "0123456789abcdef0123", &["identity:read"]),
+            key("callcenter", "0123456789abcdef0456", &["identity:read"]),
+        ];
+        assert!(config.validated().is_ok());
+    }
+
+    #[test]
+    fn clear_keys_are_kept_only_as_digests() {
+        let mut config = Config::default();
+        config.auth.keys = vec![key("callcenter", "0123456789abcdef0123", &["identity:read"])];
+        let validated = config.validated().unwrap();
+        let held = &validated.auth.keys[0];
+        assert!(held.key.is_none(), "no key in clear after loading");
+        assert_eq!(
+            held.key_sha256.as_deref(),
+            Some(crate::auth::hex_digest("0123456789abcdef0123").as_str())
+        );
+        let mut both = Config::default();
+        both.auth.keys = vec![ApiKeyConfig {
+            key_sha256: Some(crate::auth::hex_digest("0123456789abcdef0123")),
+            ..key("callcenter", "0123456789abcdef0123", &["identity:read"])
+        }];
+        assert!(refusal(both).contains("both key and key_sha256"));
+        let mut bad_hex = Config::default();
+        bad_hex.auth.keys = vec![ApiKeyConfig {
+            key: None,
+            key_sha256: Some("abc".into()),
+            ..key("callcenter", "", &["identity:read"])
+        }];
+        assert!(refusal(bad_hex).contains("64 hexadecimal digits"));
+    }
+
+    #[test]
+    fn half_set_tls_refuses_to_start_instead_of_serving_plaintext() {
+        let directory = tempfile_directory();
+        let pem = directory.join("present.pem");
+        std::fs::write(&pem, "not checked here").unwrap();
+
+        let mut ca_only = Config::default();
+        ca_only.grpc.tls_client_ca_file = Some(pem.clone());
+        let error = refusal(ca_only);
+        assert!(error.contains("grpc.tls_client_ca_file"), "{error}");
+        assert!(error.contains("plaintext"), "{error}");
+
+        let mut missing = Config::default();
+        missing.grpc.tls_cert_file = Some(pem.clone());
+        missing.grpc.tls_key_file = Some(pem.clone());
+        missing.grpc.tls_client_ca_file = Some(directory.join("missing-ca.pem"));
+        let error = refusal(missing);
+        assert!(error.contains("missing-ca.pem"), "{error}");
+
+        let mut peer_half = Config::default();
+        peer_half.peers.tls_cert_file = Some(pem);
+        assert!(refusal(peer_half).contains("peers.tls_key_file"));
+    }
+
+    fn tempfile_directory() -> PathBuf {
+        let directory = std::env::temp_dir().join(format!("idic-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&directory).unwrap();
+        directory
     }
 
     #[test]

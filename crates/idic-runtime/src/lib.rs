@@ -14,6 +14,7 @@ pub mod delegation;
 pub mod error;
 pub mod follow;
 pub mod middleware;
+mod own_tls;
 pub mod outbox;
 pub mod paging;
 pub mod peers;

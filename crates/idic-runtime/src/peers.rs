@@ -70,7 +70,7 @@ pub struct Peers {
 
 impl Peers {
     pub fn from_config(config: &Config, api_key: Option<&Secret>) -> anyhow::Result<Peers> {
-        let channel = |service| channel(config, &config.peer_address(service));
+        let channel = |service| peer_channel(config, service);
         Ok(Peers {
             identity: channel(ServiceName::Identity)?,
             differentiation: channel(ServiceName::Differentiation)?,
@@ -115,13 +115,58 @@ impl Peers {
     }
 }
 
-fn channel(config: &Config, address: &str) -> anyhow::Result<Channel> {
-    let mut endpoint = Endpoint::from_shared(address.to_owned())
+/// The channel to `service`: this process's own TLS listener is reached with its own
+/// certificate pinned (see [`crate::own_tls`]); any other address as configured.
+fn peer_channel(config: &Config, service: ServiceName) -> anyhow::Result<Channel> {
+    let Some(served_certificate) = config
+        .grpc
+        .tls_cert_file
+        .as_deref()
+        .filter(|_| config.peer_is_this_process(service))
+    else {
+        return channel(config, &config.peer_address(service));
+    };
+    let address = config.own_socket_address();
+    // The connector speaks TLS itself; the URI only names the authority.
+    let endpoint = endpoint(&format!("http://{address}"))?;
+    crate::own_tls::channel(
+        endpoint,
+        address,
+        served_certificate,
+        own_client_identity(config),
+    )
+}
+
+/// What this process presents to its own listener when that asks for a client
+/// certificate: the peer certificate if configured, else the served one (which must then
+/// also be valid for client authentication; see the README).
+fn own_client_identity(config: &Config) -> Option<crate::own_tls::ClientIdentity<'_>> {
+    config.grpc.tls_client_ca_file.as_ref()?;
+    let (certificate_file, key_file) = match (&config.peers.tls_cert_file, &config.peers.tls_key_file)
+    {
+        (Some(certificate), Some(key)) => (certificate, key),
+        _ => (
+            config.grpc.tls_cert_file.as_ref()?,
+            config.grpc.tls_key_file.as_ref()?,
+        ),
+    };
+    Some(crate::own_tls::ClientIdentity {
+        certificate_file,
+        key_file,
+    })
+}
+
+fn endpoint(address: &str) -> anyhow::Result<Endpoint> {
+    Ok(Endpoint::from_shared(address.to_owned())
         .with_context(|| format!("peer address '{address}' is not a URL"))?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
+        .keep_alive_while_idle(true))
+}
+
+fn channel(config: &Config, address: &str) -> anyhow::Result<Channel> {
+    let mut endpoint = endpoint(address)?;
     if address.starts_with("https://") {
         endpoint = endpoint.tls_config(peer_tls(config)?)?;
     }
