@@ -99,11 +99,16 @@ impl Application {
         });
         let grpc = self
             .grpc
-            .serve(&self.config, self.registrations, self.keys.authenticator, async {
-                shutdown.await;
-                stop.cancel();
-                self.stopping.cancel();
-            })
+            .serve(
+                &self.config,
+                self.registrations,
+                self.keys.authenticator,
+                async {
+                    shutdown.await;
+                    stop.cancel();
+                    self.stopping.cancel();
+                },
+            )
             .await;
         stop.cancel();
         if let Some(admin) = admin {

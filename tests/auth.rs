@@ -57,7 +57,10 @@ fn by_email(email: &str) -> Option<CustomerRef> {
     })
 }
 
-fn interactions(suite: &TestSuite, client: &str) -> InteractionServiceClient<idic_runtime::peers::PeerChannel> {
+fn interactions(
+    suite: &TestSuite,
+    client: &str,
+) -> InteractionServiceClient<idic_runtime::peers::PeerChannel> {
     InteractionServiceClient::new(suite.channel_with_key(Some(&api_key(client))))
 }
 
@@ -262,7 +265,11 @@ async fn a_context_shows_identity_data_only_to_keys_with_identity_read() {
     assert!(narrow.value.is_none(), "differentiation's part is withheld");
     assert_eq!(narrow.withheld, ["identity:read", "differentiation:read"]);
     assert!(narrow.degraded.is_empty(), "withheld is not a failure");
-    assert_eq!(narrow.recent_interactions.len(), 1, "interaction's own part");
+    assert_eq!(
+        narrow.recent_interactions.len(),
+        1,
+        "interaction's own part"
+    );
 
     let wide = interactions(&suite, "frontdesk")
         .get_context(request())
@@ -284,8 +291,7 @@ async fn an_order_system_gets_and_reads_back_offerings_with_customization_read()
         .record_interaction(call("buyer@example.com", "desk-1"))
         .await
         .unwrap();
-    let mut admin =
-        CustomizationServiceClient::new(suite.channel_with_key(Some(&api_key("ops"))));
+    let mut admin = CustomizationServiceClient::new(suite.channel_with_key(Some(&api_key("ops"))));
     admin
         .upsert_components(pb::UpsertComponentsRequest {
             components: vec![pb::Component {
@@ -351,9 +357,8 @@ async fn keys_rotate_without_a_restart() {
         .await
         .unwrap_err();
     assert_eq!(old.code(), Code::Unauthenticated, "the old key is revoked");
-    let mut new = InteractionServiceClient::new(
-        suite.channel_with_key(Some("frontdesk-rotated-key-0001")),
-    );
+    let mut new =
+        InteractionServiceClient::new(suite.channel_with_key(Some("frontdesk-rotated-key-0001")));
     let recorded = new
         .record_interaction(call("rotated@example.com", "r-1"))
         .await

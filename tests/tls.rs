@@ -93,7 +93,9 @@ async fn tls_channel(suite: &TestSuite, pki: &Pki, with_certificate: bool) -> Ch
 }
 
 /// A call that makes the interaction service ask identity twice (resolve, then create).
-async fn record_new_caller(channel: Channel) -> Result<pb::RecordInteractionResponse, tonic::Status> {
+async fn record_new_caller(
+    channel: Channel,
+) -> Result<pb::RecordInteractionResponse, tonic::Status> {
     InteractionServiceClient::new(channel)
         .record_interaction(pb::RecordInteractionRequest {
             customer: Some(pb::CustomerRef {
@@ -125,7 +127,9 @@ async fn the_one_process_suite_serves_tls_and_its_services_reach_each_other() {
         .expect("interaction reaches identity over the process's own TLS listener");
     assert!(recorded.customer_created);
 
-    let plaintext = Channel::from_shared(suite.endpoint()).unwrap().connect_lazy();
+    let plaintext = Channel::from_shared(suite.endpoint())
+        .unwrap()
+        .connect_lazy();
     assert!(
         record_new_caller(plaintext).await.is_err(),
         "no plaintext beside TLS"
@@ -138,11 +142,16 @@ async fn with_a_client_ca_only_clients_with_a_certificate_get_in() {
     let pki = pki();
     let suite = suite_with_tls(&pki, Some(&pki.ca)).await;
     let refused = record_new_caller(tls_channel(&suite, &pki, false).await).await;
-    assert!(refused.is_err(), "a client without a certificate is refused");
+    assert!(
+        refused.is_err(),
+        "a client without a certificate is refused"
+    );
 
     let recorded = record_new_caller(tls_channel(&suite, &pki, true).await)
         .await
-        .expect("a client with a certificate the CA signed gets in, and the services reach each other");
+        .expect(
+            "a client with a certificate the CA signed gets in, and the services reach each other",
+        );
     assert!(recorded.customer_created);
     suite.stop().await.unwrap();
 }

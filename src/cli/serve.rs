@@ -97,7 +97,10 @@ fn reload_keys_on_hangup(
             match reloaded {
                 Ok(clients) => tracing::info!(keys = clients, "API keys reloaded"),
                 Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), "API keys not reloaded; the previous keys stay");
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "API keys not reloaded; the previous keys stay"
+                    );
                 }
             }
         }

@@ -315,11 +315,7 @@ mod tests {
         let keys = vec![
             key("callcenter", "callcenter-key-0001", &["identity:read"]),
             key("ops", "operations-key-0002", &[ADMIN_SCOPE]),
-            key(
-                "idic-peers",
-                PEER_KEY,
-                &["identity:read", "identity:write"],
-            ),
+            key("idic-peers", PEER_KEY, &["identity:read", "identity:write"]),
         ];
         let requirements = HashMap::from([
             (

@@ -803,7 +803,11 @@ mod tests {
     #[test]
     fn unknown_scopes_and_duplicate_keys_are_refused() {
         let mut config = Config::default();
-        config.auth.keys = vec![key("callcenter", "0123456789abcdef0123", &["identity:raed"])];
+        config.auth.keys = vec![key(
+            "callcenter",
+            "0123456789abcdef0123",
+            &["identity:raed"],
+        )];
         let error = refusal(config.clone());
         assert!(error.contains("unknown scope 'identity:raed'"), "{error}");
         assert!(error.contains("did you mean 'identity:read'"), "{error}");
@@ -826,7 +830,11 @@ mod tests {
     #[test]
     fn clear_keys_are_kept_only_as_digests() {
         let mut config = Config::default();
-        config.auth.keys = vec![key("callcenter", "0123456789abcdef0123", &["identity:read"])];
+        config.auth.keys = vec![key(
+            "callcenter",
+            "0123456789abcdef0123",
+            &["identity:read"],
+        )];
         let validated = config.validated().unwrap();
         let held = &validated.auth.keys[0];
         assert!(held.key.is_none(), "no key in clear after loading");

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use figment::providers::Serialized;
 use figment::value::{Dict, Value};
 use figment::{Figment, Source};
-use figment::providers::Serialized;
 
 use crate::config::{Config, ConfigError};
 
@@ -20,9 +20,13 @@ pub(crate) fn check_unknown_keys(
     let mut warnings = Vec::new();
     for path in ignored_paths(figment) {
         let origin = figment.find_metadata(&metadata_key(figment, &path));
-        let from_file = origin.is_some_and(|metadata| matches!(metadata.source, Some(Source::File(_))));
+        let from_file =
+            origin.is_some_and(|metadata| matches!(metadata.source, Some(Source::File(_))));
         if from_file || origin.is_none() {
-            let file = file.map_or_else(|| "the configuration".to_owned(), |file| file.display().to_string());
+            let file = file.map_or_else(
+                || "the configuration".to_owned(),
+                |file| file.display().to_string(),
+            );
             return Err(ConfigError(format!(
                 "{file}: unknown key '{path}'{}",
                 did_you_mean(&path, known.iter().map(String::as_str))
@@ -92,7 +96,10 @@ fn collect_keys(dict: &Dict, prefix: &str, keys: &mut Vec<String>) {
 }
 
 /// ` (did you mean 'x'?)` when a candidate is close to `given`, else nothing.
-pub(crate) fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     closest(given, candidates)
         .map(|candidate| format!(" (did you mean '{candidate}'?)"))
         .unwrap_or_default()
@@ -137,7 +144,9 @@ mod tests {
                 cache_ttl_ms = 5
                 "#,
             )?;
-            let error = Config::load(Some(Path::new("idic.toml"))).unwrap_err().to_string();
+            let error = Config::load(Some(Path::new("idic.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("unknown key 'customisation'"), "{error}");
             assert!(error.contains("did you mean 'customization'"), "{error}");
             jail.create_file(
@@ -150,7 +159,9 @@ mod tests {
                 scopes = ["customization:read"]
                 "#,
             )?;
-            let error = Config::load(Some(Path::new("idic.toml"))).unwrap_err().to_string();
+            let error = Config::load(Some(Path::new("idic.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("auth.keys.0.kye"), "{error}");
             Ok(())
         });

@@ -26,7 +26,10 @@ tokio::task_local! {
 }
 
 /// Runs `work` on behalf of `caller`: peer calls it makes carry the caller's scopes.
-pub fn acting_for<F: Future>(caller: Option<Caller>, work: F) -> TaskLocalFuture<Option<Caller>, F> {
+pub fn acting_for<F: Future>(
+    caller: Option<Caller>,
+    work: F,
+) -> TaskLocalFuture<Option<Caller>, F> {
     ACTING_FOR.scope(caller, work)
 }
 
@@ -108,11 +111,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_client_travels_with_peer_calls_made_for_it() {
-        let sent = acting_for(Some(caller(&["interaction:write", "identity:read"])), async {
-            let mut metadata = MetadataMap::new();
-            add_headers(&mut metadata);
-            metadata
-        })
+        let sent = acting_for(
+            Some(caller(&["interaction:write", "identity:read"])),
+            async {
+                let mut metadata = MetadataMap::new();
+                add_headers(&mut metadata);
+                metadata
+            },
+        )
         .await;
         let received = from_headers(&headers_of(sent)).expect("on-behalf headers");
         assert_eq!(received.client, "callcenter");
@@ -159,6 +165,11 @@ mod tests {
         })
         .await;
         assert_eq!(narrow, (true, false));
-        assert!(acting_for(Some(caller(&["admin"])), async { caller_may("identity:read") }).await);
+        assert!(
+            acting_for(Some(caller(&["admin"])), async {
+                caller_may("identity:read")
+            })
+            .await
+        );
     }
 }

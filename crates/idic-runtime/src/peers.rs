@@ -142,14 +142,14 @@ fn peer_channel(config: &Config, service: ServiceName) -> anyhow::Result<Channel
 /// also be valid for client authentication; see the README).
 fn own_client_identity(config: &Config) -> Option<crate::own_tls::ClientIdentity<'_>> {
     config.grpc.tls_client_ca_file.as_ref()?;
-    let (certificate_file, key_file) = match (&config.peers.tls_cert_file, &config.peers.tls_key_file)
-    {
-        (Some(certificate), Some(key)) => (certificate, key),
-        _ => (
-            config.grpc.tls_cert_file.as_ref()?,
-            config.grpc.tls_key_file.as_ref()?,
-        ),
-    };
+    let (certificate_file, key_file) =
+        match (&config.peers.tls_cert_file, &config.peers.tls_key_file) {
+            (Some(certificate), Some(key)) => (certificate, key),
+            _ => (
+                config.grpc.tls_cert_file.as_ref()?,
+                config.grpc.tls_key_file.as_ref()?,
+            ),
+        };
     Some(crate::own_tls::ClientIdentity {
         certificate_file,
         key_file,
@@ -277,12 +277,21 @@ pub fn scopes_needed_from_peers(service: ServiceName) -> &'static [(&'static str
         ServiceName::Interaction => &[
             RESOLVE,
             CREATE,
-            ("differentiation:read", "show the customer's value in GetContext"),
+            (
+                "differentiation:read",
+                "show the customer's value in GetContext",
+            ),
         ],
         ServiceName::Customization => &[
             RESOLVE,
-            ("differentiation:read", "read value and needs for an offering"),
-            ("interaction:read", "read context and consent for an offering"),
+            (
+                "differentiation:read",
+                "read value and needs for an offering",
+            ),
+            (
+                "interaction:read",
+                "read context and consent for an offering",
+            ),
         ],
     }
 }

@@ -46,10 +46,8 @@ where
 {
     type Response = GrpcResponse;
     type Error = S::Error;
-    type Future = Either<
-        Ready<Result<GrpcResponse, S::Error>>,
-        TaskLocalFuture<Option<Caller>, S::Future>,
-    >;
+    type Future =
+        Either<Ready<Result<GrpcResponse, S::Error>>, TaskLocalFuture<Option<Caller>, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
