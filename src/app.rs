@@ -37,6 +37,7 @@ impl Application {
         let internal_key = internal_peer_key(&mut config)?;
         let config = config.validated()?;
         check_peer_key_scopes(&config)?;
+        idic_runtime::server::server_tls(&config)?;
         let peer_key = config.peers.api_key.clone();
         let admin = match config.admin_listen {
             Some(address) => Some(AdminServer::bind(address).await?),

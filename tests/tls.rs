@@ -155,3 +155,25 @@ async fn with_a_client_ca_only_clients_with_a_certificate_get_in() {
     assert!(recorded.customer_created);
     suite.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unusable_certificate_refuses_the_start_naming_the_file() {
+    let pki = pki();
+    let data_dir = tempfile::tempdir().unwrap();
+    let not_a_certificate = data_dir.path().join("server.pem");
+    std::fs::write(&not_a_certificate, "not a certificate").unwrap();
+    let mut config = idic_runtime::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: None,
+        data_dir: data_dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.grpc.tls_cert_file = Some(not_a_certificate);
+    config.grpc.tls_key_file = Some(pki.server_key.clone());
+    let error = match idic::Application::build(config).await {
+        Ok(_) => panic!("a file without a certificate must not start a server"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("grpc.tls_cert_file"), "{error}");
+    assert!(error.contains("server.pem"), "{error}");
+}
