@@ -67,12 +67,13 @@ pub async fn serve(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let application = Application::build(config).await?;
-    announce(&application);
+    // Before announcing: a SIGHUP right after the announcement must reload, not kill.
     reload_keys_on_hangup(
         file.map(Path::to_path_buf),
         args,
         application.key_reloader(),
     )?;
+    announce(&application);
     application.run_until_stopped(shutdown::signal()).await?;
     tracing::info!("stopped");
     Ok(())
