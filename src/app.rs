@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use idic_runtime::admin::AdminServer;
+use idic_runtime::auth::Authenticator;
 use idic_runtime::config::{ApiKeyConfig, Secret};
-use idic_runtime::server::{GrpcServer, ServiceRegistration};
+use idic_runtime::server::{GrpcServer, ServiceRegistration, requirements};
 use idic_runtime::{Config, ServiceContext, ServiceName};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,7 @@ pub struct Application {
     grpc: GrpcServer,
     admin: Option<AdminServer>,
     registrations: Vec<ServiceRegistration>,
+    keys: KeyReloader,
     /// Tells the services that shutdown began.
     stopping: CancellationToken,
 }
@@ -32,7 +34,11 @@ impl Application {
         let grpc = GrpcServer::bind(config.listen).await?;
         // Peers default to this process's own address: it must be the bound one.
         config.listen = grpc.local_addr();
-        let peer_key = internal_peer_key(&mut config)?;
+        let internal_key = internal_peer_key(&mut config)?;
+        let config = config.validated()?;
+        check_peer_key_scopes(&config)?;
+        idic_runtime::server::server_tls(&config)?;
+        let peer_key = config.peers.api_key.clone();
         let admin = match config.admin_listen {
             Some(address) => Some(AdminServer::bind(address).await?),
             None => None,
@@ -46,11 +52,20 @@ impl Application {
                 .with_context(|| format!("starting the {service} service"))?;
             registrations.push(registration);
         }
+        let authenticator = Authenticator::new(
+            &config.auth.keys,
+            requirements(&registrations),
+            config.peers.api_key.as_ref(),
+        )?;
         Ok(Application {
             config,
             grpc,
             admin,
             registrations,
+            keys: KeyReloader {
+                authenticator,
+                internal_key,
+            },
             stopping: context.shutdown.clone(),
         })
     }
@@ -71,6 +86,11 @@ impl Application {
         &self.config
     }
 
+    /// Replaces the accepted API keys while serving (see [`KeyReloader`]).
+    pub fn key_reloader(&self) -> KeyReloader {
+        self.keys.clone()
+    }
+
     /// Serves until `shutdown` completes, then drains in-flight calls (bounded).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
@@ -80,11 +100,16 @@ impl Application {
         });
         let grpc = self
             .grpc
-            .serve(&self.config, self.registrations, async {
-                shutdown.await;
-                stop.cancel();
-                self.stopping.cancel();
-            })
+            .serve(
+                &self.config,
+                self.registrations,
+                self.keys.authenticator,
+                async {
+                    shutdown.await;
+                    stop.cancel();
+                    self.stopping.cancel();
+                },
+            )
             .await;
         stop.cancel();
         if let Some(admin) = admin {
@@ -106,15 +131,68 @@ async fn build_service(
     }
 }
 
-/// The key this process presents to its peers. With auth on and no configured key, the
-/// all-in-one process mints one for itself; separate processes must share a configured
-/// `peers.api_key`, since a minted key is known to this process only.
-fn internal_peer_key(config: &mut Config) -> anyhow::Result<Option<Secret>> {
-    if !config.auth_enabled() {
-        return Ok(config.peers.api_key.clone());
+/// Swaps the API keys a running process accepts, keeping the key the process minted
+/// for its own peer calls.
+#[derive(Clone)]
+pub struct KeyReloader {
+    authenticator: Arc<Authenticator>,
+    internal_key: Option<ApiKeyConfig>,
+}
+
+impl KeyReloader {
+    /// Accepts `config`'s keys from now on (it must have passed `Config::validated`);
+    /// returns how many clients' keys are configured. On error the old keys stay.
+    pub fn reload(&self, config: &Config) -> anyhow::Result<usize> {
+        let mut effective = config.clone();
+        effective.auth.keys.extend(self.internal_key.clone());
+        check_peer_key_scopes(&effective)?;
+        self.authenticator.replace_keys(&effective.auth.keys)?;
+        Ok(config.auth.keys.len())
     }
-    if let Some(key) = &config.peers.api_key {
-        return Ok(Some(key.clone()));
+}
+
+/// Refuses to start (or reload) when the configured peer key is one of this process's
+/// own keys but lacks a scope the enabled services need from their peers: otherwise the
+/// first call that needs it would fail. A peer key this process does not know is
+/// checked by the peers themselves, whose refusals name the missing scope.
+fn check_peer_key_scopes(config: &Config) -> anyhow::Result<()> {
+    let Some(peer_key) = &config.peers.api_key else {
+        return Ok(());
+    };
+    let digest = idic_runtime::auth::digest_key(peer_key.expose());
+    let Some(entry) = config
+        .auth
+        .keys
+        .iter()
+        .find(|key| key.digest().is_ok_and(|known| known == digest))
+    else {
+        if config.auth_enabled() {
+            tracing::warn!(
+                "peers.api_key is not among this process's auth.keys: its scopes cannot be checked at start"
+            );
+        }
+        return Ok(());
+    };
+    for service in config.enabled_services() {
+        for (scope, why) in idic_runtime::peers::scopes_needed_from_peers(service) {
+            if !idic_runtime::auth::grants(&entry.scopes, scope) {
+                anyhow::bail!(
+                    "peers.api_key (client '{}') lacks scope '{scope}', which the {service} service needs to {why}: add it to that key's scopes",
+                    entry.client
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key this process presents to its peers, recorded as `peers.api_key`. With auth on
+/// and no configured key, the all-in-one process mints one for itself (returned, so
+/// that reloads keep it); separate processes must share a configured `peers.api_key`,
+/// since a minted key is known to this process only.
+fn internal_peer_key(config: &mut Config) -> anyhow::Result<Option<ApiKeyConfig>> {
+    if !config.auth_enabled() || config.peers.api_key.is_some() {
+        return Ok(None);
     }
     let remote_peers = [
         &config.peers.identity,
@@ -136,10 +214,13 @@ fn internal_peer_key(config: &mut Config) -> anyhow::Result<Option<Secret>> {
         .iter()
         .flat_map(|service| [format!("{service}:read"), format!("{service}:write")])
         .collect();
-    config.auth.keys.push(ApiKeyConfig {
+    let internal = ApiKeyConfig {
         client: INTERNAL_CLIENT.to_owned(),
-        key: key.clone(),
+        key: None,
+        key_sha256: Some(idic_runtime::auth::hex_digest(key.expose())),
         scopes,
-    });
-    Ok(Some(key))
+    };
+    config.auth.keys.push(internal.clone());
+    config.peers.api_key = Some(key);
+    Ok(Some(internal))
 }

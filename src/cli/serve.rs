@@ -8,6 +8,7 @@ use idic_runtime::config::{Config, Environment};
 use idic_runtime::{ServiceName, shutdown, telemetry};
 
 use crate::Application;
+use crate::app::KeyReloader;
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -55,17 +56,65 @@ pub fn print_config(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> 
 }
 
 pub async fn serve(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
-    let config = load(file, args)?;
+    let config = load(file, args.clone())?;
     let _telemetry = telemetry::init(config.log_format, &config.log_filter)?;
+    for warning in &config.load_warnings {
+        tracing::warn!("configuration: {warning}");
+    }
     if !config.auth_enabled() && config.env == Environment::Development {
         tracing::warn!(
             "authentication is off: any client may call every RPC (configure auth.keys to turn it on)"
         );
     }
     let application = Application::build(config).await?;
+    // Before announcing: a SIGHUP right after the announcement must reload, not kill.
+    reload_keys_on_hangup(
+        file.map(Path::to_path_buf),
+        args,
+        application.key_reloader(),
+    )?;
     announce(&application);
     application.run_until_stopped(shutdown::signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// On SIGHUP, reads the configuration again (file and environment, as at start) and
+/// swaps in its `auth.keys`: keys can be added, rotated and revoked without a restart.
+/// Everything else keeps its start-up value. A configuration that does not load keeps
+/// the old keys and says why.
+#[cfg(unix)]
+fn reload_keys_on_hangup(
+    file: Option<PathBuf>,
+    args: ServeArgs,
+    keys: KeyReloader,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let reloaded =
+                load(file.as_deref(), args.clone()).and_then(|config| keys.reload(&config));
+            match reloaded {
+                Ok(clients) => tracing::info!(keys = clients, "API keys reloaded"),
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "API keys not reloaded; the previous keys stay"
+                    );
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn reload_keys_on_hangup(
+    _file: Option<PathBuf>,
+    _args: ServeArgs,
+    _keys: KeyReloader,
+) -> anyhow::Result<()> {
     Ok(())
 }
 

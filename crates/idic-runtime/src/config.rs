@@ -170,14 +170,46 @@ pub enum LogFormat {
     Json,
 }
 
-/// One client allowed to call the suite.
+/// One client allowed to call the suite. Give either the key itself (`key`) or its
+/// SHA-256 digest in hex (`key_sha256`, e.g. `printf %s "$KEY" | sha256sum`), so that
+/// configuration need not hold the key. Several keys may share a client name (rotation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKeyConfig {
     /// A name for the client, recorded as "who" in audits and metrics.
     pub client: String,
-    pub key: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_sha256: Option<String>,
     /// Scopes such as `identity:read`, `interaction:write`, `admin`.
     pub scopes: BTreeSet<String>,
+}
+
+impl ApiKeyConfig {
+    /// The digest the key is known by.
+    pub fn digest(&self) -> Result<crate::auth::KeyDigest, String> {
+        match (&self.key, &self.key_sha256) {
+            (Some(key), None) => Ok(crate::auth::digest_key(key.expose())),
+            (None, Some(hex_digest)) => {
+                let mut digest = [0u8; 32];
+                hex::decode_to_slice(hex_digest.trim(), &mut digest).map_err(|_| {
+                    format!(
+                        "auth.keys: key_sha256 of client '{}' is not 64 hexadecimal digits",
+                        self.client
+                    )
+                })?;
+                Ok(digest)
+            }
+            (Some(_), Some(_)) => Err(format!(
+                "auth.keys: client '{}' has both key and key_sha256; keep one",
+                self.client
+            )),
+            (None, None) => Err(format!(
+                "auth.keys: client '{}' has neither key nor key_sha256",
+                self.client
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -442,6 +474,10 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub differentiation: DifferentiationConfig,
     pub customization: CustomizationConfig,
+    /// What loading noticed but did not refuse (unknown `IDIC_` variables), for the
+    /// caller to log once logging is set up.
+    #[serde(skip)]
+    pub load_warnings: Vec<String>,
 }
 
 impl Default for Config {
@@ -464,6 +500,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             differentiation: DifferentiationConfig::default(),
             customization: CustomizationConfig::default(),
+            load_warnings: Vec::new(),
         }
     }
 }
@@ -471,17 +508,27 @@ impl Default for Config {
 /// `IDIC_` variables that belong to the command-line client, not the server.
 const CLIENT_ONLY_VARIABLES: &[&str] = &["server", "api_key", "config"];
 
+/// `IDIC_` variables of the test kit, which may be set in the shell a server runs from.
+const TEST_KIT_VARIABLES: &[&str] = &["test_database_url", "test_redis_url"];
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 impl Config {
     /// Defaults, then `file` (if given; it must exist), then the environment.
+    ///
+    /// An unknown key in the file is refused (a typo there would silently keep a default
+    /// in production); an unknown `IDIC_` variable is a warning naming the closest valid
+    /// one, since the environment of a process holds variables meant for other versions
+    /// and tools that must not stop it.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        Self::figment(file)
+        let figment = Self::figment(file);
+        let mut config = figment
             .extract::<Config>()
-            .map_err(|error| ConfigError(error.to_string()))
-            .and_then(Config::validated)
+            .map_err(|error| ConfigError(error.to_string()))?;
+        config.load_warnings = crate::config_keys::check_unknown_keys(&figment, file)?;
+        config.validated()
     }
 
     fn figment(file: Option<&Path>) -> Figment {
@@ -493,37 +540,21 @@ impl Config {
             .merge(
                 Env::prefixed("IDIC_")
                     .ignore(CLIENT_ONLY_VARIABLES)
+                    .ignore(TEST_KIT_VARIABLES)
                     .split("__"),
             )
             .merge(Env::raw().only(&["database_url", "redis_url"]))
     }
 
     /// Checks what types alone cannot: rules across fields.
-    pub fn validated(self) -> Result<Config, ConfigError> {
+    pub fn validated(mut self) -> Result<Config, ConfigError> {
         if self.env == Environment::Production && self.auth.keys.is_empty() {
             return Err(ConfigError(
                 "IDIC_ENV=production requires at least one API key in auth.keys".to_owned(),
             ));
         }
-        for key in &self.auth.keys {
-            if key.key.expose().len() < 16 {
-                return Err(ConfigError(format!(
-                    "auth.keys: the key of client '{}' is shorter than 16 characters",
-                    key.client
-                )));
-            }
-            if key.scopes.is_empty() {
-                return Err(ConfigError(format!(
-                    "auth.keys: client '{}' has no scopes",
-                    key.client
-                )));
-            }
-        }
-        if self.grpc.tls_cert_file.is_some() != self.grpc.tls_key_file.is_some() {
-            return Err(ConfigError(
-                "grpc.tls_cert_file and grpc.tls_key_file must be set together".to_owned(),
-            ));
-        }
+        self.auth.keys = validated_keys(std::mem::take(&mut self.auth.keys))?;
+        validate_tls(&self)?;
         if self.grpc.concurrency_limit == 0 {
             return Err(ConfigError(
                 "grpc.concurrency_limit must be at least 1".to_owned(),
@@ -545,13 +576,33 @@ impl Config {
 
     /// The address at which `service` is reached from this process.
     pub fn peer_address(&self, service: ServiceName) -> String {
-        let configured = match service {
+        self.configured_peer(service)
+            .clone()
+            .unwrap_or_else(|| self.own_address())
+    }
+
+    /// Whether `service` is reached at this process's own listener (no address set).
+    pub fn peer_is_this_process(&self, service: ServiceName) -> bool {
+        self.configured_peer(service).is_none()
+    }
+
+    fn configured_peer(&self, service: ServiceName) -> &Option<String> {
+        match service {
             ServiceName::Identity => &self.peers.identity,
             ServiceName::Differentiation => &self.peers.differentiation,
             ServiceName::Interaction => &self.peers.interaction,
             ServiceName::Customization => &self.peers.customization,
-        };
-        configured.clone().unwrap_or_else(|| self.own_address())
+        }
+    }
+
+    /// Where this process's own listener is reached from inside it.
+    pub fn own_socket_address(&self) -> SocketAddr {
+        let mut address = self.listen;
+        // A wildcard listen address is not something a client can connect to.
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        address
     }
 
     fn own_address(&self) -> String {
@@ -560,12 +611,7 @@ impl Config {
         } else {
             "http"
         };
-        let mut address = self.listen;
-        // A wildcard listen address is not something a client can connect to.
-        if address.ip().is_unspecified() {
-            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("{scheme}://{address}")
+        format!("{scheme}://{}", self.own_socket_address())
     }
 
     pub fn auth_enabled(&self) -> bool {
@@ -576,6 +622,95 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
     }
+}
+
+/// Checks every key and replaces clear keys by their digests, so that the running
+/// process holds no key in clear. Unknown scopes and a key given twice are refused:
+/// both are mistakes that would otherwise show only as refused calls.
+fn validated_keys(keys: Vec<ApiKeyConfig>) -> Result<Vec<ApiKeyConfig>, ConfigError> {
+    let known = crate::auth::known_scopes();
+    let mut seen = std::collections::HashMap::new();
+    let mut hashed = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(clear) = &key.key
+            && clear.expose().len() < 16
+        {
+            return Err(ConfigError(format!(
+                "auth.keys: the key of client '{}' is shorter than 16 characters",
+                key.client
+            )));
+        }
+        if key.scopes.is_empty() {
+            return Err(ConfigError(format!(
+                "auth.keys: client '{}' has no scopes",
+                key.client
+            )));
+        }
+        for scope in &key.scopes {
+            if !known.contains(scope) {
+                return Err(ConfigError(format!(
+                    "auth.keys: client '{}' has unknown scope '{scope}'{}; valid scopes: {}",
+                    key.client,
+                    crate::config_keys::did_you_mean(scope, known.iter().map(String::as_str)),
+                    known.iter().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        let digest = key.digest().map_err(ConfigError)?;
+        if let Some(first) = seen.insert(digest, key.client.clone()) {
+            return Err(ConfigError(format!(
+                "auth.keys: clients '{first}' and '{}' have the same key; every key must be unique",
+                key.client
+            )));
+        }
+        hashed.push(ApiKeyConfig {
+            key: None,
+            key_sha256: Some(hex::encode(digest)),
+            ..key
+        });
+    }
+    Ok(hashed)
+}
+
+/// TLS set half-way must not start a plaintext server: refuse instead, naming what is
+/// missing. Files are checked here so that a typo fails at start, not at first call.
+fn validate_tls(config: &Config) -> Result<(), ConfigError> {
+    let grpc = &config.grpc;
+    if grpc.tls_cert_file.is_some() != grpc.tls_key_file.is_some() {
+        return Err(ConfigError(
+            "grpc.tls_cert_file and grpc.tls_key_file must be set together".to_owned(),
+        ));
+    }
+    if grpc.tls_client_ca_file.is_some() && grpc.tls_cert_file.is_none() {
+        return Err(ConfigError(
+            "grpc.tls_client_ca_file (mTLS) needs grpc.tls_cert_file and grpc.tls_key_file: without them the server would run in plaintext".to_owned(),
+        ));
+    }
+    let peers = &config.peers;
+    if peers.tls_cert_file.is_some() != peers.tls_key_file.is_some() {
+        return Err(ConfigError(
+            "peers.tls_cert_file and peers.tls_key_file must be set together".to_owned(),
+        ));
+    }
+    let files = [
+        ("grpc.tls_cert_file", &grpc.tls_cert_file),
+        ("grpc.tls_key_file", &grpc.tls_key_file),
+        ("grpc.tls_client_ca_file", &grpc.tls_client_ca_file),
+        ("peers.tls_ca_file", &peers.tls_ca_file),
+        ("peers.tls_cert_file", &peers.tls_cert_file),
+        ("peers.tls_key_file", &peers.tls_key_file),
+    ];
+    for (name, path) in files {
+        if let Some(path) = path
+            && !path.is_file()
+        {
+            return Err(ConfigError(format!(
+                "{name}: {} is not a readable file",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -589,7 +724,8 @@ mod tests {
         let mut config = Config::default();
         config.auth.keys.push(ApiKeyConfig {
             client: "callcenter".into(),
-            key: Secret::new("super-secret-key-123"),
+            key: Some(Secret::new("super-secret-key-123")),
+            key_sha256: None,
             scopes: ["identity:read".to_owned()].into(),
         });
         config.database_url = Some(SecretUrl::new("postgres://idic:hunter2@db:5432/idic"));
@@ -649,6 +785,106 @@ mod tests {
         };
         let error = config.validated().unwrap_err();
         assert!(error.to_string().contains("production"));
+    }
+
+    fn key(client: &str, key: &str, scopes: &[&str]) -> ApiKeyConfig {
+        ApiKeyConfig {
+            client: client.into(),
+            key: Some(Secret::new(key)),
+            key_sha256: None,
+            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        }
+    }
+
+    fn refusal(config: Config) -> String {
+        config.validated().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_scopes_and_duplicate_keys_are_refused() {
+        let mut config = Config::default();
+        config.auth.keys = vec![key(
+            "callcenter",
+            "0123456789abcdef0123",
+            &["identity:raed"],
+        )];
+        let error = refusal(config.clone());
+        assert!(error.contains("unknown scope 'identity:raed'"), "{error}");
+        assert!(error.contains("did you mean 'identity:read'"), "{error}");
+
+        config.auth.keys = vec![
+            key("callcenter", "0123456789abcdef0123", &["identity:read"]),
+            key("orders", "0123456789abcdef0123", &["customization:read"]),
+        ];
+        let error = refusal(config.clone());
+        assert!(error.contains("same key"), "{error}");
+
+        // One client may hold two keys at once: that is how a key is rotated.
+        config.auth.keys = vec![
+            key("callcenter", "0123456789abcdef0123", &["identity:read"]),
+            key("callcenter", "0123456789abcdef0456", &["identity:read"]),
+        ];
+        assert!(config.validated().is_ok());
+    }
+
+    #[test]
+    fn clear_keys_are_kept_only_as_digests() {
+        let mut config = Config::default();
+        config.auth.keys = vec![key(
+            "callcenter",
+            "0123456789abcdef0123",
+            &["identity:read"],
+        )];
+        let validated = config.validated().unwrap();
+        let held = &validated.auth.keys[0];
+        assert!(held.key.is_none(), "no key in clear after loading");
+        assert_eq!(
+            held.key_sha256.as_deref(),
+            Some(crate::auth::hex_digest("0123456789abcdef0123").as_str())
+        );
+        let mut both = Config::default();
+        both.auth.keys = vec![ApiKeyConfig {
+            key_sha256: Some(crate::auth::hex_digest("0123456789abcdef0123")),
+            ..key("callcenter", "0123456789abcdef0123", &["identity:read"])
+        }];
+        assert!(refusal(both).contains("both key and key_sha256"));
+        let mut bad_hex = Config::default();
+        bad_hex.auth.keys = vec![ApiKeyConfig {
+            key: None,
+            key_sha256: Some("abc".into()),
+            ..key("callcenter", "", &["identity:read"])
+        }];
+        assert!(refusal(bad_hex).contains("64 hexadecimal digits"));
+    }
+
+    #[test]
+    fn half_set_tls_refuses_to_start_instead_of_serving_plaintext() {
+        let directory = tempfile_directory();
+        let pem = directory.join("present.pem");
+        std::fs::write(&pem, "not checked here").unwrap();
+
+        let mut ca_only = Config::default();
+        ca_only.grpc.tls_client_ca_file = Some(pem.clone());
+        let error = refusal(ca_only);
+        assert!(error.contains("grpc.tls_client_ca_file"), "{error}");
+        assert!(error.contains("plaintext"), "{error}");
+
+        let mut missing = Config::default();
+        missing.grpc.tls_cert_file = Some(pem.clone());
+        missing.grpc.tls_key_file = Some(pem.clone());
+        missing.grpc.tls_client_ca_file = Some(directory.join("missing-ca.pem"));
+        let error = refusal(missing);
+        assert!(error.contains("missing-ca.pem"), "{error}");
+
+        let mut peer_half = Config::default();
+        peer_half.peers.tls_cert_file = Some(pem);
+        assert!(refusal(peer_half).contains("peers.tls_key_file"));
+    }
+
+    fn tempfile_directory() -> PathBuf {
+        let directory = std::env::temp_dir().join(format!("idic-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&directory).unwrap();
+        directory
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum ApiError {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A peer refused a call made for the caller: the message names the missing scope.
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("{message}")]
     Unavailable {
         message: String,
@@ -120,6 +123,7 @@ impl From<ApiError> for Status {
             ApiError::NotFound(message) => Status::not_found(message),
             ApiError::AlreadyExists(message) => Status::already_exists(message),
             ApiError::FailedPrecondition(message) => Status::failed_precondition(message),
+            ApiError::PermissionDenied(message) => Status::permission_denied(message),
             ApiError::DeadlineExceeded(message) => Status::deadline_exceeded(message),
             ApiError::Unavailable {
                 message,

@@ -1,7 +1,8 @@
 //! Clients for calling the other services. A peer is reached at its configured address
 //! or, by default, at this process's own listen address, so the same code serves the
 //! all-in-one process and separate Deployments. Every call carries the trace context
-//! and, when the peer requires it, this process's API key.
+//! and, when the peer requires it, this process's API key and the client the call is
+//! made for (see [`crate::delegation`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,7 @@ impl Interceptor for PeerInterceptor {
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
         inject_context(request.metadata_mut());
+        crate::delegation::add_headers(request.metadata_mut());
         // A call made with its client's own credentials (identity's ExportCustomer
         // gathering the other services' parts) keeps them: it must not reach further
         // than that client's key.
@@ -73,7 +75,7 @@ pub struct Peers {
 
 impl Peers {
     pub fn from_config(config: &Config, api_key: Option<&Secret>) -> anyhow::Result<Peers> {
-        let channel = |service| channel(config, &config.peer_address(service));
+        let channel = |service| peer_channel(config, service);
         Ok(Peers {
             identity: channel(ServiceName::Identity)?,
             differentiation: channel(ServiceName::Differentiation)?,
@@ -118,13 +120,58 @@ impl Peers {
     }
 }
 
-fn channel(config: &Config, address: &str) -> anyhow::Result<Channel> {
-    let mut endpoint = Endpoint::from_shared(address.to_owned())
+/// The channel to `service`: this process's own TLS listener is reached with its own
+/// certificate pinned (see [`crate::own_tls`]); any other address as configured.
+fn peer_channel(config: &Config, service: ServiceName) -> anyhow::Result<Channel> {
+    let Some(served_certificate) = config
+        .grpc
+        .tls_cert_file
+        .as_deref()
+        .filter(|_| config.peer_is_this_process(service))
+    else {
+        return channel(config, &config.peer_address(service));
+    };
+    let address = config.own_socket_address();
+    // The connector speaks TLS itself; the URI only names the authority.
+    let endpoint = endpoint(&format!("http://{address}"))?;
+    crate::own_tls::channel(
+        endpoint,
+        address,
+        served_certificate,
+        own_client_identity(config),
+    )
+}
+
+/// What this process presents to its own listener when that asks for a client
+/// certificate: the peer certificate if configured, else the served one (which must then
+/// also be valid for client authentication; see the README).
+fn own_client_identity(config: &Config) -> Option<crate::own_tls::ClientIdentity<'_>> {
+    config.grpc.tls_client_ca_file.as_ref()?;
+    let (certificate_file, key_file) =
+        match (&config.peers.tls_cert_file, &config.peers.tls_key_file) {
+            (Some(certificate), Some(key)) => (certificate, key),
+            _ => (
+                config.grpc.tls_cert_file.as_ref()?,
+                config.grpc.tls_key_file.as_ref()?,
+            ),
+        };
+    Some(crate::own_tls::ClientIdentity {
+        certificate_file,
+        key_file,
+    })
+}
+
+fn endpoint(address: &str) -> anyhow::Result<Endpoint> {
+    Ok(Endpoint::from_shared(address.to_owned())
         .with_context(|| format!("peer address '{address}' is not a URL"))?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
+        .keep_alive_while_idle(true))
+}
+
+fn channel(config: &Config, address: &str) -> anyhow::Result<Channel> {
+    let mut endpoint = endpoint(address)?;
     if address.starts_with("https://") {
         endpoint = endpoint.tls_config(peer_tls(config)?)?;
     }
@@ -199,9 +246,63 @@ impl Peers {
                 tonic::Code::FailedPrecondition => {
                     ApiError::FailedPrecondition(status.message().to_owned())
                 }
+                tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+                    refused_by_peer(ServiceName::Identity, &status)
+                }
                 _ => ApiError::internal(anyhow::anyhow!("identity service: {status}")),
             }),
         }
+    }
+}
+
+/// A peer's PERMISSION_DENIED or UNAUTHENTICATED, as the caller sees it: PERMISSION_DENIED
+/// naming what is missing. A peer refusing a call made for the caller names the scope
+/// the caller lacks; a peer refusing this process's own key is a deployment mistake,
+/// said as such (the key itself is never repeated).
+pub fn refused_by_peer(
+    peer: impl std::fmt::Display,
+    status: &tonic::Status,
+) -> crate::error::ApiError {
+    let message = match status.code() {
+        tonic::Code::Unauthenticated => format!(
+            "the {peer} service does not accept this service's peer key (peers.api_key): {}",
+            status.message()
+        ),
+        _ => format!("the {peer} service refused: {}", status.message()),
+    };
+    crate::error::ApiError::PermissionDenied(message)
+}
+
+/// What each service needs its peer key to hold on the other services, and why: checked
+/// at start, so that a key missing a scope stops the process instead of failing calls.
+pub fn scopes_needed_from_peers(service: ServiceName) -> &'static [(&'static str, &'static str)] {
+    const RESOLVE: (&str, &str) = ("identity:read", "resolve customer references");
+    const CREATE: (&str, &str) = (
+        "identity:write",
+        "create the customer of an identifier identity does not know yet",
+    );
+    match service {
+        ServiceName::Identity => &[],
+        ServiceName::Differentiation => &[RESOLVE, CREATE],
+        ServiceName::Interaction => &[
+            RESOLVE,
+            CREATE,
+            (
+                "differentiation:read",
+                "show the customer's value in GetContext",
+            ),
+        ],
+        ServiceName::Customization => &[
+            RESOLVE,
+            (
+                "differentiation:read",
+                "read value and needs for an offering",
+            ),
+            (
+                "interaction:read",
+                "read context and consent for an offering",
+            ),
+        ],
     }
 }
 

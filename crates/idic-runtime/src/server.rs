@@ -16,7 +16,7 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
 
-use crate::auth::{Access, Authenticator, scope_for};
+use crate::auth::{Access, Authenticator, Requirement, scope_for};
 use crate::config::{Config, ServiceName};
 use crate::middleware::{
     AuthLayer, DeadlineLayer, LoadShedLayer, MetricsLayer, Route, RouteTable, TraceContextLayer,
@@ -66,6 +66,7 @@ impl GrpcServer {
         self,
         config: &Config,
         registrations: Vec<ServiceRegistration>,
+        authenticator: Arc<Authenticator>,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let routes = route_table(&registrations);
@@ -78,13 +79,6 @@ impl GrpcServer {
                     .map(move |method| format!("/{}/{method}", registration.service.grpc_name()))
             })
             .collect();
-        let authenticator = Authenticator::new(
-            &config.auth.keys,
-            routes
-                .iter()
-                .map(|(path, route)| (path.clone(), route.scope.clone()))
-                .collect(),
-        );
         let (health, health_service) = tonic_health::server::health_reporter();
         let served: Vec<ServiceName> = registrations.iter().map(|r| r.service).collect();
 
@@ -107,7 +101,7 @@ impl GrpcServer {
             ))
             .into_inner();
         let mut server = tonic::transport::Server::builder();
-        if let Some(tls) = tls_config(config)? {
+        if let Some(tls) = server_tls(config)? {
             server = server.tls_config(tls)?;
         }
         let router = server
@@ -156,6 +150,24 @@ impl GrpcServer {
     }
 }
 
+/// What each RPC of the registered services needs, by gRPC path, for the authenticator.
+pub fn requirements(registrations: &[ServiceRegistration]) -> HashMap<String, Requirement> {
+    let mut requirements = HashMap::new();
+    for registration in registrations {
+        let grpc_name = registration.service.grpc_name();
+        for (method, access) in registration.methods {
+            requirements.insert(
+                format!("/{grpc_name}/{method}"),
+                Requirement {
+                    scope: scope_for(registration.service, *access),
+                    access: *access,
+                },
+            );
+        }
+    }
+    requirements
+}
+
 /// Path -> (service, method, scope) for every RPC of the registered services.
 fn route_table(registrations: &[ServiceRegistration]) -> RouteTable {
     let mut table = HashMap::new();
@@ -191,6 +203,57 @@ fn add_reflection(builder: &mut RoutesBuilder) -> anyhow::Result<()> {
         .build_v1alpha()?;
     builder.add_service(v1).add_service(v1alpha);
     Ok(())
+}
+
+/// The server's TLS settings (none without a certificate), checked the way serving will
+/// use them, so that an unusable file stops the start with its name rather than the
+/// first handshake. Call it at start; [`GrpcServer::serve`] calls it again.
+pub fn server_tls(config: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert_file), Some(key_file)) = (&config.grpc.tls_cert_file, &config.grpc.tls_key_file)
+    else {
+        return Ok(None);
+    };
+    let certificates = pem_certificates(cert_file)?;
+    if certificates == 0 {
+        anyhow::bail!(
+            "grpc.tls_cert_file: {} holds no PEM certificate",
+            cert_file.display()
+        );
+    }
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::PrivateKeyDer::from_pem_file(key_file).map_err(|error| {
+        anyhow::anyhow!(
+            "grpc.tls_key_file: {} holds no usable PEM private key ({error})",
+            key_file.display()
+        )
+    })?;
+    if let Some(ca_file) = &config.grpc.tls_client_ca_file
+        && pem_certificates(ca_file)? == 0
+    {
+        anyhow::bail!(
+            "grpc.tls_client_ca_file: {} holds no PEM certificate",
+            ca_file.display()
+        );
+    }
+    let Some(tls) = tls_config(config)? else {
+        return Ok(None);
+    };
+    tonic::transport::Server::builder()
+        .tls_config(tls.clone())
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "grpc.tls_cert_file / grpc.tls_key_file: the certificate and key cannot serve TLS: {error}"
+            )
+        })?;
+    Ok(Some(tls))
+}
+
+fn pem_certificates(path: &std::path::Path) -> anyhow::Result<usize> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?
+        .try_fold(0, |count, certificate| certificate.map(|_| count + 1))
+        .map_err(|error| anyhow::anyhow!("{}: not PEM ({error})", path.display()))
 }
 
 fn tls_config(config: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {

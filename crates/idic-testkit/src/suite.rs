@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use idic::Application;
+use idic::app::KeyReloader;
 use idic_proto::v1::customization_service_client::CustomizationServiceClient;
 use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
@@ -51,7 +52,8 @@ impl SuiteOptions {
     pub fn with_client(mut self, name: &str, scopes: &[&str]) -> Self {
         self.api_keys.push(ApiKeyConfig {
             client: name.to_owned(),
-            key: Secret::new(crate::api_key(name)),
+            key: Some(Secret::new(crate::api_key(name))),
+            key_sha256: None,
             scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
         });
         self
@@ -68,6 +70,7 @@ impl SuiteOptions {
 pub struct TestSuite {
     pub address: SocketAddr,
     pub config: Config,
+    keys: KeyReloader,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     postgres: Option<TestPostgres>,
@@ -111,17 +114,26 @@ impl TestSuite {
         let application = Application::build(config).await.expect("the suite starts");
         let address = application.grpc_address();
         let config = application.config().clone();
+        let keys = application.key_reloader();
         let stop = CancellationToken::new();
         let task = tokio::spawn(application.run_until_stopped(stop.clone().cancelled_owned()));
         Some(TestSuite {
             address,
             config,
+            keys,
             stop,
             task,
             postgres,
             redis,
             _data_dir: data_dir,
         })
+    }
+
+    /// Replaces the API keys the running suite accepts, as `idic serve` does on SIGHUP.
+    pub fn reload_keys(&self, keys: Vec<ApiKeyConfig>) -> anyhow::Result<usize> {
+        let mut config = self.config.clone();
+        config.auth.keys = keys;
+        self.keys.reload(&config.validated()?)
     }
 
     pub fn endpoint(&self) -> String {
@@ -180,10 +192,12 @@ impl TestSuite {
         let stop = CancellationToken::new();
         let address = application.grpc_address();
         let config = application.config().clone();
+        let keys = application.key_reloader();
         let task = tokio::spawn(application.run_until_stopped(stop.clone().cancelled_owned()));
         TestSuite {
             address,
             config,
+            keys,
             stop,
             task,
             postgres: self.postgres.take(),

@@ -17,6 +17,7 @@ use idic_offer::profile::{Consent, Preference};
 use idic_proto::v1 as pb;
 use idic_runtime::cache::Cache;
 use idic_runtime::config::CustomizationConfig;
+use idic_runtime::delegation::as_service;
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{micros_from_timestamp, now_micros};
@@ -185,32 +186,38 @@ impl Dependencies {
     ) -> ApiResult<Gathered> {
         let limit = Duration::from_millis(self.config.dependency_timeout_ms);
         let own_deadline = deadline.min(Instant::now() + limit);
-        let (identity, value, interaction) = tokio::join!(
-            self.source(
-                IDENTITY,
-                &self.identity,
-                Caching::Shared,
-                selector,
-                own_deadline,
-                |s, d| self.fetch_identity(s, d)
-            ),
-            self.source(
-                DIFFERENTIATION,
-                &self.differentiation,
-                Caching::Shared,
-                selector,
-                own_deadline,
-                |s, d| self.fetch_value(s, d)
-            ),
-            self.source(
-                INTERACTION,
-                &self.interaction,
-                Caching::Never,
-                selector,
-                own_deadline,
-                |s, d| self.fetch_interaction(s, d)
-            ),
-        );
+        // Asked as the service, not for the caller: the offering is composed from facts
+        // derived from these answers (never passed through), and the facts are cached
+        // for every caller alike. The caller's `customization:read` is what it needs.
+        let (identity, value, interaction) = as_service(async {
+            tokio::join!(
+                self.source(
+                    IDENTITY,
+                    &self.identity,
+                    Caching::Shared,
+                    selector,
+                    own_deadline,
+                    |s, d| self.fetch_identity(s, d)
+                ),
+                self.source(
+                    DIFFERENTIATION,
+                    &self.differentiation,
+                    Caching::Shared,
+                    selector,
+                    own_deadline,
+                    |s, d| self.fetch_value(s, d)
+                ),
+                self.source(
+                    INTERACTION,
+                    &self.interaction,
+                    Caching::Never,
+                    selector,
+                    own_deadline,
+                    |s, d| self.fetch_interaction(s, d)
+                ),
+            )
+        })
+        .await;
         let refused = |answer: SourceAnswer| answer.map_err(ApiError::FailedPrecondition);
         Ok(Gathered {
             identity: refused(identity)?.map_or(Fetched::Missing, decode_identity),

@@ -351,6 +351,9 @@ impl DifferentiationHandler {
                             tonic::Code::InvalidArgument => {
                                 ApiError::invalid("customer", status.message().to_owned())
                             }
+                            tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+                                idic_runtime::peers::refused_by_peer("identity", &status)
+                            }
                             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
                                 ApiError::Unavailable {
                                     message: "the identity service did not answer".to_owned(),

@@ -29,7 +29,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("ImportRecords", Access::Write),
     ("Resolve", Access::Read),
     ("GetCustomer", Access::Read),
-    ("LookupCustomerId", Access::Read),
+    ("LookupCustomerId", Access::Lookup),
     ("ExplainMatch", Access::Read),
     ("Merge", Access::Write),
     ("Unmerge", Access::Write),

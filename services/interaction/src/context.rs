@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use idic_proto::v1 as pb;
+use idic_runtime::delegation::caller_may;
 use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 
@@ -24,18 +25,28 @@ fn by_id(customer_id: &str) -> Option<pb::CustomerRef> {
     })
 }
 
-/// What a peer answered: its part, none (nothing known, not a failure) or a failure.
+/// What a peer answered: its part, none (nothing known, not a failure), a failure, or
+/// not asked because the caller's key lacks the scope the part needs.
 enum PeerPart<T> {
     Found(T),
     Nothing,
     Failed,
+    Withheld,
 }
+
+/// The scopes the peers' parts of a context need from the caller's key: each part is
+/// another service's data, which a key without that service's read scope must not see.
+const IDENTITY_PART_SCOPE: &str = "identity:read";
+const VALUE_PART_SCOPE: &str = "differentiation:read";
 
 async fn customer_summary(
     core: &Interactions,
     customer_id: &str,
     budget: Duration,
 ) -> PeerPart<pb::CustomerSummary> {
+    if !caller_may(IDENTITY_PART_SCOPE) {
+        return PeerPart::Withheld;
+    }
     let mut request = tonic::Request::new(pb::GetCustomerRequest {
         customer: by_id(customer_id),
     });
@@ -95,6 +106,9 @@ async fn value_summary(
     customer_id: &str,
     budget: Duration,
 ) -> PeerPart<pb::ValueSummary> {
+    if !caller_may(VALUE_PART_SCOPE) {
+        return PeerPart::Withheld;
+    }
     let mut request = tonic::Request::new(pb::GetCustomerValueRequest {
         customer: by_id(customer_id),
     });
@@ -151,11 +165,16 @@ pub async fn build(
     );
     let stored = stored.map_err(ApiError::internal)?;
     let mut degraded = Vec::new();
+    let mut withheld = Vec::new();
     let customer = match who {
         PeerPart::Found(summary) => Some(summary),
         PeerPart::Nothing => None,
         PeerPart::Failed => {
             degraded.push("identity".to_owned());
+            None
+        }
+        PeerPart::Withheld => {
+            withheld.push(IDENTITY_PART_SCOPE.to_owned());
             None
         }
     };
@@ -164,6 +183,10 @@ pub async fn build(
         PeerPart::Nothing => None,
         PeerPart::Failed => {
             degraded.push("differentiation".to_owned());
+            None
+        }
+        PeerPart::Withheld => {
+            withheld.push(VALUE_PART_SCOPE.to_owned());
             None
         }
     };
@@ -201,6 +224,7 @@ pub async fn build(
             thread_id: next.thread_id,
         }),
         degraded,
+        withheld,
         interaction_count: stored.interaction_count.max(0) as u64,
         organizations: stored
             .organizations

@@ -135,6 +135,9 @@ pub fn peer_error(peer: &str, status: tonic::Status) -> ApiError {
         },
         tonic::Code::InvalidArgument => ApiError::invalid("customer", status.message().to_owned()),
         tonic::Code::NotFound => ApiError::not_found(status.message().to_owned()),
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+            idic_runtime::peers::refused_by_peer(peer, &status)
+        }
         _ => ApiError::internal(anyhow::anyhow!("{peer} service: {status}")),
     }
 }

@@ -1,14 +1,17 @@
-//! Refuses calls without valid credentials or without the scope the RPC needs, and
-//! records the caller in the request's extensions for handlers.
+//! Refuses calls without valid credentials or without the scope the RPC needs, records
+//! the caller in the request's extensions for handlers, and runs the handler on the
+//! caller's behalf, so that peer calls it makes carry the caller's scopes.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::{Either, Ready, ready};
+use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::{GrpcRequest, GrpcResponse, refuse};
-use crate::auth::{Authenticator, is_public_path};
+use crate::auth::{Authenticator, Caller, is_public_path};
+use crate::delegation::acting_for;
 
 #[derive(Clone)]
 pub struct AuthLayer {
@@ -43,7 +46,8 @@ where
 {
     type Response = GrpcResponse;
     type Error = S::Error;
-    type Future = Either<Ready<Result<GrpcResponse, S::Error>>, S::Future>;
+    type Future =
+        Either<Ready<Result<GrpcResponse, S::Error>>, TaskLocalFuture<Option<Caller>, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -51,15 +55,15 @@ where
 
     fn call(&mut self, mut request: GrpcRequest) -> Self::Future {
         if is_public_path(request.uri().path()) {
-            return Either::Right(self.inner.call(request));
+            return Either::Right(acting_for(None, self.inner.call(request)));
         }
         match self
             .authenticator
             .authorize(request.uri().path(), request.headers())
         {
             Ok(caller) => {
-                request.extensions_mut().insert(caller);
-                Either::Right(self.inner.call(request))
+                request.extensions_mut().insert(caller.clone());
+                Either::Right(acting_for(Some(caller), self.inner.call(request)))
             }
             Err(status) => Either::Left(ready(Ok(refuse(status)))),
         }
