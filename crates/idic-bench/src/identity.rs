@@ -37,6 +37,9 @@ pub enum IdentityBench {
     /// Bulk import of a generated file into a separately started `idic`: time, peak
     /// memory of the server, storage per record.
     Import(ImportArgs),
+    /// Pairwise precision, recall and F1 on the public FEBRL data sets, with and
+    /// without the national id (see `.ci/febrl.sh` for the files).
+    Febrl(crate::febrl::FebrlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +112,7 @@ pub async fn run(command: IdentityBench) -> anyhow::Result<()> {
     match command {
         IdentityBench::Accuracy(args) => accuracy(args).await,
         IdentityBench::Import(args) => import(args).await,
+        IdentityBench::Febrl(args) => crate::febrl::run(args).await,
     }
 }
 
@@ -209,7 +213,7 @@ async fn stream_file(
 }
 
 /// Every record's customer, keyed as the generator keys records.
-async fn clusters(channel: Channel) -> anyhow::Result<Vec<(String, String)>> {
+pub(crate) async fn clusters(channel: Channel) -> anyhow::Result<Vec<(String, String)>> {
     let mut client = IdentityServiceClient::new(channel);
     let mut stream = client
         .export_clusters(pb::ExportClustersRequest {})
@@ -232,7 +236,7 @@ async fn clusters(channel: Channel) -> anyhow::Result<Vec<(String, String)>> {
 // ----- accuracy ---------------------------------------------------------------------
 
 /// Starts the suite in this process on a temporary data directory.
-async fn start_suite(
+pub(crate) async fn start_suite(
     directory: &Path,
     threshold: Option<f64>,
 ) -> anyhow::Result<(
