@@ -16,7 +16,7 @@ use idic_matching::features::Features;
 use idic_matching::normalize::{NormalizeOptions, normalize_record};
 use idic_matching::params::MatchParameters;
 use idic_matching::record::{IdKind, RawAddress, RawIdentifier, RawRecord};
-use idic_matching::score::{NoRecord, compare, hard_conflict};
+use idic_matching::score::{NoRecord, RecordAll, compare, hard_conflict};
 
 /// The threshold the service uses by default (`identity.match_threshold`).
 const THRESHOLD: f64 = 15.0;
@@ -114,8 +114,13 @@ impl Constraints for PairwiseConstraints<'_> {
     fn compatible(&self, _: &(), _: &(), members_a: &[usize], members_b: &[usize]) -> bool {
         members_a.iter().all(|x| {
             members_b.iter().all(|y| {
-                hard_conflict(&self.features[*x], &self.features[*y], self.params, THRESHOLD)
-                    .is_none()
+                hard_conflict(
+                    &self.features[*x],
+                    &self.features[*y],
+                    self.params,
+                    THRESHOLD,
+                )
+                .is_none()
             })
         })
     }
@@ -161,6 +166,9 @@ fn measure(rows: &[Row]) -> (f64, f64, f64) {
         params: &params,
     };
     let clusters = cluster(&keys, &mut links, &constraints);
+    if std::env::var_os("IDIC_FEBRL_DIAGNOSE").is_some() {
+        diagnose(rows, &features, &params, &clusters);
+    }
     let (mut true_positives, mut false_positives) = (0u64, 0u64);
     for members in &clusters {
         for (i, a) in members.iter().enumerate() {
@@ -206,12 +214,89 @@ fn febrl_figures() {
             &["dataset4a.csv", "dataset4b.csv"][..],
         ),
     ] {
+        if !names.iter().all(|name| dir.join(name).exists()) {
+            println!("{label}: not in {}", dir.display());
+            continue;
+        }
         for with_national_id in [true, false] {
             let (precision, recall, f1) = measure(&set(&dir, names, with_national_id));
             println!(
                 "{label}, {} national id: precision {precision:.4}, recall {recall:.4}, F1 {f1:.4}",
                 if with_national_id { "with" } else { "without" }
             );
+            // The precision target of issue 14, and floors a little under the figures
+            // measured when the weights replaced the vetoes (docs/benchmarks.md), so
+            // that a change that loses recall fails here.
+            assert!(precision >= 0.995, "{label}: precision {precision}");
+            let floor = if with_national_id { 0.95 } else { 0.84 };
+            assert!(f1 >= floor, "{label}: F1 {f1} below {floor}");
         }
     }
+}
+
+/// Why true pairs were missed, by cause, with samples (for tuning on febrl1/2 only).
+fn diagnose(
+    rows: &[Row],
+    features: &[Features],
+    params: &MatchParameters,
+    clusters: &[Vec<usize>],
+) {
+    let mut cluster_of = vec![0usize; rows.len()];
+    for (index, members) in clusters.iter().enumerate() {
+        for member in members {
+            cluster_of[*member] = index;
+        }
+    }
+    let mut causes: HashMap<String, u64> = HashMap::new();
+    let mut shown = 0;
+    for a in 0..rows.len() {
+        for b in a + 1..rows.len() {
+            if rows[a].entity != rows[b].entity || cluster_of[a] == cluster_of[b] {
+                continue;
+            }
+            let (fa, fb) = (&features[a], &features[b]);
+            let blocked = block_keys(fa)
+                .iter()
+                .any(|key| block_keys(fb).contains(key));
+            let mut fields = RecordAll::default();
+            let score = compare(fa, fb, params, &mut fields);
+            let cause = if !blocked {
+                "not blocked".to_owned()
+            } else if let Some(conflict) = score.separation(THRESHOLD) {
+                format!("{conflict:?}")
+            } else if !score.is_link(THRESHOLD) {
+                "below".to_owned()
+            } else {
+                "clustered apart".to_owned()
+            };
+            *causes.entry(cause.clone()).or_default() += 1;
+            if shown < 40 && cause != "not blocked" {
+                shown += 1;
+                let levels: Vec<String> = fields
+                    .0
+                    .iter()
+                    .map(|o| format!("{}={}({:.1})", o.field.name(), o.level_name(), o.weight))
+                    .collect();
+                println!(
+                    "{cause}: {:?} | {:?}\n   total {:.1} personal {:.1}: {}",
+                    (
+                        &rows[a].raw.given_name,
+                        &rows[a].raw.family_name,
+                        &rows[a].raw.date_of_birth,
+                        &rows[a].raw.addresses[0].street
+                    ),
+                    (
+                        &rows[b].raw.given_name,
+                        &rows[b].raw.family_name,
+                        &rows[b].raw.date_of_birth,
+                        &rows[b].raw.addresses[0].street
+                    ),
+                    score.total,
+                    score.personal_total,
+                    levels.join(" ")
+                );
+            }
+        }
+    }
+    println!("missed by cause: {causes:?}");
 }
