@@ -310,6 +310,40 @@ fn blocking_recall(records: &[GeneratedRecord]) -> (u64, u64, u64) {
     (blocked, reachable, pairs)
 }
 
+/// What `idic identity estimate` finds for `MatchParameters::household_ratio` on
+/// these records (all candidate pairs of blocking).
+fn household_ratio(records: &[GeneratedRecord]) -> f64 {
+    let options = NormalizeOptions::default();
+    let features: Vec<Features> = records
+        .iter()
+        .filter_map(|record| normalize_record(&raw_record(record), &options).ok())
+        .map(|normalized| Features::of(&normalized))
+        .collect();
+    let mut blocks: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (index, record) in features.iter().enumerate() {
+        for key in block_keys(record) {
+            blocks.entry(key).or_default().push(index);
+        }
+    }
+    let mut pairs: Vec<(usize, usize)> = blocks
+        .values()
+        .flat_map(|members| {
+            members
+                .iter()
+                .enumerate()
+                .flat_map(move |(i, a)| members[i + 1..].iter().map(move |b| (*a, *b)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut params = idic_matching::params::MatchParameters::default();
+    idic_matching::em::estimate_household_ratio(
+        pairs.iter().map(|(a, b)| (&features[*a], &features[*b])),
+        &mut params,
+    );
+    params.household_ratio
+}
+
 fn raw_record(record: &GeneratedRecord) -> RawRecord {
     let one = |value: &str| {
         if value.is_empty() {
@@ -374,6 +408,11 @@ async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
         reachable as f64 / true_pairs.max(1) as f64
     );
     println!("{evidence}");
+    let households = household_ratio(&records);
+    println!(
+        "household ratio of candidate pairs: {households:.3} (households present from {})",
+        idic_matching::params::HOUSEHOLD_RATIO_PRESENT
+    );
 
     let mut report = String::new();
     let mut partitions = Vec::new();
@@ -523,7 +562,7 @@ fn diagnose(
             "total {:.1} rule {:?} conflict {:?} blocked-together {shared}: {}",
             score.total,
             score.rule,
-            score.conflict,
+            score.separation(threshold),
             levels.join(" ")
         )
     };
@@ -550,7 +589,7 @@ fn diagnose(
                     .any(|key| block_keys(&fb).contains(key))
                 {
                     unblocked += 1;
-                } else if score.conflict.is_some() {
+                } else if score.separation(threshold).is_some() {
                     conflicted += 1;
                     *conflict_causes
                         .entry(conflict_cause(&fa, &fb, &params))

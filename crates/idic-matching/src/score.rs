@@ -331,13 +331,56 @@ pub fn compare(
         // A namesake father and son share the given name too.
         household_shared += given_weight;
     }
+    // Without households in the base (as estimated), a replaced given name or birth
+    // date weighs only its own disagreement; different suffixes always name two.
+    let personal_total = if markers_differ || params.households_share_evidence() {
+        total - household_shared
+    } else {
+        total
+    };
     PairScore {
         total,
         rule,
         conflict,
         corroborated,
         persons_differ,
-        personal_total: total - household_shared,
+        personal_total,
+    }
+}
+
+/// How two records that share family name and address differ as persons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HouseholdPair {
+    /// Given names and birth dates both clearly differ: two members of a household.
+    BothDiffer,
+    /// Only the given name or only the birth date clearly differs: twins, namesakes,
+    /// or one person's record with a value replaced.
+    OneDiffers,
+}
+
+/// For pairs sharing family name and address, how their given names and birth dates
+/// differ; `None` otherwise or when both agree. Counted over candidate pairs, it tells
+/// whether a base has households ([`MatchParameters::household_ratio`]).
+pub fn household_pair(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+) -> Option<HouseholdPair> {
+    let names = compare_names(a, b, params);
+    let family_agrees = names
+        .iter()
+        .flatten()
+        .any(|outcome| outcome.field == Field::FamilyName && outcome.level <= 1);
+    if !family_agrees || !address_level(a, b).is_some_and(|level| level <= 1) {
+        return None;
+    }
+    match (
+        given_names_differ(a, b, &names),
+        birth_dates_clearly_differ(a, b, birth_date_level(a, b)),
+    ) {
+        (true, true) => Some(HouseholdPair::BothDiffer),
+        (true, false) | (false, true) => Some(HouseholdPair::OneDiffers),
+        (false, false) => None,
     }
 }
 
@@ -1237,5 +1280,62 @@ mod tests {
         assert_eq!(twins.separation(15.0), Some(Conflict::DifferentPersons));
         assert!(!twins.is_link(15.0));
         assert!(hard_conflict(&ann, &beth, &params, 15.0).is_some());
+    }
+
+    /// Where the base has no households (as estimated), the pattern of twins is one
+    /// person's record with the given name or the birth date replaced; explicit
+    /// suffixes still name two persons.
+    #[test]
+    fn without_households_a_replaced_given_name_or_birth_date_is_weighed_only() {
+        let without_households = MatchParameters {
+            household_ratio: 0.01,
+            ..MatchParameters::default()
+        };
+        assert!(!without_households.households_share_evidence());
+        let (ann, beth) = (
+            person("Ann", "1932-09-07", ""),
+            person("Beth", "1932-09-07", ""),
+        );
+        let pair = compare(&ann, &beth, &without_households, &mut NoRecord);
+        assert!(pair.persons_differ && pair.is_link(15.0), "{pair:?}");
+        let reborn = person("Ann", "1967-02-11", "");
+        assert!(compare(&ann, &reborn, &without_households, &mut NoRecord).is_link(15.0));
+        assert_eq!(
+            household_pair(&ann, &beth, &without_households),
+            Some(HouseholdPair::OneDiffers)
+        );
+        let spouse = person("Bob", "1930-01-15", "");
+        assert_eq!(
+            household_pair(&ann, &spouse, &without_households),
+            Some(HouseholdPair::BothDiffer)
+        );
+        assert!(!compare(&ann, &spouse, &without_households, &mut NoRecord).is_link(15.0));
+    }
+
+    /// The estimate: spouses and parents (both differ) as common as twins or replaced
+    /// values (one differs) mean households.
+    #[test]
+    fn the_household_ratio_is_estimated_from_candidate_pairs() {
+        let mut params = MatchParameters::default();
+        let ann = person("Ann", "1932-09-07", "");
+        let (beth, annie_reborn, bob) = (
+            person("Beth", "1932-09-07", ""),
+            person("Ann", "1967-02-11", ""),
+            person("Bob", "1930-01-15", ""),
+        );
+        let damaged = [(&ann, &beth), (&ann, &annie_reborn), (&ann, &ann)];
+        crate::em::estimate_household_ratio(damaged.iter().copied(), &mut params);
+        assert!(
+            !params.households_share_evidence(),
+            "{}",
+            params.household_ratio
+        );
+        let family = [(&ann, &bob), (&beth, &bob), (&ann, &beth)];
+        crate::em::estimate_household_ratio(family.iter().copied(), &mut params);
+        assert!(
+            params.households_share_evidence(),
+            "{}",
+            params.household_ratio
+        );
     }
 }
