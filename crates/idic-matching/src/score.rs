@@ -358,14 +358,18 @@ pub enum HouseholdPair {
     OneDiffers,
 }
 
-/// For pairs sharing family name and address, how their given names and birth dates
-/// differ; `None` otherwise or when both agree. Counted over candidate pairs, it tells
+/// For pairs sharing family name and address, and both giving given name and birth
+/// date, how those differ; `None` otherwise or when both agree. Counted over candidate pairs, it tells
 /// whether a base has households ([`MatchParameters::household_ratio`]).
 pub fn household_pair(
     a: &Features,
     b: &Features,
     params: &MatchParameters,
 ) -> Option<HouseholdPair> {
+    // Only pairs where both can be told: a missing birth date says nothing.
+    if a.given.is_none() || b.given.is_none() || a.birth_date.is_none() || b.birth_date.is_none() {
+        return None;
+    }
     let names = compare_names(a, b, params);
     let family_agrees = names
         .iter()
