@@ -23,7 +23,8 @@ use idic_matching::record::{RawAddress, RawIdentifier, RawRecord};
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use idic_testkit::generator::{
-    GeneratedRecord, GeneratorConfig, generate, pairwise_scores, partition, write_records_csv,
+    DamageRates, GeneratedRecord, GeneratorConfig, apply_second_damage, generate, pairwise_scores,
+    partition, write_records_csv,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -65,6 +66,11 @@ pub struct AccuracyArgs {
     /// fields, the shape of the classic linkage benchmarks).
     #[arg(long, value_enum, default_value_t = FormsArg::AsCollected)]
     pub forms: FormsArg,
+    /// Also apply the second damage model (replaced values, swapped names, national
+    /// id typos, impossible dates, invalid phones, missing fields), which our rules
+    /// were not tuned on.
+    #[arg(long)]
+    pub second_damage: bool,
 }
 
 /// `--forms`: see [`Forms`].
@@ -122,10 +128,14 @@ pub async fn run(command: IdentityBench) -> anyhow::Result<()> {
 fn generated_file(
     config: &GeneratorConfig,
     directory: &Path,
+    second_damage: bool,
 ) -> anyhow::Result<(Vec<GeneratedRecord>, PathBuf)> {
     let (records, seed) = (config.records, config.seed);
     let started = Instant::now();
-    let generated = generate(config);
+    let mut generated = generate(config);
+    if second_damage {
+        apply_second_damage(&mut generated, &DamageRates::default(), seed);
+    }
     let path = directory.join(format!("records-{records}-{seed}.csv"));
     write_records_csv(
         &generated,
@@ -398,8 +408,17 @@ async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
     let (records, path) = generated_file(
         &args.forms.config(args.records, args.seed),
         workspace.path(),
+        args.second_damage,
     )?;
-    println!("forms: {:?}", args.forms);
+    println!(
+        "forms: {:?}{}",
+        args.forms,
+        if args.second_damage {
+            ", second damage model"
+        } else {
+            ""
+        }
+    );
     let truth = GeneratedRecord::truth_pairs(&records);
     let (blocked, reachable, true_pairs) = blocking_recall(&records);
     let evidence = format!(
@@ -844,6 +863,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let (_records, path) = generated_file(
         &GeneratorConfig::new(args.records, args.seed),
         workspace.path(),
+        false,
     )?;
     let binary = match &args.idic {
         Some(path) => path.clone(),

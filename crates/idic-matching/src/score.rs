@@ -359,8 +359,9 @@ pub enum HouseholdPair {
 }
 
 /// For pairs sharing family name and address, and both giving given name and birth
-/// date, how those differ; `None` otherwise or when both agree. Counted over candidate pairs, it tells
-/// whether a base has households ([`MatchParameters::household_ratio`]).
+/// date, how those differ; `None` otherwise or when both agree. Counted over
+/// candidate pairs, it tells whether a base has households
+/// ([`MatchParameters::household_ratio`]).
 pub fn household_pair(
     a: &Features,
     b: &Features,
@@ -375,7 +376,7 @@ pub fn household_pair(
         .iter()
         .flatten()
         .any(|outcome| outcome.field == Field::FamilyName && outcome.level <= 1);
-    if !family_agrees || !address_level(a, b).is_some_and(|level| level <= 1) {
+    if !family_agrees || address_level(a, b).is_none_or(|level| level > 1) {
         return None;
     }
     match (
