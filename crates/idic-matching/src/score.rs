@@ -190,6 +190,11 @@ pub struct PairScore {
     /// suffixes differ, since namesakes share it): the evidence that must reach the
     /// threshold when `persons_differ`.
     pub personal_total: f64,
+    /// Whether `personal_total` leaves out what a household shares (the base has
+    /// households, or the suffixes differ). Then it must reach the threshold;
+    /// otherwise it only must not be against one person (below zero) for the pair
+    /// not to keep its clusters apart.
+    pub household_discounted: bool,
 }
 
 impl PairScore {
@@ -208,7 +213,12 @@ impl PairScore {
         if self.conflict.is_some() {
             return self.conflict;
         }
-        (self.rule.is_none() && self.persons_differ && self.personal_total < threshold)
+        let bar = if self.household_discounted {
+            threshold
+        } else {
+            0.0
+        };
+        (self.rule.is_none() && self.persons_differ && self.personal_total < bar)
             .then_some(Conflict::DifferentPersons)
     }
 }
@@ -333,7 +343,8 @@ pub fn compare(
     }
     // Without households in the base (as estimated), a replaced given name or birth
     // date weighs only its own disagreement; different suffixes always name two.
-    let personal_total = if markers_differ || params.households_share_evidence() {
+    let household_discounted = markers_differ || params.households_share_evidence();
+    let personal_total = if household_discounted {
         total - household_shared
     } else {
         total
@@ -345,6 +356,7 @@ pub fn compare(
         corroborated,
         persons_differ,
         personal_total,
+        household_discounted,
     }
 }
 
@@ -1314,7 +1326,18 @@ mod tests {
             household_pair(&ann, &spouse, &without_households),
             Some(HouseholdPair::BothDiffer)
         );
-        assert!(!compare(&ann, &spouse, &without_households, &mut NoRecord).is_link(15.0));
+        // Below the threshold but not evidence against one person: no separation,
+        // so other links may still join their clusters; evidence against separates.
+        let spouse_pair = compare(&ann, &spouse, &without_households, &mut NoRecord);
+        assert!(!spouse_pair.is_link(15.0));
+        assert_eq!(spouse_pair.separation(15.0), None, "{spouse_pair:?}");
+        let stranger = features("Beth", "Kowalski", "1950-11-23", "10001", "New York");
+        let unrelated = compare(&ann, &stranger, &without_households, &mut NoRecord);
+        assert_eq!(
+            unrelated.separation(15.0),
+            Some(Conflict::DifferentPersons),
+            "{unrelated:?}"
+        );
     }
 
     /// The estimate: spouses and parents (both differ) as common as twins or replaced
