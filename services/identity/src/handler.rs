@@ -602,6 +602,7 @@ impl IdentityService for IdentityHandler {
             log_likelihood: summary.log_likelihood,
             prior: summary.prior,
             seconds: summary.seconds,
+            household_ratio: summary.household_ratio,
         }))
     }
 
