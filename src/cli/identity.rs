@@ -301,7 +301,7 @@ pub async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
         .await?
         .into_inner();
     println!(
-        "parameters version {}: {} random pairs, {} candidate pairs, {} EM iterations ({}), prior {:.6}, {:.1} s",
+        "parameters version {}: {} random pairs, {} candidate pairs, {} EM iterations ({}), prior {:.6}, household ratio {:.2}, {:.1} s",
         report.version,
         report.random_pairs,
         report.candidate_pairs,
@@ -312,6 +312,7 @@ pub async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
             "not converged"
         },
         report.prior,
+        report.household_ratio,
         report.seconds
     );
     Ok(())

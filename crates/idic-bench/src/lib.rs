@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cpu;
 pub mod customization;
 pub mod differentiation;
+pub mod febrl;
 pub mod identity;
 pub mod interaction;
 pub mod load;

@@ -79,6 +79,10 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         if address.postcode.is_empty() {
             continue;
         }
+        // Names mistyped beyond their phonetic code meet by birth date and place.
+        if let Some(birth) = &birth {
+            keys.push(key(&["birth+postcode", birth, &address.postcode]));
+        }
         if let Some(pair) = &name_pair {
             keys.push(key(&["name+postcode", pair, &address.postcode]));
         }

@@ -7,7 +7,7 @@
 
 use crate::features::Features;
 use crate::params::{Field, MatchParameters};
-use crate::score::{Recorder, compare};
+use crate::score::{HouseholdPair, Recorder, compare};
 
 /// Each field's level for one pair; `None` where a side is missing.
 pub type Levels = [Option<u8>; Field::ALL.len()];
@@ -45,6 +45,25 @@ pub fn estimate_u(random_pairs: &[Levels], params: &mut MatchParameters) {
             params.levels[field.index()][level].u = count / total;
         }
     }
+}
+
+/// Whether the base has households: [`MatchParameters::household_ratio`] from the
+/// candidate pairs.
+pub fn estimate_household_ratio<'a>(
+    candidate_pairs: impl Iterator<Item = (&'a Features, &'a Features)>,
+    params: &mut MatchParameters,
+) {
+    let (mut both, mut one) = (0u64, 0u64);
+    for (a, b) in candidate_pairs {
+        match crate::score::household_pair(a, b, params) {
+            Some(HouseholdPair::BothDiffer) => both += 1,
+            Some(HouseholdPair::OneDiffers) => one += 1,
+            None => {}
+        }
+    }
+    // Half a pair of each kind, so that a base with none of either keeps no opinion
+    // beyond "as many of each" (households assumed).
+    params.household_ratio = (both as f64 + 0.5) / (one as f64 + 0.5);
 }
 
 /// How an EM run ended.

@@ -149,20 +149,22 @@ impl Rule {
 /// Why two records may not be linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conflict {
-    /// Both carry national ids and they differ: two people.
+    /// Both carry national ids and no two of them are a plausible typo of each other
+    /// (one edit apart): two people, whatever else agrees. Absolute.
     DifferentNationalIds,
     /// Given names, middle initials, generational suffixes or birth dates clearly
-    /// differ and no strong identifier agrees: household members, twins, parent and
-    /// child share the rest.
+    /// differ, no strong identifier agrees, and the evidence a household does not
+    /// share falls short of the threshold: household members, twins, parent and child
+    /// share the rest. Weighed, not absolute (see [`PairScore::separation`]).
     DifferentPersons,
 }
 
 impl Conflict {
     pub fn describe(self) -> &'static str {
         match self {
-            Conflict::DifferentNationalIds => "different national ids",
+            Conflict::DifferentNationalIds => "different national ids, more than one typo apart",
             Conflict::DifferentPersons => {
-                "given names, middle initials, generational suffixes (Jr/Sr) or birth dates clearly differ and no strong identifier agrees (household members stay apart)"
+                "given names, middle initials, generational suffixes (Jr/Sr) or birth dates clearly differ, and what a household does not share (birth date, e-mail, national id) does not outweigh it (household members stay apart)"
             }
         }
     }
@@ -180,13 +182,44 @@ pub struct PairScore {
     /// exist. When the given names agree only by sound or initial, only a birth date
     /// or an e-mail counts (household members share the rest).
     pub corroborated: bool,
+    /// Given names, birth dates, middle initials or generational suffixes clearly
+    /// differ: what tells household members, twins and namesakes apart.
+    pub persons_differ: bool,
+    /// The total without what a household shares (the agreement of family name,
+    /// address, phone and device; also of the given name when middle initials or
+    /// suffixes differ, since namesakes share it): the evidence that must reach the
+    /// threshold when `persons_differ`.
+    pub personal_total: f64,
+    /// Whether `personal_total` leaves out what a household shares (the base has
+    /// households, or the suffixes differ). Then it must reach the threshold;
+    /// otherwise it only must not be against one person (below zero) for the pair
+    /// not to keep its clusters apart.
+    pub household_discounted: bool,
 }
 
 impl PairScore {
     /// Whether the pair is a link at `threshold` bits.
     pub fn is_link(&self, threshold: f64) -> bool {
-        self.conflict.is_none()
+        self.separation(threshold).is_none()
             && (self.rule.is_some() || (self.corroborated && self.total >= threshold))
+    }
+
+    /// What keeps the two records apart at `threshold` bits, also inside a cluster
+    /// that other links would join: different national ids (absolute), or different
+    /// persons whose personal evidence falls short of the threshold. A given-name
+    /// disagreement inside a shared household thus weighs as much as everything the
+    /// household shares, and a strong identifier rule outweighs it.
+    pub fn separation(&self, threshold: f64) -> Option<Conflict> {
+        if self.conflict.is_some() {
+            return self.conflict;
+        }
+        let bar = if self.household_discounted {
+            threshold
+        } else {
+            0.0
+        };
+        (self.rule.is_none() && self.persons_differ && self.personal_total < bar)
+            .then_some(Conflict::DifferentPersons)
     }
 }
 
@@ -198,6 +231,8 @@ pub fn compare(
     recorder: &mut impl Recorder,
 ) -> PairScore {
     let mut total = 0.0;
+    // Agreement that household members share as much as one person's records do.
+    let mut household_shared = 0.0;
     // Two records of one organization name whoever called or ordered for it: the
     // contact's name is not the customer's, so it neither agrees nor disagrees.
     let organization = organization_level(a, b);
@@ -217,6 +252,17 @@ pub fn compare(
         );
         total += outcome.weight;
     }
+    let family_weight = names
+        .iter()
+        .flatten()
+        .find(|outcome| outcome.field == Field::FamilyName)
+        .map_or(0.0, |outcome| outcome.weight.max(0.0));
+    let given_weight = names
+        .iter()
+        .flatten()
+        .find(|outcome| outcome.field == Field::GivenName)
+        .map_or(0.0, |outcome| outcome.weight.max(0.0));
+    household_shared += family_weight;
     let mut corroborated = false;
     // Agreement on something a household does not share: birth date or e-mail.
     let mut personal = false;
@@ -235,8 +281,12 @@ pub fn compare(
                     && level == EMAIL_SAME_LOCAL_LEVEL
                     && shared_locals_are_names(a, b));
             corroborated |= agrees;
-            personal |= agrees && matches!(field, Field::BirthDate | Field::Email);
+            personal |=
+                agrees && matches!(field, Field::BirthDate | Field::Email | Field::NationalId);
             let weight = params.weight(field, level);
+            if matches!(field, Field::Address | Field::Phone | Field::Device) {
+                household_shared += weight.max(0.0);
+            }
             recorder.field(field, level, weight, 0.0, false);
             total += weight;
         }
@@ -255,6 +305,7 @@ pub fn compare(
         Field::Device,
         shared_level(&a.devices, &b.devices, Field::Device),
     );
+    add(Field::NationalId, national_id_level(a, b));
 
     // Household members share address, landline and devices. When the given names
     // agree only by sound or by initial (Donna/Dawn, J./James), the shared household is
@@ -276,74 +327,90 @@ pub fn compare(
     }
 
     let rule = strong_identifier_rule(a, b);
-    let conflict = if national_ids_differ(a, b) {
-        Some(Conflict::DifferentNationalIds)
-    } else if rule.is_none()
-        && !same_organization
+    let conflict = national_ids_differ(a, b).then_some(Conflict::DifferentNationalIds);
+    // Households share family name, address, phone and devices; when the persons'
+    // names, markers or birth dates clearly differ, only the rest is evidence of one
+    // person. Two records of one organization are not persons: their contacts may
+    // differ.
+    let markers_differ = person_markers_differ(a, b);
+    let persons_differ = !same_organization
         && (given_names_differ(a, b, &names)
             || birth_dates_clearly_differ(a, b, birth)
-            || person_markers_differ(a, b))
-    {
-        // Households share family name, address, phone, devices and even family
-        // e-mails; only a strong identifier outweighs different persons' names or
-        // birth dates. Two records of one organization are not persons: their
-        // contacts may differ (as in `hard_conflict`).
-        Some(Conflict::DifferentPersons)
+            || markers_differ);
+    if markers_differ {
+        // A namesake father and son share the given name too.
+        household_shared += given_weight;
+    }
+    // Without households in the base (as estimated), a replaced given name or birth
+    // date weighs only its own disagreement; different suffixes always name two.
+    let household_discounted = markers_differ || params.households_share_evidence();
+    let personal_total = if household_discounted {
+        total - household_shared
     } else {
-        None
+        total
     };
     PairScore {
         total,
         rule,
         conflict,
         corroborated,
+        persons_differ,
+        personal_total,
+        household_discounted,
     }
 }
 
-/// Whether two records are clearly different persons (or carry different national
-/// ids), whatever else agrees: what keeps clusters apart when links would chain them.
-pub fn hard_conflict(a: &Features, b: &Features) -> Option<Conflict> {
-    if national_ids_differ(a, b) {
-        return Some(Conflict::DifferentNationalIds);
-    }
-    if strong_identifier_rule(a, b).is_some() || same_organization(a, b) {
+/// How two records that share family name and address differ as persons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HouseholdPair {
+    /// Given names and birth dates both clearly differ: two members of a household.
+    BothDiffer,
+    /// Only the given name or only the birth date clearly differs: twins, namesakes,
+    /// or one person's record with a value replaced.
+    OneDiffers,
+}
+
+/// For pairs sharing family name and address, and both giving given name and birth
+/// date, how those differ; `None` otherwise or when both agree. Counted over
+/// candidate pairs, it tells whether a base has households
+/// ([`MatchParameters::household_ratio`]).
+pub fn household_pair(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+) -> Option<HouseholdPair> {
+    // Only pairs where both can be told: a missing birth date says nothing.
+    if a.given.is_none() || b.given.is_none() || a.birth_date.is_none() || b.birth_date.is_none() {
         return None;
     }
-    let params_free_names = [
-        match (&a.given, &b.given) {
-            (Some(x), Some(y)) => Some(FieldOutcome {
-                field: Field::GivenName,
-                level: given_level(x, y),
-                weight: 0.0,
-                frequency_adjustment: 0.0,
-                swapped: false,
-            }),
-            _ => None,
-        },
-        None,
-    ];
-    // Crosswise names agree in either reading (symmetric in a and b).
-    let swapped_names_agree = match (&a.given, &a.family, &b.given, &b.family) {
-        (Some(ag), Some(af), Some(bg), Some(bf)) => {
-            let agrees = |given: u8, family: u8| {
-                given < Field::GivenName.disagree_level()
-                    && family < Field::FamilyName.disagree_level()
-            };
-            agrees(given_level(ag, bf), family_level(af, bg))
-                || agrees(given_level(af, bg), family_level(ag, bf))
-        }
-        _ => lone_given_and_other_family(a, b).is_some_and(|(given, family)| {
-            given_level(given, family) < Field::GivenName.disagree_level()
-        }),
-    };
-    let birth = birth_date_level(a, b);
-    if (!swapped_names_agree && given_names_differ(a, b, &params_free_names))
-        || birth_dates_clearly_differ(a, b, birth)
-        || person_markers_differ(a, b)
-    {
-        return Some(Conflict::DifferentPersons);
+    let names = compare_names(a, b, params);
+    let family_agrees = names
+        .iter()
+        .flatten()
+        .any(|outcome| outcome.field == Field::FamilyName && outcome.level <= 1);
+    if !family_agrees || address_level(a, b).is_none_or(|level| level > 1) {
+        return None;
     }
-    None
+    match (
+        given_names_differ(a, b, &names),
+        birth_dates_clearly_differ(a, b, birth_date_level(a, b)),
+    ) {
+        (true, true) => Some(HouseholdPair::BothDiffer),
+        (true, false) | (false, true) => Some(HouseholdPair::OneDiffers),
+        (false, false) => None,
+    }
+}
+
+/// Whether two records must stay apart at `threshold` bits, whatever links would
+/// chain them into one cluster: what keeps clusters apart (see
+/// [`PairScore::separation`]).
+pub fn hard_conflict(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+    threshold: f64,
+) -> Option<Conflict> {
+    compare(a, b, params, &mut NoRecord).separation(threshold)
 }
 
 /// Middle initials or generational suffixes that both records give and that differ:
@@ -561,11 +628,6 @@ fn one_part_of_the_other(a: &str, b: &str) -> bool {
     short.len() >= 3 && !short.contains(' ') && long.split(' ').any(|part| part == short)
 }
 
-/// Both records name an organization, and the same one (exactly or but for a typo).
-fn same_organization(a: &Features, b: &Features) -> bool {
-    organization_level(a, b).is_some_and(|level| level <= 1)
-}
-
 fn organization_level(a: &Features, b: &Features) -> Option<u8> {
     let (a, b) = (a.organization.as_ref()?, b.organization.as_ref()?);
     Some(if a == b {
@@ -703,24 +765,50 @@ fn strong_identifier_rule(a: &Features, b: &Features) -> Option<Rule> {
     })
 }
 
-fn national_ids_differ(a: &Features, b: &Features) -> bool {
-    let is_national =
-        |identifier: &&crate::record::NormalizedIdentifier| identifier.kind == IdKind::National;
-    let mut ours = a.identifiers.iter().filter(is_national).peekable();
-    if ours.peek().is_none()
-        || !b
-            .identifiers
-            .iter()
-            .any(|identifier| identifier.kind == IdKind::National)
-    {
-        return false;
+fn national_ids(features: &Features) -> impl Iterator<Item = &str> + Clone {
+    features
+        .identifiers
+        .iter()
+        .filter(|identifier| identifier.kind == IdKind::National)
+        .map(|identifier| identifier.value.as_str())
+}
+
+/// exact, one_typo, disagree; `None` unless both records carry a national id.
+fn national_id_level(a: &Features, b: &Features) -> Option<u8> {
+    national_id_values_level(national_ids(a), national_ids(b))
+}
+
+/// The national-id level of two sets of values (the best over all value pairs).
+pub fn national_id_values_level<'a>(
+    ours: impl Iterator<Item = &'a str>,
+    theirs: impl Iterator<Item = &'a str> + Clone,
+) -> Option<u8> {
+    let mut best: Option<u8> = None;
+    for x in ours {
+        for y in theirs.clone() {
+            let level = if x == y {
+                0
+            } else if is_plausible_id_typo(x, y) {
+                1
+            } else {
+                Field::NationalId.disagree_level()
+            };
+            best = Some(best.map_or(level, |b| b.min(level)));
+        }
     }
-    !ours.any(|x| {
-        b.identifiers
-            .iter()
-            .filter(is_national)
-            .any(|y| y.value == x.value)
-    })
+    best
+}
+
+/// A per-person identifier typed with one slip: one character wrong, missing or
+/// added, or two neighbours swapped (Damerau-Levenshtein distance 1). Two values
+/// further apart are two persons' (issue 14: the only absolute separation besides a
+/// steward's block).
+pub fn is_plausible_id_typo(x: &str, y: &str) -> bool {
+    strsim::damerau_levenshtein(x, y) <= 1
+}
+
+fn national_ids_differ(a: &Features, b: &Features) -> bool {
+    national_id_level(a, b) == Some(Field::NationalId.disagree_level())
 }
 
 #[cfg(test)]
@@ -844,9 +932,12 @@ mod tests {
         let scott = contact("Scott", "Edwards", "Rossi Staffing", "+1 212 767 7130");
         let kristen = contact("Kristen", "Walters", "Rossi Staffing", "(212) 767-7130");
         let pair = compare(&scott, &kristen, &params, &mut NoRecord);
-        assert_eq!(pair.conflict, None);
+        assert_eq!(pair.separation(15.0), None);
         assert!(pair.total >= 15.0, "{pair:?}");
-        assert_eq!(hard_conflict(&scott, &kristen), None);
+        assert_eq!(
+            hard_conflict(&scott, &kristen, &MatchParameters::default(), 15.0),
+            None
+        );
         // Contacts born on different days are still one organization's, both ways.
         let born = |features: &Features, date: &str| Features {
             birth_date: with_birth_date(date),
@@ -854,16 +945,19 @@ mod tests {
         };
         let (older, younger) = (born(&scott, "1961-04-02"), born(&kristen, "1988-11-30"));
         assert_eq!(
-            compare(&older, &younger, &params, &mut NoRecord).conflict,
+            compare(&older, &younger, &params, &mut NoRecord).separation(15.0),
             None
         );
-        assert_eq!(hard_conflict(&older, &younger), None);
+        assert_eq!(
+            hard_conflict(&older, &younger, &MatchParameters::default(), 15.0),
+            None
+        );
         let (scott, kristen) = (
             contact("Scott", "Edwards", "", "+1 212 767 7130"),
             contact("Kristen", "Walters", "", "(212) 767-7130"),
         );
         assert_eq!(
-            compare(&scott, &kristen, &params, &mut NoRecord).conflict,
+            compare(&scott, &kristen, &params, &mut NoRecord).separation(15.0),
             Some(Conflict::DifferentPersons)
         );
     }
@@ -906,7 +1000,11 @@ mod tests {
         ];
         for a in &samples {
             for b in &samples {
-                assert_eq!(hard_conflict(a, b), hard_conflict(b, a), "{a:?} vs {b:?}");
+                assert_eq!(
+                    hard_conflict(a, b, &MatchParameters::default(), 15.0),
+                    hard_conflict(b, a, &MatchParameters::default(), 15.0),
+                    "{a:?} vs {b:?}"
+                );
             }
         }
     }
@@ -917,12 +1015,12 @@ mod tests {
         let ann = features("Ann", "Lee", "1984-03-02", "62704", "Springfield");
         let twin = features("Beth", "Lee", "1984-03-02", "62704", "Springfield");
         assert_eq!(
-            compare(&ann, &twin, &params, &mut NoRecord).conflict,
+            compare(&ann, &twin, &params, &mut NoRecord).separation(15.0),
             Some(Conflict::DifferentPersons)
         );
         let typo = features("Anm", "Lee", "1984-03-02", "62704", "Springfield");
         let score = compare(&ann, &typo, &params, &mut NoRecord);
-        assert_eq!(score.conflict, None);
+        assert_eq!(score.separation(15.0), None);
         assert!(score.is_link(22.0), "{score:?}");
     }
 
@@ -949,9 +1047,15 @@ mod tests {
             Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
         };
         let conflict = |x: &Features, y: &Features| {
-            let forward = compare(x, y, &params, &mut NoRecord).conflict;
-            assert_eq!(forward, compare(y, x, &params, &mut NoRecord).conflict);
-            assert_eq!(forward.is_some(), hard_conflict(x, y).is_some());
+            let forward = compare(x, y, &params, &mut NoRecord).separation(15.0);
+            assert_eq!(
+                forward,
+                compare(y, x, &params, &mut NoRecord).separation(15.0)
+            );
+            assert_eq!(
+                forward.is_some(),
+                hard_conflict(x, y, &MatchParameters::default(), 15.0).is_some()
+            );
             forward
         };
         let robert = with("Robert", "", "Smith");
@@ -1016,16 +1120,22 @@ mod tests {
         let truth = at("1961-01-02");
         let (typo, swapped) = (at("1961-01-05"), at("1961-02-01"));
         assert_eq!(birth_date_level(&typo, &swapped), Some(2));
-        assert_eq!(hard_conflict(&typo, &swapped), None);
+        assert_eq!(
+            hard_conflict(&typo, &swapped, &MatchParameters::default(), 15.0),
+            None
+        );
         assert_eq!(birth_date_level(&truth, &swapped), Some(1));
         // Two typos, one in the year: still one person's, though the dates disagree.
         let (one, other) = (at("1986-11-14"), at("1983-11-04"));
         assert_eq!(birth_date_level(&one, &other), Some(3));
-        assert_eq!(hard_conflict(&one, &other), None);
+        assert_eq!(
+            hard_conflict(&one, &other, &MatchParameters::default(), 15.0),
+            None
+        );
         // Father and son born on the same day of the year, or three digits apart.
         for (a, b) in [("1960-05-12", "1985-05-12"), ("1961-01-02", "1961-09-28")] {
             assert_eq!(
-                hard_conflict(&at(a), &at(b)),
+                hard_conflict(&at(a), &at(b), &MatchParameters::default(), 15.0),
                 Some(Conflict::DifferentPersons),
                 "{a} {b}"
             );
@@ -1040,9 +1150,12 @@ mod tests {
         let typed = features("Iabella", "Gutierrez", "1940-11-22", "96856", "Honolulu");
         let nickname = features("Izzy", "Gutierrez", "1940-11-22", "96856", "Honolulu");
         let pair = compare(&typed, &nickname, &params, &mut NoRecord);
-        assert_eq!(pair.conflict, None);
+        assert_eq!(pair.separation(15.0), None);
         assert!(pair.is_link(15.0), "{pair:?}");
-        assert_eq!(hard_conflict(&typed, &nickname), None);
+        assert_eq!(
+            hard_conflict(&typed, &nickname, &MatchParameters::default(), 15.0),
+            None
+        );
         let mut fields = RecordAll::default();
         compare(&typed, &nickname, &params, &mut fields);
         assert_eq!(fields.0[0].level_name(), "phonetic_or_mistyped_nickname");
@@ -1070,7 +1183,11 @@ mod tests {
             let b = features(b.0, b.1, "1957-04-02", "89168", "Las Vegas");
             let pair = compare(&a, &b, &params, &mut NoRecord);
             assert!(pair.is_link(15.0), "{a:?} {b:?}: {pair:?}");
-            assert_eq!(hard_conflict(&a, &b), None, "{a:?} {b:?}");
+            assert_eq!(
+                hard_conflict(&a, &b, &MatchParameters::default(), 15.0),
+                None,
+                "{a:?} {b:?}"
+            );
         }
         let (one, other) = (
             features("Karen", "Hines-Connolly", "", "", "Philadelphia"),
@@ -1093,7 +1210,7 @@ mod tests {
         let plain = features("John", "Smith", "", "62704", "Springfield");
         assert!(junior.generation.is_some() && plain.generation.is_none());
         let pair = compare(&junior, &plain, &params, &mut NoRecord);
-        assert_eq!(pair.conflict, None);
+        assert_eq!(pair.separation(15.0), None);
         assert!(!pair.is_link(15.0), "{pair:?}");
         let (junior, plain) = (
             features("John", "Smith Jr", "1990-04-01", "62704", "Springfield"),
@@ -1103,5 +1220,150 @@ mod tests {
         // Without any suffix the household still corroborates exact names.
         let other = features("John", "Smith", "", "62704", "Springfield");
         assert!(compare(&plain, &other, &params, &mut NoRecord).is_link(15.0));
+    }
+
+    fn person(given: &str, dob: &str, national_id: &str) -> Features {
+        let raw = RawRecord {
+            given_name: given.into(),
+            family_name: "Shepherd".into(),
+            date_of_birth: dob.into(),
+            addresses: vec![RawAddress {
+                street_number: "39".into(),
+                street: "Burnage Place".into(),
+                locality: "Winston Hills".into(),
+                postcode: "3183".into(),
+                country: "AU".into(),
+                ..RawAddress::default()
+            }],
+            identifiers: if national_id.is_empty() {
+                Vec::new()
+            } else {
+                vec![crate::record::RawIdentifier {
+                    kind: IdKind::National,
+                    system: String::new(),
+                    value: national_id.into(),
+                }]
+            },
+            ..RawRecord::default()
+        };
+        Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+    }
+
+    /// A national id one digit apart is a typo, weighed as evidence; ids further apart
+    /// are two persons whatever else agrees (the one absolute rule besides a steward's).
+    #[test]
+    fn national_ids_one_typo_apart_are_evidence_and_further_apart_separate() {
+        let params = MatchParameters::default();
+        let original = person("Olivia", "1932-09-07", "5731308");
+        let one_digit = person("Olivia", "1932-09-07", "5731378");
+        let neighbours_swapped = person("Olivia", "1932-09-07", "5731380");
+        for typo in [&one_digit, &neighbours_swapped] {
+            let pair = compare(&original, typo, &params, &mut NoRecord);
+            assert_eq!(pair.separation(15.0), None, "{pair:?}");
+            assert!(pair.is_link(15.0), "{pair:?}");
+        }
+        let other = person("Olivia", "1932-09-07", "5739951");
+        let pair = compare(&original, &other, &params, &mut NoRecord);
+        assert_eq!(pair.separation(15.0), Some(Conflict::DifferentNationalIds));
+        assert!(!pair.is_link(0.0));
+        assert!(is_plausible_id_typo("5731308", "5731380"));
+        assert!(!is_plausible_id_typo("5731308", "5713380"));
+    }
+
+    /// Another given name no longer vetoes: the same national id links (a rule), and
+    /// so does a national id one typo apart with the same birth date. Without such
+    /// personal evidence, the household's agreement does not count and twins stay
+    /// apart.
+    #[test]
+    fn a_given_name_disagreement_is_weighed_against_personal_evidence() {
+        let params = MatchParameters::default();
+        let olivia = person("Olivia", "1932-09-07", "5731308");
+        let connor_same_id = person("Connor", "1932-09-07", "5731308");
+        assert!(compare(&olivia, &connor_same_id, &params, &mut NoRecord).is_link(15.0));
+        assert_eq!(hard_conflict(&olivia, &connor_same_id, &params, 15.0), None);
+        let connor_id_typo = person("Connor", "1932-09-07", "5731338");
+        let pair = compare(&olivia, &connor_id_typo, &params, &mut NoRecord);
+        assert!(pair.persons_differ && pair.is_link(15.0), "{pair:?}");
+        // Twins: same household and birth date, other given names, no national id.
+        let (ann, beth) = (
+            person("Ann", "1932-09-07", ""),
+            person("Beth", "1932-09-07", ""),
+        );
+        let twins = compare(&ann, &beth, &params, &mut NoRecord);
+        assert!(
+            twins.total >= 15.0,
+            "the household alone would link them: {twins:?}"
+        );
+        assert_eq!(twins.separation(15.0), Some(Conflict::DifferentPersons));
+        assert!(!twins.is_link(15.0));
+        assert!(hard_conflict(&ann, &beth, &params, 15.0).is_some());
+    }
+
+    /// Where the base has no households (as estimated), the pattern of twins is one
+    /// person's record with the given name or the birth date replaced; explicit
+    /// suffixes still name two persons.
+    #[test]
+    fn without_households_a_replaced_given_name_or_birth_date_is_weighed_only() {
+        let without_households = MatchParameters {
+            household_ratio: 0.01,
+            ..MatchParameters::default()
+        };
+        assert!(!without_households.households_share_evidence());
+        let (ann, beth) = (
+            person("Ann", "1932-09-07", ""),
+            person("Beth", "1932-09-07", ""),
+        );
+        let pair = compare(&ann, &beth, &without_households, &mut NoRecord);
+        assert!(pair.persons_differ && pair.is_link(15.0), "{pair:?}");
+        let reborn = person("Ann", "1967-02-11", "");
+        assert!(compare(&ann, &reborn, &without_households, &mut NoRecord).is_link(15.0));
+        assert_eq!(
+            household_pair(&ann, &beth, &without_households),
+            Some(HouseholdPair::OneDiffers)
+        );
+        let spouse = person("Bob", "1930-01-15", "");
+        assert_eq!(
+            household_pair(&ann, &spouse, &without_households),
+            Some(HouseholdPair::BothDiffer)
+        );
+        // Below the threshold but not evidence against one person: no separation,
+        // so other links may still join their clusters; evidence against separates.
+        let spouse_pair = compare(&ann, &spouse, &without_households, &mut NoRecord);
+        assert!(!spouse_pair.is_link(15.0));
+        assert_eq!(spouse_pair.separation(15.0), None, "{spouse_pair:?}");
+        let stranger = features("Beth", "Kowalski", "1950-11-23", "10001", "New York");
+        let unrelated = compare(&ann, &stranger, &without_households, &mut NoRecord);
+        assert_eq!(
+            unrelated.separation(15.0),
+            Some(Conflict::DifferentPersons),
+            "{unrelated:?}"
+        );
+    }
+
+    /// The estimate: spouses and parents (both differ) as common as twins or replaced
+    /// values (one differs) mean households.
+    #[test]
+    fn the_household_ratio_is_estimated_from_candidate_pairs() {
+        let mut params = MatchParameters::default();
+        let ann = person("Ann", "1932-09-07", "");
+        let (beth, annie_reborn, bob) = (
+            person("Beth", "1932-09-07", ""),
+            person("Ann", "1967-02-11", ""),
+            person("Bob", "1930-01-15", ""),
+        );
+        let damaged = [(&ann, &beth), (&ann, &annie_reborn), (&ann, &ann)];
+        crate::em::estimate_household_ratio(damaged.iter().copied(), &mut params);
+        assert!(
+            !params.households_share_evidence(),
+            "{}",
+            params.household_ratio
+        );
+        let family = [(&ann, &bob), (&beth, &bob), (&ann, &beth)];
+        crate::em::estimate_household_ratio(family.iter().copied(), &mut params);
+        assert!(
+            params.households_share_evidence(),
+            "{}",
+            params.household_ratio
+        );
     }
 }

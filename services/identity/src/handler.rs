@@ -667,6 +667,7 @@ impl IdentityService for IdentityHandler {
             log_likelihood: summary.log_likelihood,
             prior: summary.prior,
             seconds: summary.seconds,
+            household_ratio: summary.household_ratio,
         }))
     }
 

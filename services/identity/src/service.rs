@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use idic_matching::em::{Levels, estimate_m, estimate_u, levels_of};
+use idic_matching::em::{Levels, estimate_household_ratio, estimate_m, estimate_u, levels_of};
 use idic_matching::features::Features;
 use idic_matching::normalize::NormalizeOptions;
 use idic_matching::params::{MatchParameters, TermFrequencies};
@@ -210,18 +210,17 @@ impl Identity {
                 ));
             }
             let random = sample_random_levels(&engine, &ids, random_pairs, &params);
-            let candidates: Vec<Levels> = engine
+            let blocked: Vec<(&Features, &Features)> = engine
                 .blocked_pairs_sample(blocked_pairs)
                 .into_iter()
-                .filter_map(|(a, b)| {
-                    Some(levels_of(
-                        engine.features_of(a)?,
-                        engine.features_of(b)?,
-                        &params,
-                    ))
-                })
+                .filter_map(|(a, b)| Some((engine.features_of(a)?, engine.features_of(b)?)))
+                .collect();
+            let candidates: Vec<Levels> = blocked
+                .iter()
+                .map(|(a, b)| levels_of(a, b, &params))
                 .collect();
             let mut params = params;
+            estimate_household_ratio(blocked.iter().copied(), &mut params);
             set_term_frequencies(&mut params, engine.features_of_all(), ids.len() as u64);
             (params, random, candidates)
         };
@@ -234,6 +233,7 @@ impl Identity {
             converged: report.converged,
             log_likelihood: report.log_likelihood,
             prior: report.prior,
+            household_ratio: params.household_ratio,
             seconds: started.elapsed().as_secs_f64(),
         };
         let report_json = serde_json::to_string(&summary).map_err(ApiError::internal)?;
@@ -277,6 +277,8 @@ pub struct EstimateSummary {
     pub converged: bool,
     pub log_likelihood: f64,
     pub prior: f64,
+    /// Whether the base has households (see `MatchParameters::household_ratio`).
+    pub household_ratio: f64,
     pub seconds: f64,
 }
 

@@ -14,6 +14,7 @@ mod builder;
 mod catalog;
 mod corrupt;
 mod csv_out;
+mod damage;
 mod entity;
 mod names;
 mod places;
@@ -31,6 +32,7 @@ use rand_chacha::ChaCha8Rng;
 pub use csv_out::{
     RECORD_COLUMNS, TRUTH_COLUMNS, read_truth_csv, write_records_csv, write_truth_csv,
 };
+pub use damage::{DamageRates, apply_second_damage};
 pub use scoring::{PairCounts, pairwise_scores, partition};
 
 use builder::Builder;

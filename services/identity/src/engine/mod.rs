@@ -52,9 +52,12 @@ use std::sync::Arc;
 use idic_matching::blocking::{BlockKey, block_keys};
 use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
 use idic_matching::features::Features;
+use idic_matching::params::Field;
 use idic_matching::params::MatchParameters;
 use idic_matching::record::IdKind;
-use idic_matching::score::{NoRecord, PairScore, RecordAll, compare, hard_conflict};
+use idic_matching::score::{
+    NoRecord, PairScore, RecordAll, compare, hard_conflict, national_id_values_level,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -472,12 +475,14 @@ impl Engine {
             ))
         })?;
         let mut fields = RecordAll::default();
-        let score = compare(
+        let mut score = compare(
             &entry_a.features,
             &entry_b.features,
             &self.params,
             &mut fields,
         );
+        // The explanation names what keeps the pair apart at the configured threshold.
+        score.conflict = score.separation(self.settings.threshold);
         Ok(PairExplanation {
             a: a.clone(),
             b: b.clone(),
@@ -1001,6 +1006,8 @@ impl Engine {
             ids: component,
             blocked: &self.blocked,
             steward_linked: steward_linked.as_deref(),
+            params: &self.params,
+            threshold: self.settings.threshold,
         };
         cluster(&sort_keys, &mut links, &constraints)
             .into_iter()
@@ -1366,13 +1373,16 @@ struct Recluster {
     created: Vec<Arc<str>>,
 }
 
-/// Keeps apart records with different national ids and pairs a steward blocked.
+/// Keeps apart records with different national ids, different persons (by the
+/// model's weights at the threshold) and pairs a steward blocked.
 struct ComponentConstraints<'a> {
     entries: &'a [&'a RecordEntry],
     ids: &'a [u32],
     blocked: &'a FxHashSet<(u32, u32)>,
     /// Per item, whether a steward link holds it; `None` when the component has none.
     steward_linked: Option<&'a [bool]>,
+    params: &'a MatchParameters,
+    threshold: f64,
 }
 
 impl ComponentConstraints<'_> {
@@ -1381,7 +1391,13 @@ impl ComponentConstraints<'_> {
     }
 
     fn clearly_different(&self, x: usize, y: usize) -> bool {
-        hard_conflict(&self.entries[x].features, &self.entries[y].features).is_some()
+        hard_conflict(
+            &self.entries[x].features,
+            &self.entries[y].features,
+            self.params,
+            self.threshold,
+        )
+        .is_some()
     }
 
     /// Whether a unit of one cluster is clearly a different person from a unit of the
@@ -1431,7 +1447,9 @@ impl Constraints for ComponentConstraints<'_> {
         members_a: &[usize],
         members_b: &[usize],
     ) -> bool {
-        if !a.is_empty() && !b.is_empty() && !a.iter().any(|value| b.contains(value)) {
+        let national_level =
+            national_id_values_level(a.iter().map(String::as_str), b.iter().map(String::as_str));
+        if national_level == Some(Field::NationalId.disagree_level()) {
             return false;
         }
         // A steward's block is never crossed.
