@@ -121,6 +121,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let first = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: batch.clone(),
+            strict: false,
         })
         .await
         .unwrap()
@@ -140,6 +141,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let retry = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: batch,
+            strict: false,
         })
         .await
         .unwrap()
@@ -172,6 +174,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![purchase("A1", "o-4", START, 100, "books"), bad],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -189,6 +192,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![negative],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -200,6 +204,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![pb::TransactionInput::default()],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -211,6 +216,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![unknown],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -255,6 +261,7 @@ async fn refit_scores_the_base(backend: Backend) {
         client
             .record_transactions(pb::RecordTransactionsRequest {
                 transactions: chunk.to_vec(),
+                strict: false,
             })
             .await
             .unwrap();
@@ -431,6 +438,7 @@ async fn value_follows_identity(backend: Backend) {
                 purchase("M1", "m-1", START, 1_000, "books"),
                 purchase("M2", "m-2", START + DAY, 2_000, "music"),
             ],
+            strict: false,
         })
         .await
         .unwrap()
@@ -544,6 +552,7 @@ async fn purchases_reach_the_timeline_once(backend: Backend) {
             .differentiation()
             .record_transactions(pb::RecordTransactionsRequest {
                 transactions: batch.clone(),
+                strict: false,
             })
             .await
             .unwrap();

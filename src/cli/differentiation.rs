@@ -13,6 +13,7 @@ use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ClientArgs;
+use super::warnings::WarningTally;
 use super::client::connect;
 
 type Client = DifferentiationServiceClient<super::client::SuiteChannel>;
@@ -28,6 +29,10 @@ pub struct ImportTransactionsArgs {
     /// Transactions per RecordTransactions call (at most 1000).
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
+    /// Refuse a row with an optional cell that cannot be read (margin, category,
+    /// product), instead of recording it without that cell and warning.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -213,11 +218,13 @@ pub fn parse_amount(text: &str, currency: &str) -> anyhow::Result<i64> {
     Ok(if negative { -minor } else { minor })
 }
 
-/// One CSV row as a transaction.
+/// One CSV row as a transaction, and the optional cells left out because they could
+/// not be read (refused instead with `strict`).
 fn transaction_of(
     row: &csv::StringRecord,
     columns: &HashMap<String, usize>,
-) -> anyhow::Result<pb::TransactionInput> {
+    strict: bool,
+) -> anyhow::Result<(pb::TransactionInput, Vec<pb::FieldWarning>)> {
     let get = |name: &str| {
         columns
             .get(name)
@@ -227,9 +234,21 @@ fn transaction_of(
     };
     let currency = get("currency").to_uppercase();
     let amount = parse_amount(get("amount"), &currency).context("amount")?;
+    let mut warnings = Vec::new();
     let margin = match get("margin") {
         "" => None,
-        text => Some(parse_amount(text, &currency).context("margin")?.abs()),
+        text => match parse_amount(text, &currency) {
+            Ok(margin) => Some(margin.abs()),
+            Err(error) if strict => return Err(error.context("margin")),
+            Err(_) => {
+                warnings.push(pb::FieldWarning {
+                    field: "margin".to_owned(),
+                    reason: format!("is not an amount in {currency}; left out"),
+                    value: text.to_owned(),
+                });
+                None
+            }
+        },
     };
     let kind = if amount < 0 {
         pb::TransactionKind::Return
@@ -251,7 +270,7 @@ fn transaction_of(
             }),
         }]
     };
-    Ok(pb::TransactionInput {
+    let transaction = pb::TransactionInput {
         customer: Some(parse_reference(get("customer_ref")).context("customer_ref")?),
         order_id: get("order_id").to_owned(),
         kind: kind as i32,
@@ -264,7 +283,8 @@ fn transaction_of(
         lines,
         channel: 0,
         commitment_months: 0,
-    })
+    };
+    Ok((transaction, warnings))
 }
 
 /// `idic import transactions FILE.csv`
@@ -304,13 +324,17 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
     let (mut created, mut duplicates, mut customers_created, mut rejected) =
         (0u64, 0u64, 0u64, 0u64);
     let mut errors: Vec<String> = Vec::new();
+    let mut warnings = WarningTally::default();
     for (chunk_index, chunk) in rows.chunks(args.batch).enumerate() {
         let mut batch = Vec::with_capacity(chunk.len());
         for (offset, row) in chunk.iter().enumerate() {
             // Line numbers count the header as line 1.
             let line = chunk_index * args.batch + offset + 2;
-            match transaction_of(row, &columns) {
-                Ok(transaction) => batch.push((line, transaction)),
+            match transaction_of(row, &columns, args.strict) {
+                Ok((transaction, row_warnings)) => {
+                    warnings.add_all(&row_warnings);
+                    batch.push((line, transaction));
+                }
                 Err(error) => {
                     rejected += 1;
                     errors.push(format!("line {line}: {error:#}"));
@@ -320,10 +344,14 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
         if !batch.is_empty() {
             let request = pb::RecordTransactionsRequest {
                 transactions: batch.iter().map(|(_, t)| t.clone()).collect(),
+                strict: args.strict,
             };
             match client.record_transactions(request).await {
                 Ok(response) => {
                     let response = response.into_inner();
+                    for result in &response.results {
+                        warnings.add_all(&result.warnings);
+                    }
                     created += response.created;
                     duplicates += response.duplicates;
                     customers_created += response
@@ -338,11 +366,15 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
                         match client
                             .record_transactions(pb::RecordTransactionsRequest {
                                 transactions: vec![transaction],
+                                strict: args.strict,
                             })
                             .await
                         {
                             Ok(response) => {
                                 let response = response.into_inner();
+                                for result in &response.results {
+                                    warnings.add_all(&result.warnings);
+                                }
                                 created += response.created;
                                 duplicates += response.duplicates;
                                 customers_created += response
@@ -374,6 +406,7 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
         "{} rows in {seconds:.1} s: {created} transactions recorded, {duplicates} already recorded, {customers_created} customers created, {rejected} rejected",
         rows.len()
     );
+    warnings.print("warnings: cells left out of recorded transactions (--strict refuses such rows)");
     for error in errors.iter().take(20) {
         println!("  {error}");
     }

@@ -7,6 +7,7 @@ mod differentiation;
 mod identity;
 mod interaction;
 mod serve;
+mod warnings;
 
 use std::path::PathBuf;
 
