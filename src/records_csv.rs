@@ -181,22 +181,24 @@ pub const CHANNEL_NAMES: &str = "call_center, web, email, store, mobile_app, par
 /// The channel named in a CSV cell: an empty cell is "unspecified", an unknown name is
 /// `None`.
 pub fn parse_channel(name: &str) -> Option<pb::Channel> {
-    Some(match name
-        .trim()
-        .to_ascii_lowercase()
-        .replace(['-', ' '], "_")
-        .as_str()
-    {
-        "call_center" | "callcenter" | "phone" => pb::Channel::CallCenter,
-        "web" | "website" => pb::Channel::Web,
-        "email" | "e_mail" => pb::Channel::Email,
-        "store" | "pos" => pb::Channel::Store,
-        "mobile_app" | "app" | "mobile" => pb::Channel::MobileApp,
-        "partner" | "intermediary" => pb::Channel::Partner,
-        "mail" | "post" => pb::Channel::Mail,
-        "" | "unspecified" => pb::Channel::Unspecified,
-        _ => return None,
-    })
+    Some(
+        match name
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
+            "call_center" | "callcenter" | "phone" => pb::Channel::CallCenter,
+            "web" | "website" => pb::Channel::Web,
+            "email" | "e_mail" => pb::Channel::Email,
+            "store" | "pos" => pb::Channel::Store,
+            "mobile_app" | "app" | "mobile" => pb::Channel::MobileApp,
+            "partner" | "intermediary" => pb::Channel::Partner,
+            "mail" | "post" => pb::Channel::Mail,
+            "" | "unspecified" => pb::Channel::Unspecified,
+            _ => return None,
+        },
+    )
 }
 
 #[cfg(test)]

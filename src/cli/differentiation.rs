@@ -13,8 +13,8 @@ use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ClientArgs;
-use super::warnings::WarningTally;
 use super::client::connect;
+use super::warnings::WarningTally;
 
 type Client = DifferentiationServiceClient<super::client::SuiteChannel>;
 
@@ -406,7 +406,8 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
         "{} rows in {seconds:.1} s: {created} transactions recorded, {duplicates} already recorded, {customers_created} customers created, {rejected} rejected",
         rows.len()
     );
-    warnings.print("warnings: cells left out of recorded transactions (--strict refuses such rows)");
+    warnings
+        .print("warnings: cells left out of recorded transactions (--strict refuses such rows)");
     for error in errors.iter().take(20) {
         println!("  {error}");
     }
@@ -638,6 +639,39 @@ mod tests {
         assert!(parse_amount("1.234", "EUR").is_err());
         assert!(parse_amount("abc", "EUR").is_err());
         assert!(parse_amount("", "EUR").is_err());
+    }
+
+    fn transactions_csv(text: &str) -> (HashMap<String, usize>, Vec<csv::StringRecord>) {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let columns = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_owned(), i))
+            .collect();
+        let rows = reader.records().map(Result::unwrap).collect();
+        (columns, rows)
+    }
+
+    #[test]
+    fn an_unreadable_margin_is_left_out_with_a_warning_unless_strict() {
+        let (columns, rows) = transactions_csv(
+            "customer_ref,order_id,occurred_at,amount,currency,margin,category\n\
+             loyalty:1,o-1,2025-01-01,12.50,EUR,n/a,books\n\
+             loyalty:1,o-2,2025-01-01,abc,EUR,1.00,books\n",
+        );
+        let (transaction, warnings) = transaction_of(&rows[0], &columns, false).unwrap();
+        assert_eq!(transaction.margin_minor_units, None);
+        assert_eq!(transaction.amount.unwrap().minor_units, 1250);
+        assert_eq!(transaction.lines[0].category, "books");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "margin");
+        assert_eq!(warnings[0].value, "n/a");
+        let strict = transaction_of(&rows[0], &columns, true).unwrap_err();
+        assert!(format!("{strict:#}").starts_with("margin"), "{strict:#}");
+        // A required cell still refuses the row.
+        assert!(transaction_of(&rows[1], &columns, false).is_err());
     }
 
     #[test]

@@ -17,8 +17,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::records_csv::RecordCsv;
 
 use super::ClientArgs;
-use super::warnings::WarningTally;
 use super::client::connect;
+use super::warnings::WarningTally;
 
 #[derive(Debug, Args)]
 pub struct ImportRecordsArgs {

@@ -196,7 +196,10 @@ async fn stream_file(
             }
         }
         if !records.is_empty() {
-            let _ = sender.blocking_send(pb::ImportRecordsRequest { records, strict: false });
+            let _ = sender.blocking_send(pb::ImportRecordsRequest {
+                records,
+                strict: false,
+            });
         }
         Ok(())
     });

@@ -271,7 +271,12 @@ impl IdentityService for IdentityHandler {
                     summary.warnings.push(pb::RecordWarnings {
                         index: *index,
                         key: Some(key_to_proto(&parsed.incoming.key)),
-                        warnings: parsed.warnings.iter().cloned().map(warning_to_proto).collect(),
+                        warnings: parsed
+                            .warnings
+                            .iter()
+                            .cloned()
+                            .map(warning_to_proto)
+                            .collect(),
                     });
                 }
             }

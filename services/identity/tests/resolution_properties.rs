@@ -41,7 +41,10 @@ async fn resolve_all(records: &[GeneratedRecord]) -> Vec<(String, String)> {
             });
         }
     }
-    batches.push(pb::ImportRecordsRequest { records: batch, strict: false });
+    batches.push(pb::ImportRecordsRequest {
+        records: batch,
+        strict: false,
+    });
     let suite = TestSuite::start().await;
     let mut identity = suite.identity();
     let summary = identity

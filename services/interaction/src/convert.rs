@@ -197,7 +197,12 @@ pub fn parse_record(
         MAX_SHORT_TEXT_BYTES,
         &mut violations,
     );
-    let needs = parse_needs(&request.needs, &path("needs"), &mut violations, &mut warnings);
+    let needs = parse_needs(
+        &request.needs,
+        &path("needs"),
+        &mut violations,
+        &mut warnings,
+    );
     let cost = request.cost.as_ref().and_then(|money| {
         let mut problems = Vec::new();
         let cost = parse_cost(money, &path("cost"), &mut problems);

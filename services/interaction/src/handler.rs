@@ -301,10 +301,12 @@ impl InteractionService for InteractionHandler {
             .into_iter()
             .zip(created)
             .zip(warnings)
-            .map(|((outcome, created), warnings)| pb::RecordInteractionResponse {
-                warnings: warnings.into_proto(),
-                ..record_response(outcome, created)
-            })
+            .map(
+                |((outcome, created), warnings)| pb::RecordInteractionResponse {
+                    warnings: warnings.into_proto(),
+                    ..record_response(outcome, created)
+                },
+            )
             .collect();
         Ok(Response::new(pb::RecordInteractionsResponse {
             created: results.len() as u64 - duplicates,

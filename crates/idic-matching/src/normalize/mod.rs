@@ -81,7 +81,10 @@ pub fn normalize_record(
 /// limits (every one named) or when nothing usable is left, in which case the
 /// warnings are returned as errors too, to say why. Empty fields are missing values.
 /// E-mails, phones, addresses and identifiers are deduplicated, in input order.
-pub fn normalize(raw: &RawRecord, options: &NormalizeOptions) -> Result<Normalized, Vec<FieldError>> {
+pub fn normalize(
+    raw: &RawRecord,
+    options: &NormalizeOptions,
+) -> Result<Normalized, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut record = NormalizedRecord::default();
@@ -258,7 +261,8 @@ fn postal_address(
     if errors.len() > errors_before || parts.iter().all(|(_, value)| value.trim().is_empty()) {
         return None;
     }
-    let (country, country_read) = match normalize_country(&address.country, &options.default_region) {
+    let (country, country_read) = match normalize_country(&address.country, &options.default_region)
+    {
         Ok(country) => (country, true),
         Err(reason) => {
             warnings.push(FieldWarning::new(

@@ -40,12 +40,10 @@ const MIN_EVIDENCE_DIGITS: usize = 8;
 pub fn phone_evidence(text: &str, default_region: &str) -> Option<String> {
     let region = parse_region(default_region).ok()?;
     let trimmed = text.trim();
-    let number = phonenumber::parse(Some(region), trimmed)
-        .ok()
-        .or_else(|| {
-            let international = format!("+{}", trimmed.strip_prefix("00")?);
-            phonenumber::parse(Some(region), &international).ok()
-        })?;
+    let number = phonenumber::parse(Some(region), trimmed).ok().or_else(|| {
+        let international = format!("+{}", trimmed.strip_prefix("00")?);
+        phonenumber::parse(Some(region), &international).ok()
+    })?;
     let national = number.national().value().to_string();
     if national.len() < MIN_EVIDENCE_DIGITS || is_placeholder(&national) {
         return None;

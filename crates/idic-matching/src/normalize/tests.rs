@@ -12,7 +12,10 @@ fn fields(errors: &[FieldError]) -> Vec<&str> {
 }
 
 fn warned_fields(warnings: &[FieldWarning]) -> Vec<&str> {
-    warnings.iter().map(|warning| warning.field.as_str()).collect()
+    warnings
+        .iter()
+        .map(|warning| warning.field.as_str())
+        .collect()
 }
 
 fn full_record() -> RawRecord {
@@ -223,9 +226,11 @@ fn an_invalid_but_whole_phone_number_is_kept_as_exact_evidence() {
     };
     let normalized = normalize(&raw, &options()).unwrap();
     assert_eq!(normalized.record.phones, ["+14216163490"]);
-    assert_eq!(warned_fields(&normalized.warnings), ["phones[0]", "phones[1]"]);
+    assert_eq!(
+        warned_fields(&normalized.warnings),
+        ["phones[0]", "phones[1]"]
+    );
 }
-
 
 #[test]
 fn an_empty_record_is_one_error_on_the_record() {
