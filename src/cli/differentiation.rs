@@ -10,11 +10,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use idic_differentiation::domain::minor_unit_exponent;
 use idic_proto::v1 as pb;
 use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient;
+use idic_runtime::warnings::WarningCounts;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ClientArgs;
 use super::client::connect;
-use super::warnings::WarningTally;
+use super::warnings::print_warning_counts;
 
 type Client = DifferentiationServiceClient<super::client::SuiteChannel>;
 
@@ -324,7 +325,7 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
     let (mut created, mut duplicates, mut customers_created, mut rejected) =
         (0u64, 0u64, 0u64, 0u64);
     let mut errors: Vec<String> = Vec::new();
-    let mut warnings = WarningTally::default();
+    let mut warnings = WarningCounts::default();
     for (chunk_index, chunk) in rows.chunks(args.batch).enumerate() {
         let mut batch = Vec::with_capacity(chunk.len());
         for (offset, row) in chunk.iter().enumerate() {
@@ -406,8 +407,10 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
         "{} rows in {seconds:.1} s: {created} transactions recorded, {duplicates} already recorded, {customers_created} customers created, {rejected} rejected",
         rows.len()
     );
-    warnings
-        .print("warnings: cells left out of recorded transactions (--strict refuses such rows)");
+    print_warning_counts(
+        "warnings: cells left out of recorded transactions (--strict refuses such rows)",
+        warnings,
+    );
     for error in errors.iter().take(20) {
         println!("  {error}");
     }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use futures::StreamExt;
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
+use idic_runtime::warnings::WarningCounts;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -18,7 +19,7 @@ use crate::records_csv::RecordCsv;
 
 use super::ClientArgs;
 use super::client::connect;
-use super::warnings::WarningTally;
+use super::warnings::print_warning_counts;
 
 #[derive(Debug, Args)]
 pub struct ImportRecordsArgs {
@@ -174,7 +175,7 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
         "customers: {} new, {} merged into others",
         summary.customers_created, summary.customers_merged
     );
-    print_warning_counts(&summary, &csv_outcome);
+    print_import_warnings(&summary, &csv_outcome);
     let mut rejected: Vec<(u64, String, String)> = csv_outcome.refused.clone();
     rejected.extend(summary.errors.iter().map(|error| {
         let key = error
@@ -205,7 +206,7 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
 /// wire record cannot carry, and, with --strict, the rows refused for them.
 #[derive(Debug, Default)]
 struct CsvOutcome {
-    warnings: WarningTally,
+    warnings: WarningCounts,
     /// (data row from 1, key, reasons).
     refused: Vec<(u64, String, String)>,
 }
@@ -242,15 +243,18 @@ impl CsvOutcome {
 
 /// The import's warnings per field and reason, the server's and the CSV reader's
 /// together, most frequent first.
-fn print_warning_counts(summary: &pb::ImportRecordsResponse, csv: &CsvOutcome) {
-    let mut tally = csv.warnings.clone();
+fn print_import_warnings(summary: &pb::ImportRecordsResponse, csv: &CsvOutcome) {
+    let mut counts = csv.warnings.clone();
     for count in &summary.warning_counts {
-        tally.add(&count.field, &count.reason, count.count);
+        counts.add(&count.field, &count.reason, count.count);
     }
-    tally.print(&format!(
-        "warnings: {} records stored with fields kept as received and not matched on (--strict refuses them)",
-        summary.warned
-    ));
+    print_warning_counts(
+        &format!(
+            "warnings: {} records stored with fields kept as received and not matched on (--strict refuses them)",
+            summary.warned
+        ),
+        counts,
+    );
 }
 
 /// `idic export clusters`

@@ -43,6 +43,66 @@ impl FieldWarnings {
     }
 }
 
+/// Warnings of many records counted per field (list positions left out, so that
+/// `phones[0]` and `phones[1]` count together) and reason, for import summaries.
+#[derive(Debug, Clone, Default)]
+pub struct WarningCounts {
+    counts: std::collections::HashMap<(String, String), u64>,
+}
+
+impl WarningCounts {
+    pub fn add(&mut self, field: &str, reason: &str, count: u64) {
+        *self
+            .counts
+            .entry((without_positions(field), reason.to_owned()))
+            .or_default() += count;
+    }
+
+    pub fn add_all<'a>(&mut self, warnings: impl IntoIterator<Item = &'a pb::FieldWarning>) {
+        for warning in warnings {
+            self.add(&warning.field, &warning.reason, 1);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Most frequent first; ties by field and reason, so that the answer is stable.
+    pub fn into_proto(self) -> Vec<pb::WarningCount> {
+        let mut counts: Vec<pb::WarningCount> = self
+            .counts
+            .into_iter()
+            .map(|((field, reason), count)| pb::WarningCount {
+                field,
+                reason,
+                count,
+            })
+            .collect();
+        counts.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| (&a.field, &a.reason).cmp(&(&b.field, &b.reason)))
+        });
+        counts
+    }
+}
+
+/// `transactions[3].lines[0].category` -> `transactions.lines.category`.
+pub fn without_positions(path: &str) -> String {
+    let mut plain = String::with_capacity(path.len());
+    let mut in_brackets = false;
+    for ch in path.chars() {
+        match ch {
+            '[' => in_brackets = true,
+            ']' => in_brackets = false,
+            _ if !in_brackets => plain.push(ch),
+            _ => {}
+        }
+    }
+    plain
+}
+
 /// At most `MAX_ECHOED_VALUE_BYTES` of `value`, cut at a character boundary.
 fn bounded(value: &str) -> &str {
     if value.len() <= MAX_ECHOED_VALUE_BYTES {
@@ -67,6 +127,35 @@ mod tests {
         let proto = warnings.into_proto();
         assert!(proto[0].value.len() <= MAX_ECHOED_VALUE_BYTES);
         assert!(long.starts_with(&proto[0].value));
+    }
+
+    #[test]
+    fn counts_group_a_field_over_its_positions_most_frequent_first() {
+        let mut counts = WarningCounts::default();
+        let warning = |field: &str, reason: &str| pb::FieldWarning {
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+            value: String::new(),
+        };
+        counts.add_all(&[
+            warning("transactions[0].lines[1].category", "too long"),
+            warning("date_of_birth", "no such day"),
+            warning("transactions[7].lines[0].category", "too long"),
+        ]);
+        counts.add("date_of_birth", "in the future", 1);
+        let summary: Vec<(String, String, u64)> = counts
+            .into_proto()
+            .into_iter()
+            .map(|count| (count.field, count.reason, count.count))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("transactions.lines.category".into(), "too long".into(), 2),
+                ("date_of_birth".into(), "in the future".into(), 1),
+                ("date_of_birth".into(), "no such day".into(), 1),
+            ]
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use idic_runtime::auth::Caller;
 use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
+use idic_runtime::warnings::WarningCounts;
 use idic_runtime::{ApiError, ApiResult, FieldViolation};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -249,7 +250,7 @@ impl IdentityService for IdentityHandler {
         let options = self.identity.normalize_options().clone();
         tokio::spawn(parse_batches(stream, options, parsed_sender));
         let mut summary = pb::ImportRecordsResponse::default();
-        let mut warning_counts = WarningTally::default();
+        let mut warning_counts = WarningCounts::default();
         let mut pending: std::collections::VecDeque<Committed<Vec<crate::engine::UpsertResult>>> =
             std::collections::VecDeque::new();
         while let Some(batch) = parsed.recv().await {
@@ -266,7 +267,9 @@ impl IdentityService for IdentityHandler {
                     continue;
                 }
                 summary.warned += 1;
-                warning_counts.add(&parsed.warnings);
+                for warning in &parsed.warnings {
+                    warning_counts.add(&warning.field, &warning.reason, 1);
+                }
                 if summary.warnings.len() < MAX_REPORTED_WARNINGS {
                     summary.warnings.push(pb::RecordWarnings {
                         index: *index,
@@ -306,7 +309,7 @@ impl IdentityService for IdentityHandler {
             let results = committed.wait().await?;
             tally(&mut summary, &results);
         }
-        summary.warning_counts = warning_counts.into_counts();
+        summary.warning_counts = warning_counts.into_proto();
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(Response::new(summary))
     }
@@ -792,54 +795,4 @@ fn tally(summary: &mut pb::ImportRecordsResponse, results: &[crate::engine::Upse
         summary.customers_created += result.created as u64;
         summary.customers_merged += result.absorbed as u64;
     }
-}
-
-/// An import's warnings counted per field (list positions left out, so that
-/// `phones[0]` and `phones[1]` count together) and reason.
-#[derive(Default)]
-struct WarningTally {
-    counts: std::collections::HashMap<(String, String), u64>,
-}
-
-impl WarningTally {
-    fn add(&mut self, warnings: &[idic_matching::record::FieldWarning]) {
-        for warning in warnings {
-            let key = (without_positions(&warning.field), warning.reason.clone());
-            *self.counts.entry(key).or_default() += 1;
-        }
-    }
-
-    /// Most frequent first; ties by field and reason, so the answer is stable.
-    fn into_counts(self) -> Vec<pb::WarningCount> {
-        let mut counts: Vec<pb::WarningCount> = self
-            .counts
-            .into_iter()
-            .map(|((field, reason), count)| pb::WarningCount {
-                field,
-                reason,
-                count,
-            })
-            .collect();
-        counts.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then_with(|| (&a.field, &a.reason).cmp(&(&b.field, &b.reason)))
-        });
-        counts
-    }
-}
-
-/// `identifiers[2].value` -> `identifiers.value`.
-fn without_positions(path: &str) -> String {
-    let mut plain = String::with_capacity(path.len());
-    let mut in_brackets = false;
-    for ch in path.chars() {
-        match ch {
-            '[' => in_brackets = true,
-            ']' => in_brackets = false,
-            _ if !in_brackets => plain.push(ch),
-            _ => {}
-        }
-    }
-    plain
 }
