@@ -13,6 +13,8 @@ pub struct RecordCsv<R: std::io::Read> {
     reader: csv::Reader<R>,
     columns: Columns,
     row: csv::StringRecord,
+    /// What the last row had that the wire record cannot carry (an unknown channel).
+    warnings: Vec<pb::FieldWarning>,
 }
 
 impl RecordCsv<std::fs::File> {
@@ -34,15 +36,23 @@ impl<R: std::io::Read> RecordCsv<R> {
             reader,
             columns,
             row: csv::StringRecord::new(),
+            warnings: Vec::new(),
         })
     }
 
     /// The next row as a source record, or `None` at the end.
     pub fn next_record(&mut self) -> anyhow::Result<Option<pb::SourceRecord>> {
+        self.warnings.clear();
         if !self.reader.read_record(&mut self.row)? {
             return Ok(None);
         }
-        Ok(Some(self.columns.record(&self.row)))
+        Ok(Some(self.columns.record(&self.row, &mut self.warnings)))
+    }
+
+    /// The warnings of the row `next_record` returned last: cells that the record
+    /// leaves out because they could not be read (the row is still a record).
+    pub fn row_warnings(&self) -> &[pb::FieldWarning] {
+        &self.warnings
     }
 }
 
@@ -92,7 +102,11 @@ impl Columns {
             .trim()
     }
 
-    fn record(&self, row: &csv::StringRecord) -> pb::SourceRecord {
+    fn record(
+        &self,
+        row: &csv::StringRecord,
+        warnings: &mut Vec<pb::FieldWarning>,
+    ) -> pb::SourceRecord {
         let text = |name: &str| self.get(row, name).to_owned();
         let list = |name: &str| {
             let value = self.get(row, name);
@@ -112,10 +126,19 @@ impl Columns {
             country: text("country"),
         };
         let has_address = address != pb::PostalAddress::default();
+        let channel_name = self.get(row, "channel");
+        let channel = parse_channel(channel_name).unwrap_or_else(|| {
+            warnings.push(pb::FieldWarning {
+                field: "channel".to_owned(),
+                reason: format!("is not a known channel; the valid ones are {CHANNEL_NAMES}"),
+                value: channel_name.to_owned(),
+            });
+            pb::Channel::Unspecified
+        });
         pb::SourceRecord {
             source_system: text("source_system"),
             source_record_id: text("source_record_id"),
-            channel: channel(self.get(row, "channel")) as i32,
+            channel: channel as i32,
             name: Some(pb::PersonName {
                 prefix: String::new(),
                 given: text("given_name"),
@@ -151,23 +174,31 @@ impl Columns {
     }
 }
 
-/// The channel named in a CSV cell; unknown names are "unspecified".
-pub fn channel(name: &str) -> pb::Channel {
-    match name
-        .trim()
-        .to_ascii_lowercase()
-        .replace(['-', ' '], "_")
-        .as_str()
-    {
-        "call_center" | "callcenter" | "phone" => pb::Channel::CallCenter,
-        "web" | "website" => pb::Channel::Web,
-        "email" | "e_mail" => pb::Channel::Email,
-        "store" | "pos" => pb::Channel::Store,
-        "mobile_app" | "app" | "mobile" => pb::Channel::MobileApp,
-        "partner" | "intermediary" => pb::Channel::Partner,
-        "mail" | "post" => pb::Channel::Mail,
-        _ => pb::Channel::Unspecified,
-    }
+/// The channel names a CSV cell may hold (with their aliases, any case, `-` or ` `
+/// for `_`), as a warning lists them.
+pub const CHANNEL_NAMES: &str = "call_center, web, email, store, mobile_app, partner, mail";
+
+/// The channel named in a CSV cell: an empty cell is "unspecified", an unknown name is
+/// `None`.
+pub fn parse_channel(name: &str) -> Option<pb::Channel> {
+    Some(
+        match name
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
+            "call_center" | "callcenter" | "phone" => pb::Channel::CallCenter,
+            "web" | "website" => pb::Channel::Web,
+            "email" | "e_mail" => pb::Channel::Email,
+            "store" | "pos" => pb::Channel::Store,
+            "mobile_app" | "app" | "mobile" => pb::Channel::MobileApp,
+            "partner" | "intermediary" => pb::Channel::Partner,
+            "mail" | "post" => pb::Channel::Mail,
+            "" | "unspecified" => pb::Channel::Unspecified,
+            _ => return None,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -197,6 +228,33 @@ mod tests {
                 && second.identifiers.is_empty()
         );
         assert!(csv.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unknown_channel_is_a_warning_naming_the_valid_ones_and_the_row_is_kept() {
+        let data = "source_system,source_record_id,channel,given_name\n\
+                    crm,1,fax,Ann\n\
+                    crm,2,,Bob\n\
+                    crm,3,Call Center,Cy\n";
+        let mut csv = RecordCsv::from_reader(data.as_bytes()).unwrap();
+        let fax = csv.next_record().unwrap().unwrap();
+        assert_eq!(fax.source_record_id, "1");
+        assert_eq!(fax.channel, pb::Channel::Unspecified as i32);
+        let warnings = csv.row_warnings();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "channel");
+        assert_eq!(warnings[0].value, "fax");
+        assert!(
+            warnings[0].reason.contains("call_center, web, email"),
+            "{}",
+            warnings[0].reason
+        );
+        // An empty cell is a missing value, not a mistake.
+        csv.next_record().unwrap().unwrap();
+        assert!(csv.row_warnings().is_empty());
+        let known = csv.next_record().unwrap().unwrap();
+        assert_eq!(known.channel, pb::Channel::CallCenter as i32);
+        assert!(csv.row_warnings().is_empty());
     }
 
     #[test]

@@ -267,6 +267,7 @@ async fn seed_customer(suite: &TestSuite, email: &str, record_id: &str) -> Strin
                 emails: vec![email.into()],
                 ..Default::default()
             }),
+            strict: false,
         })
         .await
         .unwrap()
@@ -825,6 +826,7 @@ async fn seed_customer_without_interaction(suite: &TestSuite) -> String {
                 emails: vec!["cy@example.com".into()],
                 ..Default::default()
             }),
+            strict: false,
         })
         .await
         .unwrap()

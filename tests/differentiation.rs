@@ -122,6 +122,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let first = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: batch.clone(),
+            strict: false,
         })
         .await
         .unwrap()
@@ -141,6 +142,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let retry = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: batch,
+            strict: false,
         })
         .await
         .unwrap()
@@ -173,6 +175,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![purchase("A1", "o-4", START, 100, "books"), bad],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -190,6 +193,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![negative],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -201,6 +205,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![pb::TransactionInput::default()],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -212,6 +217,7 @@ async fn transactions_are_idempotent_and_validated(backend: Backend) {
     let status = client
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![unknown],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -256,6 +262,7 @@ async fn refit_scores_the_base(backend: Backend) {
         client
             .record_transactions(pb::RecordTransactionsRequest {
                 transactions: chunk.to_vec(),
+                strict: false,
             })
             .await
             .unwrap();
@@ -505,6 +512,7 @@ async fn value_follows_identity(backend: Backend) {
                 purchase("M1", "m-1", START, 1_000, "books"),
                 purchase("M2", "m-2", START + DAY, 2_000, "music"),
             ],
+            strict: false,
         })
         .await
         .unwrap()
@@ -618,6 +626,7 @@ async fn purchases_reach_the_timeline_once(backend: Backend) {
             .differentiation()
             .record_transactions(pb::RecordTransactionsRequest {
                 transactions: batch.clone(),
+                strict: false,
             })
             .await
             .unwrap();

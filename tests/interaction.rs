@@ -56,6 +56,7 @@ async fn create_customer(suite: &TestSuite, id: &str, given: &str, email: &str) 
                 emails: vec![email.into()],
                 ..Default::default()
             }),
+            strict: false,
         })
         .await
         .expect("identity takes the record")
@@ -309,6 +310,7 @@ async fn complaint_story(backend: Backend) {
                 currency: "euro".into(),
                 minor_units: -1,
             }),
+            strict: true,
             ..Default::default()
         })
         .await
@@ -335,6 +337,7 @@ async fn complaint_story(backend: Backend) {
                     ..Default::default()
                 },
             ],
+            strict: true,
         })
         .await
         .unwrap_err();
@@ -378,6 +381,7 @@ async fn complaint_story(backend: Backend) {
                 ..Default::default()
             })
             .collect(),
+        strict: false,
     };
     let first_batch = interactions
         .record_interactions(emails.clone())

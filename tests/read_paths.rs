@@ -49,6 +49,7 @@ async fn seed_identity(suite: &TestSuite) -> (String, String) {
     let ann = identity
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(record("webshop", "u-17", "Ann", "ann.lee@example.com")),
+            strict: false,
         })
         .await
         .unwrap()
@@ -57,6 +58,7 @@ async fn seed_identity(suite: &TestSuite) -> (String, String) {
     let other = identity
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(record("crm", "c-3", "A.", "a.lee@work.example")),
+            strict: false,
         })
         .await
         .unwrap()

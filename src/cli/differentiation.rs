@@ -10,11 +10,13 @@ use clap::{Args, Subcommand, ValueEnum};
 use idic_proto::v1 as pb;
 use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient;
 use idic_runtime::money::{format_major, format_money, minor_unit_exponent};
+use idic_runtime::warnings::WarningCounts;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ClientArgs;
 use super::client::connect;
 use super::reference::parse_customer_ref;
+use super::warnings::print_warning_counts;
 
 type Client = DifferentiationServiceClient<super::client::SuiteChannel>;
 
@@ -29,6 +31,10 @@ pub struct ImportTransactionsArgs {
     /// Transactions per RecordTransactions call (at most 1000).
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
+    /// Refuse a row with an optional cell that cannot be read (margin, category,
+    /// product), instead of recording it without that cell and warning.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -193,11 +199,13 @@ pub fn parse_amount(text: &str, currency: &str) -> anyhow::Result<i64> {
     Ok(if negative { -minor } else { minor })
 }
 
-/// One CSV row as a transaction.
+/// One CSV row as a transaction, and the optional cells left out because they could
+/// not be read (refused instead with `strict`).
 fn transaction_of(
     row: &csv::StringRecord,
     columns: &HashMap<String, usize>,
-) -> anyhow::Result<pb::TransactionInput> {
+    strict: bool,
+) -> anyhow::Result<(pb::TransactionInput, Vec<pb::FieldWarning>)> {
     let get = |name: &str| {
         columns
             .get(name)
@@ -207,9 +215,21 @@ fn transaction_of(
     };
     let currency = get("currency").to_uppercase();
     let amount = parse_amount(get("amount"), &currency).context("amount")?;
+    let mut warnings = Vec::new();
     let margin = match get("margin") {
         "" => None,
-        text => Some(parse_amount(text, &currency).context("margin")?.abs()),
+        text => match parse_amount(text, &currency) {
+            Ok(margin) => Some(margin.abs()),
+            Err(error) if strict => return Err(error.context("margin")),
+            Err(_) => {
+                warnings.push(pb::FieldWarning {
+                    field: "margin".to_owned(),
+                    reason: format!("is not an amount in {currency}; left out"),
+                    value: text.to_owned(),
+                });
+                None
+            }
+        },
     };
     let kind = if amount < 0 {
         pb::TransactionKind::Return
@@ -231,7 +251,7 @@ fn transaction_of(
             }),
         }]
     };
-    Ok(pb::TransactionInput {
+    let transaction = pb::TransactionInput {
         customer: Some(parse_customer_ref(get("customer_ref")).context("customer_ref")?),
         order_id: get("order_id").to_owned(),
         kind: kind as i32,
@@ -244,7 +264,8 @@ fn transaction_of(
         lines,
         channel: 0,
         commitment_months: 0,
-    })
+    };
+    Ok((transaction, warnings))
 }
 
 /// What an import did: counts, and one message per rejected row naming its line.
@@ -256,6 +277,8 @@ pub struct ImportReport {
     pub customers_created: u64,
     pub rejected: u64,
     pub errors: Vec<String>,
+    /// Optional cells left out of recorded transactions, per field and reason.
+    pub warnings: WarningCounts,
 }
 
 /// `idic import transactions FILE.csv`
@@ -266,6 +289,10 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
     println!(
         "{} rows in {seconds:.1} s: {} transactions recorded, {} already recorded, {} customers created, {} rejected",
         report.rows, report.created, report.duplicates, report.customers_created, report.rejected
+    );
+    print_warning_counts(
+        "warnings: cells left out of recorded transactions (--strict refuses such rows)",
+        report.warnings.clone(),
     );
     for error in report.errors.iter().take(20) {
         println!("  {error}");
@@ -316,13 +343,17 @@ pub async fn record_transactions_file(
     let (mut created, mut duplicates, mut customers_created, mut rejected) =
         (0u64, 0u64, 0u64, 0u64);
     let mut errors: Vec<String> = Vec::new();
+    let mut warnings = WarningCounts::default();
     for (chunk_index, chunk) in rows.chunks(args.batch).enumerate() {
         let mut batch = Vec::with_capacity(chunk.len());
         for (offset, row) in chunk.iter().enumerate() {
             // Line numbers count the header as line 1.
             let line = chunk_index * args.batch + offset + 2;
-            match transaction_of(row, &columns) {
-                Ok(transaction) => batch.push((line, transaction)),
+            match transaction_of(row, &columns, args.strict) {
+                Ok((transaction, row_warnings)) => {
+                    warnings.add_all(&row_warnings);
+                    batch.push((line, transaction));
+                }
                 Err(error) => {
                     rejected += 1;
                     errors.push(format!("line {line}: {error:#}"));
@@ -332,10 +363,14 @@ pub async fn record_transactions_file(
         if !batch.is_empty() {
             let request = pb::RecordTransactionsRequest {
                 transactions: batch.iter().map(|(_, t)| t.clone()).collect(),
+                strict: args.strict,
             };
             match client.record_transactions(request).await {
                 Ok(response) => {
                     let response = response.into_inner();
+                    for result in &response.results {
+                        warnings.add_all(&result.warnings);
+                    }
                     created += response.created;
                     duplicates += response.duplicates;
                     customers_created += response
@@ -357,11 +392,15 @@ pub async fn record_transactions_file(
                         match client
                             .record_transactions(pb::RecordTransactionsRequest {
                                 transactions: vec![transaction],
+                                strict: args.strict,
                             })
                             .await
                         {
                             Ok(response) => {
                                 let response = response.into_inner();
+                                for result in &response.results {
+                                    warnings.add_all(&result.warnings);
+                                }
                                 created += response.created;
                                 duplicates += response.duplicates;
                                 customers_created += response
@@ -395,6 +434,7 @@ pub async fn record_transactions_file(
         customers_created,
         rejected,
         errors,
+        warnings,
     })
 }
 
@@ -700,6 +740,39 @@ mod tests {
         assert!(parse_amount("1.234", "EUR").is_err());
         assert!(parse_amount("abc", "EUR").is_err());
         assert!(parse_amount("", "EUR").is_err());
+    }
+
+    fn transactions_csv(text: &str) -> (HashMap<String, usize>, Vec<csv::StringRecord>) {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let columns = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_owned(), i))
+            .collect();
+        let rows = reader.records().map(Result::unwrap).collect();
+        (columns, rows)
+    }
+
+    #[test]
+    fn an_unreadable_margin_is_left_out_with_a_warning_unless_strict() {
+        let (columns, rows) = transactions_csv(
+            "customer_ref,order_id,occurred_at,amount,currency,margin,category\n\
+             loyalty:1,o-1,2025-01-01,12.50,EUR,n/a,books\n\
+             loyalty:1,o-2,2025-01-01,abc,EUR,1.00,books\n",
+        );
+        let (transaction, warnings) = transaction_of(&rows[0], &columns, false).unwrap();
+        assert_eq!(transaction.margin_minor_units, None);
+        assert_eq!(transaction.amount.unwrap().minor_units, 1250);
+        assert_eq!(transaction.lines[0].category, "books");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "margin");
+        assert_eq!(warnings[0].value, "n/a");
+        let strict = transaction_of(&rows[0], &columns, true).unwrap_err();
+        assert!(format!("{strict:#}").starts_with("margin"), "{strict:#}");
+        // A required cell still refuses the row.
+        assert!(transaction_of(&rows[1], &columns, false).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use futures::StreamExt;
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
+use idic_runtime::warnings::WarningCounts;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -19,6 +20,7 @@ use crate::records_csv::RecordCsv;
 use super::ClientArgs;
 use super::client::connect;
 use super::output;
+use super::warnings::print_warning_counts;
 
 #[derive(Debug, Args)]
 pub struct ImportRecordsArgs {
@@ -31,6 +33,10 @@ pub struct ImportRecordsArgs {
     /// Records per message on the stream.
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
+    /// Refuse a row with any cell that cannot be read (a phone, an e-mail, a date, a
+    /// country, a channel), instead of storing it with a warning.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -110,53 +116,69 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
     let (sender, receiver) = mpsc::channel::<pb::ImportRecordsRequest>(4);
     let path = args.file.clone();
     let batch = args.batch;
+    let strict = args.strict;
     let reader_progress = progress.clone();
     // Reading and parsing the CSV runs beside the stream, so the network never waits on it.
-    let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<CsvOutcome> {
         let mut reader = RecordCsv::open(&path)?;
+        let mut outcome = CsvOutcome::default();
         let mut records = Vec::with_capacity(batch);
+        let mut row: u64 = 0;
         while let Some(record) = reader.next_record()? {
+            row += 1;
+            let warnings = reader.row_warnings();
+            if !warnings.is_empty() {
+                if strict {
+                    outcome.refuse(row, &record, warnings);
+                    continue;
+                }
+                outcome.warn(warnings);
+            }
             records.push(record);
             if records.len() == batch {
                 reader_progress.inc(batch as u64);
                 if sender
                     .blocking_send(pb::ImportRecordsRequest {
                         records: std::mem::take(&mut records),
+                        strict,
                     })
                     .is_err()
                 {
-                    return Ok(());
+                    return Ok(outcome);
                 }
             }
         }
         reader_progress.inc(records.len() as u64);
         if !records.is_empty() {
-            let _ = sender.blocking_send(pb::ImportRecordsRequest { records });
+            let _ = sender.blocking_send(pb::ImportRecordsRequest { records, strict });
         }
-        Ok(())
+        Ok(outcome)
     });
     let started = Instant::now();
     let response = client.import_records(ReceiverStream::new(receiver)).await;
-    reader.await.context("the CSV reader stopped")??;
+    let csv_outcome = reader.await.context("the CSV reader stopped")??;
     progress.finish_and_clear();
     let summary = response
         .map_err(|status| anyhow::anyhow!("import failed: {}", status.message()))?
         .into_inner();
     let seconds = started.elapsed().as_secs_f64();
+    let received = summary.received + csv_outcome.refused.len() as u64;
     println!(
         "records: {} received, {} stored, {} unchanged, {} rejected in {:.1} s ({:.0} records/s)",
-        summary.received,
+        received,
         summary.accepted,
         summary.unchanged,
-        summary.rejected,
+        summary.rejected + csv_outcome.refused.len() as u64,
         seconds,
-        summary.received as f64 / seconds.max(1e-9)
+        received as f64 / seconds.max(1e-9)
     );
     println!(
         "customers: {} new, {} merged into others",
         summary.customers_created, summary.customers_merged
     );
-    for error in summary.errors.iter().take(20) {
+    print_import_warnings(&summary, &csv_outcome);
+    let mut rejected: Vec<(u64, String, String)> = csv_outcome.refused.clone();
+    rejected.extend(summary.errors.iter().map(|error| {
         let key = error
             .key
             .as_ref()
@@ -167,12 +189,73 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
             .iter()
             .map(|f| format!("{}: {}", f.field, f.description))
             .collect();
-        println!("  row {} ({key}): {}", error.index + 2, fields.join("; "));
+        (csv_outcome.row_of(error.index), key, fields.join("; "))
+    }));
+    rejected.sort_by_key(|(row, _, _)| *row);
+    for (row, key, fields) in rejected.iter().take(20) {
+        // Numbered as lines of the file, the header being line 1.
+        println!("  row {} ({key}): {fields}", row + 1);
     }
-    if summary.rejected > 20 {
-        println!("  ... and {} more rejected rows", summary.rejected - 20);
+    let rejected_total = summary.rejected + csv_outcome.refused.len() as u64;
+    if rejected_total > 20 {
+        println!("  ... and {} more rejected rows", rejected_total - 20);
     }
     Ok(())
+}
+
+/// What reading the CSV found that the server does not see: the warnings of cells the
+/// wire record cannot carry, and, with --strict, the rows refused for them.
+#[derive(Debug, Default)]
+struct CsvOutcome {
+    warnings: WarningCounts,
+    /// (data row from 1, key, reasons).
+    refused: Vec<(u64, String, String)>,
+}
+
+impl CsvOutcome {
+    fn warn(&mut self, warnings: &[pb::FieldWarning]) {
+        self.warnings.add_all(warnings);
+    }
+
+    /// The data row (from 1) of the record the server saw at `index` (from 0): the
+    /// rows refused here were not sent.
+    fn row_of(&self, index: u64) -> u64 {
+        let mut row = index + 1;
+        for (refused, _, _) in &self.refused {
+            if *refused <= row {
+                row += 1;
+            }
+        }
+        row
+    }
+
+    fn refuse(&mut self, row: u64, record: &pb::SourceRecord, warnings: &[pb::FieldWarning]) {
+        let reasons: Vec<String> = warnings
+            .iter()
+            .map(|warning| format!("{}: {}", warning.field, warning.reason))
+            .collect();
+        self.refused.push((
+            row,
+            format!("{}/{}", record.source_system, record.source_record_id),
+            reasons.join("; "),
+        ));
+    }
+}
+
+/// The import's warnings per field and reason, the server's and the CSV reader's
+/// together, most frequent first.
+fn print_import_warnings(summary: &pb::ImportRecordsResponse, csv: &CsvOutcome) {
+    let mut counts = csv.warnings.clone();
+    for count in &summary.warning_counts {
+        counts.add(&count.field, &count.reason, count.count);
+    }
+    print_warning_counts(
+        &format!(
+            "warnings: {} records stored with fields kept as received and not matched on (--strict refuses them)",
+            summary.warned
+        ),
+        counts,
+    );
 }
 
 /// `idic export clusters`: one row per record, written as the stream arrives.

@@ -412,6 +412,7 @@ pub async fn record_interaction(args: &RecordInteractionArgs) -> anyhow::Result<
         }),
         idempotency_key: args.key.clone(),
         automated: args.automated,
+        strict: false,
     };
     let mut client = Client::new(connect(&args.client).await?);
     let response = client

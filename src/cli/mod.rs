@@ -9,6 +9,7 @@ mod interaction;
 mod output;
 mod reference;
 mod serve;
+mod warnings;
 
 use std::path::PathBuf;
 

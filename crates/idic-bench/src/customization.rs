@@ -278,6 +278,7 @@ async fn seed(url: &str, customers: usize) -> anyhow::Result<()> {
                     emails: vec![email(index)],
                     ..Default::default()
                 }),
+                strict: false,
             })
             .await?;
         for order in 0..(1 + index % 4) {
@@ -330,6 +331,7 @@ async fn seed(url: &str, customers: usize) -> anyhow::Result<()> {
         differentiation
             .record_transactions(pb::RecordTransactionsRequest {
                 transactions: batch.to_vec(),
+                strict: false,
             })
             .await?;
     }

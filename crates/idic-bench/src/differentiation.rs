@@ -297,6 +297,7 @@ fn value(args: &ValueArgs) -> anyhow::Result<()> {
                         }],
                         ..Default::default()
                     }),
+                    strict: false,
                 })
                 .await?;
             customer_ids.push(response.into_inner().customer_id);

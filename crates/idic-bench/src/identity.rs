@@ -202,6 +202,7 @@ async fn stream_file(
                 && sender
                     .blocking_send(pb::ImportRecordsRequest {
                         records: std::mem::take(&mut records),
+                        strict: false,
                     })
                     .is_err()
             {
@@ -209,7 +210,10 @@ async fn stream_file(
             }
         }
         if !records.is_empty() {
-            let _ = sender.blocking_send(pb::ImportRecordsRequest { records });
+            let _ = sender.blocking_send(pb::ImportRecordsRequest {
+                records,
+                strict: false,
+            });
         }
         Ok(())
     });

@@ -173,6 +173,7 @@ async fn seed_customers(
                     }],
                     ..Default::default()
                 }),
+                strict: false,
             })
             .await?;
         ids.push(response.into_inner().customer_id);
@@ -268,7 +269,7 @@ fn record(args: &RecordArgs) -> anyhow::Result<()> {
                             .map(|n| call_request(&ids[(n as usize) % ids.len()], n))
                             .collect();
                         client
-                            .record_interactions(pb::RecordInteractionsRequest { interactions })
+                            .record_interactions(pb::RecordInteractionsRequest { interactions, strict: false })
                             .await
                             .map(|response| response.into_inner().created)
                     };

@@ -1,7 +1,7 @@
 //! A source record's fields as received (`RawRecord`) and in comparable form
 //! (`NormalizedRecord`). The identity service converts the wire message into a
-//! `RawRecord`; `normalize::normalize_record` turns it into a `NormalizedRecord` or
-//! says which fields are bad.
+//! `RawRecord`; `normalize::normalize` turns it into a `NormalizedRecord` with a
+//! warning for each field it could not read, or says why the record is unusable.
 
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +134,37 @@ impl FieldError {
         FieldError {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+}
+
+/// A field of a raw record that could not be read (a phone that is not a number, a day
+/// that does not exist). The record is kept with the field as received; the field is
+/// left out of the comparisons (but see `normalize::phone_evidence`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldWarning {
+    /// The field's path in the record (`phones[0]`, `addresses[1].country`).
+    pub field: String,
+    /// Why it could not be read; never contains the value, so it can be counted.
+    pub reason: String,
+    /// The value as received.
+    pub value: String,
+}
+
+impl FieldWarning {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>, value: &str) -> Self {
+        FieldWarning {
+            field: field.into(),
+            reason: reason.into(),
+            value: value.to_owned(),
+        }
+    }
+
+    /// The same problem as a refusal, for callers that ask for strict checking.
+    pub fn into_error(self) -> FieldError {
+        FieldError {
+            field: self.field,
+            reason: self.reason,
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod shared;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
+pub mod warnings;
 
 pub use config::{Config, ServiceName};
 pub use error::{ApiError, ApiResult, FieldViolation};

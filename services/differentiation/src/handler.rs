@@ -17,6 +17,7 @@ use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{micros_from_timestamp, now_micros, timestamp_from_micros};
 use idic_value::diagnostics::Diagnostics;
 use idic_value::holdout::HoldoutCheck;
+use idic_runtime::warnings::FieldWarnings;
 use idic_value::jackson::{self, Commitment, CustomerType};
 use idic_value::skew::{self, Tier};
 use idic_value::{TimeUnit, needs};
@@ -139,6 +140,8 @@ pub fn selector_of_anchor(anchor: &str) -> CustomerSelector {
 struct Input {
     selector: CustomerSelector,
     transaction: Transaction,
+    /// Optional fields left out because they could not be read.
+    warnings: FieldWarnings,
 }
 
 fn violation(index: usize, field: &str, description: &str) -> FieldViolation {
@@ -153,8 +156,19 @@ fn valid_text(text: &str, max: usize) -> bool {
     text.len() <= max && !text.chars().any(char::is_control)
 }
 
-fn parse_input(index: usize, input: &pb::TransactionInput) -> Result<Input, Vec<FieldViolation>> {
+/// A transaction of the request. The key (order id, kind), the customer, the time and
+/// the amount are required: without them the transaction is refused. An optional
+/// field that cannot be read (channel, commitment, a line's product, category or
+/// amount) is left out with a warning, and the transaction is kept; with `strict` it
+/// is refused instead.
+fn parse_input(
+    index: usize,
+    input: &pb::TransactionInput,
+    strict: bool,
+) -> Result<Input, Vec<FieldViolation>> {
     let mut violations = Vec::new();
+    let mut warnings = FieldWarnings::default();
+    let path = |field: &str| format!("transactions[{index}].{field}");
     let selector = CustomerSelector::parse(
         input.customer.as_ref(),
         &format!("transactions[{index}].customer"),
@@ -223,56 +237,82 @@ fn parse_input(index: usize, input: &pb::TransactionInput) -> Result<Input, Vec<
             None
         }
     };
-    if pb::Channel::try_from(input.channel).is_err() {
-        violations.push(violation(index, "channel", "is not a Channel"));
-    }
-    if input.commitment_months > 600 {
-        violations.push(violation(index, "commitment_months", "must be at most 600"));
-    }
+    let channel = if pb::Channel::try_from(input.channel).is_ok() {
+        input.channel
+    } else {
+        warnings.push(
+            path("channel"),
+            "is not a Channel; left unspecified",
+            &input.channel.to_string(),
+        );
+        pb::Channel::Unspecified as i32
+    };
+    let commitment_months = if input.commitment_months <= 600 {
+        input.commitment_months
+    } else {
+        warnings.push(
+            path("commitment_months"),
+            "must be at most 600; left out",
+            &input.commitment_months.to_string(),
+        );
+        0
+    };
     if input.lines.len() > 1000 {
         violations.push(violation(index, "lines", "must hold at most 1000 lines"));
     }
     let mut lines = Vec::new();
     for (line_index, line) in input.lines.iter().enumerate() {
-        let field = |name: &str| format!("lines[{line_index}].{name}");
-        if !valid_text(&line.product, 256) {
-            violations.push(violation(
-                index,
-                &field("product"),
-                "must be at most 256 characters, no control characters",
-            ));
-        }
-        if !valid_text(&line.category, 128) {
-            violations.push(violation(
-                index,
-                &field("category"),
-                "must be at most 128 characters, no control characters",
-            ));
-        }
-        let line_amount = line.amount.as_ref().map_or(0, |money| money.minor_units);
+        let field = |name: &str| path(&format!("lines[{line_index}].{name}"));
+        let readable_text = |text: &str, max: usize, name: &str, warnings: &mut FieldWarnings| {
+            if valid_text(text, max) {
+                return true;
+            }
+            warnings.push(
+                field(name),
+                format!("must be at most {max} characters, no control characters; left out"),
+                text,
+            );
+            false
+        };
+        let product = if readable_text(&line.product, 256, "product", &mut warnings) {
+            line.product.trim().to_owned()
+        } else {
+            String::new()
+        };
+        let category = if readable_text(&line.category, 128, "category", &mut warnings) {
+            line.category.trim().to_lowercase()
+        } else {
+            String::new()
+        };
+        let mut line_amount = line.amount.as_ref().map_or(0, |money| money.minor_units);
         if line_amount < 0 {
-            violations.push(violation(
-                index,
-                &field("amount.minor_units"),
-                "must not be negative",
-            ));
+            warnings.push(
+                field("amount.minor_units"),
+                "must not be negative; the line's amount is left out",
+                &line_amount.to_string(),
+            );
+            line_amount = 0;
         }
         if let (Some(money), Some(total)) = (&line.amount, &amount)
             && !money.currency.is_empty()
             && money.currency != total.currency
         {
-            violations.push(violation(
-                index,
-                &field("amount.currency"),
-                "must be the transaction's currency",
-            ));
+            warnings.push(
+                field("amount.currency"),
+                "must be the transaction's currency; the line's amount is left out",
+                &money.currency,
+            );
+            line_amount = 0;
         }
         lines.push(OrderLine {
-            product: line.product.trim().to_owned(),
-            category: line.category.trim().to_lowercase(),
+            product,
+            category,
             quantity: line.quantity,
             amount_minor: line_amount,
         });
+    }
+    if strict {
+        violations.extend(std::mem::take(&mut warnings).into_violations());
     }
     if !violations.is_empty() {
         return Err(violations);
@@ -306,10 +346,11 @@ fn parse_input(index: usize, input: &pb::TransactionInput) -> Result<Input, Vec<
             },
             margin_minor: input.margin_minor_units.map(|margin| sign * margin),
             lines,
-            channel: input.channel,
-            commitment_months: input.commitment_months,
+            channel,
+            commitment_months,
         },
         selector,
+        warnings,
     })
 }
 
@@ -340,6 +381,7 @@ impl DifferentiationHandler {
                         identifiers: vec![identifier],
                         ..pb::SourceRecord::default()
                     }),
+                    strict: false,
                 });
                 request.set_timeout(budget);
                 let response =
@@ -419,6 +461,7 @@ impl DifferentiationHandler {
                 customer_id,
                 created,
                 customer_created,
+                warnings: input.warnings.into_proto(),
             });
         }
         Ok(response)
@@ -706,7 +749,7 @@ impl DifferentiationService for DifferentiationHandler {
         let mut violations = Vec::new();
         let mut inputs = Vec::with_capacity(batch.len());
         for (index, input) in batch.iter().enumerate() {
-            match parse_input(index, input) {
+            match parse_input(index, input, request.get_ref().strict) {
                 Ok(input) => inputs.push(input),
                 Err(mut found) => violations.append(&mut found),
             }

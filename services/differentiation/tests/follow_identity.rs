@@ -72,6 +72,7 @@ async fn record(
             .differentiation()
             .record_transactions(pb::RecordTransactionsRequest {
                 transactions: chunk.to_vec(),
+                strict: false,
             })
             .await
             .unwrap()

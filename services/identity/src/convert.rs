@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use idic_matching::features::Features;
-use idic_matching::normalize::{NormalizeOptions, normalize_record};
-use idic_matching::record::{IdKind, RawAddress, RawIdentifier, RawRecord};
+use idic_matching::normalize::{NormalizeOptions, normalize};
+use idic_matching::record::{FieldWarning, IdKind, RawAddress, RawIdentifier, RawRecord};
 use idic_proto::v1 as pb;
 use idic_runtime::FieldViolation;
 use idic_runtime::storage::{micros_from_timestamp, timestamp_from_micros};
@@ -196,17 +196,34 @@ fn prefixed(prefix: &str, field: String) -> String {
     }
 }
 
+/// A source record as parsed for a write, with the fields kept as received but not
+/// read (by their wire path).
+pub struct ParsedRecord {
+    pub incoming: IncomingRecord,
+    /// Whether the record carried its own `observed_at`.
+    pub explicit_time: bool,
+    pub warnings: Vec<FieldWarning>,
+}
+
+/// The valid channels, as a warning names them.
+const VALID_CHANNELS: &str = "CHANNEL_CALL_CENTER, CHANNEL_WEB, CHANNEL_EMAIL, CHANNEL_STORE, \
+CHANNEL_MOBILE_APP, CHANNEL_PARTNER, CHANNEL_MAIL (or CHANNEL_UNSPECIFIED)";
+
 /// Parses a full source record (as written), naming offending fields under `prefix`.
+/// A field that cannot be read is a warning and the record is kept without it; with
+/// `strict`, every warning refuses the record instead.
 pub fn incoming_record(
     record: Option<&pb::SourceRecord>,
     prefix: &str,
     options: &NormalizeOptions,
     now: i64,
-) -> Result<(IncomingRecord, bool), Vec<FieldViolation>> {
+    strict: bool,
+) -> Result<ParsedRecord, Vec<FieldViolation>> {
     let Some(record) = record else {
         return Err(vec![FieldViolation::new(prefix, "is required")]);
     };
     let mut violations = Vec::new();
+    let mut warnings = Vec::new();
     let key = parse_key(&record.source_system, &record.source_record_id, "")
         .map_err(|errors| {
             violations.extend(
@@ -216,15 +233,17 @@ pub fn incoming_record(
             )
         })
         .ok();
-    let channel = pb::Channel::try_from(record.channel)
-        .map(|_| record.channel)
-        .unwrap_or_else(|_| {
-            violations.push(FieldViolation::new(
+    let channel = match pb::Channel::try_from(record.channel) {
+        Ok(_) => record.channel,
+        Err(_) => {
+            warnings.push(FieldWarning::new(
                 prefixed(prefix, "channel".to_owned()),
-                "is not a known channel",
+                format!("is not a known channel; the valid ones are {VALID_CHANNELS}"),
+                &record.channel.to_string(),
             ));
-            0
-        });
+            pb::Channel::Unspecified as i32
+        }
+    };
     if record.attributes.len() > MAX_ATTRIBUTES {
         violations.push(FieldViolation::new(
             prefixed(prefix, "attributes".to_owned()),
@@ -255,8 +274,14 @@ pub fn incoming_record(
             .into_iter()
             .map(|v| FieldViolation::new(prefixed(prefix, v.field), v.description)),
     );
-    let normalized = match normalize_record(&raw, options) {
-        Ok(normalized) => Some(normalized),
+    let normalized = match normalize(&raw, options) {
+        Ok(normalized) => {
+            warnings.extend(normalized.warnings.into_iter().map(|warning| FieldWarning {
+                field: prefixed(prefix, wire_path(&warning.field, &origins)),
+                ..warning
+            }));
+            Some(normalized.record)
+        }
         Err(errors) => {
             for error in errors {
                 let path = prefixed(prefix, wire_path(&error.field, &origins));
@@ -265,6 +290,13 @@ pub fn incoming_record(
             None
         }
     };
+    if strict {
+        violations.extend(
+            warnings
+                .drain(..)
+                .map(|warning| FieldViolation::new(warning.field, warning.reason)),
+        );
+    }
     match (key, normalized, violations.is_empty()) {
         (Some(key), Some(normalized), true) => {
             let attributes: BTreeMap<String, String> = record
@@ -272,8 +304,8 @@ pub fn incoming_record(
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            Ok((
-                IncomingRecord {
+            Ok(ParsedRecord {
+                incoming: IncomingRecord {
                     key,
                     channel,
                     observed_at: observed_at.unwrap_or(now),
@@ -283,14 +315,35 @@ pub fn incoming_record(
                         attributes,
                     },
                 },
-                observed_at.is_some(),
-            ))
+                explicit_time: observed_at.is_some(),
+                warnings,
+            })
         }
         _ => Err(violations),
     }
 }
 
-/// The features of a partial record for a look-up; no key needed.
+/// The fields of a stored record that were kept as received but could not be read,
+/// by their path in the record as exported (`phones[0]`): normalizing is pure, so
+/// this gives what the write warned about (under today's rules).
+pub fn unreadable_fields(raw: &RawRecord, options: &NormalizeOptions) -> Vec<FieldWarning> {
+    match normalize(raw, options) {
+        Ok(normalized) => normalized.warnings,
+        Err(_) => Vec::new(),
+    }
+}
+
+pub fn warning_to_proto(warning: FieldWarning) -> pb::FieldWarning {
+    pb::FieldWarning {
+        field: warning.field,
+        reason: warning.reason,
+        value: warning.value,
+    }
+}
+
+/// The features of a partial record for a look-up; no key needed. A look-up asks
+/// about one field at a time, so a field that cannot be read refuses it: searching
+/// without that field would answer another question than the one asked.
 pub fn query_features(
     record: &pb::SourceRecord,
     prefix: &str,
@@ -301,16 +354,29 @@ pub fn query_features(
         .into_iter()
         .map(|v| FieldViolation::new(prefixed(prefix, v.field), v.description))
         .collect();
-    match normalize_record(&raw, options) {
-        Ok(normalized) if violations.is_empty() => Ok(Features::of(&normalized)),
-        Ok(_) => Err(violations),
+    let to_violation = |field: &str, reason: String| {
+        FieldViolation::new(prefixed(prefix, wire_path(field, &origins)), reason)
+    };
+    match normalize(&raw, options) {
+        Ok(normalized) => {
+            violations.extend(
+                normalized
+                    .warnings
+                    .into_iter()
+                    .map(|warning| to_violation(&warning.field, warning.reason)),
+            );
+            if violations.is_empty() {
+                Ok(Features::of(&normalized.record))
+            } else {
+                Err(violations)
+            }
+        }
         Err(errors) => {
-            violations.extend(errors.into_iter().map(|error| {
-                FieldViolation::new(
-                    prefixed(prefix, wire_path(&error.field, &origins)),
-                    error.reason,
-                )
-            }));
+            violations.extend(
+                errors
+                    .into_iter()
+                    .map(|error| to_violation(&error.field, error.reason)),
+            );
             Err(violations)
         }
     }
@@ -391,6 +457,7 @@ pub fn golden_to_proto(golden: Golden) -> pb::GoldenRecord {
                 )
             })
             .collect(),
+        unread: Vec::new(),
     }
 }
 

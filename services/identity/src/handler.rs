@@ -13,12 +13,14 @@ use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
+use idic_runtime::warnings::WarningCounts;
 use idic_runtime::{ApiError, ApiResult, FieldViolation};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{
-    event_to_proto, golden_to_proto, identifier_features, incoming_record, key_to_proto, parse_key,
-    query_features, record_ref, source_record,
+    ParsedRecord, event_to_proto, golden_to_proto, identifier_features, incoming_record,
+    key_to_proto, parse_key, query_features, record_ref, source_record, unreadable_fields,
+    warning_to_proto,
 };
 use crate::engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
 use crate::export;
@@ -26,6 +28,8 @@ use crate::service::{Committed, Identity};
 
 /// Errors kept in an import's answer; the count covers them all.
 const MAX_REPORTED_ERRORS: usize = 1000;
+/// Records with warnings listed in an import's answer; the counts cover them all.
+const MAX_REPORTED_WARNINGS: usize = 1000;
 /// Batches of an import whose commits may be pending at once.
 const IMPORT_WINDOW: usize = 8;
 
@@ -110,9 +114,11 @@ impl IdentityHandler {
     fn customer_view(&self, customer: &Customer) -> pb::Customer {
         let engine = self.identity.read();
         let members = engine.members(customer);
+        let mut golden = golden_to_proto(engine.golden(customer));
+        golden.unread = unread_values(&members, self.identity.normalize_options());
         pb::Customer {
             customer_id: customer.id.to_string(),
-            golden: Some(golden_to_proto(engine.golden(customer))),
+            golden: Some(golden),
             records: members.iter().map(|entry| record_ref(entry)).collect(),
             aliases: customer
                 .aliases
@@ -146,6 +152,26 @@ fn shared_identifier(selector: &CustomerSelector, candidates: &[Candidate]) -> A
         selector.anchor(),
         ids.join(", ")
     ))
+}
+
+/// The values of a customer's records that were kept as received but not read.
+fn unread_values(
+    members: &[&crate::engine::RecordEntry],
+    options: &idic_matching::normalize::NormalizeOptions,
+) -> Vec<pb::UnreadValue> {
+    let mut unread = Vec::new();
+    for entry in members {
+        let content = entry.content.unpack();
+        for warning in unreadable_fields(&content.record, options) {
+            unread.push(pb::UnreadValue {
+                record: Some(key_to_proto(&entry.key)),
+                field: warning.field,
+                value: warning.value,
+                reason: warning.reason,
+            });
+        }
+    }
+    unread
 }
 
 fn engine_error(error: EngineError) -> ApiError {
@@ -235,11 +261,17 @@ impl IdentityService for IdentityHandler {
         request: Request<pb::UpsertRecordRequest>,
     ) -> Result<Response<pb::UpsertRecordResponse>, Status> {
         let now = now_micros();
-        let (incoming, explicit_time) = incoming_record(
-            request.get_ref().record.as_ref(),
+        let message = request.get_ref();
+        let ParsedRecord {
+            incoming,
+            explicit_time,
+            warnings,
+        } = incoming_record(
+            message.record.as_ref(),
             "record",
             self.identity.normalize_options(),
             now,
+            message.strict,
         )
         .map_err(ApiError::from)?;
         let committed = self
@@ -250,6 +282,7 @@ impl IdentityService for IdentityHandler {
             customer_id: result.customer_id.to_string(),
             outcome: outcome_to_proto(result.outcome) as i32,
             merged_customer_ids: result.merged.iter().map(|id| id.to_string()).collect(),
+            warnings: warnings.into_iter().map(warning_to_proto).collect(),
         }))
     }
 
@@ -266,6 +299,7 @@ impl IdentityService for IdentityHandler {
         let options = self.identity.normalize_options().clone();
         tokio::spawn(parse_batches(stream, options, parsed_sender));
         let mut summary = pb::ImportRecordsResponse::default();
+        let mut warning_counts = WarningCounts::default();
         let mut pending: std::collections::VecDeque<Committed<Vec<crate::engine::UpsertResult>>> =
             std::collections::VecDeque::new();
         while let Some(batch) = parsed.recv().await {
@@ -277,6 +311,27 @@ impl IdentityService for IdentityHandler {
                     summary.errors.push(error);
                 }
             }
+            for (index, parsed) in &batch.valid {
+                if parsed.warnings.is_empty() {
+                    continue;
+                }
+                summary.warned += 1;
+                for warning in &parsed.warnings {
+                    warning_counts.add(&warning.field, &warning.reason, 1);
+                }
+                if summary.warnings.len() < MAX_REPORTED_WARNINGS {
+                    summary.warnings.push(pb::RecordWarnings {
+                        index: *index,
+                        key: Some(key_to_proto(&parsed.incoming.key)),
+                        warnings: parsed
+                            .warnings
+                            .iter()
+                            .cloned()
+                            .map(warning_to_proto)
+                            .collect(),
+                    });
+                }
+            }
             if batch.valid.is_empty() {
                 continue;
             }
@@ -284,8 +339,9 @@ impl IdentityService for IdentityHandler {
             let committed = self.identity.write(|engine| {
                 let mut results = Vec::with_capacity(batch.valid.len());
                 let mut changes = crate::engine::ChangeSet::default();
-                for (incoming, explicit_time) in batch.valid {
-                    let (result, record_changes) = engine.upsert(incoming, explicit_time, now);
+                for (_, parsed) in batch.valid {
+                    let (result, record_changes) =
+                        engine.upsert(parsed.incoming, parsed.explicit_time, now);
                     changes.extend(record_changes);
                     results.push(result);
                 }
@@ -302,6 +358,7 @@ impl IdentityService for IdentityHandler {
             let results = committed.wait().await?;
             tally(&mut summary, &results);
         }
+        summary.warning_counts = warning_counts.into_proto();
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(Response::new(summary))
     }
@@ -732,7 +789,8 @@ impl IdentityService for IdentityHandler {
 struct ParsedBatch {
     now: i64,
     received: u64,
-    valid: Vec<(crate::engine::IncomingRecord, bool)>,
+    /// The records to store, each with its position in the stream.
+    valid: Vec<(u64, ParsedRecord)>,
     errors_total: u64,
     errors: Vec<pb::RecordError>,
 }
@@ -763,8 +821,8 @@ async fn parse_batches(
         };
         for record in &message.records {
             batch.received += 1;
-            match incoming_record(Some(record), "", &options, now) {
-                Ok(parsed) => batch.valid.push(parsed),
+            match incoming_record(Some(record), "", &options, now, message.strict) {
+                Ok(parsed) => batch.valid.push((index, parsed)),
                 Err(violations) => {
                     batch.errors_total += 1;
                     if reported < MAX_REPORTED_ERRORS {

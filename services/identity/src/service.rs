@@ -343,7 +343,8 @@ async fn load_engine(
     }
     store
         .load_records(&mut |record| {
-            // Records were valid when stored; normalize leniently in case rules changed.
+            // Normalizing is tolerant and pure, so a restart reads each record as its
+            // write did; a record that rules made since leave unusable has no features.
             let normalized =
                 idic_matching::normalize::normalize_record(&record.content.record, normalize)
                     .unwrap_or_default();

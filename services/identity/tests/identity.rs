@@ -66,6 +66,7 @@ async fn upsert(client: &mut Client, person: &Person<'_>) -> pb::UpsertRecordRes
     client
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(record(person)),
+            strict: false,
         })
         .await
         .unwrap_or_else(|status| panic!("upsert {}: {status}", person.id))
@@ -215,7 +216,10 @@ async fn bad_records_are_refused_with_their_fields_and_nothing_is_stored() {
     bad.date_of_birth = "1984-02-30".into();
     bad.source_record_id = String::new();
     let status = identity
-        .upsert_record(pb::UpsertRecordRequest { record: Some(bad) })
+        .upsert_record(pb::UpsertRecordRequest {
+            record: Some(bad),
+            strict: true,
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -245,6 +249,7 @@ async fn bad_records_are_refused_with_their_fields_and_nothing_is_stored() {
     let status = identity
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(empty),
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -480,6 +485,7 @@ async fn stewards_merge_and_unmerge_with_an_audit_trail_and_blocks() {
     let bridge = identity
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(bridge),
+            strict: false,
         })
         .await
         .unwrap()

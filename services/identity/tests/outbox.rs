@@ -35,6 +35,7 @@ fn person(id: &str, given: &str, email: &str) -> pb::UpsertRecordRequest {
             emails: vec![email.into()],
             ..Default::default()
         }),
+        strict: false,
     }
 }
 

@@ -72,6 +72,7 @@ async fn a_merge_reaches_followers_and_clears_cached_resolutions() {
     let older = identity
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(record("web", "w-1", "Chidi", "chidi@example.com")),
+            strict: false,
         })
         .await
         .unwrap()
@@ -79,6 +80,7 @@ async fn a_merge_reaches_followers_and_clears_cached_resolutions() {
     let newer = identity
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(record("crm", "c-1", "Ngozi", "ngozi@example.org")),
+            strict: false,
         })
         .await
         .unwrap()

@@ -37,10 +37,14 @@ async fn resolve_all(records: &[GeneratedRecord]) -> Vec<(String, String)> {
         if batch.len() == 250 {
             batches.push(pb::ImportRecordsRequest {
                 records: std::mem::take(&mut batch),
+                strict: false,
             });
         }
     }
-    batches.push(pb::ImportRecordsRequest { records: batch });
+    batches.push(pb::ImportRecordsRequest {
+        records: batch,
+        strict: false,
+    });
     let suite = TestSuite::start().await;
     let mut identity = suite.identity();
     let summary = identity

@@ -5,6 +5,7 @@ use idic_proto::v1 as pb;
 use idic_runtime::FieldViolation;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{micros_from_timestamp, now_micros, timestamp_from_micros};
+use idic_runtime::warnings::FieldWarnings;
 
 use crate::domain::{
     Consent, Cost, Interaction, NewInteraction, Preference, Thread, ThreadRequest, is_automated,
@@ -92,11 +93,16 @@ pub fn timestamp_micros(
 }
 
 /// Validates one RecordInteraction; `field` prefixes every violation (e.g.
-/// `interactions[3]`, or empty for the single call).
+/// `interactions[3]`, or empty for the single call). The customer, channel and type
+/// are required, and the idempotency key, thread id and time must be right: they
+/// refuse the interaction. An optional field that cannot be read (direction, thread
+/// status, sentiment, an over-long text, a need, the cost) is left out with a warning
+/// and the interaction is kept; with `strict` it refuses the interaction instead.
 pub fn parse_record(
     request: &pb::RecordInteractionRequest,
     field: &str,
-) -> Result<Draft, Vec<FieldViolation>> {
+    strict: bool,
+) -> Result<(Draft, FieldWarnings), Vec<FieldViolation>> {
     let path = |name: &str| {
         if field.is_empty() {
             name.to_owned()
@@ -105,6 +111,7 @@ pub fn parse_record(
         }
     };
     let mut violations = Vec::new();
+    let mut warnings = FieldWarnings::default();
     let selector = CustomerSelector::parse(request.customer.as_ref(), &path("customer"))
         .map_err(|violation| violations.push(violation))
         .ok();
@@ -124,21 +131,28 @@ pub fn parse_record(
         &path("type"),
         true,
     ));
-    let direction = check(known_enum::<pb::Direction>(
+    let mut optional_enum = |result: Result<i32, FieldViolation>, value: i32| {
+        result.unwrap_or_else(|problem| {
+            warnings.push(
+                problem.field,
+                format!("{}; left unspecified", problem.description),
+                &value.to_string(),
+            );
+            0
+        })
+    };
+    let direction = optional_enum(
+        known_enum::<pb::Direction>(request.direction, &path("direction"), false),
         request.direction,
-        &path("direction"),
-        false,
-    ));
-    let requested_status = check(known_enum::<pb::ThreadStatus>(
+    );
+    let requested_status = optional_enum(
+        known_enum::<pb::ThreadStatus>(request.thread_status, &path("thread_status"), false),
         request.thread_status,
-        &path("thread_status"),
-        false,
-    ));
-    let sentiment = check(known_enum::<pb::Sentiment>(
+    );
+    let sentiment = optional_enum(
+        known_enum::<pb::Sentiment>(request.sentiment, &path("sentiment"), false),
         request.sentiment,
-        &path("sentiment"),
-        false,
-    ));
+    );
     let now = now_micros();
     let occurred_at = match &request.occurred_at {
         None => now,
@@ -164,41 +178,41 @@ pub fn parse_record(
             "must be at most 64 letters, digits, '_', '-', '.' or ':'",
         ));
     }
-    let topic = bounded(
-        &request.topic,
-        &path("topic"),
-        MAX_TOPIC_BYTES,
-        &mut violations,
-    );
-    let summary = bounded(
-        &request.summary,
-        &path("summary"),
-        MAX_SUMMARY_BYTES,
-        &mut violations,
-    );
-    let outcome = bounded(
-        &request.outcome,
-        &path("outcome"),
-        MAX_SHORT_TEXT_BYTES,
-        &mut violations,
-    );
-    let agent = bounded(
-        &request.agent,
-        &path("agent"),
-        MAX_SHORT_TEXT_BYTES,
-        &mut violations,
-    );
+    let mut optional_text = |text: &str, name: &str, max: usize| {
+        let mut problems = Vec::new();
+        let kept = bounded(text, &path(name), max, &mut problems);
+        if demote(problems, text, "left out", &mut warnings) {
+            String::new()
+        } else {
+            kept
+        }
+    };
+    let topic = optional_text(&request.topic, "topic", MAX_TOPIC_BYTES);
+    let summary = optional_text(&request.summary, "summary", MAX_SUMMARY_BYTES);
+    let outcome = optional_text(&request.outcome, "outcome", MAX_SHORT_TEXT_BYTES);
+    let agent = optional_text(&request.agent, "agent", MAX_SHORT_TEXT_BYTES);
     let idempotency_key = bounded(
         &request.idempotency_key,
         &path("idempotency_key"),
         MAX_SHORT_TEXT_BYTES,
         &mut violations,
     );
-    let needs = parse_needs(&request.needs, &path("needs"), &mut violations);
-    let cost = request
-        .cost
-        .as_ref()
-        .and_then(|money| parse_cost(money, &path("cost"), &mut violations));
+    let needs = parse_needs(
+        &request.needs,
+        &path("needs"),
+        &mut violations,
+        &mut warnings,
+    );
+    let cost = request.cost.as_ref().and_then(|money| {
+        let mut problems = Vec::new();
+        let cost = parse_cost(money, &path("cost"), &mut problems);
+        let value = format!("{} {}", money.minor_units, money.currency);
+        demote(problems, &value, "the cost is left out", &mut warnings);
+        cost
+    });
+    if strict {
+        violations.extend(std::mem::take(&mut warnings).into_violations());
+    }
     let (Some(selector), true) = (selector, violations.is_empty()) else {
         return Err(violations);
     };
@@ -239,20 +253,44 @@ pub fn parse_record(
         agent,
         cost,
     };
-    Ok(Draft {
+    let draft = Draft {
         selector,
         item: NewInteraction {
             interaction,
             thread,
             requested_status,
         },
-    })
+    };
+    Ok((draft, warnings))
 }
 
+/// Turns the problems found in an optional field into warnings carrying `value`;
+/// true when there were any.
+fn demote(
+    problems: Vec<FieldViolation>,
+    value: &str,
+    consequence: &str,
+    warnings: &mut FieldWarnings,
+) -> bool {
+    let found = !problems.is_empty();
+    for problem in problems {
+        warnings.push(
+            problem.field,
+            format!("{}; {consequence}", problem.description),
+            value,
+        );
+    }
+    found
+}
+
+/// The expressed needs. More than `MAX_NEEDS` refuses the interaction (a bound on what
+/// one request may cost); a need without a key, or with a key or value over its
+/// length, is left out with a warning.
 fn parse_needs(
     needs: &[pb::ExpressedNeed],
     field: &str,
     violations: &mut Vec<FieldViolation>,
+    warnings: &mut FieldWarnings,
 ) -> Vec<(String, String)> {
     if needs.len() > MAX_NEEDS {
         violations.push(FieldViolation::new(
@@ -265,18 +303,20 @@ fn parse_needs(
     for (index, need) in needs.iter().enumerate() {
         let key = need.key.trim().to_lowercase();
         if key.is_empty() || key.len() > MAX_NEED_KEY_BYTES {
-            violations.push(FieldViolation::new(
+            warnings.push(
                 format!("{field}[{index}].key"),
-                format!("must be 1 to {MAX_NEED_KEY_BYTES} bytes"),
-            ));
+                format!("must be 1 to {MAX_NEED_KEY_BYTES} bytes; the need is left out"),
+                &need.key,
+            );
             continue;
         }
         let value = need.value.trim();
         if value.len() > MAX_NEED_VALUE_BYTES {
-            violations.push(FieldViolation::new(
+            warnings.push(
                 format!("{field}[{index}].value"),
-                format!("must be at most {MAX_NEED_VALUE_BYTES} bytes"),
-            ));
+                format!("must be at most {MAX_NEED_VALUE_BYTES} bytes; the need is left out"),
+                &need.value,
+            );
             continue;
         }
         parsed.retain(|(existing, _): &(String, String)| existing != &key);

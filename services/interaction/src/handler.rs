@@ -161,6 +161,7 @@ fn record_response(outcome: WriteOutcome, customer_created: bool) -> pb::RecordI
         interaction: Some(interaction_to_proto(interaction)),
         duplicate,
         customer_created,
+        warnings: Vec::new(),
     }
 }
 
@@ -244,13 +245,17 @@ impl InteractionService for InteractionHandler {
         request: Request<pb::RecordInteractionRequest>,
     ) -> Result<Response<pb::RecordInteractionResponse>, Status> {
         let budget = resolve_budget(&request);
-        let draft = parse_record(request.get_ref(), "").map_err(ApiError::InvalidArgument)?;
+        let message = request.get_ref();
+        let (draft, warnings) =
+            parse_record(message, "", message.strict).map_err(ApiError::InvalidArgument)?;
         let (items, created) = self.core.resolve_drafts(vec![draft], budget).await?;
         let mut outcomes = self.core.record_resolved(items, |_| String::new()).await?;
         let outcome = outcomes.pop().ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("the writer answered without an outcome"))
         })?;
-        Ok(Response::new(record_response(outcome, created[0])))
+        let mut response = record_response(outcome, created[0]);
+        response.warnings = warnings.into_proto();
+        Ok(Response::new(response))
     }
 
     async fn record_interactions(
@@ -266,11 +271,17 @@ impl InteractionService for InteractionHandler {
             )
             .into());
         }
+        let batch_strict = request.get_ref().strict;
         let mut drafts = Vec::with_capacity(requests.len());
+        let mut warnings = Vec::with_capacity(requests.len());
         let mut violations = Vec::new();
         for (index, item) in requests.iter().enumerate() {
-            match parse_record(item, &format!("interactions[{index}]")) {
-                Ok(draft) => drafts.push(draft),
+            let strict = batch_strict || item.strict;
+            match parse_record(item, &format!("interactions[{index}]"), strict) {
+                Ok((draft, item_warnings)) => {
+                    drafts.push(draft);
+                    warnings.push(item_warnings);
+                }
                 Err(mut item_violations) => violations.append(&mut item_violations),
             }
         }
@@ -289,7 +300,13 @@ impl InteractionService for InteractionHandler {
         let results: Vec<_> = outcomes
             .into_iter()
             .zip(created)
-            .map(|(outcome, created)| record_response(outcome, created))
+            .zip(warnings)
+            .map(
+                |((outcome, created), warnings)| pb::RecordInteractionResponse {
+                    warnings: warnings.into_proto(),
+                    ..record_response(outcome, created)
+                },
+            )
             .collect();
         Ok(Response::new(pb::RecordInteractionsResponse {
             created: results.len() as u64 - duplicates,

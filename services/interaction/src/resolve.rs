@@ -100,6 +100,7 @@ pub async fn upsert_record(
 ) -> ApiResult<String> {
     let mut request = tonic::Request::new(pb::UpsertRecordRequest {
         record: Some(record),
+        strict: false,
     });
     request.set_timeout(budget);
     match peers.identity().upsert_record(request).await {

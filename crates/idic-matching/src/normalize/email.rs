@@ -36,10 +36,46 @@ pub fn canonical_email(text: &str) -> Result<String, String> {
     } else {
         domain.as_str()
     };
+    if is_placeholder(&local, domain) {
+        return Err(PLACEHOLDER.to_owned());
+    }
     let mut canonical = local;
     canonical.push('@');
     canonical.push_str(domain);
     Ok(canonical)
+}
+
+/// Why a placeholder address is not read.
+pub const PLACEHOLDER: &str =
+    "is a placeholder, not an address of the customer's (e.g. test@test.com, noemail@...)";
+
+/// Mailboxes that forms are filled with when the customer gives no address: thousands
+/// of unrelated records carry them, so they must never agree as evidence. Compared
+/// without separators ("no.email", "no-email" are "noemail").
+const PLACEHOLDER_MAILBOXES: &[&str] = &[
+    "donotreply",
+    "dummy",
+    "fake",
+    "noaddress",
+    "nobody",
+    "noemail",
+    "nomail",
+    "none",
+    "noreply",
+    "null",
+    "test",
+    "unknown",
+];
+
+/// Domains that exist only to be typed into forms.
+const PLACEHOLDER_DOMAINS: &[&str] = &["noemail.com", "nomail.com", "none.com", "test.com"];
+
+fn is_placeholder(local: &str, domain: &str) -> bool {
+    let compact: String = local
+        .chars()
+        .filter(|ch| !matches!(ch, '.' | '-' | '_'))
+        .collect();
+    PLACEHOLDER_MAILBOXES.contains(&compact.as_str()) || PLACEHOLDER_DOMAINS.contains(&domain)
 }
 
 fn describe(error: &EmailError) -> String {
@@ -132,5 +168,27 @@ mod tests {
             canonical_email("ann@localhost").unwrap_err(),
             "is not an e-mail address: the domain needs a dot (as in example.com)"
         );
+    }
+
+    #[test]
+    fn placeholders_are_not_addresses() {
+        for placeholder in [
+            "test@test.com",
+            "TEST@example.org",
+            "no.email@gmail.com",
+            "no-reply@shop.example",
+            "none@none.com",
+            "ann@noemail.com",
+        ] {
+            assert_eq!(
+                canonical_email(placeholder),
+                Err(PLACEHOLDER.to_owned()),
+                "{placeholder}"
+            );
+        }
+        // Real mailboxes that merely contain such words are addresses.
+        for real in ["tester@x.com", "nonea@x.com", "unknownpleasures@x.com"] {
+            assert!(canonical_email(real).is_ok(), "{real}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Normalization: turns a source record's dirty fields into comparable form
-//! (`NormalizedRecord`), or says which fields are bad, by their path in the record.
+//! (`NormalizedRecord`), with a warning for each field it cannot read, by its path in
+//! the record; only a record with nothing usable (or over the size limits) is refused.
 
 mod address;
 mod country;
@@ -22,10 +23,12 @@ pub use date::parse_date;
 pub use email::canonical_email;
 pub use name::fold_name;
 pub use nickname::{names_agree_but_for_a_typo, names_may_agree, nickname_root};
-pub use phone::e164_phone;
+pub use phone::{e164_phone, phone_evidence};
 pub use phonetic::phonetic_code;
 
-use crate::record::{FieldError, NormalizedAddress, NormalizedRecord, RawAddress, RawRecord};
+use crate::record::{
+    FieldError, FieldWarning, NormalizedAddress, NormalizedRecord, RawAddress, RawRecord,
+};
 use identifier::IdentifierError;
 
 /// The longest text field accepted, in bytes: no real name, address line or id is
@@ -55,16 +58,35 @@ impl Default for NormalizeOptions {
     }
 }
 
-/// Normalizes every field of a raw record, or returns every bad field (not only the
-/// first) with its path (`emails[1]`, `addresses[0].country`). Empty fields are
-/// missing values, not errors; a record left with no name, e-mail, phone, address or
-/// identifier is one error on field "". E-mails, phones, addresses and identifiers
-/// are deduplicated, in input order.
+/// A record in comparable form and the fields of it that could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normalized {
+    pub record: NormalizedRecord,
+    /// Fields kept as received but left out of the comparisons, in record order.
+    pub warnings: Vec<FieldWarning>,
+}
+
+/// `normalize` without the warnings, for callers that only compare.
 pub fn normalize_record(
     raw: &RawRecord,
     options: &NormalizeOptions,
 ) -> Result<NormalizedRecord, Vec<FieldError>> {
+    normalize(raw, options).map(|normalized| normalized.record)
+}
+
+/// Normalizes every field of a raw record. A field that does not parse (a phone, an
+/// e-mail, a date, a country, an identifier) is a warning with its path (`emails[1]`,
+/// `addresses[0].country`) and is left out of the normalized record: dirty data is
+/// still a customer. A record is refused only when a field or list is over the size
+/// limits (every one named) or when nothing usable is left, in which case the
+/// warnings are returned as errors too, to say why. Empty fields are missing values.
+/// E-mails, phones, addresses and identifiers are deduplicated, in input order.
+pub fn normalize(
+    raw: &RawRecord,
+    options: &NormalizeOptions,
+) -> Result<Normalized, Vec<FieldError>> {
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut record = NormalizedRecord::default();
 
     // Titles say little about who someone is and are not compared; of the suffixes,
@@ -98,7 +120,11 @@ pub fn normalize_record(
     {
         match parse_date(&raw.date_of_birth) {
             Ok(date) => record.date_of_birth = Some(date),
-            Err(reason) => errors.push(FieldError::new("date_of_birth", reason)),
+            Err(reason) => warnings.push(FieldWarning::new(
+                "date_of_birth",
+                reason,
+                &raw.date_of_birth,
+            )),
         }
     }
 
@@ -110,7 +136,7 @@ pub fn normalize_record(
             }
             match canonical_email(email) {
                 Ok(canonical) => push_unique(&mut record.emails, canonical),
-                Err(reason) => errors.push(FieldError::new(path(), reason)),
+                Err(reason) => warnings.push(FieldWarning::new(path(), reason, email)),
             }
         }
     }
@@ -123,14 +149,21 @@ pub fn normalize_record(
             }
             match e164_phone(phone, &options.default_region) {
                 Ok(e164) => push_unique(&mut record.phones, e164),
-                Err(reason) => errors.push(FieldError::new(path(), reason)),
+                Err(reason) => {
+                    // Not a number in service, but its digits may still be evidence.
+                    if let Some(digits) = phone_evidence(phone, &options.default_region) {
+                        push_unique(&mut record.phones, digits);
+                    }
+                    warnings.push(FieldWarning::new(path(), reason, phone));
+                }
             }
         }
     }
 
     if check_count("addresses", raw.addresses.len(), &mut errors) {
         for (index, address) in raw.addresses.iter().enumerate() {
-            if let Some(normalized) = postal_address(index, address, options, &mut errors) {
+            let normalized = postal_address(index, address, options, &mut errors, &mut warnings);
+            if let Some(normalized) = normalized {
                 push_unique(&mut record.addresses, normalized);
             }
         }
@@ -153,14 +186,20 @@ pub fn normalize_record(
             }
             match identifier::normalize_identifier(identifier) {
                 Ok(normalized) => push_unique(&mut record.identifiers, normalized),
-                Err(problems) => errors.extend(problems.into_iter().map(|problem| match problem {
-                    IdentifierError::Value(reason) => {
-                        FieldError::new(format!("identifiers[{index}].value"), reason)
-                    }
-                    IdentifierError::System(reason) => {
-                        FieldError::new(format!("identifiers[{index}].system"), reason)
-                    }
-                })),
+                Err(problems) => {
+                    warnings.extend(problems.into_iter().map(|problem| match problem {
+                        IdentifierError::Value(reason) => FieldWarning::new(
+                            format!("identifiers[{index}].value"),
+                            reason,
+                            &identifier.value,
+                        ),
+                        IdentifierError::System(reason) => FieldWarning::new(
+                            format!("identifiers[{index}].system"),
+                            reason,
+                            &identifier.system,
+                        ),
+                    }))
+                }
             }
         }
     }
@@ -169,9 +208,11 @@ pub fn normalize_record(
         return Err(errors);
     }
     if !has_usable_field(&record) {
-        return Err(vec![FieldError::new("", NO_USABLE_FIELD)]);
+        let mut errors = vec![FieldError::new("", NO_USABLE_FIELD)];
+        errors.extend(warnings.into_iter().map(FieldWarning::into_error));
+        return Err(errors);
     }
-    Ok(record)
+    Ok(Normalized { record, warnings })
 }
 
 /// A date of birth alone does not single anyone out, so it does not make a record usable.
@@ -194,12 +235,15 @@ fn person_name(field: &'static str, raw: &str, errors: &mut Vec<FieldError>) -> 
     }
 }
 
-/// One address, or `None` when it is empty or bad (bad parts are added to `errors`).
+/// One address, or `None` when it is empty or over the size limits (added to
+/// `errors`). A country that is not recognised is a warning; the other parts are then
+/// normalized without a country's rules and still compared.
 fn postal_address(
     index: usize,
     address: &RawAddress,
     options: &NormalizeOptions,
     errors: &mut Vec<FieldError>,
+    warnings: &mut Vec<FieldWarning>,
 ) -> Option<NormalizedAddress> {
     let parts = [
         ("street_number", &address.street_number),
@@ -217,25 +261,27 @@ fn postal_address(
     if errors.len() > errors_before || parts.iter().all(|(_, value)| value.trim().is_empty()) {
         return None;
     }
-    let country = match normalize_country(&address.country, &options.default_region) {
-        Ok(country) => country,
+    let (country, country_read) = match normalize_country(&address.country, &options.default_region)
+    {
+        Ok(country) => (country, true),
         Err(reason) => {
-            errors.push(FieldError::new(
+            warnings.push(FieldWarning::new(
                 format!("addresses[{index}].country"),
                 reason,
+                &address.country,
             ));
-            return None;
+            (String::new(), false)
         }
     };
     let normalized = address::normalize_address_in(address, country);
-    // Parts that folded to nothing ("???") leave nothing to compare but the default country.
+    // Parts that folded to nothing ("???") leave nothing to compare but the country.
     let folded_empty = normalized.street_number.is_empty()
         && normalized.street.is_empty()
         && normalized.unit.is_empty()
         && normalized.locality.is_empty()
         && normalized.postcode.is_empty()
         && normalized.region.is_empty();
-    if folded_empty && address.country.trim().is_empty() {
+    if folded_empty && (address.country.trim().is_empty() || !country_read) {
         return None;
     }
     Some(normalized)

@@ -27,6 +27,47 @@ pub fn e164_phone(text: &str, default_region: &str) -> Result<String, String> {
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
+/// The fewest digits of a national number that is specific enough to be evidence
+/// without being valid: shorter ones are local numbers without an area code.
+const MIN_EVIDENCE_DIGITS: usize = 8;
+
+/// The E.164 form of a number that is not in any numbering plan (an area code that
+/// does not exist, as in `+1 421 616 3490`) but is written as a whole number: its
+/// digits are as specific as a real number's, so two records that carry the same
+/// digits agree exactly, while placeholders (`000-0000`, `555-555-5555`,
+/// `123-456-7890`) are not evidence at all, since thousands of unrelated records carry
+/// them. `None` for placeholders, fragments and text that is not a number.
+pub fn phone_evidence(text: &str, default_region: &str) -> Option<String> {
+    let region = parse_region(default_region).ok()?;
+    let trimmed = text.trim();
+    let number = phonenumber::parse(Some(region), trimmed).ok().or_else(|| {
+        let international = format!("+{}", trimmed.strip_prefix("00")?);
+        phonenumber::parse(Some(region), &international).ok()
+    })?;
+    let national = number.national().value().to_string();
+    if national.len() < MIN_EVIDENCE_DIGITS || is_placeholder(&national) {
+        return None;
+    }
+    Some(number.format().mode(Mode::E164).to_string())
+}
+
+/// Digits that people type when they have no number: few distinct digits
+/// (`5555555555`, `1212121212`) or a straight run (`1234567890`, `9876543210`).
+fn is_placeholder(digits: &str) -> bool {
+    let bytes = digits.as_bytes();
+    let mut seen = [false; 10];
+    for byte in bytes {
+        seen[usize::from(byte - b'0')] = true;
+    }
+    let distinct = seen.iter().filter(|&&present| present).count();
+    let steps: Vec<i16> = bytes
+        .windows(2)
+        .map(|pair| (i16::from(pair[1]) - i16::from(pair[0])).rem_euclid(10))
+        .collect();
+    let straight_run = steps.iter().all(|&step| step == 1) || steps.iter().all(|&step| step == 9);
+    distinct < 4 || straight_run
+}
+
 fn parse_region(default_region: &str) -> Result<Id, String> {
     let upper = default_region.trim().to_ascii_uppercase();
     upper.parse::<Id>().map_err(|_| {
@@ -149,5 +190,36 @@ mod tests {
     fn rejects_an_unknown_default_region() {
         let reason = e164_phone("415 555 0123", "ZZ").unwrap_err();
         assert!(reason.contains("not a known region"), "{reason}");
+    }
+
+    #[test]
+    fn a_whole_number_outside_the_plan_is_evidence() {
+        assert!(e164_phone("+14216163490", "US").is_err());
+        assert_eq!(
+            phone_evidence("+14216163490", "US").as_deref(),
+            Some("+14216163490")
+        );
+        assert_eq!(
+            phone_evidence("(421) 616-3490", "US").as_deref(),
+            Some("+14216163490")
+        );
+    }
+
+    #[test]
+    fn placeholders_and_fragments_are_not_evidence() {
+        for text in [
+            "000-0000",
+            "000-000-0000",
+            "555-555-5555",
+            "1212121212",
+            "123-456-7890",
+            "987-654-3210",
+            "616-3490",
+            "n/a",
+            "call me",
+            "",
+        ] {
+            assert_eq!(phone_evidence(text, "US"), None, "{text}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Tests of `normalize_record`: whole records, error collection and field paths.
+//! Tests of `normalize`: whole records, warnings, error collection and field paths.
 
 use super::*;
 use crate::record::{Date, IdKind, NormalizedIdentifier, RawIdentifier};
@@ -9,6 +9,13 @@ fn options() -> NormalizeOptions {
 
 fn fields(errors: &[FieldError]) -> Vec<&str> {
     errors.iter().map(|error| error.field.as_str()).collect()
+}
+
+fn warned_fields(warnings: &[FieldWarning]) -> Vec<&str> {
+    warnings
+        .iter()
+        .map(|warning| warning.field.as_str())
+        .collect()
 }
 
 fn full_record() -> RawRecord {
@@ -111,7 +118,7 @@ fn normalizes_a_full_record() {
 }
 
 #[test]
-fn collects_every_bad_field_with_its_path() {
+fn every_unreadable_field_is_a_warning_and_the_record_is_kept() {
     let raw = RawRecord {
         given_name: "Ann".into(),
         date_of_birth: "2023-02-30".into(),
@@ -141,9 +148,10 @@ fn collects_every_bad_field_with_its_path() {
         ],
         ..RawRecord::default()
     };
-    let errors = normalize_record(&raw, &options()).unwrap_err();
+    let normalized = normalize(&raw, &options()).unwrap();
+    let warnings = &normalized.warnings;
     assert_eq!(
-        fields(&errors),
+        warned_fields(warnings),
         [
             "date_of_birth",
             "emails[1]",
@@ -153,19 +161,74 @@ fn collects_every_bad_field_with_its_path() {
             "identifiers[2].value",
         ]
     );
-    assert_eq!(errors[0].reason, "is not a date that exists");
+    assert_eq!(warnings[0].reason, "is not a date that exists");
     assert!(
-        errors[1].reason.starts_with("is not an e-mail address"),
+        warnings[1].reason.starts_with("is not an e-mail address"),
         "{}",
-        errors[1].reason
+        warnings[1].reason
     );
     assert_eq!(
-        errors[2].reason,
+        warnings[2].reason,
         "is not a valid phone number for region US"
     );
     assert_eq!(
-        errors[3].reason,
+        warnings[3].reason,
         "is not an ISO 3166-1 alpha-2 country code"
+    );
+    // Each warning keeps the value as received.
+    assert_eq!(warnings[0].value, "2023-02-30");
+    assert_eq!(warnings[1].value, "not-an-email");
+    assert_eq!(warnings[3].value, "Narnia");
+    // What could be read is kept, and nothing of what could not.
+    let record = &normalized.record;
+    assert_eq!(record.given_name.as_deref(), Some("ann"));
+    assert_eq!(record.date_of_birth, None);
+    assert_eq!(record.emails, ["ann@example.com"]);
+    assert_eq!(record.phones, ["+14155550123"]);
+    assert_eq!(record.identifiers.len(), 2);
+    // The address without its unreadable country is still an address.
+    assert_eq!(record.addresses.len(), 1);
+    assert_eq!(record.addresses[0].street, "main st");
+    assert_eq!(record.addresses[0].country, "");
+}
+
+#[test]
+fn a_record_with_only_unreadable_fields_is_refused_with_the_reasons() {
+    let raw = RawRecord {
+        date_of_birth: "1990-02-31".into(),
+        emails: vec!["not-an-email".into()],
+        phones: vec!["000-0000".into()],
+        addresses: vec![RawAddress {
+            country: "Narnia".into(),
+            ..RawAddress::default()
+        }],
+        ..RawRecord::default()
+    };
+    let errors = normalize(&raw, &options()).unwrap_err();
+    assert_eq!(
+        fields(&errors),
+        [
+            "",
+            "date_of_birth",
+            "emails[0]",
+            "phones[0]",
+            "addresses[0].country"
+        ]
+    );
+    assert_eq!(errors[0].reason, NO_USABLE_FIELD);
+}
+
+#[test]
+fn an_invalid_but_whole_phone_number_is_kept_as_exact_evidence() {
+    let raw = RawRecord {
+        phones: vec!["+1 421 616 3490".into(), "000-0000".into()],
+        ..RawRecord::default()
+    };
+    let normalized = normalize(&raw, &options()).unwrap();
+    assert_eq!(normalized.record.phones, ["+14216163490"]);
+    assert_eq!(
+        warned_fields(&normalized.warnings),
+        ["phones[0]", "phones[1]"]
     );
 }
 
@@ -303,8 +366,8 @@ fn the_default_region_applies_to_phones_and_addresses() {
     assert_eq!(record.addresses[0].country, "GB");
     assert_eq!(record.addresses[0].postcode, "SW1A2AA");
     // The same national number is not a US number.
-    let errors = normalize_record(&raw, &NormalizeOptions::default()).unwrap_err();
-    assert_eq!(fields(&errors), ["phones[0]"]);
+    let normalized = normalize(&raw, &NormalizeOptions::default()).unwrap();
+    assert_eq!(warned_fields(&normalized.warnings), ["phones[0]"]);
 }
 
 #[test]
