@@ -11,6 +11,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod follow;
+pub mod limits;
 pub mod middleware;
 pub mod outbox;
 pub mod paging;

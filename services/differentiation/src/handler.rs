@@ -10,11 +10,12 @@ use idic_proto::v1::differentiation_service_server::DifferentiationService;
 use idic_runtime::ApiError;
 use idic_runtime::bus::EventBus;
 use idic_runtime::error::FieldViolation;
+use idic_runtime::limits;
 use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
-use idic_runtime::storage::{micros_from_timestamp, now_micros, timestamp_from_micros};
+use idic_runtime::storage::{now_micros, timestamp_from_micros};
 use idic_value::jackson::{self, Commitment, CustomerType};
 use idic_value::skew::{self, Tier};
 use idic_value::{TimeUnit, needs};
@@ -178,21 +179,11 @@ fn parse_input(index: usize, input: &pb::TransactionInput) -> Result<Input, Vec<
             None
         }
     };
+    let path = |name: &str| format!("transactions[{index}].{name}");
     let occurred_at = match &input.occurred_at {
-        Some(at)
-            if (0..1_000_000_000).contains(&at.nanos)
-                && (0..=253_402_300_799).contains(&at.seconds) =>
-        {
-            Some(micros_from_timestamp(at))
-        }
-        Some(_) => {
-            violations.push(violation(
-                index,
-                "occurred_at",
-                "must be a valid time between 1970 and 9999",
-            ));
-            None
-        }
+        Some(at) => limits::instant_micros(at, &path("occurred_at"))
+            .map_err(|v| violations.push(v))
+            .ok(),
         None => {
             violations.push(violation(index, "occurred_at", "is required"));
             None
@@ -215,12 +206,20 @@ fn parse_input(index: usize, input: &pb::TransactionInput) -> Result<Input, Vec<
             ));
             None
         }
-        Some(money) => Some(money.clone()),
+        Some(money) => limits::check_money(money.minor_units, &path("amount.minor_units"))
+            .map_err(|v| violations.push(v))
+            .ok()
+            .map(|_| money.clone()),
         None => {
             violations.push(violation(index, "amount", "is required"));
             None
         }
     };
+    if let Some(margin) = input.margin_minor_units
+        && let Err(v) = limits::check_money(margin, &path("margin_minor_units"))
+    {
+        violations.push(v);
+    }
     if pb::Channel::try_from(input.channel).is_err() {
         violations.push(violation(index, "channel", "is not a Channel"));
     }
@@ -254,6 +253,12 @@ fn parse_input(index: usize, input: &pb::TransactionInput) -> Result<Input, Vec<
                 &field("amount.minor_units"),
                 "must not be negative",
             ));
+        }
+        if let Err(v) = limits::check_money(line_amount, &path(&field("amount.minor_units"))) {
+            violations.push(v);
+        }
+        if let Err(v) = limits::check_quantity(line.quantity, &path(&field("quantity"))) {
+            violations.push(v);
         }
         if let (Some(money), Some(total)) = (&line.amount, &amount)
             && !money.currency.is_empty()
@@ -675,15 +680,7 @@ impl DifferentiationService for DifferentiationHandler {
         };
         let end = match &message.observation_end {
             None => now_micros(),
-            Some(at)
-                if (0..1_000_000_000).contains(&at.nanos)
-                    && (0..=253_402_300_799).contains(&at.seconds) =>
-            {
-                micros_from_timestamp(at)
-            }
-            Some(_) => {
-                return Err(ApiError::invalid("observation_end", "must be a valid time").into());
-            }
+            Some(at) => limits::instant_micros(at, "observation_end").map_err(ApiError::from)?,
         };
         let model = run_refit(
             self.store.as_ref(),
