@@ -95,7 +95,9 @@ mod tests {
 
     #[test]
     fn a_decode_failure_is_the_senders_mistake() {
-        let status = undecodable(Status::internal("failed to decode Protobuf message: buffer underflow"));
+        let status = undecodable(Status::internal(
+            "failed to decode Protobuf message: buffer underflow",
+        ));
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(status.message().contains("buffer underflow"));
         let other = undecodable(Status::out_of_range("too large"));

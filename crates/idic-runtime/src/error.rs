@@ -247,8 +247,16 @@ mod tests {
         let status: Status = ApiError::InvalidArgument(violations).into();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(status.message().len() <= "invalid argument: ".len() + MAX_MESSAGE_BYTES);
-        assert!(status.message().starts_with("invalid argument: channels[0]: "));
-        assert!(status.details().len() < 8 * 1024, "{}", status.details().len());
+        assert!(
+            status
+                .message()
+                .starts_with("invalid argument: channels[0]: ")
+        );
+        assert!(
+            status.details().len() < 8 * 1024,
+            "{}",
+            status.details().len()
+        );
         let details = status.get_error_details();
         let listed = &details.bad_request().expect("BadRequest").field_violations;
         assert_eq!(listed.len(), MAX_LISTED_VIOLATIONS + 1);
@@ -262,7 +270,8 @@ mod tests {
 
     #[test]
     fn echoed_messages_are_cut_on_a_character_boundary() {
-        let status: Status = ApiError::not_found(format!("customer {} not found", "é".repeat(5_000))).into();
+        let status: Status =
+            ApiError::not_found(format!("customer {} not found", "é".repeat(5_000))).into();
         assert!(status.message().len() <= MAX_MESSAGE_BYTES);
         assert!(status.message().ends_with('…'));
         assert_eq!(bounded("short", 10), "short");

@@ -76,8 +76,14 @@ mod tests {
 
     #[test]
     fn money_beyond_the_bound_is_refused_with_its_field() {
-        assert_eq!(check_money(MAX_MONEY_MINOR_UNITS, "amount"), Ok(MAX_MONEY_MINOR_UNITS));
-        assert_eq!(check_money(-MAX_MONEY_MINOR_UNITS, "amount"), Ok(-MAX_MONEY_MINOR_UNITS));
+        assert_eq!(
+            check_money(MAX_MONEY_MINOR_UNITS, "amount"),
+            Ok(MAX_MONEY_MINOR_UNITS)
+        );
+        assert_eq!(
+            check_money(-MAX_MONEY_MINOR_UNITS, "amount"),
+            Ok(-MAX_MONEY_MINOR_UNITS)
+        );
         for too_much in [MAX_MONEY_MINOR_UNITS + 1, i64::MAX, i64::MIN] {
             let violation = check_money(too_much, "amount.minor_units").unwrap_err();
             assert_eq!(violation.field, "amount.minor_units");
@@ -99,7 +105,10 @@ mod tests {
             at(1_700_000_000, 1_000_000_000),
             at(END_INSTANT_SECONDS, 0),
         ] {
-            assert_eq!(instant_micros(&bad, "occurred_at").unwrap_err().field, "occurred_at");
+            assert_eq!(
+                instant_micros(&bad, "occurred_at").unwrap_err().field,
+                "occurred_at"
+            );
         }
         assert!(instant_in_range(1_700_000_000_000_000));
         assert!(!instant_in_range(-1));

@@ -379,7 +379,11 @@ mod tests {
                 values.iter().map(|value| value & 0xFFFF_FFFF).sum(),
             )
         };
-        for values in [vec![5, -3, 1 << 40], vec![-(1 << 45), 7], vec![i64::MIN + 1, 2]] {
+        for values in [
+            vec![5, -3, 1 << 40],
+            vec![-(1 << 45), 7],
+            vec![i64::MIN + 1, 2],
+        ] {
             let (high, low) = split(&values);
             let plain: i64 = values.iter().sum();
             assert_eq!(combine_split_sum(Some(high), Some(low)), Some(plain));

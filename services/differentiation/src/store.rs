@@ -374,9 +374,9 @@ impl DifferentiationStore for SqlDifferentiationStore {
             margin = split_sum_sql("margin_minor"),
         );
         let rows = sqlx::query(&sql)
-        .bind(customer_id)
-        .fetch_all(&self.database.pool)
-        .await?;
+            .bind(customer_id)
+            .fetch_all(&self.database.pool)
+            .await?;
         let mut value = CustomerValue {
             customer_id: customer_id.to_owned(),
             ..CustomerValue::default()

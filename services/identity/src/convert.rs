@@ -7,8 +7,8 @@ use idic_matching::features::Features;
 use idic_matching::normalize::{NormalizeOptions, normalize_record};
 use idic_matching::record::{IdKind, RawAddress, RawIdentifier, RawRecord};
 use idic_proto::v1 as pb;
-use idic_runtime::{FieldViolation, limits};
 use idic_runtime::storage::timestamp_from_micros;
+use idic_runtime::{FieldViolation, limits};
 
 use crate::engine::{ChangeEvent, Golden, IncomingRecord, RecordContent, RecordEntry, RecordKey};
 
@@ -243,7 +243,11 @@ pub fn incoming_record(
         }
     }
     let observed_at_field = prefixed(prefix, "observed_at".to_owned());
-    let observed_at = match record.observed_at.as_ref().map(|at| limits::instant_micros(at, &observed_at_field)) {
+    let observed_at = match record
+        .observed_at
+        .as_ref()
+        .map(|at| limits::instant_micros(at, &observed_at_field))
+    {
         Some(Err(violation)) => {
             violations.push(violation);
             None

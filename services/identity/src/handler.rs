@@ -619,8 +619,10 @@ impl IdentityService for IdentityHandler {
         let (random, candidates) = match (random, candidates) {
             (Ok(random), Ok(candidates)) => (random, candidates),
             (random, candidates) => {
-                let violations: Vec<FieldViolation> =
-                    [random.err(), candidates.err()].into_iter().flatten().collect();
+                let violations: Vec<FieldViolation> = [random.err(), candidates.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
                 return Err(ApiError::InvalidArgument(violations).into());
             }
         };

@@ -2,9 +2,9 @@
 //! its field) and conversion of stored values to messages.
 
 use idic_proto::v1 as pb;
-use idic_runtime::{FieldViolation, limits};
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{micros_from_timestamp, now_micros, timestamp_from_micros};
+use idic_runtime::{FieldViolation, limits};
 
 use crate::domain::{
     Consent, Cost, Interaction, NewInteraction, Preference, Thread, ThreadRequest, is_automated,

@@ -49,8 +49,10 @@ pub async fn upsert_identify(
         Err(status) => status,
     };
     let refused = refused_fields(&status)?;
-    let only_traits =
-        !refused.is_empty() && refused.iter().all(|(field, _)| trait_of_field(field).is_some());
+    let only_traits = !refused.is_empty()
+        && refused
+            .iter()
+            .all(|(field, _)| trait_of_field(field).is_some());
     if !only_traits {
         return Ok(Identified::Refused(refusal(&status)));
     }
@@ -58,7 +60,10 @@ pub async fn upsert_identify(
         .iter()
         .filter_map(|(field, description)| {
             let name = trait_of_field(field)?;
-            Some(format!("{name}: {}; left out", bounded(description, MAX_REASON_BYTES)))
+            Some(format!(
+                "{name}: {}; left out",
+                bounded(description, MAX_REASON_BYTES)
+            ))
         })
         .collect();
     let record = without_fields(record, refused.iter().map(|(field, _)| field.as_str()));
@@ -68,10 +73,10 @@ pub async fn upsert_identify(
             customer_id,
             warnings,
         }),
-        Err(status) => {
-            refused_fields(&status)?;
+        Err(status) if status.code() == Code::InvalidArgument => {
             Ok(Identified::Refused(refusal(&status)))
         }
+        Err(status) => Err(peer_error("identity", status)),
     }
 }
 
@@ -110,7 +115,10 @@ fn refused_fields(status: &tonic::Status) -> ApiResult<Vec<(String, String)>> {
         .field_violations
         .iter()
         .map(|violation| {
-            let field = violation.field.strip_prefix("record.").unwrap_or(&violation.field);
+            let field = violation
+                .field
+                .strip_prefix("record.")
+                .unwrap_or(&violation.field);
             (field.to_owned(), violation.description.clone())
         })
         .collect())
@@ -189,6 +197,9 @@ mod tests {
         assert_eq!(kept.date_of_birth, "1815-12-10");
         assert_eq!(trait_of_field("identifiers[0].value"), None);
         assert_eq!(trait_of_field("source_record_id"), None);
-        assert_eq!(trait_of_field("addresses[1].postcode"), Some("traits.address"));
+        assert_eq!(
+            trait_of_field("addresses[1].postcode"),
+            Some("traits.address")
+        );
     }
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use idic_proto::v1 as pb;
 use idic_proto::v1::IdentifierKind;
-use idic_runtime::refs::CustomerSelector;
 use idic_runtime::error::{MAX_MESSAGE_BYTES, bounded};
+use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult, limits};
 use serde_json::Value;
@@ -105,9 +105,10 @@ pub fn parse_event(raw: &str) -> Result<SegmentEvent, String> {
     }
     let occurred_at_micros = match text(&json, "timestamp") {
         None => None,
-        Some(stamp) => Some(parse_time(&stamp).ok_or(
-            "has a timestamp that is not ISO 8601 between 1970-01-01 and 2199-12-31",
-        )?),
+        Some(stamp) => Some(
+            parse_time(&stamp)
+                .ok_or("has a timestamp that is not ISO 8601 between 1970-01-01 and 2199-12-31")?,
+        ),
     };
     match kind {
         EventKind::Track if text(&json, "event").is_none() => {
