@@ -637,6 +637,81 @@ async fn offering_story_on_postgres() {
     offering_story(Backend::Postgres).await;
 }
 
+/// The communication components an offering proposes (chosen or as alternatives).
+async fn communication_offered(suite: &TestSuite, customer_id: &str, key: &str) -> Vec<String> {
+    let offering = suite
+        .customization()
+        .get_tailored_offering(pb::GetTailoredOfferingRequest {
+            customer: by_id(customer_id),
+            channel: pb::Channel::Web as i32,
+            idempotency_key: key.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!offering.degraded, "{:?}", offering.missing_sources);
+    let communication = choice(&offering, pb::Slot::Communication);
+    std::iter::once(component_id(communication))
+        .chain(
+            communication
+                .alternatives
+                .iter()
+                .map(|a| a.component.as_ref().unwrap().component_id.as_str()),
+        )
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn decide_email(suite: &TestSuite, customer_id: &str, status: pb::ConsentStatus) {
+    suite
+        .interaction()
+        .record_consent(pb::RecordConsentRequest {
+            customer: by_id(customer_id),
+            channel: pb::Channel::Email as i32,
+            purpose: "service".into(),
+            status: status as i32,
+            source: "preference center".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// Consent is read fresh for every offering: a grant shows in the next offering, and
+/// a refusal is never proposed, not even once, however recently the customer's
+/// dependencies were cached.
+async fn a_consent_change_takes_effect_at_once(backend: Backend) {
+    let Some(suite) = TestSuite::start_with(SuiteOptions::new(backend)).await else {
+        return;
+    };
+    import_catalog(&suite).await;
+    // E-mail refused, text messages granted.
+    let dee = seed_customer(&suite, "dee@example.com", "crm-consent").await;
+    let email = "communication.email".to_owned();
+    let first = communication_offered(&suite, &dee, "consent-1").await;
+    assert!(!first.contains(&email), "refused: {first:?}");
+
+    decide_email(&suite, &dee, pb::ConsentStatus::Granted).await;
+    let granted = communication_offered(&suite, &dee, "consent-2").await;
+    assert!(granted.contains(&email), "granted just now: {granted:?}");
+
+    decide_email(&suite, &dee, pb::ConsentStatus::Denied).await;
+    let revoked = communication_offered(&suite, &dee, "consent-3").await;
+    assert!(!revoked.contains(&email), "revoked just now: {revoked:?}");
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_consent_change_takes_effect_at_once_on_the_embedded_default() {
+    a_consent_change_takes_effect_at_once(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn a_consent_change_takes_effect_at_once_on_postgres() {
+    a_consent_change_takes_effect_at_once(Backend::Postgres).await;
+}
+
 /// A TCP listener that accepts connections and never answers.
 async fn hanging_listener() -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,6 +2,7 @@
 //! the models are refitted, and value, tiers, skew, needs and strategy come back; value
 //! follows identity's merges, unmerges and erasures. On SQLite and on PostgreSQL.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use idic_proto::v1 as pb;
@@ -280,10 +281,80 @@ async fn refit_scores_the_base(backend: Backend) {
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     let end = START + 364 * DAY;
+
+    // Calibration on the first half year, the second as holdout: predicted against
+    // actual purchases per number of calibration purchases.
+    let half = START + 182 * DAY;
+    let backwards = client
+        .refit_models(pb::RefitModelsRequest {
+            observation_end: at(half),
+            holdout_end: at(half),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(backwards.code(), Code::InvalidArgument);
+    assert!(backwards.message().contains("holdout_end"));
+    let checked = client
+        .refit_models(pb::RefitModelsRequest {
+            observation_end: at(half),
+            time_unit: "week".into(),
+            holdout_end: at(end),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let holdout = checked.holdout.expect("a holdout check");
+    assert!((holdout.periods - 26.0).abs() < 1e-9);
+    assert_eq!(holdout.rows.len(), 8);
+    assert!(holdout.rows[7].or_more);
+    let calibrated = checked.model.as_ref().unwrap().customers;
+    assert_eq!(holdout.customers, calibrated);
+    assert_eq!(
+        holdout.rows.iter().map(|row| row.customers).sum::<u64>(),
+        calibrated
+    );
+    // The actual purchases (purchase days), counted here from what was sent.
+    let mut days_by_customer: HashMap<&str, (bool, HashSet<i64>)> = HashMap::new();
+    for t in &generated {
+        let entry = days_by_customer.entry(&t.customer_ref).or_default();
+        if t.occurred_at_micros <= half {
+            entry.0 = true;
+        } else if t.occurred_at_micros <= end {
+            entry.1.insert(t.occurred_at_micros.div_euclid(DAY));
+        }
+    }
+    let actual: usize = days_by_customer
+        .values()
+        .filter(|(calibrated, _)| *calibrated)
+        .map(|(_, holdout_days)| holdout_days.len())
+        .sum();
+    assert!(actual > 0);
+    assert!(
+        (holdout.actual_total - actual as f64).abs() < 1e-9,
+        "{holdout:?}"
+    );
+    assert!(holdout.predicted_total > 0.0);
+    let diagnostics = checked
+        .model
+        .unwrap()
+        .bg_nbd
+        .unwrap()
+        .diagnostics
+        .expect("diagnostics with every refit");
+    assert_eq!(
+        diagnostics.identified,
+        !diagnostics
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("edge of the parameter space"))
+    );
+
     let model = client
         .refit_models(pb::RefitModelsRequest {
             observation_end: at(end),
             time_unit: "week".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -297,7 +368,10 @@ async fn refit_scores_the_base(backend: Backend) {
     assert!(bg.log_likelihood < 0.0);
     // 400 customers recover the generating r and α only roughly.
     assert!(bg.r > 0.1 && bg.r < 0.6, "{bg:?}");
-    assert!(model.gamma_gamma.unwrap().customers > 0);
+    let gamma_gamma = model.gamma_gamma.unwrap();
+    assert!(gamma_gamma.customers > 0);
+    assert!(gamma_gamma.diagnostics.is_some());
+    assert!(["gamma_gamma", "customer_mean"].contains(&gamma_gamma.spend_basis.as_str()));
     assert!(model.fit_millis > 0.0);
 
     let value = value_of(&suite, loyalty("L0")).await;

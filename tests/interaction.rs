@@ -391,6 +391,26 @@ async fn complaint_story(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!((again.created, again.duplicates), (0, 3));
+    // Two orders and an offer shown: on the timeline, but no contacts for the report.
+    let not_contacts = [
+        (InteractionType::Purchase, "purchase", 2),
+        (InteractionType::Purchase, "purchase", 3),
+        (InteractionType::OfferPresented, "offer", 4),
+    ];
+    for (kind, topic, hours) in not_contacts {
+        interactions
+            .record_interaction(pb::RecordInteractionRequest {
+                customer: by_email("kofi@example.com"),
+                channel: Channel::Web as i32,
+                r#type: kind as i32,
+                occurred_at: at(MONDAY + hours * HOUR),
+                topic: topic.into(),
+                idempotency_key: format!("not-a-contact-{hours}"),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
 
     // The channel report for the week.
     let report = interactions
@@ -405,6 +425,7 @@ async fn complaint_story(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(report.contacts, 6);
+    assert_eq!(report.not_contacts, 3);
     let call_center = report
         .channels
         .iter()
@@ -414,8 +435,15 @@ async fn complaint_story(backend: Backend) {
     // Automated: the web inquiry and three newsletters.
     assert!((report.automated_share - 4.0 / 6.0).abs() < 1e-9);
     // Topic contacts 6; repeats: Maria's 2nd and 3rd "late delivery", Kofi's 2nd and
-    // 3rd "newsletter".
+    // 3rd "newsletter"; Kofi's second order is no repeat contact.
     assert_eq!(report.repeat_contacts, 4);
+    assert!((report.repeat_contact_rate - 4.0 / 6.0).abs() < 1e-9);
+    let web = report
+        .channels
+        .iter()
+        .find(|figures| figures.channel == Channel::Web as i32)
+        .unwrap();
+    assert_eq!(web.contacts, 1, "the web inquiry only");
     assert_eq!(report.threads_resolved, 1);
     assert!((report.average_resolution_seconds - 72.0 * 3600.0).abs() < 1e-6);
 

@@ -481,14 +481,7 @@ fn slot_name(slot: i32) -> String {
 }
 
 fn money_text(money: &pb::Money) -> String {
-    let sign = if money.minor_units < 0 { "-" } else { "" };
-    let units = money.minor_units.unsigned_abs();
-    format!(
-        "{sign}{}.{:02} {}",
-        units / 100,
-        units % 100,
-        money.currency
-    )
+    idic_runtime::money::format_money(money.minor_units, &money.currency)
 }
 
 fn price_text(price: Option<&pb::Money>) -> String {

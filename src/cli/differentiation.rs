@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use idic_differentiation::domain::minor_unit_exponent;
 use idic_proto::v1 as pb;
 use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient;
+use idic_runtime::money::{format_major, format_money, minor_unit_exponent};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ClientArgs;
@@ -50,6 +50,11 @@ pub struct RefitArgs {
     /// The models' time unit; default from the server's configuration.
     #[arg(long, value_enum)]
     pub time_unit: Option<TimeUnitArg>,
+    /// Also compare predicted with actual purchases made after the observation end up
+    /// to this date (YYYY-MM-DD, end of day UTC, or RFC 3339), per number of purchases
+    /// before it.
+    #[arg(long)]
+    pub holdout_end: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -186,7 +191,7 @@ pub fn parse_amount(text: &str, currency: &str) -> anyhow::Result<i64> {
         None => (false, text),
     };
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let exponent = usize::try_from(minor_unit_exponent(currency)).unwrap_or(2);
+    let exponent = minor_unit_exponent(currency) as usize;
     if whole.is_empty() && fraction.is_empty()
         || !whole.bytes().all(|b| b.is_ascii_digit())
         || !fraction.bytes().all(|b| b.is_ascii_digit())
@@ -267,8 +272,41 @@ fn transaction_of(
     })
 }
 
+/// What an import did: counts, and one message per rejected row naming its line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub rows: usize,
+    pub created: u64,
+    pub duplicates: u64,
+    pub customers_created: u64,
+    pub rejected: u64,
+    pub errors: Vec<String>,
+}
+
 /// `idic import transactions FILE.csv`
 pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let report = record_transactions_file(args).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{} rows in {seconds:.1} s: {} transactions recorded, {} already recorded, {} customers created, {} rejected",
+        report.rows, report.created, report.duplicates, report.customers_created, report.rejected
+    );
+    for error in report.errors.iter().take(20) {
+        println!("  {error}");
+    }
+    if report.errors.len() > 20 {
+        println!("  ... and {} more", report.errors.len() - 20);
+    }
+    Ok(())
+}
+
+/// Sends the file's rows in batches. A row the server refuses (malformed, or naming an
+/// identifier several customers share) is rejected with its line and the import goes
+/// on; only a failure of the server itself stops it.
+pub async fn record_transactions_file(
+    args: &ImportTransactionsArgs,
+) -> anyhow::Result<ImportReport> {
     anyhow::ensure!(
         (1..=1000).contains(&args.batch),
         "--batch must be between 1 and 1000"
@@ -300,7 +338,6 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
         ProgressStyle::with_template("{bar:40} {pos}/{len} transactions  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let started = Instant::now();
     let (mut created, mut duplicates, mut customers_created, mut rejected) =
         (0u64, 0u64, 0u64, 0u64);
     let mut errors: Vec<String> = Vec::new();
@@ -332,8 +369,15 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
                         .filter(|r| r.customer_created)
                         .count() as u64;
                 }
-                Err(status) if status.code() == tonic::Code::InvalidArgument => {
-                    // One bad row rejects its batch: send the rows one by one to keep the good ones.
+                Err(status)
+                    if matches!(
+                        status.code(),
+                        tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition
+                    ) =>
+                {
+                    // One bad row (malformed, or naming an identifier several customers
+                    // share) rejects its batch and stores nothing of it: send the rows one
+                    // by one to keep the good ones and name the bad by their line.
                     for (line, transaction) in batch {
                         match client
                             .record_transactions(pb::RecordTransactionsRequest {
@@ -369,18 +413,14 @@ pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Resul
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{} rows in {seconds:.1} s: {created} transactions recorded, {duplicates} already recorded, {customers_created} customers created, {rejected} rejected",
-        rows.len()
-    );
-    for error in errors.iter().take(20) {
-        println!("  {error}");
-    }
-    if errors.len() > 20 {
-        println!("  ... and {} more", errors.len() - 20);
-    }
-    Ok(())
+    Ok(ImportReport {
+        rows: rows.len(),
+        created,
+        duplicates,
+        customers_created,
+        rejected,
+        errors,
+    })
 }
 
 fn print_json(value: serde_json::Value) {
@@ -403,26 +443,33 @@ pub async fn refit(args: &RefitArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|text| parse_time(text, true))
         .transpose()?;
+    let holdout_end = args
+        .holdout_end
+        .as_deref()
+        .map(|text| parse_time(text, true))
+        .transpose()?;
     let time_unit = match args.time_unit {
         None => String::new(),
         Some(TimeUnitArg::Day) => "day".to_owned(),
         Some(TimeUnitArg::Week) => "week".to_owned(),
     };
     let mut client = Client::new(connect(&args.client).await?);
-    let model = client
+    let response = client
         .refit_models(pb::RefitModelsRequest {
             observation_end,
             time_unit,
+            holdout_end,
         })
         .await
         .map_err(|status| {
             anyhow::anyhow!("RefitModels: {:?}: {}", status.code(), status.message())
         })?
-        .into_inner()
-        .model
-        .context("no model in the response")?;
+        .into_inner();
+    let model = response.model.context("no model in the response")?;
     let bg = model.bg_nbd.unwrap_or_default();
     let gg = model.gamma_gamma.unwrap_or_default();
+    let bg_diagnostics = bg.diagnostics.clone().unwrap_or_default();
+    let gg_diagnostics = gg.diagnostics.clone().unwrap_or_default();
     if args.json {
         print_json(serde_json::json!({
             "model_id": model.model_id,
@@ -430,9 +477,12 @@ pub async fn refit(args: &RefitArgs) -> anyhow::Result<()> {
             "time_unit": model.time_unit,
             "currency": model.currency,
             "customers": model.customers,
-            "bg_nbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood},
-            "gamma_gamma": {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood, "customers": gg.customers},
+            "bg_nbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood,
+                "diagnostics": diagnostics_json(&bg_diagnostics)},
+            "gamma_gamma": {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood, "customers": gg.customers,
+                "diagnostics": diagnostics_json(&gg_diagnostics), "spend_basis": gg.spend_basis},
             "fit_millis": model.fit_millis,
+            "holdout": response.holdout.as_ref().map(holdout_json),
         }));
     } else {
         println!(
@@ -448,8 +498,85 @@ pub async fn refit(args: &RefitArgs) -> anyhow::Result<()> {
             gg.p, gg.q, gg.gamma, gg.log_likelihood, gg.customers
         );
         println!("fitted in {:.1} ms", model.fit_millis);
+        println!(
+            "BG/NBD       {}; Gamma-Gamma {}; spend per order from {}",
+            fit_state(&bg_diagnostics),
+            fit_state(&gg_diagnostics),
+            gg.spend_basis
+        );
+        if let Some(holdout) = &response.holdout {
+            print_holdout(holdout, &model.time_unit);
+        }
+    }
+    // Warnings go to stderr, so that they show even when the output is piped.
+    for warning in bg_diagnostics
+        .warnings
+        .iter()
+        .chain(&gg_diagnostics.warnings)
+    {
+        eprintln!("warning: {warning}");
     }
     Ok(())
+}
+
+fn fit_state(diagnostics: &pb::FitDiagnostics) -> &'static str {
+    match (diagnostics.converged, diagnostics.identified) {
+        (true, true) => "converged, identified",
+        (true, false) => "converged, NOT identified",
+        (false, true) => "NOT converged",
+        (false, false) => "NOT converged, NOT identified",
+    }
+}
+
+fn diagnostics_json(diagnostics: &pb::FitDiagnostics) -> serde_json::Value {
+    serde_json::json!({
+        "converged": diagnostics.converged,
+        "identified": diagnostics.identified,
+        "warnings": diagnostics.warnings,
+    })
+}
+
+fn holdout_json(holdout: &pb::HoldoutCheck) -> serde_json::Value {
+    serde_json::json!({
+        "holdout_end_unix_seconds": holdout.holdout_end.as_ref().map(|t| t.seconds),
+        "periods": holdout.periods,
+        "customers": holdout.customers,
+        "predicted_total": holdout.predicted_total,
+        "actual_total": holdout.actual_total,
+        "rows": holdout.rows.iter().map(|row| serde_json::json!({
+            "calibration_purchases": row.calibration_purchases,
+            "or_more": row.or_more,
+            "customers": row.customers,
+            "predicted_purchases": row.predicted_purchases,
+            "actual_purchases": row.actual_purchases,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_holdout(holdout: &pb::HoldoutCheck, time_unit: &str) {
+    println!(
+        "holdout: {:.1} {time_unit}s after the observation end, {} customers",
+        holdout.periods, holdout.customers
+    );
+    println!(
+        "{:>22} {:>10} {:>10} {:>10}",
+        "purchases before", "customers", "predicted", "actual"
+    );
+    for row in &holdout.rows {
+        let label = format!(
+            "{}{}",
+            row.calibration_purchases,
+            if row.or_more { "+" } else { "" }
+        );
+        println!(
+            "{label:>22} {:>10} {:>10.3} {:>10.3}",
+            row.customers, row.predicted_purchases, row.actual_purchases
+        );
+    }
+    println!(
+        "{:>22} {:>10} {:>10.1} {:>10.1}",
+        "total", holdout.customers, holdout.predicted_total, holdout.actual_total
+    );
 }
 
 fn tier_name(tier: i32) -> &'static str {
@@ -482,14 +609,7 @@ pub async fn customer(args: &CustomerArgs) -> anyhow::Result<()> {
         .context("no value in the response")?;
     let money = |list: &[pb::Money]| -> Vec<String> {
         list.iter()
-            .map(|m| {
-                format!(
-                    "{:.*} {}",
-                    minor_unit_exponent(&m.currency) as usize,
-                    m.minor_units as f64 / 10f64.powi(minor_unit_exponent(&m.currency)),
-                    m.currency
-                )
-            })
+            .map(|m| format_money(m.minor_units, &m.currency))
             .collect()
     };
     let rfm = value.rfm.unwrap_or_default();
@@ -531,12 +651,12 @@ pub async fn customer(args: &CustomerArgs) -> anyhow::Result<()> {
         value.horizon_periods, value.time_unit, value.expected_purchases, value.probability_alive
     );
     println!(
-        "spend/order   {:.2} {}",
-        value.expected_average_spend, value.model_currency
+        "spend/order   {}",
+        format_major(value.expected_average_spend, &value.model_currency)
     );
     println!(
-        "predicted CLV {:.2} {}",
-        value.predicted_clv, value.model_currency
+        "predicted CLV {}",
+        format_major(value.predicted_clv, &value.model_currency)
     );
     println!(
         "rank          {:.1} percentile, tier {}",

@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use clap::Args;
 use idic_proto::v1 as pb;
 use idic_proto::v1::interaction_service_client::InteractionServiceClient;
+use idic_runtime::money::{format_major, format_money, minor_unit_exponent};
 
 use super::ClientArgs;
 use super::client::{SuiteChannel, connect};
@@ -164,15 +165,14 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
     }
     if let Some(value) = &context.value {
         println!(
-            "value      tier {}  rank {:.0}%  CLV {:.2} {}  p(alive) {:.2}  orders {}",
+            "value      tier {}  rank {:.0}%  CLV {}  p(alive) {:.2}  orders {}",
             if value.tier.is_empty() {
                 "-"
             } else {
                 &value.tier
             },
             value.rank_percentile,
-            value.predicted_clv,
-            value.currency,
+            format_major(value.predicted_clv, &value.currency),
             value.probability_alive,
             value.order_count
         );
@@ -510,11 +510,19 @@ pub async fn channel_report(args: &ChannelReportArgs) -> anyhow::Result<()> {
         let cost = figures
             .cost
             .iter()
-            .map(|money| format!("{:.2} {}", money.minor_units as f64 / 100.0, money.currency))
+            .map(|money| format_money(money.minor_units, &money.currency))
             .collect::<Vec<_>>()
             .join(" + ");
+        // The average is in the first currency's minor units (see the proto).
+        let per_contact = figures.cost.first().map_or_else(
+            || "-".to_owned(),
+            |first| {
+                let scale = 10f64.powi(minor_unit_exponent(&first.currency) as i32);
+                format_major(figures.average_cost_minor_units / scale, &first.currency)
+            },
+        );
         println!(
-            "{:<12} {:>10} {:>10} {:>16} {:>12.2}",
+            "{:<12} {:>10} {:>10} {:>16} {:>12}",
             channel_label(figures.channel),
             figures.contacts,
             figures.automated_contacts,
@@ -523,7 +531,7 @@ pub async fn channel_report(args: &ChannelReportArgs) -> anyhow::Result<()> {
             } else {
                 cost
             },
-            figures.average_cost_minor_units / 100.0
+            per_contact
         );
     }
     println!("contacts            {}", report.contacts);

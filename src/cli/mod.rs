@@ -3,7 +3,7 @@
 
 mod client;
 mod customization;
-mod differentiation;
+pub mod differentiation;
 mod identity;
 mod interaction;
 mod serve;

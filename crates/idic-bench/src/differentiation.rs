@@ -197,7 +197,7 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
         )];
         for run in 0..args.runs {
             let started = Instant::now();
-            let (model, data) = refit::fit_models(&store, &settings, end, TimeUnit::Week).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let refit::Fitted { model, data, .. } = refit::fit_models(&store, &settings, end, TimeUnit::Week).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let fit_seconds = started.elapsed().as_secs_f64();
             let rescored = Instant::now();
             refit::rescore(&store, &settings, &model, &data).await?;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod follow;
 pub mod limits;
 pub mod middleware;
+pub mod money;
 pub mod outbox;
 pub mod paging;
 pub mod peers;

@@ -189,6 +189,11 @@ impl Peers {
                 tonic::Code::InvalidArgument => {
                     ApiError::invalid("customer", status.message().to_owned())
                 }
+                // The reference cannot be resolved as given (an identifier shared by
+                // several customers): the caller's precondition, with identity's words.
+                tonic::Code::FailedPrecondition => {
+                    ApiError::FailedPrecondition(status.message().to_owned())
+                }
                 _ => ApiError::internal(anyhow::anyhow!("identity service: {status}")),
             }),
         }

@@ -129,12 +129,11 @@ pub fn transactions_csv(transactions: &[GeneratedTransaction]) -> String {
     for transaction in transactions {
         let seconds = transaction.occurred_at_micros.div_euclid(1_000_000);
         out.push_str(&format!(
-            "{},{},{},{}.{:02},{},,{},{}\n",
+            "{},{},{},{},{},,{},{}\n",
             transaction.customer_ref,
             transaction.order_id,
             rfc3339(seconds),
-            transaction.amount_minor / 100,
-            transaction.amount_minor % 100,
+            idic_runtime::money::decimal(transaction.amount_minor, &transaction.currency),
             transaction.currency,
             transaction.category,
             transaction.product

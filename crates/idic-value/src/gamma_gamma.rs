@@ -186,10 +186,15 @@ fn from_logs(point: &[f64]) -> GammaGamma {
 }
 
 impl GammaGamma {
+    /// Whether the spend per transaction has a finite mean under the model (q > 1).
+    pub fn has_finite_mean(&self) -> bool {
+        self.q > 1.0
+    }
+
     /// E[M | x, m_x] (FH 2013, eq. 5); the population mean pγ/(q-1) without repeats.
     /// None when q <= 1 (the mean does not exist).
     pub fn expected_average_spend(&self, customer: &CustomerSummary) -> Option<f64> {
-        if self.q <= 1.0 {
+        if !self.has_finite_mean() {
             return None;
         }
         let x = f64::from(customer.frequency);
@@ -197,6 +202,26 @@ impl GammaGamma {
             return Some(self.p * self.gamma / (self.q - 1.0));
         }
         Some(self.p * (self.gamma + x * customer.monetary) / (self.p * x + self.q - 1.0))
+    }
+
+    /// Whether the data determined the model: a finite mean and every parameter within
+    /// the bounds of [`crate::diagnostics`]. Decidable from the parameters alone, so
+    /// that a stored model gives the same answer as the fit did.
+    pub fn is_identified(&self) -> bool {
+        self.has_finite_mean()
+            && [self.p, self.q, self.gamma]
+                .into_iter()
+                .all(crate::diagnostics::within_bounds)
+    }
+
+    /// The spend per transaction to predict with: the model's expectation when the
+    /// model is identified, else the customer's own mean spend per transaction (never
+    /// the 0 of a customer without repeat purchases, never an undefined mean).
+    pub fn spend_per_transaction(&self, customer: &CustomerSummary) -> f64 {
+        match self.expected_average_spend(customer) {
+            Some(spend) if self.is_identified() => spend,
+            _ => customer.mean_spend(),
+        }
     }
 }
 

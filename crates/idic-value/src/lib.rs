@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod bgnbd;
+pub mod diagnostics;
 pub mod gamma_gamma;
+pub mod holdout;
 pub mod jackson;
 pub mod needs;
 pub mod optimize;

@@ -55,6 +55,15 @@ pub struct CustomerSummary {
     pub total: f64,
 }
 
+impl CustomerSummary {
+    /// The customer's own mean spend per transaction day, first purchase included:
+    /// what the predictions fall back to when Gamma-Gamma has no finite mean. Never
+    /// negative (returns may outweigh purchases).
+    pub fn mean_spend(&self) -> f64 {
+        (self.total / f64::from(self.frequency + 1)).max(0.0)
+    }
+}
+
 /// Summarizes `purchases` (sorted by day) up to and including `end_day`. None when the
 /// customer made no purchase by then.
 pub fn summarize(purchases: &[Purchase], end_day: i64, unit: TimeUnit) -> Option<CustomerSummary> {

@@ -1,9 +1,12 @@
 //! The fan-out of a tailored offering: identity (who, and whether a business account),
 //! differentiation (tier, needs segment, customer type) and interaction (expressed
 //! preferences, consent) are asked in parallel, each within its own deadline cut from
-//! the caller's. Answers are kept in the shared cache (Redis in production) and
-//! invalidated by identity's changes. A source that fails, times out or whose circuit
-//! breaker is open is reported missing; it never fails the request.
+//! the caller's. Identity's and differentiation's answers are kept in the shared cache
+//! (Redis in production) and invalidated by identity's changes; interaction's are
+//! never cached, because a consent change must take effect at once, in every process.
+//! A source that fails, times out or whose circuit breaker is open is reported
+//! missing; it never fails the request. A reference that is the caller's mistake
+//! (an identifier shared by several customers) fails it with FAILED_PRECONDITION.
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -17,6 +20,7 @@ use idic_runtime::config::CustomizationConfig;
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{micros_from_timestamp, now_micros};
+use idic_runtime::{ApiError, ApiResult};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -112,6 +116,9 @@ impl Gathered {
 /// Why a call failed, and whether a retry is safe and useful.
 enum CallError {
     NotFound,
+    /// The source refused the reference itself (FAILED_PRECONDITION, e.g. an identifier
+    /// shared by several customers): the caller's mistake, not the source's failure.
+    Refused(String),
     /// Worth one retry (connection refused, peer shedding load).
     Transient,
     Failed,
@@ -120,10 +127,25 @@ enum CallError {
 fn classify(status: &tonic::Status) -> CallError {
     match status.code() {
         tonic::Code::NotFound => CallError::NotFound,
+        tonic::Code::FailedPrecondition => CallError::Refused(status.message().to_owned()),
         tonic::Code::Unavailable | tonic::Code::ResourceExhausted => CallError::Transient,
         _ => CallError::Failed,
     }
 }
+
+/// Whether a source's answers may be served from the shared cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caching {
+    /// Kept for `cache_ttl_ms` and dropped when identity changes the customer.
+    Shared,
+    /// Asked every time: consent and preferences change without any identity event,
+    /// and a refused channel must never be proposed from an older answer.
+    Never,
+}
+
+/// A source's outcome: its facts (`Value::Null` for "no such customer"), nothing
+/// (missing), or the refusal of the reference, which fails the whole request.
+type SourceAnswer = Result<Option<Value>, String>;
 
 pub struct Dependencies {
     peers: Peers,
@@ -153,17 +175,29 @@ impl Dependencies {
     }
 
     /// Asks the three sources in parallel; every answer is in by `deadline` (the part
-    /// of the caller's deadline the sources may use).
-    pub async fn gather(&self, selector: &CustomerSelector, deadline: Instant) -> Gathered {
+    /// of the caller's deadline the sources may use). FAILED_PRECONDITION with the
+    /// source's message when a source refuses the reference (an identifier shared by
+    /// several customers): no offering can be made for an unknown one of them.
+    pub async fn gather(
+        &self,
+        selector: &CustomerSelector,
+        deadline: Instant,
+    ) -> ApiResult<Gathered> {
         let limit = Duration::from_millis(self.config.dependency_timeout_ms);
         let own_deadline = deadline.min(Instant::now() + limit);
         let (identity, value, interaction) = tokio::join!(
-            self.source(IDENTITY, &self.identity, selector, own_deadline, |s, d| {
-                self.fetch_identity(s, d)
-            }),
+            self.source(
+                IDENTITY,
+                &self.identity,
+                Caching::Shared,
+                selector,
+                own_deadline,
+                |s, d| self.fetch_identity(s, d)
+            ),
             self.source(
                 DIFFERENTIATION,
                 &self.differentiation,
+                Caching::Shared,
                 selector,
                 own_deadline,
                 |s, d| self.fetch_value(s, d)
@@ -171,41 +205,47 @@ impl Dependencies {
             self.source(
                 INTERACTION,
                 &self.interaction,
+                Caching::Never,
                 selector,
                 own_deadline,
                 |s, d| self.fetch_interaction(s, d)
             ),
         );
-        Gathered {
-            identity: identity.map_or(Fetched::Missing, decode_identity),
-            value: value.map_or(Fetched::Missing, decode_value),
-            interaction: interaction.map_or(Fetched::Missing, decode_interaction),
-        }
+        let refused = |answer: SourceAnswer| answer.map_err(ApiError::FailedPrecondition);
+        Ok(Gathered {
+            identity: refused(identity)?.map_or(Fetched::Missing, decode_identity),
+            value: refused(value)?.map_or(Fetched::Missing, decode_value),
+            interaction: refused(interaction)?.map_or(Fetched::Missing, decode_interaction),
+        })
     }
 
-    /// One source: the cache, else the breaker-guarded call with one retry on a
-    /// transient error if time allows; everything bounded by `deadline`. The answer is
-    /// the JSON of the facts (`Value::Null` for "no such customer").
+    /// One source: the cache (when `caching` allows), else the breaker-guarded call
+    /// with one retry on a transient error if time allows; everything bounded by
+    /// `deadline`. The answer is the JSON of the facts (`Value::Null` for "no such
+    /// customer").
     async fn source<'a, F, Fut>(
         &'a self,
         name: &'static str,
         breaker: &'a CircuitBreaker,
+        caching: Caching,
         selector: &'a CustomerSelector,
         deadline: Instant,
         fetch: F,
-    ) -> Option<Value>
+    ) -> SourceAnswer
     where
         F: Fn(&'a CustomerSelector, Instant) -> Fut,
         Fut: Future<Output = Result<Value, CallError>> + 'a,
     {
         let key = cache_key(name, selector);
         let work = async {
-            if let Some(hit) = self.cached(&key).await {
-                return Some(hit);
+            if caching == Caching::Shared
+                && let Some(hit) = self.cached(&key).await
+            {
+                return Ok(Some(hit));
             }
             if !breaker.allow() {
                 tracing::debug!(dependency = name, "circuit open: skipped");
-                return None;
+                return Ok(None);
             }
             let started = Instant::now();
             let mut outcome = fetch(selector, deadline).await;
@@ -219,16 +259,23 @@ impl Dependencies {
             match outcome {
                 Ok(facts) => {
                     breaker.success();
-                    self.store(&key, &facts).await;
-                    Some(facts)
+                    if caching == Caching::Shared {
+                        self.store(&key, &facts).await;
+                    }
+                    Ok(Some(facts))
                 }
                 Err(CallError::NotFound) => {
                     breaker.success();
-                    Some(Value::Null)
+                    Ok(Some(Value::Null))
+                }
+                // The source answered; the reference is what is wrong.
+                Err(CallError::Refused(message)) => {
+                    breaker.success();
+                    Err(message)
                 }
                 Err(CallError::Transient | CallError::Failed) => {
                     breaker.failure();
-                    None
+                    Ok(None)
                 }
             }
         };
@@ -242,7 +289,7 @@ impl Dependencies {
                     breaker.failure();
                 }
                 tracing::debug!(dependency = name, "no answer within its deadline");
-                None
+                Ok(None)
             }
         }
     }

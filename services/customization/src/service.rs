@@ -376,7 +376,7 @@ impl Customization {
         let gathered = self
             .deps
             .gather(&request.selector, self.dependency_deadline(deadline))
-            .await;
+            .await?;
         let (customer_id, subject) = Self::subject(&gathered, &request.selector);
         let anchor = request.selector.anchor();
         let order_quantity = order_quantity(request.order.as_ref());
@@ -490,7 +490,7 @@ impl Customization {
         let gathered = self
             .deps
             .gather(selector, self.dependency_deadline(deadline))
-            .await;
+            .await?;
         let (_, subject) = Self::subject(&gathered, selector);
         let profile = self
             .profile(

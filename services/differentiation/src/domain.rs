@@ -72,20 +72,7 @@ impl TransactionKind {
     }
 }
 
-/// Digits after the decimal point of an ISO 4217 currency's minor unit.
-pub fn minor_unit_exponent(currency: &str) -> i32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
-
-/// Minor units as a decimal amount of the currency's major unit.
-pub fn major_units(minor_units: i64, currency: &str) -> f64 {
-    minor_units as f64 / 10f64.powi(minor_unit_exponent(currency))
-}
+pub use idic_runtime::money::major_units;
 
 /// A fitted model as stored.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,6 +16,8 @@ use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
+use idic_value::diagnostics::Diagnostics;
+use idic_value::holdout::HoldoutCheck;
 use idic_value::jackson::{self, Commitment, CustomerType};
 use idic_value::skew::{self, Tier};
 use idic_value::{TimeUnit, needs};
@@ -26,7 +28,7 @@ use crate::domain::{
     Amount, CustomerFilter, CustomerScores, CustomerValue, MICROS_PER_DAY, OrderLine, StoredModel,
     Transaction, TransactionKind, day_of,
 };
-use crate::refit::{self, RefitError, ValueSettings, tier_to_proto};
+use crate::refit::{self, ModelDiagnostics, RefitError, ValueSettings, tier_to_proto};
 use crate::store::DifferentiationStore;
 
 /// The most a call to identity may take of the caller's deadline.
@@ -503,7 +505,12 @@ fn value_to_proto(
     proto
 }
 
-fn model_to_proto(model: &StoredModel) -> pb::FittedModel {
+fn model_to_proto(model: &StoredModel, diagnostics: &ModelDiagnostics) -> pb::FittedModel {
+    let spend_basis = if model.gamma_gamma.is_identified() {
+        "gamma_gamma"
+    } else {
+        "customer_mean"
+    };
     pb::FittedModel {
         model_id: model.model_id.clone(),
         bg_nbd: Some(pb::BgNbdParameters {
@@ -512,6 +519,7 @@ fn model_to_proto(model: &StoredModel) -> pb::FittedModel {
             a: model.bg_nbd.a,
             b: model.bg_nbd.b,
             log_likelihood: model.bg_log_likelihood,
+            diagnostics: Some(diagnostics_to_proto(&diagnostics.bg_nbd)),
         }),
         gamma_gamma: Some(pb::GammaGammaParameters {
             p: model.gamma_gamma.p,
@@ -519,6 +527,8 @@ fn model_to_proto(model: &StoredModel) -> pb::FittedModel {
             gamma: model.gamma_gamma.gamma,
             log_likelihood: model.gg_log_likelihood,
             customers: model.gg_customers,
+            diagnostics: Some(diagnostics_to_proto(&diagnostics.gamma_gamma)),
+            spend_basis: spend_basis.to_owned(),
         }),
         observation_end: Some(timestamp_from_micros(model.observation_end_micros)),
         time_unit: model.time_unit.as_str().to_owned(),
@@ -529,25 +539,87 @@ fn model_to_proto(model: &StoredModel) -> pb::FittedModel {
     }
 }
 
-/// Runs a whole refit: fit, save, rescore. Shared by the RPC and the schedule.
+fn diagnostics_to_proto(diagnostics: &Diagnostics) -> pb::FitDiagnostics {
+    pb::FitDiagnostics {
+        converged: diagnostics.converged,
+        identified: diagnostics.identified,
+        warnings: diagnostics.warnings.clone(),
+    }
+}
+
+fn holdout_to_proto(
+    check: &HoldoutCheck,
+    holdout_end_micros: i64,
+    periods: f64,
+) -> pb::HoldoutCheck {
+    pb::HoldoutCheck {
+        holdout_end: Some(timestamp_from_micros(holdout_end_micros)),
+        periods,
+        rows: check
+            .rows
+            .iter()
+            .map(|row| pb::HoldoutRow {
+                calibration_purchases: row.calibration_purchases,
+                or_more: row.or_more,
+                customers: row.customers,
+                predicted_purchases: row.predicted,
+                actual_purchases: row.actual,
+            })
+            .collect(),
+        customers: check.customers,
+        predicted_total: check.predicted_total,
+        actual_total: check.actual_total,
+    }
+}
+
+/// What a refit gives back: the model, how the fits went, and the holdout check when
+/// one was asked for.
+pub struct RefitOutcome {
+    pub model: StoredModel,
+    pub diagnostics: ModelDiagnostics,
+    pub holdout: Option<pb::HoldoutCheck>,
+}
+
+/// Runs a whole refit: fit, save, rescore, and compare with the holdout up to
+/// `holdout_end_micros` when given. Shared by the RPC and the schedule.
 pub async fn run_refit(
     store: &dyn DifferentiationStore,
     settings: &ValueSettings,
     lock: &tokio::sync::Mutex<()>,
     observation_end_micros: i64,
     unit: TimeUnit,
-) -> Result<StoredModel, ApiError> {
+    holdout_end_micros: Option<i64>,
+) -> Result<RefitOutcome, ApiError> {
     let _guard = lock.lock().await;
-    let (model, data) = refit::fit_models(store, settings, observation_end_micros, unit)
+    let fitted = refit::fit_models(store, settings, observation_end_micros, unit)
         .await
         .map_err(|error| match error {
             RefitError::NotEnoughData(message) => ApiError::FailedPrecondition(message),
             RefitError::Storage(error) => ApiError::internal(error),
         })?;
-    refit::rescore(store, settings, &model, &data)
+    refit::rescore(store, settings, &fitted.model, &fitted.data)
         .await
         .map_err(ApiError::internal)?;
-    Ok(model)
+    let holdout = match holdout_end_micros {
+        None => None,
+        Some(end) => {
+            let check = refit::holdout_check(store, &fitted.model, &fitted.data, end)
+                .await
+                .map_err(ApiError::internal)?;
+            let periods = refit::holdout_periods(&fitted.model, end);
+            Some(holdout_to_proto(&check, end, periods))
+        }
+    };
+    Ok(RefitOutcome {
+        model: fitted.model,
+        diagnostics: fitted.diagnostics,
+        holdout,
+    })
+}
+
+/// A time of RefitModelsRequest, within the suite's range of instants (`limits`).
+fn refit_time(at: &prost_types::Timestamp, field: &str) -> Result<i64, ApiError> {
+    limits::instant_micros(at, field).map_err(ApiError::from)
 }
 
 fn tier_from_proto(value: i32) -> Result<Option<Tier>, ApiError> {
@@ -680,18 +752,36 @@ impl DifferentiationService for DifferentiationHandler {
         };
         let end = match &message.observation_end {
             None => now_micros(),
-            Some(at) => limits::instant_micros(at, "observation_end").map_err(ApiError::from)?,
+            Some(at) => refit_time(at, "observation_end")?,
         };
-        let model = run_refit(
+        let holdout_end = match &message.holdout_end {
+            None => None,
+            Some(at) => {
+                let holdout_end = refit_time(at, "holdout_end")?;
+                // At least one whole day after the observation end: the summaries count
+                // days.
+                if day_of(holdout_end) <= day_of(end) {
+                    return Err(ApiError::invalid(
+                        "holdout_end",
+                        "must be on a later day than observation_end",
+                    )
+                    .into());
+                }
+                Some(holdout_end)
+            }
+        };
+        let outcome = run_refit(
             self.store.as_ref(),
             &self.settings,
             &self.refit_lock,
             end,
             unit,
+            holdout_end,
         )
         .await?;
         Ok(Response::new(pb::RefitModelsResponse {
-            model: Some(model_to_proto(&model)),
+            model: Some(model_to_proto(&outcome.model, &outcome.diagnostics)),
+            holdout: outcome.holdout,
         }))
     }
 

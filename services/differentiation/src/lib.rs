@@ -134,6 +134,7 @@ fn spawn_scheduled_refits(
                 &lock,
                 now_micros(),
                 settings.time_unit,
+                None,
             )
             .await;
             if let Err(error) = outcome {

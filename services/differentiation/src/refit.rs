@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use idic_proto::v1 as pb;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
+use idic_value::diagnostics::{self, Diagnostics};
+use idic_value::holdout::{self, HoldoutCheck};
 use idic_value::needs::{self, Segmentation};
 use idic_value::skew::{self, Tier, TierCutoffs};
 use idic_value::{CustomerSummary, DayTotals, TimeUnit, bgnbd, gamma_gamma, rfm, summarize_totals};
@@ -73,14 +75,37 @@ pub fn summarize_days(
     }
 }
 
-/// Reads the transactions, fits both models and saves them. Returns the model and the
-/// summaries it was fitted on (for scoring).
+/// How each fit went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDiagnostics {
+    pub bg_nbd: Diagnostics,
+    pub gamma_gamma: Diagnostics,
+}
+
+impl ModelDiagnostics {
+    pub fn warnings(&self) -> impl Iterator<Item = &String> {
+        self.bg_nbd
+            .warnings
+            .iter()
+            .chain(&self.gamma_gamma.warnings)
+    }
+}
+
+/// A refit's result: the saved model, the summaries it was fitted on (for scoring) and
+/// how the fits went.
+pub struct Fitted {
+    pub model: StoredModel,
+    pub data: Summaries,
+    pub diagnostics: ModelDiagnostics,
+}
+
+/// Reads the transactions, fits both models and saves them.
 pub async fn fit_models(
     store: &dyn DifferentiationStore,
     settings: &ValueSettings,
     observation_end_micros: i64,
     unit: TimeUnit,
-) -> Result<(StoredModel, Summaries), RefitError> {
+) -> Result<Fitted, RefitError> {
     let started = Instant::now();
     let currency = match &settings.model_currency {
         Some(currency) => currency.clone(),
@@ -119,15 +144,68 @@ pub async fn fit_models(
     // the one-row insert that follows is what remains).
     model.fit_millis = started.elapsed().as_secs_f64() * 1e3;
     store.save_model(&model).await?;
+    let diagnostics = ModelDiagnostics {
+        bg_nbd: diagnostics::bg_nbd(&bg, data.summaries.len()),
+        gamma_gamma: diagnostics::gamma_gamma(&gg),
+    };
     tracing::info!(
         model_id = model.model_id,
         customers = model.customers,
         fit_millis = model.fit_millis,
         bg_converged = bg.converged,
         gg_converged = gg.converged,
+        bg_identified = diagnostics.bg_nbd.identified,
+        gg_identified = diagnostics.gamma_gamma.identified,
         "value models fitted"
     );
-    Ok((model, data))
+    for warning in diagnostics.warnings() {
+        tracing::warn!(model_id = model.model_id, warning, "value model fit");
+    }
+    Ok(Fitted {
+        model,
+        data,
+        diagnostics,
+    })
+}
+
+/// Predicted against actual purchases between the model's observation end and
+/// `holdout_end_micros`, for the customers the model was fitted on. A purchase is a
+/// purchase day, as in the fit.
+pub async fn holdout_check(
+    store: &dyn DifferentiationStore,
+    model: &StoredModel,
+    data: &Summaries,
+    holdout_end_micros: i64,
+) -> anyhow::Result<HoldoutCheck> {
+    let until_holdout_end: HashMap<String, u32> = store
+        .purchase_days_until(&model.currency, holdout_end_micros)
+        .await?
+        .into_iter()
+        .map(|row| (row.customer_id, row.transaction_days))
+        .collect();
+    let customers: Vec<(CustomerSummary, u32)> = data
+        .customer_ids
+        .iter()
+        .zip(&data.summaries)
+        .map(|(customer_id, summary)| {
+            let days_by_end = until_holdout_end.get(customer_id).copied().unwrap_or(0);
+            // Calibration purchase days: the first one and the repeats.
+            let calibration_days = summary.frequency + 1;
+            (*summary, days_by_end.saturating_sub(calibration_days))
+        })
+        .collect();
+    Ok(holdout::conditional_expectations(
+        &model.bg_nbd,
+        &customers,
+        holdout_periods(model, holdout_end_micros),
+    ))
+}
+
+/// The holdout's length in the model's time unit, counted in whole days like the
+/// summaries.
+pub fn holdout_periods(model: &StoredModel, holdout_end_micros: i64) -> f64 {
+    (day_of(holdout_end_micros) - day_of(model.observation_end_micros)) as f64
+        / model.time_unit.days()
 }
 
 /// Predictions of one customer under `model`.
@@ -138,10 +216,7 @@ pub fn predict(
 ) -> (f64, f64, f64, f64) {
     let expected_purchases = model.bg_nbd.expected_purchases(summary, horizon);
     let probability_alive = model.bg_nbd.probability_alive(summary);
-    let spend = model
-        .gamma_gamma
-        .expected_average_spend(summary)
-        .unwrap_or(summary.monetary);
+    let spend = model.gamma_gamma.spend_per_transaction(summary);
     (
         expected_purchases,
         probability_alive,

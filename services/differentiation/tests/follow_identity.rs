@@ -138,28 +138,26 @@ fn predicted(model: &pb::FittedModel, purchases: &[(i64, i64)], end: i64) -> (f6
         .iter()
         .map(|(micros, cents)| Purchase {
             day: micros.div_euclid(DAY),
-            amount: *cents as f64 / 100.0,
+            amount: idic_runtime::money::major_units(*cents, "EUR"),
         })
         .collect();
     list.sort_by_key(|p| p.day);
     let summary = summarize(&list, end.div_euclid(DAY), TimeUnit::Week).unwrap();
-    let bg = model.bg_nbd.unwrap();
+    let bg = model.bg_nbd.clone().unwrap();
     let bg = BgNbd {
         r: bg.r,
         alpha: bg.alpha,
         a: bg.a,
         b: bg.b,
     };
-    let gg = model.gamma_gamma.unwrap();
+    let gg = model.gamma_gamma.clone().unwrap();
     let gg = GammaGamma {
         p: gg.p,
         q: gg.q,
         gamma: gg.gamma,
     };
     let expected = bg.expected_purchases(&summary, HORIZON_WEEKS);
-    let spend = gg
-        .expected_average_spend(&summary)
-        .unwrap_or(summary.monetary);
+    let spend = gg.spend_per_transaction(&summary);
     (expected, bg.probability_alive(&summary), expected * spend)
 }
 
@@ -205,6 +203,7 @@ async fn merged_and_unmerged_customers_are_rescored(backend: Backend) {
         .refit_models(pb::RefitModelsRequest {
             observation_end: at(end),
             time_unit: "week".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -18,7 +18,7 @@ use crate::convert::{
     event_to_proto, golden_to_proto, identifier_features, incoming_record, key_to_proto, parse_key,
     query_features, record_ref, source_record,
 };
-use crate::engine::{Customer, EngineError, Outcome, PairExplanation, RecordKey};
+use crate::engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
 use crate::service::{Committed, Identity};
 
 /// Errors kept in an import's answer; the count covers them all.
@@ -56,19 +56,14 @@ impl IdentityHandler {
                     self.identity.normalize_options(),
                 )
                 .map_err(ApiError::from)?;
-                let candidates = engine.resolve(&features, 3, true);
+                let candidates = engine.resolve(&features, MAX_NAMED_CANDIDATES, true);
                 match candidates.len() {
                     0 => return Err(ApiError::not_found("no customer has this identifier")),
                     1 => engine
                         .surviving_id(&candidates[0].customer_id)
                         .cloned()
                         .ok_or_else(|| ApiError::not_found("no customer has this identifier"))?,
-                    _ => {
-                        return Err(ApiError::FailedPrecondition(
-                            "the identifier belongs to several customers; use Resolve to rank them"
-                                .to_owned(),
-                        ));
-                    }
+                    _ => return Err(shared_identifier(selector, &candidates)),
                 }
             }
         };
@@ -97,6 +92,29 @@ impl IdentityHandler {
             updated_at: Some(timestamp_from_micros(customer.updated_at)),
         }
     }
+}
+
+/// Candidate customers an ambiguous identifier's refusal names (the first ones, best
+/// first); Resolve ranks them all.
+const MAX_NAMED_CANDIDATES: usize = 10;
+
+/// FAILED_PRECONDITION for an identifier several customers hold, naming the identifier
+/// (as the caller gave it) and the candidates, so that the caller can pick one by id.
+fn shared_identifier(selector: &CustomerSelector, candidates: &[Candidate]) -> ApiError {
+    let ids: Vec<&str> = candidates
+        .iter()
+        .map(|candidate| &*candidate.customer_id)
+        .collect();
+    let more = if candidates.len() >= MAX_NAMED_CANDIDATES {
+        " and possibly more"
+    } else {
+        ""
+    };
+    ApiError::FailedPrecondition(format!(
+        "the identifier {} belongs to several customers ({}{more}); give the customer id, or use Resolve to rank them",
+        selector.anchor(),
+        ids.join(", ")
+    ))
 }
 
 fn engine_error(error: EngineError) -> ApiError {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use idic_proto::v1 as pb;
 use idic_runtime::bus::Delivery;
+use idic_runtime::money::format_money;
 use idic_runtime::storage::{micros_from_timestamp, now_micros};
 use prost::Message as _;
 
@@ -147,7 +148,7 @@ pub fn purchase(event: &pb::TransactionEvent) -> Option<NewInteraction> {
     let amount = event
         .amount
         .as_ref()
-        .map(|money| format!(" for {} {}", money.minor_units, money.currency))
+        .map(|money| format!(" for {}", format_money(money.minor_units, &money.currency)))
         .unwrap_or_default();
     interaction.summary = format!(
         "order {}: {} line(s){amount}{}",
@@ -226,4 +227,43 @@ pub fn offer(event: &pb::OfferEvent) -> Option<NewInteraction> {
         thread: ThreadRequest::None,
         requested_status: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(minor_units: i64, currency: &str) -> pb::TransactionEvent {
+        pb::TransactionEvent {
+            customer_id: "cus_1".to_owned(),
+            order_id: "ord-00756".to_owned(),
+            kind: pb::TransactionKind::Purchase as i32,
+            amount: Some(pb::Money {
+                currency: currency.to_owned(),
+                minor_units,
+            }),
+            lines: vec![pb::OrderLine::default()],
+            ..Default::default()
+        }
+    }
+
+    fn summary(event: &pb::TransactionEvent) -> String {
+        purchase(event).expect("a purchase").interaction.summary
+    }
+
+    #[test]
+    fn purchase_summaries_print_amounts_in_the_major_unit() {
+        assert_eq!(
+            summary(&order(3499, "EUR")),
+            "order ord-00756: 1 line(s) for 34.99 EUR"
+        );
+        assert_eq!(
+            summary(&order(3499, "JPY")),
+            "order ord-00756: 1 line(s) for 3499 JPY"
+        );
+        assert_eq!(
+            summary(&order(34990, "KWD")),
+            "order ord-00756: 1 line(s) for 34.990 KWD"
+        );
+    }
 }

@@ -375,13 +375,29 @@ pub struct TimelineFilter {
     pub thread_id: Option<String>,
 }
 
-/// The channel report's figures as the store aggregates them.
+/// Interaction kinds (wire numbers of `InteractionType`) that are records of what
+/// happened rather than the customer and the company getting in touch: PURCHASE
+/// (mirrored from differentiation's orders) and OFFER_PRESENTED / _ACCEPTED /
+/// _REJECTED (what customization proposed, within some other contact). The channel
+/// report counts none of them as a contact, in any of its figures.
+pub const NOT_CONTACT_KINDS: [i32; 4] = [6, 10, 11, 12];
+
+/// The SQL condition that keeps contacts only (see [`NOT_CONTACT_KINDS`]).
+pub fn contacts_only_sql() -> String {
+    let kinds: Vec<String> = NOT_CONTACT_KINDS.iter().map(i32::to_string).collect();
+    format!("kind NOT IN ({})", kinds.join(", "))
+}
+
+/// The channel report's figures as the store aggregates them; every figure counts
+/// contacts only (see [`NOT_CONTACT_KINDS`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChannelReport {
     /// Per channel and currency ("" when no cost): contacts, automated, cost.
     pub rows: Vec<ChannelRow>,
     pub topic_contacts: i64,
     pub repeat_contacts: i64,
+    /// Purchases and offer events in the period, left out of every figure.
+    pub not_contacts: i64,
     pub threads_resolved: i64,
     pub resolution_micros_total: i64,
 }

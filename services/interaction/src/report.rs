@@ -66,6 +66,7 @@ pub fn to_proto(report: ChannelReport, window_days: u32) -> pb::GetChannelReport
             0.0
         },
         repeat_window_days: window_days,
+        not_contacts: report.not_contacts.max(0) as u64,
     }
 }
 
@@ -102,6 +103,7 @@ mod tests {
             ],
             topic_contacts: 4,
             repeat_contacts: 1,
+            not_contacts: 5,
             threads_resolved: 2,
             resolution_micros_total: 7_200_000_000,
         };
@@ -114,5 +116,19 @@ mod tests {
         assert!((response.repeat_contact_rate - 0.25).abs() < 1e-9);
         assert!((response.average_resolution_seconds - 3600.0).abs() < 1e-9);
         assert_eq!(response.total_cost[0].minor_units, 1500);
+        assert_eq!(response.not_contacts, 5);
+    }
+
+    /// The store filters by wire numbers: they must be the contract's.
+    #[test]
+    fn purchases_and_offer_events_are_not_contacts() {
+        use crate::domain::NOT_CONTACT_KINDS;
+        let kinds = [
+            pb::InteractionType::Purchase,
+            pb::InteractionType::OfferPresented,
+            pb::InteractionType::OfferAccepted,
+            pb::InteractionType::OfferRejected,
+        ];
+        assert_eq!(NOT_CONTACT_KINDS, kinds.map(|kind| kind as i32));
     }
 }

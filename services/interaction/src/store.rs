@@ -15,7 +15,7 @@ use sqlx::{Any, Row};
 use crate::convert::event_of;
 use crate::domain::{
     ChannelReport, ChannelRow, Consent, Cost, Interaction, NewInteraction, Preference, Thread,
-    ThreadRequest, TimelineCursor, TimelineFilter, decode_needs, encode_needs,
+    ThreadRequest, TimelineCursor, TimelineFilter, contacts_only_sql, decode_needs, encode_needs,
 };
 use crate::recorder::INTERACTIONS_TOPIC;
 
@@ -1029,10 +1029,11 @@ impl InteractionStore for SqlInteractionStore {
     ) -> anyhow::Result<ChannelReport> {
         let pool = &self.database.pool;
         // Costs are summed in split form: no stored costs can make the report fail.
+        let contacts_only = contacts_only_sql();
         let sql = format!(
             "SELECT channel, cost_currency, CAST(COUNT(*) AS BIGINT),
                CAST(COALESCE(SUM(automated), 0) AS BIGINT), {cost}
-             FROM interactions WHERE occurred_at >= $1 AND occurred_at < $2
+             FROM interactions WHERE occurred_at >= $1 AND occurred_at < $2 AND {contacts_only}
              GROUP BY channel, cost_currency ORDER BY channel, cost_currency",
             cost = split_sum_sql("cost_minor_units"),
         );
@@ -1053,20 +1054,30 @@ impl InteractionStore for SqlInteractionStore {
             .collect();
         // A contact repeats when the same customer raised the same topic (case-blind)
         // within the window before it; earlier contacts outside the period count as
-        // the first one.
-        let repeats = sqlx::query(
+        // the first one. Purchases and offer events are no contacts: a second order
+        // is no sign that the first contact failed.
+        let repeats = sqlx::query(&format!(
             "SELECT CAST(COUNT(*) AS BIGINT),
                CAST(COALESCE(SUM(CASE WHEN previous IS NOT NULL AND occurred_at - previous <= $3
                  THEN 1 ELSE 0 END), 0) AS BIGINT)
              FROM (SELECT occurred_at, LAG(occurred_at) OVER (
                      PARTITION BY customer_id, LOWER(topic) ORDER BY occurred_at) AS previous
                    FROM interactions
-                   WHERE topic <> '' AND occurred_at >= $1 - $3 AND occurred_at < $2) AS contacts
-             WHERE occurred_at >= $1",
-        )
+                   WHERE topic <> '' AND {contacts_only}
+                     AND occurred_at >= $1 - $3 AND occurred_at < $2) AS contacts
+             WHERE occurred_at >= $1"
+        ))
         .bind(start_micros)
         .bind(end_micros)
         .bind(repeat_window_micros)
+        .fetch_one(pool)
+        .await?;
+        let not_contacts: i64 = sqlx::query_scalar(&format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM interactions
+             WHERE occurred_at >= $1 AND occurred_at < $2 AND NOT ({contacts_only})"
+        ))
+        .bind(start_micros)
+        .bind(end_micros)
         .fetch_one(pool)
         .await?;
         let sql = format!(
@@ -1083,6 +1094,7 @@ impl InteractionStore for SqlInteractionStore {
             rows,
             topic_contacts: repeats.get(0),
             repeat_contacts: repeats.get(1),
+            not_contacts,
             threads_resolved: resolved.get(0),
             resolution_micros_total: combine_split_sum(resolved.get(1), resolved.get(2))
                 .unwrap_or_default(),

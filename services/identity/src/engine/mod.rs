@@ -9,9 +9,40 @@
 //! group of links, recomputed canonically (see `idic_matching::cluster`) whenever a
 //! record joins or leaves the group. So the same records give the same customers,
 //! whatever order they came in.
+//!
+//! A steward's decisions are part of the graph: a merge ties every record of the named
+//! customers to one anchor by forced (steward) links, which join regardless of the
+//! matcher's constraints, and the steward vouches that records which look like
+//! different persons are one customer: a customer holding steward links keeps out only
+//! a record clearly different from all of its records. An unmerge cuts the moved
+//! records' links to the rest, ties the moved records together, keeps what a steward
+//! joined among the rest joined and, when asked, blocks every moved/remaining pair.
+//!
+//! # Invariants
+//!
+//! Checked by [`Engine::check_invariants`] (tests run it after every step) and, in
+//! debug builds, around every steward action:
+//!
+//! 1. Every live record belongs to exactly one customer, which lists it and is not
+//!    erased; every live customer has records; an erased customer (tombstone) has none.
+//! 2. The customers are exactly the canonical clusters of the links, the steward's
+//!    forced links and blocks, so they do not depend on the order of the writes, and a
+//!    rebuild from the store gives the same customers.
+//! 3. Links are symmetric, one per pair, between live records; a steward link never
+//!    crosses customers, so records a steward joined stay together until an unmerge.
+//! 4. A steward merge leaves every record of the named customers in one customer, the
+//!    oldest of those it joined, and reports every customer absorbed into it.
+//! 5. An unmerge moves the named records, and only them, into one new customer; the
+//!    customer keeps its id with the records left in it (which, without the moved
+//!    records, may fall into several parts or join an older customer).
+//! 6. A steward block is never crossed: blocked records are in different customers,
+//!    until a steward merges their customers (which lifts the blocks between them).
+//! 7. An alias is never a customer id and points, in one step, at an existing customer
+//!    (a tombstone once erased) that lists it.
 
 mod changes;
 mod golden;
+mod invariants;
 mod key_index;
 mod records;
 
@@ -29,6 +60,7 @@ use smallvec::SmallVec;
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
 pub use golden::{Golden, Provenance, golden_record};
+pub use invariants::InvariantViolations;
 pub use records::{IncomingRecord, PackedContent, RecordContent, RecordEntry, RecordKey};
 
 /// The actor recorded for the matcher's own merges and splits.
@@ -714,7 +746,8 @@ impl Engine {
     /// Clusters `component` canonically, then gives the clusters ids: each existing
     /// customer goes to the cluster holding most of its records (the oldest customer
     /// first, so the oldest id survives a merge and the largest part keeps the id in a
-    /// split); clusters left without an id get a new one.
+    /// split; in an unmerge the customer of `keep_id_with` keeps its id with them);
+    /// clusters left without an id get a new one.
     fn recluster(
         &mut self,
         component: &[u32],
@@ -725,6 +758,12 @@ impl Engine {
         changes: &mut ChangeSet,
     ) -> Recluster {
         let clusters = self.canonical_clusters(component);
+        // An unmerge's customer keeps its id with the records the steward left in it,
+        // whichever part is larger: the moved records are the ones that leave.
+        let keeps_id_with_preferred = keep_id_with
+            .first()
+            .and_then(|id| self.records[*id as usize].as_ref())
+            .map(|entry| entry.customer.clone());
         let mut cluster_of: FxHashMap<u32, usize> = FxHashMap::default();
         for (index, cluster) in clusters.iter().enumerate() {
             for id in cluster {
@@ -748,8 +787,8 @@ impl Engine {
         let mut assigned: Vec<Option<Arc<str>>> = vec![None; clusters.len()];
         let mut outcome = Recluster::default();
         let mut splits: BTreeMap<Arc<str>, Vec<usize>> = BTreeMap::new();
-        // Ties between parts of equal size: the part the caller prefers (the records a
-        // steward left in place), then the part holding the earliest observed record.
+        // Ties between parts of equal size: the part holding records a steward left in
+        // place, then the part holding the earliest observed record.
         let tie_break: Vec<(bool, i64)> = clusters
             .iter()
             .map(|cluster| {
@@ -764,10 +803,14 @@ impl Engine {
             })
             .collect();
         for ((_, customer_id), counts) in &previous {
+            let steward_choice = keeps_id_with_preferred.as_ref() == Some(customer_id);
             let target = counts
                 .iter()
                 .max_by(|x, y| {
-                    x.1.cmp(y.1)
+                    let preferred = |cluster: &usize| steward_choice && tie_break[*cluster].0;
+                    preferred(x.0)
+                        .cmp(&preferred(y.0))
+                        .then(x.1.cmp(y.1))
                         .then(tie_break[*x.0].0.cmp(&tie_break[*y.0].0))
                         .then(tie_break[*y.0].1.cmp(&tie_break[*x.0].1))
                         .then(y.0.cmp(x.0))
@@ -926,6 +969,8 @@ impl Engine {
             .collect();
         let sort_keys: Vec<&str> = entries.iter().map(|entry| &*entry.sort_key).collect();
         let mut links = Vec::new();
+        // Allocated only for the rare component that holds steward links.
+        let mut steward_linked: Option<Vec<bool>> = None;
         for (index, id) in component.iter().enumerate() {
             for link in &self.links[*id as usize] {
                 if link.other <= *id {
@@ -934,6 +979,11 @@ impl Engine {
                 let Some(&other) = position.get(&link.other) else {
                     continue;
                 };
+                if link.kind == LinkKind::Steward {
+                    let linked = steward_linked.get_or_insert_with(|| vec![false; component.len()]);
+                    linked[index] = true;
+                    linked[other] = true;
+                }
                 let strength = match link.kind {
                     LinkKind::Steward => LinkStrength::Forced,
                     LinkKind::Rule => LinkStrength::Rule,
@@ -950,11 +1000,95 @@ impl Engine {
             entries: &entries,
             ids: component,
             blocked: &self.blocked,
+            steward_linked: steward_linked.as_deref(),
         };
         cluster(&sort_keys, &mut links, &constraints)
             .into_iter()
             .map(|members| members.into_iter().map(|index| component[index]).collect())
             .collect()
+    }
+
+    // ----- steward links -----------------------------------------------------------
+
+    /// Ties two records by a steward's forced link, in place of any link of the matcher's.
+    fn add_steward_link(&mut self, a: u32, b: u32, changes: &mut ChangeSet) {
+        let already_forced = self.links[a as usize]
+            .iter()
+            .any(|link| link.other == b && link.kind == LinkKind::Steward);
+        if already_forced {
+            return;
+        }
+        self.links[a as usize].retain(|link| link.other != b);
+        self.links[b as usize].retain(|link| link.other != a);
+        for (from, to) in [(a, b), (b, a)] {
+            self.links[from as usize].push(LinkTo {
+                other: to,
+                kind: LinkKind::Steward,
+                weight: f32::INFINITY,
+            });
+        }
+        let (low, high) = ordered(a, b);
+        changes.add_link(LinkRow {
+            a: low,
+            b: high,
+            kind: LinkKind::Steward,
+            weight: f64::MAX,
+        });
+    }
+
+    /// The groups of `records` that steward links join (within `records`), each sorted,
+    /// ordered by their first record's key; records without a steward link are left out.
+    fn steward_groups(&self, records: &[u32]) -> Vec<Vec<u32>> {
+        let within: FxHashSet<u32> = records.iter().copied().collect();
+        let mut seen: FxHashSet<u32> = FxHashSet::default();
+        let mut groups = Vec::new();
+        for start in records {
+            if !seen.insert(*start) {
+                continue;
+            }
+            let mut group = vec![*start];
+            let mut stack = vec![*start];
+            while let Some(current) = stack.pop() {
+                for link in &self.links[current as usize] {
+                    if link.kind == LinkKind::Steward
+                        && within.contains(&link.other)
+                        && seen.insert(link.other)
+                    {
+                        group.push(link.other);
+                        stack.push(link.other);
+                    }
+                }
+            }
+            if group.len() > 1 {
+                group.sort_by(|x, y| self.sort_key_of(*x).cmp(self.sort_key_of(*y)));
+                groups.push(group);
+            }
+        }
+        groups.sort_by(|x, y| self.sort_key_of(x[0]).cmp(self.sort_key_of(y[0])));
+        groups
+    }
+
+    /// Makes `records` one steward group: the first record of each group (or lone
+    /// record) among them is tied to the first record of the first group.
+    fn tie_together(&mut self, records: &[u32], changes: &mut ChangeSet) {
+        let grouped: FxHashSet<u32> = self
+            .steward_groups(records)
+            .into_iter()
+            .flat_map(|group| group.into_iter().skip(1))
+            .collect();
+        let mut heads: Vec<u32> = records
+            .iter()
+            .copied()
+            .filter(|id| !grouped.contains(id))
+            .collect();
+        heads.sort_by(|x, y| self.sort_key_of(*x).cmp(self.sort_key_of(*y)));
+        heads.dedup();
+        let Some((&anchor, others)) = heads.split_first() else {
+            return;
+        };
+        for other in others {
+            self.add_steward_link(anchor, *other, changes);
+        }
     }
 
     // ----- steward actions ---------------------------------------------------------
@@ -1016,47 +1150,32 @@ impl Engine {
             self.blocked.remove(&pair);
             changes.blocks.insert(pair, false);
         }
-        // Each customer's first record by key stands for it in the steward's links.
-        let representatives: Vec<u32> = customers
+        // The steward's decision is about whole customers: every record of them is tied
+        // to one anchor by a forced link. Tying only one record of each would leave the
+        // others to the matcher's constraints, which keep clearly different persons
+        // apart and so would scatter the customers instead of joining them.
+        let anchor = *customers[0]
+            .members
             .iter()
-            .map(|customer| {
-                *customer
-                    .members
-                    .iter()
-                    .min_by(|x, y| self.sort_key_of(**x).cmp(self.sort_key_of(**y)))
-                    .expect("a live customer has records")
-            })
-            .collect();
-        let anchor = representatives[0];
-        for member in representatives[1..].iter().copied() {
-            self.links[anchor as usize].retain(|link| link.other != member);
-            self.links[member as usize].retain(|link| link.other != anchor);
-            self.links[anchor as usize].push(LinkTo {
-                other: member,
-                kind: LinkKind::Steward,
-                weight: f32::INFINITY,
-            });
-            self.links[member as usize].push(LinkTo {
-                other: anchor,
-                kind: LinkKind::Steward,
-                weight: f32::INFINITY,
-            });
-            let (a, b) = ordered(anchor, member);
-            changes.add_link(LinkRow {
-                a,
-                b,
-                kind: LinkKind::Steward,
-                weight: f64::MAX,
-            });
+            .min_by(|x, y| self.sort_key_of(**x).cmp(self.sort_key_of(**y)))
+            .expect("a live customer has records");
+        for member in all.iter().copied().filter(|member| *member != anchor) {
+            self.add_steward_link(anchor, member, &mut changes);
         }
         let component = self.component(&all);
         let outcome = self.recluster(&component, &[], now, actor, reason, &mut changes);
-        let survivor = customers[0].id.clone();
+        // The records now share one customer: the oldest of those it joined.
+        let survivor = self.records[anchor as usize]
+            .as_ref()
+            .expect("live")
+            .customer
+            .clone();
         let merged = outcome
             .absorbed_into
             .get(&survivor)
             .cloned()
             .unwrap_or_default();
+        self.debug_check_around(&component);
         Ok((survivor, merged, changes))
     }
 
@@ -1115,6 +1234,7 @@ impl Engine {
         }
         let mut changes = ChangeSet::default();
         let moved_set: FxHashSet<u32> = moved.iter().copied().collect();
+        let steward_groups = self.steward_groups(&members);
         for id in &moved {
             let cut: Vec<u32> = self.links[*id as usize]
                 .iter()
@@ -1134,20 +1254,36 @@ impl Engine {
                 }
             }
         }
+        // What a steward joined stays joined without the moved records (a moved record
+        // may have been the anchor that tied the others), and the moved records become
+        // one customer, as the steward asked.
+        for group in &steward_groups {
+            let still_joined: Vec<u32> = group
+                .iter()
+                .copied()
+                .filter(|id| !moved_set.contains(id))
+                .collect();
+            self.tie_together(&still_joined, &mut changes);
+        }
+        self.tie_together(&moved, &mut changes);
         let mut seeds = members.clone();
         seeds.extend(moved.iter().copied());
         let component = self.component(&seeds);
         self.recluster(&component, &remaining, now, actor, reason, &mut changes);
-        let kept = self.records[remaining[0] as usize]
-            .as_ref()
-            .expect("live")
-            .customer
-            .clone();
-        let new = self.records[moved[0] as usize]
-            .as_ref()
-            .expect("live")
-            .customer
-            .clone();
+        let customer_of = |id: u32| {
+            self.records[id as usize]
+                .as_ref()
+                .expect("live")
+                .customer
+                .clone()
+        };
+        // The records left in place keep the id (or, if they now join an older customer,
+        // that one's); without the moved records they may also fall into several parts.
+        let kept = self
+            .surviving_id(&customer_id)
+            .map_or_else(|| customer_of(remaining[0]), |customer| customer.id.clone());
+        let new = customer_of(moved[0]);
+        self.debug_check_around(&component);
         Ok((kept, new, changes))
     }
 
@@ -1213,6 +1349,7 @@ impl Engine {
         if !neighbours.is_empty() {
             let component = self.component(&neighbours);
             self.recluster(&component, &[], now, AUTOMATIC, "", &mut changes);
+            self.debug_check_around(&component);
         }
         Ok((customer.id.clone(), customer.members.len(), changes))
     }
@@ -1234,6 +1371,44 @@ struct ComponentConstraints<'a> {
     entries: &'a [&'a RecordEntry],
     ids: &'a [u32],
     blocked: &'a FxHashSet<(u32, u32)>,
+    /// Per item, whether a steward link holds it; `None` when the component has none.
+    steward_linked: Option<&'a [bool]>,
+}
+
+impl ComponentConstraints<'_> {
+    fn blocked(&self, x: usize, y: usize) -> bool {
+        self.blocked.contains(&ordered(self.ids[x], self.ids[y]))
+    }
+
+    fn clearly_different(&self, x: usize, y: usize) -> bool {
+        hard_conflict(&self.entries[x].features, &self.entries[y].features).is_some()
+    }
+
+    /// Whether a unit of one cluster is clearly a different person from a unit of the
+    /// other, that is from every record of it. A cluster holding records a steward
+    /// merged is one unit: the steward vouched that records which look like different
+    /// persons are one customer, so a record like any one of them may join it. Any
+    /// other record is a unit of its own.
+    fn units_clearly_apart(
+        &self,
+        linked: &[bool],
+        members_a: &[usize],
+        members_b: &[usize],
+    ) -> bool {
+        let vouched = |members: &[usize]| members.iter().any(|item| linked[*item]);
+        let unit = |vouched: bool, item: usize| if vouched { usize::MAX } else { item };
+        let (vouched_a, vouched_b) = (vouched(members_a), vouched(members_b));
+        let mut apart: FxHashMap<(usize, usize), bool> = FxHashMap::default();
+        for x in members_a {
+            for y in members_b {
+                let clearly_different = self.clearly_different(*x, *y);
+                *apart
+                    .entry((unit(vouched_a, *x), unit(vouched_b, *y)))
+                    .or_insert(true) &= clearly_different;
+            }
+        }
+        apart.values().any(|apart| *apart)
+    }
 }
 
 impl Constraints for ComponentConstraints<'_> {
@@ -1259,21 +1434,22 @@ impl Constraints for ComponentConstraints<'_> {
         if !a.is_empty() && !b.is_empty() && !a.iter().any(|value| b.contains(value)) {
             return false;
         }
+        // A steward's block is never crossed.
+        if !self.blocked.is_empty()
+            && members_a
+                .iter()
+                .any(|x| members_b.iter().any(|y| self.blocked(*x, *y)))
+        {
+            return false;
+        }
         // No pair across the two clusters may be clearly different persons: a record
         // that matches both members of a household must not chain them into one.
-        for x in members_a {
-            for y in members_b {
-                if hard_conflict(&self.entries[*x].features, &self.entries[*y].features).is_some() {
-                    return false;
-                }
-                if !self.blocked.is_empty()
-                    && self.blocked.contains(&ordered(self.ids[*x], self.ids[*y]))
-                {
-                    return false;
-                }
-            }
+        if let Some(linked) = self.steward_linked {
+            return !self.units_clearly_apart(linked, members_a, members_b);
         }
-        true
+        !members_a
+            .iter()
+            .any(|x| members_b.iter().any(|y| self.clearly_different(*x, *y)))
     }
 
     fn merged(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
