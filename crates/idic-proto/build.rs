@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Undecodable requests are the caller's mistake: see `src/codec.rs`.
+        .codec_path("crate::codec::IdicCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

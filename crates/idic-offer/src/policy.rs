@@ -80,13 +80,14 @@ pub struct Composition {
 }
 
 impl Composition {
-    /// Sum of the choices' prices, per currency (in currency order).
+    /// Sum of the choices' prices, per currency (in currency order). Saturating: prices
+    /// are bounded at the edge, but a catalog stored before that bound must not wrap.
     pub fn total_price(&self, catalog: &Catalog) -> Vec<Money> {
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
         for choice in &self.choices {
             if let Some(component) = catalog.get(&choice.component_id) {
-                *totals.entry(component.cost.currency.clone()).or_default() +=
-                    component.price_minor;
+                let total = totals.entry(component.cost.currency.clone()).or_default();
+                *total = total.saturating_add(component.price_minor);
             }
         }
         totals

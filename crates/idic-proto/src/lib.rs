@@ -5,6 +5,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod codec;
+
 pub mod idic {
     pub mod v1 {
         #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]

@@ -3,6 +3,13 @@
 //! Handlers return [`ApiError`]; bad input carries `google.rpc.BadRequest` field
 //! violations so that a client can point at the offending field, and internal failures
 //! are logged with their cause chain but reach the client only as a generic message.
+//!
+//! What a status echoes back is bounded here, once for every service: a request with
+//! 100,000 bad values must still get a small INVALID_ARGUMENT, not a multi-megabyte one
+//! that the client's 16 KiB header limit turns into RESOURCE_EXHAUSTED. The message
+//! names the first few violations, the `BadRequest` lists at most
+//! [`MAX_LISTED_VIOLATIONS`] and says how many more there were, and every echoed text is
+//! cut at a fixed length.
 
 use std::time::Duration;
 
@@ -60,12 +67,59 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// The most field violations a `BadRequest` detail lists; the rest are counted.
+pub const MAX_LISTED_VIOLATIONS: usize = 20;
+/// The most violations the status message names; the details list more.
+const MAX_VIOLATIONS_IN_MESSAGE: usize = 3;
+/// The longest field path echoed, in bytes (paths such as `events[12].amount` are far
+/// shorter; a longer one echoes a caller's map key).
+const MAX_FIELD_BYTES: usize = 80;
+/// The longest violation description echoed, in bytes.
+const MAX_DESCRIPTION_BYTES: usize = 120;
+/// The longest status message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 512;
+
+/// `text` cut to at most `max_bytes` on a character boundary, marked with an ellipsis
+/// when it was cut.
+pub fn bounded(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    const ELLIPSIS: &str = "…";
+    let mut end = max_bytes.saturating_sub(ELLIPSIS.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &text[..end])
+}
+
+/// One violation as it is echoed: field and description bounded.
+fn echoed(violation: &FieldViolation) -> FieldViolation {
+    FieldViolation::new(
+        bounded(&violation.field, MAX_FIELD_BYTES),
+        bounded(&violation.description, MAX_DESCRIPTION_BYTES),
+    )
+}
+
+/// "and N more" for the violations left out of a list, if any.
+fn more_than_listed(total: usize, listed: usize) -> Option<String> {
+    (total > listed).then(|| {
+        let more = total - listed;
+        let noun = if more == 1 { "violation" } else { "violations" };
+        format!("and {more} more {noun}")
+    })
+}
+
+/// The status message: the first few violations and how many more there are.
 fn describe(violations: &[FieldViolation]) -> String {
-    violations
+    let listed = violations.len().min(MAX_VIOLATIONS_IN_MESSAGE);
+    let mut parts: Vec<String> = violations[..listed]
         .iter()
+        .map(echoed)
         .map(|violation| format!("{}: {}", violation.field, violation.description))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect();
+    parts.extend(more_than_listed(violations.len(), listed));
+    bounded(&parts.join("; "), MAX_MESSAGE_BYTES)
 }
 
 impl ApiError {
@@ -110,9 +164,13 @@ impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         match error {
             ApiError::InvalidArgument(violations) => {
+                let listed = violations.len().min(MAX_LISTED_VIOLATIONS);
                 let mut details = ErrorDetails::new();
-                for violation in &violations {
-                    details.add_bad_request_violation(&violation.field, &violation.description);
+                for violation in violations[..listed].iter().map(echoed) {
+                    details.add_bad_request_violation(violation.field, violation.description);
+                }
+                if let Some(more) = more_than_listed(violations.len(), listed) {
+                    details.add_bad_request_violation("", more);
                 }
                 Status::with_error_details(
                     Code::InvalidArgument,
@@ -120,15 +178,23 @@ impl From<ApiError> for Status {
                     details,
                 )
             }
-            ApiError::NotFound(message) => Status::not_found(message),
-            ApiError::AlreadyExists(message) => Status::already_exists(message),
-            ApiError::FailedPrecondition(message) => Status::failed_precondition(message),
-            ApiError::PermissionDenied(message) => Status::permission_denied(message),
-            ApiError::DeadlineExceeded(message) => Status::deadline_exceeded(message),
+            ApiError::NotFound(message) => Status::not_found(bounded(&message, MAX_MESSAGE_BYTES)),
+            ApiError::AlreadyExists(message) => {
+                Status::already_exists(bounded(&message, MAX_MESSAGE_BYTES))
+            }
+            ApiError::FailedPrecondition(message) => {
+                Status::failed_precondition(bounded(&message, MAX_MESSAGE_BYTES))
+            }
+            ApiError::PermissionDenied(message) => {
+                Status::permission_denied(bounded(&message, MAX_MESSAGE_BYTES))
+            }
+            ApiError::DeadlineExceeded(message) => {
+                Status::deadline_exceeded(bounded(&message, MAX_MESSAGE_BYTES))
+            }
             ApiError::Unavailable {
                 message,
                 retry_after,
-            } => unavailable(message, retry_after),
+            } => unavailable(bounded(&message, MAX_MESSAGE_BYTES), retry_after),
             ApiError::Internal(cause) => {
                 // The cause chain may hold SQL or peer details: log it, do not send it.
                 tracing::error!(error = format!("{cause:#}"), "internal error");
@@ -171,6 +237,50 @@ mod tests {
             .collect();
         assert_eq!(fields, ["customer.identifier.value", "page.page_size"]);
         assert!(status.message().contains("customer.identifier.value"));
+    }
+
+    #[test]
+    fn a_flood_of_violations_is_bounded_and_counted() {
+        let long_value = "x".repeat(100_000);
+        let violations: Vec<FieldViolation> = (0..100_000)
+            .map(|index| {
+                FieldViolation::new(
+                    format!("channels[{index}]"),
+                    format!("'{long_value}' is not a Channel"),
+                )
+            })
+            .collect();
+        let status: Status = ApiError::InvalidArgument(violations).into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().len() <= "invalid argument: ".len() + MAX_MESSAGE_BYTES);
+        assert!(
+            status
+                .message()
+                .starts_with("invalid argument: channels[0]: ")
+        );
+        assert!(
+            status.details().len() < 8 * 1024,
+            "{}",
+            status.details().len()
+        );
+        let details = status.get_error_details();
+        let listed = &details.bad_request().expect("BadRequest").field_violations;
+        assert_eq!(listed.len(), MAX_LISTED_VIOLATIONS + 1);
+        assert_eq!(listed[0].field, "channels[0]");
+        assert!(listed[0].description.len() <= MAX_DESCRIPTION_BYTES);
+        assert_eq!(
+            listed[MAX_LISTED_VIOLATIONS].description,
+            format!("and {} more violations", 100_000 - MAX_LISTED_VIOLATIONS)
+        );
+    }
+
+    #[test]
+    fn echoed_messages_are_cut_on_a_character_boundary() {
+        let status: Status =
+            ApiError::not_found(format!("customer {} not found", "é".repeat(5_000))).into();
+        assert!(status.message().len() <= MAX_MESSAGE_BYTES);
+        assert!(status.message().ends_with('…'));
+        assert_eq!(bounded("short", 10), "short");
     }
 
     #[test]

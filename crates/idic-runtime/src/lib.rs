@@ -13,6 +13,7 @@ mod config_keys;
 pub mod delegation;
 pub mod error;
 pub mod follow;
+pub mod limits;
 pub mod middleware;
 pub mod money;
 pub mod outbox;

@@ -288,6 +288,23 @@ fn mmap_bytes(config: &Config, service: ServiceName) -> u64 {
     }
 }
 
+/// Two SQL select expressions that sum a BIGINT column without overflow, in both
+/// engines: the sum of its high 32 bits (arithmetic shift) and the sum of its low 32
+/// bits. Each part fits a BIGINT for up to 2^31 rows, where a plain `SUM` overflows with
+/// two rows near `i64::MAX` (an error in SQLite, a failed cast in PostgreSQL) and would
+/// break every later read. Read the two columns back with [`combine_split_sum`].
+pub fn split_sum_sql(column: &str) -> String {
+    format!("CAST(SUM({column} >> 32) AS BIGINT), CAST(SUM({column} & 4294967295) AS BIGINT)")
+}
+
+/// The exact sum of a [`split_sum_sql`] pair, saturated to the `i64` range; `None`
+/// when the column held no value (SQL's `SUM` of nothing).
+pub fn combine_split_sum(high: Option<i64>, low: Option<i64>) -> Option<i64> {
+    let (high, low) = (high?, low.unwrap_or(0));
+    let exact = (i128::from(high) << 32) + i128::from(low);
+    Some(exact.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+}
+
 /// Microseconds since the Unix epoch, the suite's storage format for instants.
 pub fn micros_from_timestamp(timestamp: &prost_types::Timestamp) -> i64 {
     timestamp
@@ -419,6 +436,30 @@ mod tests {
             assert_eq!(cache_size(interaction).await, -2 * 1024);
         }
         std::fs::remove_dir_all(directory).unwrap();
+    }
+
+    #[test]
+    fn split_sums_are_exact_and_saturate() {
+        let split = |values: &[i64]| -> (i64, i64) {
+            (
+                values.iter().map(|value| value >> 32).sum(),
+                values.iter().map(|value| value & 0xFFFF_FFFF).sum(),
+            )
+        };
+        for values in [
+            vec![5, -3, 1 << 40],
+            vec![-(1 << 45), 7],
+            vec![i64::MIN + 1, 2],
+        ] {
+            let (high, low) = split(&values);
+            let plain: i64 = values.iter().sum();
+            assert_eq!(combine_split_sum(Some(high), Some(low)), Some(plain));
+        }
+        let (high, low) = split(&[i64::MAX, i64::MAX]);
+        assert_eq!(combine_split_sum(Some(high), Some(low)), Some(i64::MAX));
+        let (high, low) = split(&[i64::MIN, i64::MIN]);
+        assert_eq!(combine_split_sum(Some(high), Some(low)), Some(i64::MIN));
+        assert_eq!(combine_split_sum(None, None), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod bus;
 pub mod generator;
+pub mod raw;
 mod servers;
 mod storage;
 mod suite;

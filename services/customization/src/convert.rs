@@ -73,6 +73,22 @@ pub fn price_currency_violation(
     })
 }
 
+/// Cost and price within the suite's money bound, so that an offering's total of any
+/// number of components is a sum that cannot overflow.
+pub fn money_range_violations(
+    index: usize,
+    component: &pb::Component,
+) -> Vec<idic_runtime::FieldViolation> {
+    [("cost", &component.cost), ("price", &component.price)]
+        .into_iter()
+        .filter_map(|(name, money)| {
+            let money = money.as_ref()?;
+            let field = format!("components[{index}].{name}.minor_units");
+            idic_runtime::limits::check_money(money.minor_units, &field).err()
+        })
+        .collect()
+}
+
 pub fn component_to_proto(component: &Component) -> pb::Component {
     pb::Component {
         component_id: component.id.clone(),

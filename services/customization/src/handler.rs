@@ -9,7 +9,7 @@ use idic_proto::v1::customization_service_server::CustomizationService;
 use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::refs::CustomerSelector;
-use idic_runtime::{ApiError, FieldViolation};
+use idic_runtime::{ApiError, FieldViolation, limits};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
@@ -59,19 +59,27 @@ fn check_order(order: Option<&pb::OfferOrder>, field: &str, violations: &mut Vec
         if line.quantity == 0 {
             violations.push(FieldViolation::new(path("quantity"), "must be at least 1"));
         }
+        if let Err(violation) = limits::check_quantity(line.quantity, &path("quantity")) {
+            violations.push(violation);
+        }
         if line.product_id.len() > 128 || line.category.len() > 128 {
             violations.push(FieldViolation::new(
                 path("product_id"),
                 "product_id and category: at most 128 bytes",
             ));
         }
-        if let Some(price) = &line.unit_price
-            && price.minor_units < 0
-        {
-            violations.push(FieldViolation::new(
-                path("unit_price.minor_units"),
-                "must not be negative",
-            ));
+        if let Some(price) = &line.unit_price {
+            if price.minor_units < 0 {
+                violations.push(FieldViolation::new(
+                    path("unit_price.minor_units"),
+                    "must not be negative",
+                ));
+            }
+            if let Err(violation) =
+                limits::check_money(price.minor_units, &path("unit_price.minor_units"))
+            {
+                violations.push(violation);
+            }
         }
     }
 }

@@ -130,6 +130,9 @@ impl Customization {
             .enumerate()
             .filter_map(|(index, component)| convert::price_currency_violation(index, component))
             .collect();
+        for (index, component) in changes.iter().enumerate() {
+            violations.extend(convert::money_range_violations(index, component));
+        }
         let components: Vec<Component> =
             changes.iter().map(convert::component_from_proto).collect();
         let _writing = self.writes.lock().await;

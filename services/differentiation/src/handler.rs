@@ -10,11 +10,12 @@ use idic_proto::v1::differentiation_service_server::DifferentiationService;
 use idic_runtime::ApiError;
 use idic_runtime::bus::EventBus;
 use idic_runtime::error::FieldViolation;
+use idic_runtime::limits;
 use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
-use idic_runtime::storage::{micros_from_timestamp, now_micros, timestamp_from_micros};
+use idic_runtime::storage::{now_micros, timestamp_from_micros};
 use idic_value::diagnostics::Diagnostics;
 use idic_value::holdout::HoldoutCheck;
 use idic_runtime::warnings::FieldWarnings;
@@ -194,21 +195,11 @@ fn parse_input(
             None
         }
     };
+    let path = |name: &str| format!("transactions[{index}].{name}");
     let occurred_at = match &input.occurred_at {
-        Some(at)
-            if (0..1_000_000_000).contains(&at.nanos)
-                && (0..=253_402_300_799).contains(&at.seconds) =>
-        {
-            Some(micros_from_timestamp(at))
-        }
-        Some(_) => {
-            violations.push(violation(
-                index,
-                "occurred_at",
-                "must be a valid time between 1970 and 9999",
-            ));
-            None
-        }
+        Some(at) => limits::instant_micros(at, &path("occurred_at"))
+            .map_err(|v| violations.push(v))
+            .ok(),
         None => {
             violations.push(violation(index, "occurred_at", "is required"));
             None
@@ -231,12 +222,20 @@ fn parse_input(
             ));
             None
         }
-        Some(money) => Some(money.clone()),
+        Some(money) => limits::check_money(money.minor_units, &path("amount.minor_units"))
+            .map_err(|v| violations.push(v))
+            .ok()
+            .map(|_| money.clone()),
         None => {
             violations.push(violation(index, "amount", "is required"));
             None
         }
     };
+    if let Some(margin) = input.margin_minor_units
+        && let Err(v) = limits::check_money(margin, &path("margin_minor_units"))
+    {
+        violations.push(v);
+    }
     let channel = if pb::Channel::try_from(input.channel).is_ok() {
         input.channel
     } else {
@@ -292,6 +291,12 @@ fn parse_input(
                 &line_amount.to_string(),
             );
             line_amount = 0;
+        }
+        if let Err(v) = limits::check_money(line_amount, &field("amount.minor_units")) {
+            violations.push(v);
+        }
+        if let Err(v) = limits::check_quantity(line.quantity, &field("quantity")) {
+            violations.push(v);
         }
         if let (Some(money), Some(total)) = (&line.amount, &amount)
             && !money.currency.is_empty()
@@ -658,13 +663,9 @@ pub async fn run_refit(
     })
 }
 
-/// A time of RefitModelsRequest, between 1970 and 9999.
+/// A time of RefitModelsRequest, within the suite's range of instants (`limits`).
 fn refit_time(at: &prost_types::Timestamp, field: &str) -> Result<i64, ApiError> {
-    if (0..1_000_000_000).contains(&at.nanos) && (0..=253_402_300_799).contains(&at.seconds) {
-        Ok(micros_from_timestamp(at))
-    } else {
-        Err(ApiError::invalid(field, "must be a valid time"))
-    }
+    limits::instant_micros(at, field).map_err(ApiError::from)
 }
 
 fn tier_from_proto(value: i32) -> Result<Option<Tier>, ApiError> {

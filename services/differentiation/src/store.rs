@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use idic_runtime::storage::{Database, Migrations, row_placeholders};
+use idic_runtime::storage::{
+    Database, Migrations, combine_split_sum, row_placeholders, split_sum_sql,
+};
 use idic_value::skew::Tier;
 use idic_value::{BgNbd, CustomerSummary, GammaGamma, TimeUnit};
 use sqlx::any::AnyArguments;
@@ -361,20 +363,22 @@ const CUSTOMER_TABLES: &[&str] = &[
 #[async_trait]
 impl DifferentiationStore for SqlDifferentiationStore {
     async fn customer_value(&self, customer_id: &str) -> anyhow::Result<CustomerValue> {
-        // SUM of BIGINT is NUMERIC in PostgreSQL: cast back so both engines agree.
-        let rows = sqlx::query(
-            "SELECT currency,
-                    CAST(SUM(amount_minor) AS BIGINT),
-                    CAST(SUM(margin_minor) AS BIGINT),
+        // SUM of BIGINT is NUMERIC in PostgreSQL: cast back so both engines agree. Money
+        // is summed in split form so that no stored amounts can make the read fail.
+        let sql = format!(
+            "SELECT currency, {amount}, {margin},
                     CAST(SUM(CASE WHEN kind = 'purchase' THEN 1 ELSE 0 END) AS BIGINT),
                     MIN(CASE WHEN kind = 'purchase' THEN occurred_at END),
                     MAX(CASE WHEN kind = 'purchase' THEN occurred_at END)
              FROM transactions WHERE customer_id = $1
              GROUP BY currency ORDER BY currency",
-        )
-        .bind(customer_id)
-        .fetch_all(&self.database.pool)
-        .await?;
+            amount = split_sum_sql("amount_minor"),
+            margin = split_sum_sql("margin_minor"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(customer_id)
+            .fetch_all(&self.database.pool)
+            .await?;
         let mut value = CustomerValue {
             customer_id: customer_id.to_owned(),
             ..CustomerValue::default()
@@ -383,17 +387,17 @@ impl DifferentiationStore for SqlDifferentiationStore {
             let currency: String = row.get(0);
             value.revenue.push(Amount {
                 currency: currency.clone(),
-                minor_units: row.get(1),
+                minor_units: combine_split_sum(row.get(1), row.get(2)).unwrap_or_default(),
             });
-            if let Some(margin) = row.get::<Option<i64>, _>(2) {
+            if let Some(margin) = combine_split_sum(row.get(3), row.get(4)) {
                 value.margin.push(Amount {
                     currency,
                     minor_units: margin,
                 });
             }
-            value.order_count += u64::try_from(row.get::<i64, _>(3)).unwrap_or_default();
-            let first: Option<i64> = row.get(4);
-            let last: Option<i64> = row.get(5);
+            value.order_count += u64::try_from(row.get::<i64, _>(5)).unwrap_or_default();
+            let first: Option<i64> = row.get(6);
+            let last: Option<i64> = row.get(7);
             value.first_purchase_micros = min_some(value.first_purchase_micros, first);
             value.last_purchase_micros = value.last_purchase_micros.max(last);
         }
@@ -540,19 +544,24 @@ impl DifferentiationStore for SqlDifferentiationStore {
         &self,
         end_micros: i64,
     ) -> anyhow::Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT t.customer_id, l.category, CAST(SUM(l.amount_minor) AS BIGINT)
+        let sql = format!(
+            "SELECT t.customer_id, l.category, {spend}
              FROM transaction_lines l
              JOIN transactions t ON t.order_id = l.order_id AND t.kind = l.kind
              WHERE t.kind = 'purchase' AND t.occurred_at <= $1 AND l.category <> ''
              GROUP BY t.customer_id, l.category ORDER BY t.customer_id, l.category",
-        )
-        .bind(end_micros)
-        .fetch_all(&self.database.pool)
-        .await?;
+            spend = split_sum_sql("l.amount_minor"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(end_micros)
+            .fetch_all(&self.database.pool)
+            .await?;
         Ok(rows
             .iter()
-            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .map(|row| {
+                let spend = combine_split_sum(row.get(2), row.get(3)).unwrap_or_default();
+                (row.get(0), row.get(1), spend)
+            })
             .collect())
     }
 
@@ -560,17 +569,25 @@ impl DifferentiationStore for SqlDifferentiationStore {
         &self,
         customer_id: &str,
     ) -> anyhow::Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT l.category, CAST(SUM(l.amount_minor) AS BIGINT)
+        let sql = format!(
+            "SELECT l.category, {spend}
              FROM transaction_lines l
              JOIN transactions t ON t.order_id = l.order_id AND t.kind = l.kind
              WHERE t.customer_id = $1 AND t.kind = 'purchase' AND l.category <> ''
              GROUP BY l.category ORDER BY l.category",
-        )
-        .bind(customer_id)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+            spend = split_sum_sql("l.amount_minor"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(customer_id)
+            .fetch_all(&self.database.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let spend = combine_split_sum(row.get(1), row.get(2)).unwrap_or_default();
+                (row.get(0), spend)
+            })
+            .collect())
     }
 
     async fn customer_purchases(&self, customer_id: &str) -> anyhow::Result<Vec<(i64, u32)>> {
@@ -767,16 +784,20 @@ impl DifferentiationStore for SqlDifferentiationStore {
     }
 
     async fn net_revenue_by_customer(&self, currency: &str) -> anyhow::Result<Vec<f64>> {
-        let rows = sqlx::query(
-            "SELECT CAST(SUM(amount_minor) AS BIGINT) FROM transactions
-             WHERE currency = $1 GROUP BY customer_id",
-        )
-        .bind(currency)
-        .fetch_all(&self.database.pool)
-        .await?;
+        let sql = format!(
+            "SELECT {revenue} FROM transactions WHERE currency = $1 GROUP BY customer_id",
+            revenue = split_sum_sql("amount_minor"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(currency)
+            .fetch_all(&self.database.pool)
+            .await?;
         Ok(rows
             .iter()
-            .map(|row| crate::domain::major_units(row.get::<i64, _>(0), currency))
+            .map(|row| {
+                let revenue = combine_split_sum(row.get(0), row.get(1)).unwrap_or_default();
+                crate::domain::major_units(revenue, currency)
+            })
             .collect())
     }
 

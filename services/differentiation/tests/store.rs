@@ -341,3 +341,45 @@ async fn base_figures_follow_a_refit_on_sqlite() {
 async fn base_figures_follow_a_refit_on_postgres() {
     base_figures_follow_a_refit(Backend::Postgres).await;
 }
+
+/// Rows stored before amounts were bounded (two of `i64::MAX`, two of `i64::MIN`) must
+/// not make a read fail: the sums saturate instead of overflowing in SQL.
+async fn sums_saturate(backend: Backend) {
+    let Some(test_database) =
+        TestDatabase::open(backend, ServiceName::Differentiation, &MIGRATIONS).await
+    else {
+        return;
+    };
+    let store = SqlDifferentiationStore::new(test_database.database.clone());
+    for (order, amount) in [("o1", i64::MAX), ("o2", i64::MAX)] {
+        let purchase = transaction(order, TransactionKind::Purchase, 100, "EUR", amount, None);
+        store.insert_transaction(&purchase).await.unwrap();
+    }
+    for (order, amount) in [("o3", i64::MIN), ("o4", i64::MIN)] {
+        let purchase = transaction(order, TransactionKind::Purchase, 100, "USD", amount, None);
+        store.insert_transaction(&purchase).await.unwrap();
+    }
+    let value = store.customer_value("cus_1").await.unwrap();
+    let revenue: Vec<i64> = value
+        .revenue
+        .iter()
+        .map(|amount| amount.minor_units)
+        .collect();
+    assert_eq!(revenue, [i64::MAX, i64::MIN]);
+    let spend = store.customer_category_spend("cus_1").await.unwrap();
+    // Category spend adds every purchase line: exact even when the partial sums leave
+    // the i64 range (MAX + MAX + MIN + MIN = -2).
+    assert_eq!(spend, [("books".to_owned(), -2)]);
+    let by_customer = store.net_revenue_by_customer("EUR").await.unwrap();
+    assert_eq!(by_customer.len(), 1);
+}
+
+#[tokio::test]
+async fn sums_saturate_on_sqlite() {
+    sums_saturate(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn sums_saturate_on_postgres() {
+    sums_saturate(Backend::Postgres).await;
+}

@@ -7,8 +7,8 @@ use idic_matching::features::Features;
 use idic_matching::normalize::{NormalizeOptions, normalize};
 use idic_matching::record::{FieldWarning, IdKind, RawAddress, RawIdentifier, RawRecord};
 use idic_proto::v1 as pb;
-use idic_runtime::FieldViolation;
-use idic_runtime::storage::{micros_from_timestamp, timestamp_from_micros};
+use idic_runtime::storage::timestamp_from_micros;
+use idic_runtime::{FieldViolation, limits};
 
 use crate::engine::{ChangeEvent, Golden, IncomingRecord, RecordContent, RecordEntry, RecordKey};
 
@@ -261,7 +261,19 @@ pub fn incoming_record(
             ));
         }
     }
-    let observed_at = record.observed_at.as_ref().map(micros_from_timestamp);
+    let observed_at_field = prefixed(prefix, "observed_at".to_owned());
+    let observed_at = match record
+        .observed_at
+        .as_ref()
+        .map(|at| limits::instant_micros(at, &observed_at_field))
+    {
+        Some(Err(violation)) => {
+            violations.push(violation);
+            None
+        }
+        Some(Ok(micros)) => Some(micros),
+        None => None,
+    };
     if observed_at.is_some_and(|micros| micros > now + 86_400_000_000) {
         violations.push(FieldViolation::new(
             prefixed(prefix, "observed_at".to_owned()),

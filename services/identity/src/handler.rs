@@ -195,6 +195,31 @@ fn required_reason(reason: &str) -> Result<String, FieldViolation> {
     Ok(reason.to_owned())
 }
 
+/// Pairs `EstimateParameters` samples when the request says 0, and the most it accepts:
+/// the work (and the call's time) grows with them, about a second per million on the
+/// reference machine, and more pairs no longer improve the estimates.
+const DEFAULT_RANDOM_PAIRS: u32 = 200_000;
+const MAX_RANDOM_PAIRS: u32 = 1_000_000;
+const DEFAULT_CANDIDATE_PAIRS: u32 = 500_000;
+const MAX_CANDIDATE_PAIRS: u32 = 2_000_000;
+
+/// A pair count of `EstimateParameters`: 0 is the default, above `max` is refused.
+fn estimation_pairs(
+    requested: u32,
+    default: u32,
+    max: u32,
+    field: &str,
+) -> Result<usize, FieldViolation> {
+    match requested {
+        0 => Ok(default as usize),
+        within if within <= max => Ok(within as usize),
+        _ => Err(FieldViolation::new(
+            field,
+            format!("must be at most {max} (0 means {default})"),
+        )),
+    }
+}
+
 fn outcome_to_proto(outcome: Outcome) -> pb::ResolutionOutcome {
     match outcome {
         Outcome::Created => pb::ResolutionOutcome::Created,
@@ -701,15 +726,27 @@ impl IdentityService for IdentityHandler {
         request: Request<pb::EstimateParametersRequest>,
     ) -> Result<Response<pb::EstimateParametersResponse>, Status> {
         let message = request.get_ref();
-        let random = if message.random_pairs == 0 {
-            200_000
-        } else {
-            message.random_pairs.min(5_000_000) as usize
-        };
-        let candidates = if message.candidate_pairs == 0 {
-            500_000
-        } else {
-            message.candidate_pairs.min(5_000_000) as usize
+        let random = estimation_pairs(
+            message.random_pairs,
+            DEFAULT_RANDOM_PAIRS,
+            MAX_RANDOM_PAIRS,
+            "random_pairs",
+        );
+        let candidates = estimation_pairs(
+            message.candidate_pairs,
+            DEFAULT_CANDIDATE_PAIRS,
+            MAX_CANDIDATE_PAIRS,
+            "candidate_pairs",
+        );
+        let (random, candidates) = match (random, candidates) {
+            (Ok(random), Ok(candidates)) => (random, candidates),
+            (random, candidates) => {
+                let violations: Vec<FieldViolation> = [random.err(), candidates.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                return Err(ApiError::InvalidArgument(violations).into());
+            }
         };
         let (version, summary) = self
             .identity

@@ -2,10 +2,10 @@
 //! its field) and conversion of stored values to messages.
 
 use idic_proto::v1 as pb;
-use idic_runtime::FieldViolation;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{micros_from_timestamp, now_micros, timestamp_from_micros};
 use idic_runtime::warnings::FieldWarnings;
+use idic_runtime::{FieldViolation, limits};
 
 use crate::domain::{
     Consent, Cost, Interaction, NewInteraction, Preference, Thread, ThreadRequest, is_automated,
@@ -78,7 +78,9 @@ pub fn valid_client_id(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
 }
 
-/// A timestamp as microseconds, or a violation when out of protobuf's range.
+/// An instant of a query (a period or time range): any valid protobuf timestamp, so
+/// that "since the beginning" works. Instants that are stored are checked by
+/// `limits::instant_micros` instead.
 pub fn timestamp_micros(
     timestamp: &prost_types::Timestamp,
     field: &str,
@@ -156,7 +158,7 @@ pub fn parse_record(
     let now = now_micros();
     let occurred_at = match &request.occurred_at {
         None => now,
-        Some(timestamp) => match timestamp_micros(timestamp, &path("occurred_at")) {
+        Some(timestamp) => match limits::instant_micros(timestamp, &path("occurred_at")) {
             Ok(micros) if micros > now + MAX_FUTURE_MICROS => {
                 violations.push(FieldViolation::new(
                     path("occurred_at"),
@@ -345,6 +347,11 @@ pub fn parse_cost(
             format!("{field}.minor_units"),
             "must not be negative",
         ));
+        valid = false;
+    } else if let Err(violation) =
+        limits::check_money(money.minor_units, &format!("{field}.minor_units"))
+    {
+        violations.push(violation);
         valid = false;
     }
     valid.then_some(Cost {

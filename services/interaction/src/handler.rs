@@ -15,7 +15,7 @@ use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::now_micros;
-use idic_runtime::{ApiError, ApiResult, FieldViolation};
+use idic_runtime::{ApiError, ApiResult, FieldViolation, limits};
 use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -557,7 +557,10 @@ impl InteractionService for InteractionHandler {
         let now = now_micros();
         let decided_at = match &message.decided_at {
             None => Some(now),
-            Some(timestamp) => collect(timestamp_micros(timestamp, "decided_at"), &mut violations),
+            Some(timestamp) => collect(
+                limits::instant_micros(timestamp, "decided_at"),
+                &mut violations,
+            ),
         };
         let source = message.source.trim();
         if source.is_empty() || source.len() > 200 {

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod domain;
 mod follow;
 mod handler;
+mod identify;
 pub mod recorder;
 mod report;
 pub mod resolve;

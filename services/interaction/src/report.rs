@@ -22,14 +22,16 @@ pub fn to_proto(report: ChannelReport, window_days: u32) -> pb::GetChannelReport
             });
         figures.contacts += row.contacts.max(0) as u64;
         figures.automated_contacts += row.automated.max(0) as u64;
-        contacts += row.contacts;
-        automated += row.automated;
+        contacts = contacts.saturating_add(row.contacts);
+        automated = automated.saturating_add(row.automated);
         if !row.currency.is_empty() {
             figures.cost.push(pb::Money {
                 currency: row.currency.clone(),
                 minor_units: row.cost_minor_units,
             });
-            *totals.entry(row.currency.clone()).or_default() += row.cost_minor_units;
+            // Saturating: one currency's cost is split over several channels' rows.
+            let total = totals.entry(row.currency.clone()).or_default();
+            *total = total.saturating_add(row.cost_minor_units);
         }
     }
     for figures in channels.values_mut() {

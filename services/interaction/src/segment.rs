@@ -10,14 +10,16 @@ use std::time::Duration;
 
 use idic_proto::v1 as pb;
 use idic_proto::v1::IdentifierKind;
+use idic_runtime::error::{MAX_MESSAGE_BYTES, bounded};
 use idic_runtime::refs::CustomerSelector;
-use idic_runtime::storage::{micros_from_timestamp, now_micros};
-use idic_runtime::{ApiError, ApiResult};
+use idic_runtime::storage::now_micros;
+use idic_runtime::{ApiError, ApiResult, limits};
 use serde_json::Value;
 
 use crate::convert::{MAX_SUMMARY_BYTES, MAX_TOPIC_BYTES, new_id};
 use crate::domain::{Interaction, NewInteraction, ThreadRequest, channel, is_automated};
 use crate::handler::Interactions;
+use crate::identify::{Identified, upsert_identify};
 use crate::resolve::{resolve_or_create, upsert_record};
 use crate::store::WriteOutcome;
 
@@ -103,7 +105,10 @@ pub fn parse_event(raw: &str) -> Result<SegmentEvent, String> {
     }
     let occurred_at_micros = match text(&json, "timestamp") {
         None => None,
-        Some(stamp) => Some(parse_time(&stamp).ok_or("has a timestamp that is not ISO 8601")?),
+        Some(stamp) => Some(
+            parse_time(&stamp)
+                .ok_or("has a timestamp that is not ISO 8601 between 1970-01-01 and 2199-12-31")?,
+        ),
     };
     match kind {
         EventKind::Track if text(&json, "event").is_none() => {
@@ -111,6 +116,9 @@ pub fn parse_event(raw: &str) -> Result<SegmentEvent, String> {
         }
         EventKind::Group if text(&json, "groupId").is_none() => {
             return Err("is a group without groupId".to_owned());
+        }
+        EventKind::Group if text(&json, "groupId").is_some_and(|id| id.len() > 200) => {
+            return Err("has a groupId longer than 200 bytes".to_owned());
         }
         EventKind::Alias if text(&json, "previousId").is_none() || user_id.is_none() => {
             return Err("is an alias without userId and previousId".to_owned());
@@ -127,10 +135,11 @@ pub fn parse_event(raw: &str) -> Result<SegmentEvent, String> {
     })
 }
 
-/// An ISO 8601 / RFC 3339 time as microseconds since the epoch.
+/// An ISO 8601 / RFC 3339 time as microseconds since the epoch, within the suite's
+/// range of instants.
 fn parse_time(text: &str) -> Option<i64> {
     let timestamp: prost_types::Timestamp = text.parse().ok()?;
-    Some(micros_from_timestamp(&timestamp))
+    limits::instant_micros(&timestamp, "timestamp").ok()
 }
 
 fn user_identifier(user_id: &str) -> pb::Identifier {
@@ -319,7 +328,10 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// Ingests each event; a malformed one is reported in its result, the others go on.
+/// Ingests each event; a malformed one, or one identity refuses, is reported in its
+/// result and the others go on. Only a failure that is not the event's (a peer or the
+/// store unavailable) fails the call; the events before it stay ingested, and a retry
+/// of the whole batch is safe because each event is keyed by its `messageId`.
 pub async fn ingest(
     core: &Interactions,
     raw_events: &[String],
@@ -332,7 +344,15 @@ pub async fn ingest(
                 error: format!("the event {reason}"),
                 ..Default::default()
             },
-            Ok(event) => ingest_one(core, &event, budget).await?,
+            Ok(event) => match ingest_one(core, &event, budget).await {
+                Ok(result) => result,
+                Err(error) => pb::SegmentEventResult {
+                    message_id: event.message_id.clone(),
+                    r#type: event.kind.as_str().to_owned(),
+                    error: rejection(error)?,
+                    ..Default::default()
+                },
+            },
         };
         if !result.error.is_empty() {
             response.rejected += 1;
@@ -344,6 +364,18 @@ pub async fn ingest(
         response.results.push(result);
     }
     Ok(response)
+}
+
+/// Why an event was rejected, for a failure that is the event's own (its ids refused,
+/// ambiguous or unknown); any other failure is the call's.
+fn rejection(error: ApiError) -> ApiResult<String> {
+    match error {
+        ApiError::InvalidArgument(_)
+        | ApiError::NotFound(_)
+        | ApiError::FailedPrecondition(_)
+        | ApiError::AlreadyExists(_) => Ok(bounded(&error.to_string(), MAX_MESSAGE_BYTES)),
+        other => Err(other),
+    }
 }
 
 async fn ingest_one(
@@ -370,11 +402,22 @@ async fn ingest_one(
     let now = now_micros();
     match event.kind {
         EventKind::Identify => {
-            let customer_id = upsert_record(&core.peers, identify_record(event), budget).await?;
+            let (customer_id, warnings) =
+                match upsert_identify(&core.peers, identify_record(event), budget).await? {
+                    Identified::Stored {
+                        customer_id,
+                        warnings,
+                    } => (customer_id, warnings),
+                    Identified::Refused(reason) => {
+                        result.error = reason;
+                        return Ok(result);
+                    }
+                };
             if let Some(anonymous_id) = &event.anonymous_id {
                 link_anonymous(core, &customer_id, anonymous_id, &event.message_id, budget).await?;
             }
             result.customer_id = customer_id;
+            result.warnings = warnings;
         }
         EventKind::Alias => {
             let previous = text(&event.json, "previousId").unwrap_or_default();
@@ -393,10 +436,6 @@ async fn ingest_one(
             let customer =
                 resolve_or_create(&core.peers, &selector_of_event(event), budget).await?;
             let group_id = text(&event.json, "groupId").unwrap_or_default();
-            if group_id.len() > 200 {
-                result.error = "the event has a groupId longer than 200 bytes".to_owned();
-                return Ok(result);
-            }
             let name = event
                 .json
                 .get("traits")

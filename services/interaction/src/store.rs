@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use idic_runtime::outbox::{self, OutboxEvent};
-use idic_runtime::storage::{self, Backend, Database, Migrations, customers_with_rows};
+use idic_runtime::storage::{
+    self, Backend, Database, Migrations, combine_split_sum, customers_with_rows, split_sum_sql,
+};
 use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
@@ -1044,18 +1046,20 @@ impl InteractionStore for SqlInteractionStore {
         repeat_window_micros: i64,
     ) -> anyhow::Result<ChannelReport> {
         let pool = &self.database.pool;
+        // Costs are summed in split form: no stored costs can make the report fail.
         let contacts_only = contacts_only_sql();
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT channel, cost_currency, CAST(COUNT(*) AS BIGINT),
-               CAST(COALESCE(SUM(automated), 0) AS BIGINT),
-               CAST(COALESCE(SUM(cost_minor_units), 0) AS BIGINT)
+               CAST(COALESCE(SUM(automated), 0) AS BIGINT), {cost}
              FROM interactions WHERE occurred_at >= $1 AND occurred_at < $2 AND {contacts_only}
-             GROUP BY channel, cost_currency ORDER BY channel, cost_currency"
-        ))
-        .bind(start_micros)
-        .bind(end_micros)
-        .fetch_all(pool)
-        .await?;
+             GROUP BY channel, cost_currency ORDER BY channel, cost_currency",
+            cost = split_sum_sql("cost_minor_units"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(start_micros)
+            .bind(end_micros)
+            .fetch_all(pool)
+            .await?;
         let rows = rows
             .iter()
             .map(|row| ChannelRow {
@@ -1063,7 +1067,7 @@ impl InteractionStore for SqlInteractionStore {
                 currency: row.get(1),
                 contacts: row.get(2),
                 automated: row.get(3),
-                cost_minor_units: row.get(4),
+                cost_minor_units: combine_split_sum(row.get(4), row.get(5)).unwrap_or_default(),
             })
             .collect();
         // A contact repeats when the same customer raised the same topic (case-blind)
@@ -1094,22 +1098,24 @@ impl InteractionStore for SqlInteractionStore {
         .bind(end_micros)
         .fetch_one(pool)
         .await?;
-        let resolved = sqlx::query(
-            "SELECT CAST(COUNT(*) AS BIGINT),
-               CAST(COALESCE(SUM(resolved_at - opened_at), 0) AS BIGINT)
+        let sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT), {duration}
              FROM threads WHERE status = 3 AND resolved_at >= $1 AND resolved_at < $2",
-        )
-        .bind(start_micros)
-        .bind(end_micros)
-        .fetch_one(pool)
-        .await?;
+            duration = split_sum_sql("(resolved_at - opened_at)"),
+        );
+        let resolved = sqlx::query(&sql)
+            .bind(start_micros)
+            .bind(end_micros)
+            .fetch_one(pool)
+            .await?;
         Ok(ChannelReport {
             rows,
             topic_contacts: repeats.get(0),
             repeat_contacts: repeats.get(1),
             not_contacts,
             threads_resolved: resolved.get(0),
-            resolution_micros_total: resolved.get(1),
+            resolution_micros_total: combine_split_sum(resolved.get(1), resolved.get(2))
+                .unwrap_or_default(),
         })
     }
 
