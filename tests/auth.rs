@@ -110,6 +110,7 @@ fn purchase(email: &str, order: &str) -> pb::RecordTransactionsRequest {
             }),
             ..Default::default()
         }],
+        strict: false,
     }
 }
 

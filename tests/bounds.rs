@@ -151,6 +151,7 @@ async fn amounts_quantities_and_instants_out_of_range_are_refused_by_field() {
         .differentiation()
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![too_much, year_one, year_9999, bad_nanos],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -219,6 +220,7 @@ async fn sums_of_what_is_already_stored_never_break_a_read() {
         .differentiation()
         .record_transactions(pb::RecordTransactionsRequest {
             transactions: vec![purchase("ord-1", 100), purchase("ord-2", 100)],
+            strict: false,
         })
         .await
         .unwrap();

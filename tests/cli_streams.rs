@@ -45,6 +45,7 @@ async fn import_persons(suite: &TestSuite, count: usize) {
         .chunks(500)
         .map(|chunk| pb::ImportRecordsRequest {
             records: chunk.to_vec(),
+            strict: false,
         })
         .collect();
     let summary = suite

@@ -87,6 +87,7 @@ async fn seed_customer(suite: &TestSuite) -> String {
                 }],
                 ..Default::default()
             }),
+            strict: false,
         })
         .await
         .expect("identity takes the record")
@@ -117,6 +118,7 @@ async fn seed_customer(suite: &TestSuite) -> String {
                 }],
                 ..Default::default()
             }],
+            strict: false,
         })
         .await
         .expect("differentiation takes the order");

@@ -61,6 +61,7 @@ async fn household(suite: &TestSuite) -> (String, String) {
                     }],
                     ..Default::default()
                 }),
+                strict: false,
             })
             .await
             .unwrap()
@@ -149,6 +150,7 @@ async fn a_shared_identifier_is_a_failed_precondition(backend: Backend) {
                 transaction("ord-ann", by_id(&ann)),
                 transaction("ord-shared", by_phone()),
             ],
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -201,6 +203,7 @@ async fn a_shared_identifier_is_a_failed_precondition(backend: Backend) {
     let report = record_transactions_file(&ImportTransactionsArgs {
         file,
         batch: 2,
+        strict: false,
         client: ClientArgs {
             server: suite.endpoint(),
             api_key: None,

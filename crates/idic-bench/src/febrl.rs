@@ -210,6 +210,7 @@ pub async fn measure(
                 .iter()
                 .map(|row| row.source_record(with_national_id))
                 .collect(),
+            strict: false,
         })
         .collect();
     let summary = client

@@ -169,7 +169,6 @@ fn parse_input(
 ) -> Result<Input, Vec<FieldViolation>> {
     let mut violations = Vec::new();
     let mut warnings = FieldWarnings::default();
-    let path = |field: &str| format!("transactions[{index}].{field}");
     let selector = CustomerSelector::parse(
         input.customer.as_ref(),
         &format!("transactions[{index}].customer"),

@@ -107,6 +107,7 @@ async fn upsert(identity: &mut Client, record: pb::SourceRecord) -> String {
     identity
         .upsert_record(pb::UpsertRecordRequest {
             record: Some(record),
+            strict: false,
         })
         .await
         .unwrap()

@@ -1,11 +1,13 @@
 //! Sends a Segment `identify` to identity as a source record, keeping the event when
 //! only some of its traits are malformed.
 //!
-//! Per the tolerant-ingest rule, an event is refused only when it has no usable key:
-//! when identity refuses the record for an optional trait (an e-mail `bad@@x`, a
-//! phone, a name, an address, the company name, the birthday), that trait is left out,
-//! the record is sent again, and the event's result carries a warning naming the trait.
-//! A refusal of the record's keys (the user or anonymous id) rejects the event.
+//! Per the tolerant-ingest rule, an event is refused only when it has no usable key.
+//! Identity keeps a record whose optional fields it cannot read and answers with a
+//! warning per field; those become the event's warnings, named by trait. When identity
+//! still refuses the record for an optional trait (one past its size limits), that
+//! trait is left out, the record is sent again, and the event's result carries a
+//! warning naming the trait. A refusal of the record's keys (the user or anonymous id)
+//! rejects the event.
 
 use std::time::Duration;
 
@@ -40,10 +42,10 @@ pub async fn upsert_identify(
     budget: Duration,
 ) -> ApiResult<Identified> {
     let status = match send(peers, &record, budget).await {
-        Ok(customer_id) => {
+        Ok((customer_id, warnings)) => {
             return Ok(Identified::Stored {
                 customer_id,
-                warnings: Vec::new(),
+                warnings,
             });
         }
         Err(status) => status,
@@ -56,7 +58,7 @@ pub async fn upsert_identify(
     if !only_traits {
         return Ok(Identified::Refused(refusal(&status)));
     }
-    let warnings = refused
+    let mut warnings: Vec<String> = refused
         .iter()
         .filter_map(|(field, description)| {
             let name = trait_of_field(field)?;
@@ -69,10 +71,13 @@ pub async fn upsert_identify(
     let record = without_fields(record, refused.iter().map(|(field, _)| field.as_str()));
     // A second refusal is about what is left: the event has nothing usable.
     match send(peers, &record, budget).await {
-        Ok(customer_id) => Ok(Identified::Stored {
-            customer_id,
-            warnings,
-        }),
+        Ok((customer_id, kept_with_warnings)) => {
+            warnings.extend(kept_with_warnings);
+            Ok(Identified::Stored {
+                customer_id,
+                warnings,
+            })
+        }
         Err(status) if status.code() == Code::InvalidArgument => {
             Ok(Identified::Refused(refusal(&status)))
         }
@@ -80,17 +85,35 @@ pub async fn upsert_identify(
     }
 }
 
+/// Upserts the record tolerantly: the customer, and a warning per trait identity kept
+/// as received but could not read.
 async fn send(
     peers: &Peers,
     record: &pb::SourceRecord,
     budget: Duration,
-) -> Result<String, tonic::Status> {
+) -> Result<(String, Vec<String>), tonic::Status> {
     let mut request = tonic::Request::new(pb::UpsertRecordRequest {
         record: Some(record.clone()),
+        strict: false,
     });
     request.set_timeout(budget);
-    let response = peers.identity().upsert_record(request).await?;
-    Ok(response.into_inner().customer_id)
+    let response = peers.identity().upsert_record(request).await?.into_inner();
+    let warnings = response
+        .warnings
+        .iter()
+        .map(|warning| {
+            let field = warning
+                .field
+                .strip_prefix("record.")
+                .unwrap_or(&warning.field);
+            let name = trait_of_field(field).unwrap_or("traits");
+            format!(
+                "{name}: {}; kept as received, not matched on",
+                bounded(&warning.reason, MAX_REASON_BYTES)
+            )
+        })
+        .collect();
+    Ok((response.customer_id, warnings))
 }
 
 fn refusal(status: &tonic::Status) -> String {
