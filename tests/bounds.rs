@@ -180,19 +180,45 @@ async fn amounts_quantities_and_instants_out_of_range_are_refused_by_field() {
         "{nothing:?}"
     );
 
+    // The time is required, so it refuses the contact; the cost is optional, so out of
+    // range it is a warning and left out, unless the caller asks for strict checking.
+    let contact = |strict: bool| pb::RecordInteractionRequest {
+        customer: email("ada@example.com"),
+        channel: pb::Channel::CallCenter as i32,
+        r#type: pb::InteractionType::Call as i32,
+        occurred_at: at(-1, 0),
+        cost: eur(i64::MAX),
+        strict,
+        ..Default::default()
+    };
     let negative = suite
         .interaction()
-        .record_interaction(pb::RecordInteractionRequest {
-            customer: email("ada@example.com"),
-            channel: pb::Channel::CallCenter as i32,
-            r#type: pb::InteractionType::Call as i32,
-            occurred_at: at(-1, 0),
-            cost: eur(i64::MAX),
-            ..Default::default()
-        })
+        .record_interaction(contact(false))
         .await
         .unwrap_err();
-    assert_eq!(fields(&negative), ["occurred_at", "cost.minor_units"]);
+    assert_eq!(fields(&negative), ["occurred_at"]);
+    let strict = suite
+        .interaction()
+        .record_interaction(contact(true))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&strict), ["occurred_at", "cost.minor_units"]);
+    let kept = suite
+        .interaction()
+        .record_interaction(pb::RecordInteractionRequest {
+            occurred_at: at(1_767_323_045, 0),
+            ..contact(false)
+        })
+        .await
+        .expect("a contact with an out-of-range cost is kept without it")
+        .into_inner();
+    assert_eq!(
+        kept.warnings
+            .iter()
+            .map(|w| w.field.as_str())
+            .collect::<Vec<_>>(),
+        ["cost.minor_units"]
+    );
 
     let price = suite
         .customization()
