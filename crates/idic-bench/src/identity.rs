@@ -156,6 +156,22 @@ fn generated_file(
     Ok((generated, path))
 }
 
+/// Why records were refused, counted per field and description, so that a run with
+/// refusals says what the data held that identity would not keep.
+fn print_refusals(summary: &pb::ImportRecordsResponse) {
+    let mut reasons: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for error in &summary.errors {
+        for field in &error.fields {
+            *reasons
+                .entry((field.field.clone(), field.description.clone()))
+                .or_default() += 1;
+        }
+    }
+    for ((field, description), count) in reasons {
+        println!("  refused for {field}: {description} ({count} of the first listed)");
+    }
+}
+
 /// Writes `records` in the order given by `order` as a CSV file.
 fn reordered_file(records: &[GeneratedRecord], order: &[usize], path: &Path) -> anyhow::Result<()> {
     let shuffled: Vec<GeneratedRecord> =
@@ -477,6 +493,9 @@ async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
         );
         println!("{line}");
         report.push_str(&format!("- {line}\n"));
+        if run == 0 {
+            print_refusals(&summary);
+        }
         if run == 0 && args.diagnose > 0 {
             diagnose(
                 &records,
