@@ -930,16 +930,7 @@ impl DifferentiationService for DifferentiationHandler {
                         lift: a.lift,
                     })
                     .collect(),
-                preferences: preferences
-                    .into_iter()
-                    .map(|p| pb::ExpressedPreference {
-                        key: p.key,
-                        value: p.value,
-                        channel: p.channel,
-                        expressed_at: Some(timestamp_from_micros(p.expressed_at_micros)),
-                        interaction_id: p.interaction_id,
-                    })
-                    .collect(),
+                preferences: preferences.into_iter().map(preference_to_proto).collect(),
                 segment_id: segment
                     .as_ref()
                     .map(|s| s.segment_id.clone())
@@ -1004,16 +995,7 @@ impl DifferentiationService for DifferentiationHandler {
                     customer_reference: transaction.anchor.clone(),
                 })
                 .collect(),
-            preferences: preferences
-                .into_iter()
-                .map(|p| pb::ExpressedPreference {
-                    key: p.key,
-                    value: p.value,
-                    channel: p.channel,
-                    expressed_at: Some(timestamp_from_micros(p.expressed_at_micros)),
-                    interaction_id: p.interaction_id,
-                })
-                .collect(),
+            preferences: preferences.into_iter().map(preference_to_proto).collect(),
             value: Some(value_to_proto(
                 value,
                 scores.as_ref(),
@@ -1102,5 +1084,16 @@ fn commitment_of(
         running_commitment_months,
         high_switching_cost,
         purchase_days,
+    }
+}
+
+/// An expressed preference as the contracts show it.
+fn preference_to_proto(preference: crate::domain::Preference) -> pb::ExpressedPreference {
+    pb::ExpressedPreference {
+        key: preference.key,
+        value: preference.value,
+        channel: preference.channel,
+        expressed_at: Some(timestamp_from_micros(preference.expressed_at_micros)),
+        interaction_id: preference.interaction_id,
     }
 }
