@@ -187,7 +187,11 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
         let fields: Vec<String> = error
             .fields
             .iter()
-            .map(|f| format!("{}: {}", f.field, f.description))
+            .map(|f| match f.field.as_str() {
+                // A refusal of the whole record (nothing usable) names no field.
+                "" => f.description.clone(),
+                field => format!("{field}: {}", f.description),
+            })
             .collect();
         (csv_outcome.row_of(error.index), key, fields.join("; "))
     }));
