@@ -508,8 +508,16 @@ impl Default for Config {
 /// `IDIC_` variables that belong to the command-line client, not the server.
 const CLIENT_ONLY_VARIABLES: &[&str] = &["server", "api_key", "config"];
 
-/// `IDIC_` variables of the test kit, which may be set in the shell a server runs from.
-const TEST_KIT_VARIABLES: &[&str] = &["test_database_url", "test_redis_url"];
+/// `IDIC_` variables of the tests and benchmarks (test kit, FEBRL data, hostile-input
+/// run), which may be set in the shell a server runs from.
+const TEST_KIT_VARIABLES: &[&str] = &[
+    "test_database_url",
+    "test_redis_url",
+    "febrl_dir",
+    "febrl_cache",
+    "febrl_diagnose",
+    "hostile_cases",
+];
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]

@@ -174,6 +174,7 @@ mod tests {
             jail.set_env("IDIC_TEST_DATABASE_URL", "postgres://elsewhere/test");
             jail.set_env("IDIC_SERVER", "http://127.0.0.1:1");
             jail.set_env("IDIC_LOG_FILTER", "debug");
+            jail.set_env("IDIC_FEBRL_DIR", "/var/cache/febrl");
             let config = Config::load(None).expect("variables only warn");
             assert_eq!(config.grpc.concurrency_limit, 1024, "the default stays");
             assert_eq!(config.load_warnings.len(), 1, "{:?}", config.load_warnings);
