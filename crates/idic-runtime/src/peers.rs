@@ -226,32 +226,39 @@ impl Peers {
         let response = self.identity().lookup_customer_id(request).await;
         match response {
             Ok(response) => Ok(response.into_inner().customer_id),
-            Err(status) => Err(match status.code() {
-                tonic::Code::NotFound => ApiError::not_found("no customer matches the reference"),
-                // A peer that cannot be reached, times out, or breaks the connection
-                // (tonic reports a failed HTTP/2 handshake as UNKNOWN or CANCELLED) is
-                // unavailable to our caller, who may retry; not an internal error.
-                tonic::Code::Unavailable
-                | tonic::Code::DeadlineExceeded
-                | tonic::Code::Cancelled
-                | tonic::Code::Unknown => ApiError::Unavailable {
-                    message: "the identity service did not answer".to_owned(),
-                    retry_after: Duration::from_millis(200),
-                },
-                tonic::Code::InvalidArgument => {
-                    ApiError::invalid("customer", status.message().to_owned())
-                }
-                // The reference cannot be resolved as given (an identifier shared by
-                // several customers): the caller's precondition, with identity's words.
-                tonic::Code::FailedPrecondition => {
-                    ApiError::FailedPrecondition(status.message().to_owned())
-                }
-                tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
-                    refused_by_peer(ServiceName::Identity, &status)
-                }
-                _ => ApiError::internal(anyhow::anyhow!("identity service: {status}")),
-            }),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                Err(ApiError::not_found("no customer matches the reference"))
+            }
+            Err(status) => Err(peer_error(ServiceName::Identity, status)),
         }
+    }
+}
+
+/// A peer's refusal or failure as the caller sees it, keeping the status class: the
+/// peer's INVALID_ARGUMENT, NOT_FOUND and FAILED_PRECONDITION are the caller's, with the
+/// peer's words; a peer that cannot be reached, times out or breaks the connection
+/// (tonic reports a failed HTTP/2 handshake as UNKNOWN or CANCELLED) is UNAVAILABLE, so
+/// the caller may retry; a refused key is PERMISSION_DENIED naming what is missing.
+/// Anything else is this service's internal error. Every service maps peer errors here.
+pub fn peer_error(peer: impl std::fmt::Display, status: tonic::Status) -> crate::error::ApiError {
+    use crate::error::ApiError;
+    match status.code() {
+        tonic::Code::Unavailable
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::Cancelled
+        | tonic::Code::Unknown => ApiError::Unavailable {
+            message: format!("the {peer} service did not answer"),
+            retry_after: Duration::from_millis(200),
+        },
+        tonic::Code::InvalidArgument => ApiError::invalid("customer", status.message().to_owned()),
+        tonic::Code::NotFound => ApiError::not_found(status.message().to_owned()),
+        tonic::Code::FailedPrecondition => {
+            ApiError::FailedPrecondition(status.message().to_owned())
+        }
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+            refused_by_peer(&peer, &status)
+        }
+        _ => ApiError::internal(anyhow::anyhow!("{peer} service: {status}")),
     }
 }
 

@@ -13,7 +13,7 @@ use idic_runtime::error::FieldViolation;
 use idic_runtime::limits;
 use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
-use idic_runtime::peers::Peers;
+use idic_runtime::peers::{Peers, peer_error};
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
 use idic_runtime::warnings::FieldWarnings;
@@ -388,28 +388,12 @@ impl DifferentiationHandler {
                     strict: false,
                 });
                 request.set_timeout(budget);
-                let response =
-                    self.peers
-                        .identity()
-                        .upsert_record(request)
-                        .await
-                        .map_err(|status| match status.code() {
-                            tonic::Code::InvalidArgument => {
-                                ApiError::invalid("customer", status.message().to_owned())
-                            }
-                            tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
-                                idic_runtime::peers::refused_by_peer("identity", &status)
-                            }
-                            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
-                                ApiError::Unavailable {
-                                    message: "the identity service did not answer".to_owned(),
-                                    retry_after: Duration::from_millis(200),
-                                }
-                            }
-                            _ => ApiError::internal(anyhow::anyhow!(
-                                "identity UpsertRecord: {status}"
-                            )),
-                        })?;
+                let response = self
+                    .peers
+                    .identity()
+                    .upsert_record(request)
+                    .await
+                    .map_err(|status| peer_error("identity", status))?;
                 Ok((response.into_inner().customer_id, true))
             }
             Err(error) => Err(error),

@@ -18,7 +18,7 @@ use idic_runtime::peers::Peers;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::resolve::peer_error;
+use idic_runtime::peers::peer_error;
 
 /// The longest description of identity's kept in a warning, in bytes.
 const MAX_REASON_BYTES: usize = 160;

@@ -10,7 +10,7 @@ use idic_proto::v1 as pb;
 use idic_proto::v1::IdentifierKind;
 use idic_runtime::ApiError;
 use idic_runtime::ApiResult;
-use idic_runtime::peers::Peers;
+use idic_runtime::peers::{Peers, peer_error};
 use idic_runtime::refs::CustomerSelector;
 
 /// The `source_system` of the records this service creates in identity.
@@ -124,22 +124,6 @@ pub async fn lookup_uncached(
         Ok(response) => Ok(Some(response.into_inner().customer_id)),
         Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
         Err(status) => Err(peer_error("identity", status)),
-    }
-}
-
-/// A peer's failure as this service reports it.
-pub fn peer_error(peer: &str, status: tonic::Status) -> ApiError {
-    match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ApiError::Unavailable {
-            message: format!("the {peer} service did not answer"),
-            retry_after: Duration::from_millis(200),
-        },
-        tonic::Code::InvalidArgument => ApiError::invalid("customer", status.message().to_owned()),
-        tonic::Code::NotFound => ApiError::not_found(status.message().to_owned()),
-        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
-            idic_runtime::peers::refused_by_peer(peer, &status)
-        }
-        _ => ApiError::internal(anyhow::anyhow!("{peer} service: {status}")),
     }
 }
 

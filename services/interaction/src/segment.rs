@@ -529,7 +529,7 @@ async fn link_anonymous(
         .identity()
         .merge(request)
         .await
-        .map_err(|status| crate::resolve::peer_error("identity", status))?;
+        .map_err(|status| idic_runtime::peers::peer_error("identity", status))?;
     Ok(())
 }
 
