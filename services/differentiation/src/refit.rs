@@ -118,10 +118,19 @@ pub async fn fit_models(
         .purchase_days_until(&currency, observation_end_micros)
         .await?;
     let data = summarize_days(days, &currency, observation_end_micros, unit);
-    let bg = bgnbd::fit(&data.summaries).ok_or_else(|| {
+    // The fits take seconds on a large base: off the async runtime, so the server
+    // keeps answering while they run.
+    let (data, bg, gg) = tokio::task::spawn_blocking(move || {
+        let bg = bgnbd::fit(&data.summaries);
+        let gg = gamma_gamma::fit(&data.summaries);
+        (data, bg, gg)
+    })
+    .await
+    .map_err(|stopped| anyhow::anyhow!("the value model fit stopped: {stopped}"))?;
+    let bg = bg.ok_or_else(|| {
         RefitError::NotEnoughData("no customer purchased before the observation end".into())
     })?;
-    let gg = gamma_gamma::fit(&data.summaries).ok_or_else(|| {
+    let gg = gg.ok_or_else(|| {
         RefitError::NotEnoughData(
             "no customer made a repeat purchase: Gamma-Gamma needs some".into(),
         )
@@ -283,7 +292,11 @@ pub async fn rescore(
     let spend = store
         .category_spend_until(model.observation_end_micros)
         .await?;
-    let needs = segment_needs(&spend, settings.max_segments);
+    let max_segments = settings.max_segments;
+    // Clustering the whole base's category mixes is CPU work: off the async runtime.
+    let needs = tokio::task::spawn_blocking(move || segment_needs(&spend, max_segments))
+        .await
+        .map_err(|stopped| anyhow::anyhow!("the needs segmentation stopped: {stopped}"))?;
     for score in &mut scores {
         if let Some(segment_id) = needs.segment_of.get(&score.customer_id) {
             score.segment_id = segment_id.clone();
