@@ -240,7 +240,12 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("chromedriver starts a headless chromium: {answer}"))
             .to_owned();
-        Browser { driver, session }
+        let browser = Browser { driver, session };
+        // Finding an element waits up to five seconds for a page a click is still loading.
+        browser
+            .call("POST", "/timeouts", Some(json!({ "implicit": 5000 })))
+            .await;
+        browser
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {

@@ -36,7 +36,8 @@ fn start_suite(data_dir: &Path) -> (Suite, String) {
         .expect("the idic binary starts");
     let stdout = child.stdout.take().expect("its standard output");
     let suite = Suite(child);
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.expect("a line of the announcement");
         if let Some(rest) = line.strip_prefix("IDIC suite listening on ") {
             let address = rest
@@ -44,6 +45,8 @@ fn start_suite(data_dir: &Path) -> (Suite, String) {
                 .next()
                 .expect("an address")
                 .to_owned();
+            // Keep reading, so that the suite's later output never meets a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
             return (suite, address);
         }
     }
@@ -77,6 +80,48 @@ fn call_center(address: &str, extra: &[&str]) -> Output {
         .expect("python3 runs")
 }
 
+/// The first word after `prefix` on the line that starts with it.
+fn after(output: &str, prefix: &str) -> String {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("a line '{prefix}…' in: {output}"))
+        .to_owned()
+}
+
+/// The catalog an order system would have loaded: one packaging component.
+fn load_catalog(address: &str) {
+    use idic_proto::v1 as pb;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = pb::customization_service_client::CustomizationServiceClient::connect(
+            format!("http://{address}"),
+        )
+        .await
+        .expect("the suite accepts gRPC");
+        client
+            .upsert_components(pb::UpsertComponentsRequest {
+                components: vec![pb::Component {
+                    component_id: "packaging.standard".into(),
+                    slot: pb::Slot::Packaging as i32,
+                    name: "standard box".into(),
+                    cost: Some(pb::Money {
+                        currency: "EUR".into(),
+                        minor_units: 50,
+                    }),
+                    available: true,
+                    ..Default::default()
+                }],
+            })
+            .await
+            .expect("the catalog loads");
+    });
+}
+
 #[test]
 fn the_python_call_center_example_runs_against_a_live_suite() {
     if !python_ready() {
@@ -84,6 +129,7 @@ fn the_python_call_center_example_runs_against_a_live_suite() {
     }
     let data_dir = tempfile::tempdir().unwrap();
     let (_suite, address) = start_suite(data_dir.path());
+    load_catalog(&address);
 
     let first = call_center(&address, &["--seed-caller", "--call-id", "call-42"]);
     let stdout = String::from_utf8_lossy(&first.stdout);
@@ -101,13 +147,17 @@ fn the_python_call_center_example_runs_against_a_live_suite() {
         "{stdout}"
     );
     assert!(stdout.contains("context: Ada Lovelace"), "{stdout}");
-    assert!(stdout.contains("call recorded: "), "{stdout}");
-    assert!(stdout.contains("offering: "), "{stdout}");
+    let recorded = after(&stdout, "call recorded: ");
+    assert!(
+        stdout.contains("packaging: standard box - "),
+        "the offering has the catalog's packaging with its reason: {stdout}"
+    );
+    let offering = after(&stdout, "offering: ");
 
-    // The telephony system retries the same call: recorded once.
+    // The telephony system retries the same call: recorded once, the same offering.
     let retry = call_center(&address, &["--call-id", "call-42"]);
     let retried = String::from_utf8_lossy(&retry.stdout);
     assert!(retry.status.success(), "{retried}");
-    assert!(retried.contains("call already recorded: "), "{retried}");
-    assert!(retried.contains("1 earlier contacts"), "{retried}");
+    assert_eq!(after(&retried, "call already recorded: "), recorded);
+    assert_eq!(after(&retried, "offering: "), offering);
 }

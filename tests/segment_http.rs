@@ -41,7 +41,10 @@ async fn a_segment_batch_posted_over_http_is_ingested_event_by_event() {
     let key = idic_testkit::api_key("segment");
     let reader = idic_testkit::api_key("reader");
     let suite = AdminSuite::start(vec![
-        client("segment", &["interaction:write", "interaction:read"]),
+        client(
+            "segment",
+            &["interaction:write", "interaction:read", "identity:write"],
+        ),
         client("reader", &["interaction:read"]),
     ])
     .await;

@@ -305,10 +305,28 @@ async fn strategy(calls: &Calls<'_>) -> Result<pb::GetStrategyResponse, Status> 
     Ok(client.get_strategy(request).await?.into_inner())
 }
 
-/// The channel report over all time.
+/// How far back the channel report looks.
+pub const CHANNEL_REPORT_DAYS: u64 = 365;
+
+/// The channel report over the last [`CHANNEL_REPORT_DAYS`] days.
 pub async fn channel_report(calls: &Calls<'_>) -> Result<pb::GetChannelReportResponse, Status> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| Status::internal("the clock is before 1970"))?
+        .as_secs();
+    let seconds = |value: u64| prost_types::Timestamp {
+        seconds: i64::try_from(value).unwrap_or(i64::MAX),
+        nanos: 0,
+    };
     let mut client = calls.peers.interaction();
-    let request = calls.request(pb::GetChannelReportRequest::default())?;
+    let request = calls.request(pb::GetChannelReportRequest {
+        period: Some(pb::TimeRange {
+            start: Some(seconds(now.saturating_sub(CHANNEL_REPORT_DAYS * 86_400))),
+            // A minute ahead, so that a contact recorded just now is in.
+            end: Some(seconds(now + 60)),
+        }),
+        repeat_window_days: 0,
+    })?;
     Ok(client.get_channel_report(request).await?.into_inner())
 }
 

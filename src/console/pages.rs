@@ -411,7 +411,10 @@ pub fn channels(
     chart: Option<&str>,
 ) -> Markup {
     layout(
-        "Channel report",
+        &format!(
+            "Channel report, last {} days",
+            super::data::CHANNEL_REPORT_DAYS
+        ),
         Some(user),
         html! {
             section id="channels" {

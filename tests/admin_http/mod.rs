@@ -119,7 +119,8 @@ impl HttpResponse {
     }
 }
 
-/// Sends one request and reads the whole answer (the connection is closed after it).
+/// Sends one request and reads its answer: to the end of the declared length, the
+/// last chunk, or the closed connection (servers may keep it open whatever we ask).
 pub async fn http(
     address: SocketAddr,
     method: &str,
@@ -129,7 +130,7 @@ pub async fn http(
 ) -> HttpResponse {
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
-        .expect("the admin port accepts");
+        .expect("the server accepts");
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
@@ -141,8 +142,38 @@ pub async fn http(
     stream.write_all(head.as_bytes()).await.expect("sending");
     stream.write_all(body).await.expect("sending the body");
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("reading");
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        if answer_complete(&raw) {
+            break;
+        }
+        let read = stream.read(&mut buffer).await.expect("reading");
+        if read == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buffer[..read]);
+    }
     parse_response(&raw)
+}
+
+/// Whether `raw` holds a whole answer: its head and the body the head announces.
+fn answer_complete(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let head = head.to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse::<usize>().ok());
+    if let Some(length) = length {
+        return body.len() >= length;
+    }
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with("0\r\n\r\n");
+    }
+    false
 }
 
 fn parse_response(raw: &[u8]) -> HttpResponse {
