@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use admin_http::{AdminSuite, client, http};
+use futures::FutureExt as _;
 use idic_proto::v1 as pb;
 use idic_proto::v1::customization_service_client::CustomizationServiceClient;
 use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient;
@@ -383,6 +384,19 @@ async fn an_operator_finds_a_customer_in_the_browser() {
     let profile = tempfile::tempdir().unwrap();
     let browser = Browser::start(driver_port, profile.path()).await;
 
+    // The browser is closed however the story ends: a panic must not leave chromium running.
+    let story = std::panic::AssertUnwindSafe(operator_story(&browser, &base, &jane, &key))
+        .catch_unwind()
+        .await;
+    browser.close().await;
+    suite.stop().await;
+    if let Err(panic) = story {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// What the operator does and sees, from the login form to logging out.
+async fn operator_story(browser: &Browser, base: &str, jane: &str, key: &str) {
     // Without a session every page leads to the login form.
     browser
         .goto(&format!("{base}/console/customers/{jane}"))
@@ -471,8 +485,6 @@ async fn an_operator_finds_a_customer_in_the_browser() {
     browser.goto(&format!("{base}/console/value")).await;
     assert_eq!(browser.path().await, "/console/login");
 
-    browser.close().await;
-    suite.stop().await;
 }
 
 /// What the process logs, for checking that the access log holds no personal data.
