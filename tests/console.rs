@@ -406,7 +406,7 @@ async fn operator_story(browser: &Browser, base: &str, jane: &str, key: &str) {
     browser.click("#login").await;
     assert_eq!(browser.text("#login-error").await, "Unknown API key.");
 
-    browser.type_into("#api_key", &key).await;
+    browser.type_into("#api_key", key).await;
     browser.click("#login").await;
     assert_eq!(
         browser.path_after_navigation("/console/").await,
@@ -461,7 +461,7 @@ async fn operator_story(browser: &Browser, base: &str, jane: &str, key: &str) {
     browser.goto(&format!("{base}/console/")).await;
     browser.type_into("#query", "Jane Doe 1984-03-12").await;
     browser.click("#search").await;
-    assert!(browser.text("#candidates").await.contains(&jane));
+    assert!(browser.text("#candidates").await.contains(jane));
 
     browser.goto(&format!("{base}/console/value")).await;
     let skew = browser.text("#skew").await;
@@ -484,7 +484,6 @@ async fn operator_story(browser: &Browser, base: &str, jane: &str, key: &str) {
     browser.click("header form button").await;
     browser.goto(&format!("{base}/console/value")).await;
     assert_eq!(browser.path().await, "/console/login");
-
 }
 
 /// What the process logs, for checking that the access log holds no personal data.

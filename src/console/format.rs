@@ -22,7 +22,11 @@ pub fn channel(value: i32) -> String {
     )
 }
 
+/// `A` to `D`; "none yet" before the customer has been placed.
 pub fn tier(value: i32) -> String {
+    if value == pb::Tier::Unspecified as i32 {
+        return "none yet".to_owned();
+    }
     label(
         pb::Tier::try_from(value).ok().map(|v| v.as_str_name()),
         "TIER_",

@@ -39,7 +39,7 @@ pub fn layout(title: &str, user: Option<&SessionUser>, body: Markup) -> Markup {
                         a href="/console/learning" { "Learning" }
                         form method="post" action="/console/logout" {
                             span id="client" { (user.client) " " }
-                            button type="submit" { "Log out" }
+                            @if user.key.is_some() { button type="submit" { "Log out" } }
                         }
                     }
                 }
