@@ -9,9 +9,12 @@ use anyhow::Context as _;
 use idic_runtime::admin::AdminServer;
 use idic_runtime::auth::Authenticator;
 use idic_runtime::config::{ApiKeyConfig, Secret};
+use idic_runtime::peers::Peers;
 use idic_runtime::server::{GrpcServer, ServiceRegistration, requirements};
 use idic_runtime::{Config, ServiceContext, ServiceName};
 use tokio_util::sync::CancellationToken;
+
+use crate::console::{ConsoleState, SessionStore};
 
 /// The client name under which the services of one process call each other when
 /// authentication is on and no `peers.api_key` is configured.
@@ -21,6 +24,8 @@ pub struct Application {
     config: Arc<Config>,
     grpc: GrpcServer,
     admin: Option<AdminServer>,
+    /// The console and webhook routes served on the admin port beside the metrics.
+    admin_routes: axum::Router,
     registrations: Vec<ServiceRegistration>,
     keys: KeyReloader,
     /// Tells the services that shutdown began.
@@ -57,10 +62,12 @@ impl Application {
             requirements(&registrations),
             config.peers.api_key.as_ref(),
         )?;
+        let admin_routes = admin_routes(&config, authenticator.clone())?;
         Ok(Application {
             config,
             grpc,
             admin,
+            admin_routes,
             registrations,
             keys: KeyReloader {
                 authenticator,
@@ -94,9 +101,10 @@ impl Application {
     /// Serves until `shutdown` completes, then drains in-flight calls (bounded).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        let admin_routes = self.admin_routes;
         let admin = self.admin.map(|admin| {
             let stopped = stop.clone().cancelled_owned();
-            tokio::spawn(admin.serve(stopped))
+            tokio::spawn(admin.serve_with(admin_routes, stopped))
         });
         let grpc = self
             .grpc
@@ -117,6 +125,23 @@ impl Application {
         }
         grpc
     }
+}
+
+/// The operator console and the Segment/RudderStack endpoint. Both call the services
+/// over gRPC at their peer addresses with the caller's own key (not the peer key), so
+/// they work the same in the all-in-one process and beside a single service whose
+/// peers are configured, and never reach further than that key allows.
+fn admin_routes(
+    config: &Config,
+    authenticator: Arc<Authenticator>,
+) -> anyhow::Result<axum::Router> {
+    let peers = Peers::from_config(config, None)?;
+    let console = Arc::new(ConsoleState {
+        sessions: SessionStore::default(),
+        authenticator,
+        peers: peers.clone(),
+    });
+    Ok(crate::console::router(console).merge(crate::segment_http::router(peers)))
 }
 
 async fn build_service(

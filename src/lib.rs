@@ -4,6 +4,8 @@
 
 pub mod app;
 pub mod cli;
+pub mod console;
 pub mod records_csv;
+pub mod segment_http;
 
 pub use app::Application;

@@ -7,7 +7,7 @@ pub mod differentiation;
 mod identity;
 mod interaction;
 mod output;
-mod reference;
+pub(crate) mod reference;
 mod serve;
 mod warnings;
 

@@ -147,6 +147,7 @@ fn announce(application: &Application) {
     println!("  storage:  {storage}; cache and events: {cache}");
     if let Some(admin) = application.admin_address() {
         println!("  metrics:  http://{admin}/metrics   liveness: http://{admin}/healthz");
+        println!("  console:  http://{admin}/console/   (log in with an API key when auth is on)");
     }
     for (index, hint) in try_hints(address, &config.enabled_services())
         .iter()
@@ -157,8 +158,9 @@ fn announce(application: &Application) {
     }
 }
 
-/// Commands to try against this process, naming a service it serves: a process
-/// started with `--service differentiation` has no identity service to ask about.
+/// Commands to try against this process with the `idic` binary itself (no other tool
+/// needed), naming only services it serves: a process started with
+/// `--service differentiation` has no identity service to ask about or load into.
 fn try_hints(address: SocketAddr, services: &[ServiceName]) -> Vec<String> {
     let service_flags: String = if services.len() == ServiceName::ALL.len() {
         String::new()
@@ -168,16 +170,13 @@ fn try_hints(address: SocketAddr, services: &[ServiceName]) -> Vec<String> {
             .map(|service| format!(" --service {service}"))
             .collect()
     };
-    let mut hints = vec![format!("grpcurl -plaintext {address} list")];
-    if let Some(first) = services.first() {
-        hints.push(format!(
-            "grpcurl -plaintext -d '{{\"service\":\"{}\"}}' {address} grpc.health.v1.Health/Check",
-            first.grpc_name()
-        ));
+    let server = format!("--server http://{address}");
+    let mut hints = vec![format!("idic health {server}{service_flags}")];
+    if services.contains(&ServiceName::Identity) {
+        hints.push(format!("idic import records examples/records.csv {server}"));
+        hints.push(format!("idic whois --email ann@example.com {server}"));
     }
-    hints.push(format!(
-        "idic health --server http://{address}{service_flags}"
-    ));
+    hints.push("gRPC calls for any client: examples/grpcurl.md, examples/python/".to_owned());
     hints
 }
 
@@ -189,17 +188,20 @@ mod tests {
     fn hints_ask_about_the_services_this_process_serves() {
         let address = SocketAddr::from(([127, 0, 0, 1], 50051));
         let hints = try_hints(address, &[ServiceName::Differentiation]);
-        assert!(
-            hints[1].contains("idic.v1.DifferentiationService"),
-            "{hints:?}"
+        assert_eq!(
+            hints[0],
+            "idic health --server http://127.0.0.1:50051 --service differentiation"
         );
-        assert!(!hints.concat().contains("Identity"), "{hints:?}");
         assert!(
-            hints[2]
-                .ends_with("idic health --server http://127.0.0.1:50051 --service differentiation"),
-            "{hints:?}"
+            !hints.concat().contains("import records"),
+            "no identity here to load records into: {hints:?}"
         );
+        assert!(!hints.concat().contains("grpcurl -"), "{hints:?}");
         let all = try_hints(address, &ServiceName::ALL);
-        assert!(all[2].ends_with("http://127.0.0.1:50051"), "{all:?}");
+        assert_eq!(all[0], "idic health --server http://127.0.0.1:50051");
+        assert!(
+            all[1].starts_with("idic import records examples/"),
+            "{all:?}"
+        );
     }
 }

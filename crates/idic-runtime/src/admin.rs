@@ -1,5 +1,6 @@
 //! The HTTP admin port: Prometheus metrics at `/metrics` and a liveness answer at
-//! `/healthz`, apart from the gRPC port so that scraping never competes with calls.
+//! `/healthz`, apart from the gRPC port so that scraping never competes with calls. The
+//! all-in-one binary adds the operator console and the webhook endpoints to it.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -66,10 +67,21 @@ impl AdminServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.serve_with(Router::new(), shutdown).await
+    }
+
+    /// Serves `/metrics` and `/healthz` and, beside them, `routes` (the operator
+    /// console and the webhook endpoints, which live with the services they call).
+    pub async fn serve_with(
+        self,
+        routes: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let handle = metrics_handle();
         let app = Router::new()
             .route("/metrics", get(move || std::future::ready(handle.render())))
-            .route("/healthz", get(|| std::future::ready("ok\n")));
+            .route("/healthz", get(|| std::future::ready("ok\n")))
+            .merge(routes);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await

@@ -174,6 +174,14 @@ impl Authenticator {
         !self.clients.load().is_empty()
     }
 
+    /// The name of the client holding `key`, whatever its scopes; `None` for a key this
+    /// process does not accept. For HTTP front doors (the console's login) that check
+    /// the key once and leave scopes to the gRPC calls they make with it.
+    pub fn client_for_key(&self, key: &str) -> Option<String> {
+        let clients = self.clients.load();
+        find_client(&clients, &digest_key(key)).map(|client| client.name.clone())
+    }
+
     /// `Ok(caller)` when the request may proceed, else the status to answer with.
     pub fn authorize(&self, path: &str, headers: &http::HeaderMap) -> Result<Caller, Status> {
         let clients = self.clients.load();

@@ -26,6 +26,8 @@ use idic_runtime::{ServiceContext, ServiceName};
 
 pub use consumers::{OFFERS_TOPIC, TRANSACTIONS_TOPIC};
 pub use follow::InteractionFollower;
+/// Segment events one IngestSegmentEvents call may carry.
+pub use handler::MAX_BATCH as MAX_SEGMENT_BATCH;
 pub use handler::{InteractionHandler, Interactions};
 pub use recorder::{INTERACTIONS_TOPIC, Recorder};
 pub use store::{InteractionStore, SqlInteractionStore};
