@@ -24,6 +24,9 @@ pub struct Figures {
     pub succeeded: u64,
     /// UNAVAILABLE or DEADLINE_EXCEEDED: the client may retry the same request.
     pub failed_retryable: u64,
+    /// Of those, the calls the client's own 2 s deadline ended (no answer in time)
+    /// or whose connection broke under them, rather than a status from the server.
+    pub retryable_client_side: u64,
     /// Any other status, by code and message: each is a finding.
     pub failed_other: Vec<String>,
     /// Order ids the service acknowledged.
@@ -36,12 +39,13 @@ impl Figures {
     /// One line for the test's output and the reliability page.
     pub fn line(&self, fault: &str, lost: usize, events_lost: usize, duplicated: usize) -> String {
         format!(
-            "FIGURES {fault}: attempted {}, succeeded {}, failed retryable {}, failed otherwise {}, \
-             acknowledged lost {lost}, events lost {events_lost}, events duplicated {duplicated}, \
-             recovered after {}",
+            "FIGURES {fault}: attempted {}, succeeded {}, failed retryable {} ({} client-side), \
+             failed otherwise {}, acknowledged lost {lost}, events lost {events_lost}, \
+             events duplicated {duplicated}, recovered after {}",
             self.attempted,
             self.succeeded,
             self.failed_retryable,
+            self.retryable_client_side,
             self.failed_other.len(),
             self.recovery.map_or("-".to_owned(), |took| format!(
                 "{:.2} s",
@@ -62,6 +66,14 @@ pub fn is_retryable(status: &tonic::Status) -> bool {
         Code::Unknown => status.message().starts_with("transport error"),
         _ => false,
     }
+}
+
+/// A failure the client library reports, not a status the server sent.
+pub fn is_client_side(status: &tonic::Status) -> bool {
+    matches!(
+        (status.code(), status.message()),
+        (Code::Cancelled, "Timeout expired")
+    ) || (status.code() == Code::Unknown && status.message().starts_with("transport error"))
 }
 
 fn customer_of(sequence: u64) -> String {
@@ -190,6 +202,9 @@ impl OrderLoad {
             }
             Err(status) if is_retryable(&status) => {
                 figures.failed_retryable += 1;
+                if is_client_side(&status) {
+                    figures.retryable_client_side += 1;
+                }
                 false
             }
             Err(status) => {
