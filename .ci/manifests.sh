@@ -15,7 +15,7 @@ for overlay in deploy/overlays/*/; do
   for version in 1.27.0 1.33.0; do
     # --strict refuses fields the schema does not know; CRDs (GRPCRoute) have no
     # bundled schema and are only warned about.
-    kubernetes-validate --strict --quiet -k "$version" "$rendered/$name.yaml"
+    python3 -m kubernetes_validate --strict --quiet -k "$version" "$rendered/$name.yaml"
   done
   echo "deploy/overlays/$name: $(grep -c '^kind:' "$rendered/$name.yaml") objects, valid for Kubernetes 1.27 and 1.33"
 done

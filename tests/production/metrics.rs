@@ -25,8 +25,11 @@ fn has_help(text: &str, name: &str) -> bool {
         .any(|line| line.starts_with(&format!("# HELP {name} ")) && line.len() > name.len() + 20)
 }
 
+/// Label name and value pairs a sample must carry.
+type Labels = &'static [(&'static str, &'static str)];
+
 /// Present in every process, with HELP: (metric, sample name, labels).
-const EVERY_PROCESS: &[(&str, &str, &[(&str, &str)])] = &[
+const EVERY_PROCESS: &[(&str, &str, Labels)] = &[
     (
         "rpc_server_call_duration_seconds",
         "rpc_server_call_duration_seconds_count",
