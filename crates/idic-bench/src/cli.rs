@@ -46,6 +46,9 @@ pub enum Command {
     /// GetContext latency with 1M interactions stored.
     #[command(subcommand)]
     Interaction(crate::interaction::InteractionBench),
+    /// Mixed traffic at a steady rate for a bounded time (embedded, or PostgreSQL plus
+    /// Redis): error rate, p99 drift from the first minute to the last, memory growth.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Debug, Args)]

@@ -18,4 +18,5 @@ pub mod recorder;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod soak;
 pub mod targets;

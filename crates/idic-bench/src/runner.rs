@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Customization(command) => crate::customization::run(command),
         Command::Differentiation(command) => crate::differentiation::run(command),
         Command::Interaction(command) => crate::interaction::run(command),
+        Command::Soak(args) => crate::soak::run(&args),
     }
 }
 

@@ -53,6 +53,9 @@ pub struct AdminServer {
 
 impl AdminServer {
     pub async fn bind(address: SocketAddr) -> anyhow::Result<AdminServer> {
+        // Installed before the services are built, so that what they register at
+        // start (pools, breakers, the series at zero) reaches the exporter.
+        metrics_handle();
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding the admin address {address}"))?;
@@ -79,7 +82,13 @@ impl AdminServer {
     ) -> anyhow::Result<()> {
         let handle = metrics_handle();
         let app = Router::new()
-            .route("/metrics", get(move || std::future::ready(handle.render())))
+            .route(
+                "/metrics",
+                get(move || {
+                    crate::observability::refresh();
+                    std::future::ready(handle.render())
+                }),
+            )
             .route("/healthz", get(|| std::future::ready("ok\n")))
             .merge(routes);
         axum::serve(self.listener, app)

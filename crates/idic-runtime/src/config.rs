@@ -517,6 +517,7 @@ const TEST_KIT_VARIABLES: &[&str] = &[
     "febrl_cache",
     "febrl_diagnose",
     "hostile_cases",
+    "test_restart_postgres",
 ];
 
 #[derive(Debug, thiserror::Error)]

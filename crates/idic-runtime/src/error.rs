@@ -155,6 +155,7 @@ impl From<sqlx::Error> for ApiError {
                 message: "storage is busy".to_owned(),
                 retry_after: Duration::from_millis(200),
             },
+            other if transient_sql(&other) => storage_unavailable(),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -195,12 +196,63 @@ impl From<ApiError> for Status {
                 message,
                 retry_after,
             } => unavailable(bounded(&message, MAX_MESSAGE_BYTES), retry_after),
+            ApiError::Internal(cause) if is_transient(&cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "storage unavailable");
+                unavailable(STORAGE_UNAVAILABLE, STORAGE_RETRY_AFTER)
+            }
             ApiError::Internal(cause) => {
                 // The cause chain may hold SQL or peer details: log it, do not send it.
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 Status::internal("internal error")
             }
         }
+    }
+}
+
+/// The answer while the database or Redis cannot be reached (restarted, failing over,
+/// connections cut): nothing was stored that the retry would repeat, since every write
+/// is idempotent by its key.
+fn storage_unavailable() -> ApiError {
+    ApiError::Unavailable {
+        message: STORAGE_UNAVAILABLE.to_owned(),
+        retry_after: STORAGE_RETRY_AFTER,
+    }
+}
+
+const STORAGE_UNAVAILABLE: &str = "storage is unavailable; retry";
+const STORAGE_RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Whether `cause` is a lost, refused or timed-out connection to PostgreSQL or Redis
+/// (or a server shutting down), which goes away by itself: the client should retry,
+/// not report a bug. Found anywhere in the cause chain, so every `ApiError::internal`
+/// of a store call is covered.
+fn is_transient(cause: &anyhow::Error) -> bool {
+    cause.chain().any(|error| {
+        if let Some(sql) = error.downcast_ref::<sqlx::Error>() {
+            return transient_sql(sql);
+        }
+        if let Some(redis) = error.downcast_ref::<redis::RedisError>() {
+            return redis.is_io_error()
+                || redis.is_connection_dropped()
+                || redis.is_connection_refusal()
+                || redis.is_timeout();
+        }
+        false
+    })
+}
+
+/// SQLSTATE classes of a connection lost or refused (08), an operator intervention
+/// such as a shutdown or restart (57P01..57P03), too many connections (53300).
+fn transient_sql(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
     }
 }
 
@@ -219,6 +271,26 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_database_connection_is_unavailable_not_internal() {
+        let lost = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let status: Status = ApiError::from(lost).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        let wrapped = ApiError::internal(
+            anyhow::Error::from(sqlx::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::UnexpectedEof,
+            )))
+            .context("inserting a transaction"),
+        );
+        let status: Status = wrapped.into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.get_error_details().retry_info().is_some());
+        let bug: Status = ApiError::internal(anyhow::anyhow!("a broken invariant")).into();
+        assert_eq!(bug.code(), Code::Internal);
+        let decode: Status = ApiError::from(sqlx::Error::ColumnNotFound("x".into())).into();
+        assert_eq!(decode.code(), Code::Internal);
+    }
 
     #[test]
     fn invalid_argument_names_every_field() {

@@ -102,6 +102,8 @@ pub fn spawn_relay(
     bus: Arc<dyn EventBus>,
     shutdown: CancellationToken,
 ) -> Outbox {
+    static OUTBOXES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let number = OUTBOXES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let wake = Arc::new(Notify::new());
     let outbox = Outbox { wake: wake.clone() };
     tokio::spawn(async move {
@@ -111,7 +113,9 @@ pub fn spawn_relay(
                 () = wake.notified() => false,
                 () = tokio::time::sleep(POLL) => false,
             };
-            if !drain(&database, bus.as_ref()).await && !stopping {
+            let drained = drain(&database, bus.as_ref()).await;
+            report_backlog(&database, number).await;
+            if !drained && !stopping {
                 tokio::time::sleep(BACKOFF).await;
             }
             if stopping {
@@ -120,6 +124,17 @@ pub fn spawn_relay(
         }
     });
     outbox
+}
+
+/// Publishes the number of events left in the outbox (`idic_outbox_backlog_events`);
+/// nothing when the database cannot say (the gauge keeps its last value).
+async fn report_backlog(database: &Database, number: usize) {
+    let counted: Result<i64, sqlx::Error> = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&database.pool)
+        .await;
+    if let Ok(events) = counted {
+        crate::observability::record_outbox_backlog(number, events.max(0) as u64);
+    }
 }
 
 /// Relays until the outbox is empty; false if a pass failed.
@@ -147,8 +162,8 @@ async fn relay_batch(database: &Database, bus: &dyn EventBus) -> anyhow::Result<
         Backend::Postgres => {
             let mut transaction = database.pool.begin().await?;
             let rows = sqlx::query(
-                "SELECT event_id, topic, payload FROM outbox ORDER BY event_id LIMIT $1
-                 FOR UPDATE SKIP LOCKED",
+                "SELECT event_id, topic, payload, created_at FROM outbox ORDER BY event_id
+                 LIMIT $1 FOR UPDATE SKIP LOCKED",
             )
             .bind(BATCH)
             .fetch_all(&mut *transaction)
@@ -164,7 +179,8 @@ async fn relay_batch(database: &Database, bus: &dyn EventBus) -> anyhow::Result<
         Backend::Sqlite => {
             let mut connection = database.pool.acquire().await?;
             let rows = sqlx::query(
-                "SELECT event_id, topic, payload FROM outbox ORDER BY event_id LIMIT $1",
+                "SELECT event_id, topic, payload, created_at FROM outbox ORDER BY event_id
+                 LIMIT $1",
             )
             .bind(BATCH)
             .fetch_all(&mut *connection)
@@ -195,6 +211,9 @@ async fn publish_row(row: &sqlx::any::AnyRow, bus: &dyn EventBus) -> anyhow::Res
     let topic: String = row.try_get(1)?;
     let payload: Vec<u8> = row.try_get(2)?;
     bus.publish(&topic, &payload).await?;
+    let created_at: i64 = row.try_get(3)?;
+    let waited_micros = now_micros().saturating_sub(created_at).max(0);
+    crate::observability::record_publish_lag(Duration::from_micros(waited_micros as u64));
     Ok(row.try_get(0)?)
 }
 

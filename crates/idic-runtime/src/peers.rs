@@ -21,6 +21,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::config::{Config, Secret, ServiceName};
+use crate::peer_calls::ObservedChannel;
 use crate::telemetry::inject_context;
 
 /// Adds the trace context and credentials to every outgoing call.
@@ -62,20 +63,24 @@ impl Interceptor for PeerInterceptor {
 
 pub type PeerChannel = InterceptedService<Channel, PeerInterceptor>;
 
+/// A peer channel whose calls get a client span and latency metrics; what [`Peers`]
+/// hands out.
+pub type ObservedPeerChannel = InterceptedService<ObservedChannel, PeerInterceptor>;
+
 /// Lazily connected channels to each service, and the cache of resolved references.
 #[derive(Clone)]
 pub struct Peers {
-    identity: Channel,
-    differentiation: Channel,
-    interaction: Channel,
-    customization: Channel,
+    identity: ObservedChannel,
+    differentiation: ObservedChannel,
+    interaction: ObservedChannel,
+    customization: ObservedChannel,
     interceptor: PeerInterceptor,
     resolved: Arc<ResolveCache>,
 }
 
 impl Peers {
     pub fn from_config(config: &Config, api_key: Option<&Secret>) -> anyhow::Result<Peers> {
-        let channel = |service| peer_channel(config, service);
+        let channel = |service| peer_channel(config, service).map(ObservedChannel::new);
         Ok(Peers {
             identity: channel(ServiceName::Identity)?,
             differentiation: channel(ServiceName::Differentiation)?,
@@ -94,25 +99,25 @@ impl Peers {
         &self.resolved
     }
 
-    pub fn identity(&self) -> IdentityServiceClient<PeerChannel> {
+    pub fn identity(&self) -> IdentityServiceClient<ObservedPeerChannel> {
         IdentityServiceClient::with_interceptor(self.identity.clone(), self.interceptor.clone())
     }
 
-    pub fn differentiation(&self) -> DifferentiationServiceClient<PeerChannel> {
+    pub fn differentiation(&self) -> DifferentiationServiceClient<ObservedPeerChannel> {
         DifferentiationServiceClient::with_interceptor(
             self.differentiation.clone(),
             self.interceptor.clone(),
         )
     }
 
-    pub fn interaction(&self) -> InteractionServiceClient<PeerChannel> {
+    pub fn interaction(&self) -> InteractionServiceClient<ObservedPeerChannel> {
         InteractionServiceClient::with_interceptor(
             self.interaction.clone(),
             self.interceptor.clone(),
         )
     }
 
-    pub fn customization(&self) -> CustomizationServiceClient<PeerChannel> {
+    pub fn customization(&self) -> CustomizationServiceClient<ObservedPeerChannel> {
         CustomizationServiceClient::with_interceptor(
             self.customization.clone(),
             self.interceptor.clone(),
@@ -202,7 +207,9 @@ impl Peers {
         selector: &crate::refs::CustomerSelector,
         budget: Duration,
     ) -> crate::error::ApiResult<String> {
-        if let Some(customer_id) = self.resolved.get(selector) {
+        let cached = self.resolved.get(selector);
+        crate::observability::record_resolve_cache(cached.is_some());
+        if let Some(customer_id) = cached {
             return Ok(customer_id);
         }
         let generation = self.resolved.generation();

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use futures::StreamExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
@@ -81,6 +82,7 @@ impl GrpcServer {
             .collect();
         let (health, health_service) = tonic_health::server::health_reporter();
         let served: Vec<ServiceName> = registrations.iter().map(|r| r.service).collect();
+        register_metrics(&registrations);
 
         let mut builder = RoutesBuilder::default();
         builder.add_service(health_service);
@@ -117,7 +119,9 @@ impl GrpcServer {
         health.set_service_status("", ServingStatus::Serving).await;
 
         let stop_accepting = CancellationToken::new();
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let incoming = TcpIncoming::from(self.listener)
+            .with_nodelay(Some(true))
+            .map(|connection| connection.map(CountedConnection::new));
         let serving =
             router.serve_with_incoming_shutdown(incoming, stop_accepting.clone().cancelled_owned());
         tokio::pin!(serving);
@@ -147,6 +151,98 @@ impl GrpcServer {
                 Ok(())
             }
         }
+    }
+}
+
+/// Registers the operator's metrics at zero for what this process serves.
+fn register_metrics(registrations: &[ServiceRegistration]) {
+    let methods: Vec<crate::observability::ServedMethod> = registrations
+        .iter()
+        .flat_map(|registration| {
+            registration
+                .methods
+                .iter()
+                .map(|(method, _)| crate::observability::ServedMethod {
+                    service: registration.service.grpc_name(),
+                    method,
+                })
+        })
+        .collect();
+    let customization = registrations
+        .iter()
+        .any(|registration| registration.service == ServiceName::Customization);
+    crate::observability::register_server(&methods, customization);
+}
+
+pin_project_lite::pin_project! {
+    /// An accepted connection, counted in `idic_grpc_open_connections` while open.
+    struct CountedConnection {
+        #[pin]
+        stream: tokio::net::TcpStream,
+        _open: crate::observability::ConnectionGuard,
+    }
+}
+
+impl CountedConnection {
+    fn new(stream: tokio::net::TcpStream) -> Self {
+        CountedConnection {
+            stream,
+            _open: crate::observability::ConnectionGuard::open(),
+        }
+    }
+}
+
+impl tonic::transport::server::Connected for CountedConnection {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl tokio::io::AsyncRead for CountedConnection {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buffer: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.project().stream.poll_read(context, buffer)
+    }
+}
+
+impl tokio::io::AsyncWrite for CountedConnection {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buffer: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.project().stream.poll_write(context, buffer)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.project().stream.poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.project().stream.poll_shutdown(context)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buffers: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.project().stream.poll_write_vectored(context, buffers)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 }
 

@@ -140,6 +140,7 @@ pub async fn connect(
         .run(&database.pool)
         .await
         .with_context(|| format!("migrating the {service} schema"))?;
+    crate::observability::watch_database_pool(service.as_str(), database.pool.clone());
     Ok(database)
 }
 

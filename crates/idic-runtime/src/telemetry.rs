@@ -53,12 +53,15 @@ pub fn init(format: LogFormat, default_filter: &str) -> anyhow::Result<Telemetry
             .boxed(),
     };
     let provider = otlp_provider()?;
-    let traces = provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("idic")));
+    // The log filter is the logs' alone: an operator who quiets the logs to `warn`
+    // must not switch off the traces, whose spans are at `info`.
+    let traces = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("idic"))
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(logs)
+        .with(logs.with_filter(filter))
         .with(traces)
         .try_init()
         .is_ok();
@@ -119,6 +122,17 @@ pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
     let context = tracing::Span::current().context();
     global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut MetadataInjector(metadata))
+    });
+}
+
+/// Writes `span`'s trace context into outgoing HTTP headers (a peer call's client span).
+pub fn inject_span_context(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    if !TRACING_EXPORT.load(Ordering::Relaxed) || span.is_none() {
+        return;
+    }
+    let context = span.context();
+    global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut opentelemetry_http::HeaderInjector(headers))
     });
 }
 

@@ -6,6 +6,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use idic_runtime::observability::{BreakerState, record_breaker_state};
 use tokio::time::Instant;
 
 #[derive(Debug)]
@@ -25,15 +26,34 @@ pub struct CircuitBreaker {
     state: Mutex<State>,
     threshold: u32,
     open_for: Duration,
+    /// The dependency it guards, as `idic_circuit_breaker_state` labels it.
+    dependency: &'static str,
+}
+
+impl State {
+    fn observed(&self) -> BreakerState {
+        match self {
+            State::Closed { .. } => BreakerState::Closed,
+            State::Open { .. } => BreakerState::Open,
+            State::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
 }
 
 impl CircuitBreaker {
-    pub fn new(threshold: u32, open_for: Duration) -> Self {
+    pub fn new(dependency: &'static str, threshold: u32, open_for: Duration) -> Self {
+        record_breaker_state(dependency, BreakerState::Closed);
         CircuitBreaker {
             state: Mutex::new(State::Closed { failures: 0 }),
             threshold: threshold.max(1),
             open_for,
+            dependency,
         }
+    }
+
+    /// Publishes the state the breaker is left in.
+    fn report(&self, state: &State) {
+        record_breaker_state(self.dependency, state.observed());
     }
 
     /// Whether a call may go out now.
@@ -46,6 +66,7 @@ impl CircuitBreaker {
             State::Closed { .. } => true,
             State::Open { until } if Instant::now() >= until => {
                 *state = State::HalfOpen;
+                self.report(&state);
                 true
             }
             State::Open { .. } | State::HalfOpen => false,
@@ -58,6 +79,7 @@ impl CircuitBreaker {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *state = State::Closed { failures: 0 };
+        self.report(&state);
     }
 
     pub fn failure(&self) {
@@ -76,6 +98,7 @@ impl CircuitBreaker {
         } else {
             State::Closed { failures }
         };
+        self.report(&state);
     }
 
     /// True while calls are being skipped.
@@ -96,7 +119,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn opens_after_consecutive_failures_and_probes_once() {
-        let breaker = CircuitBreaker::new(3, Duration::from_secs(5));
+        let breaker = CircuitBreaker::new("identity", 3, Duration::from_secs(5));
         for _ in 0..2 {
             assert!(breaker.allow());
             breaker.failure();

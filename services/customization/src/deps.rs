@@ -159,16 +159,17 @@ pub struct Dependencies {
 
 impl Dependencies {
     pub fn new(peers: Peers, cache: Arc<dyn Cache>, config: CustomizationConfig) -> Self {
-        let breaker = || {
+        let breaker = |dependency| {
             CircuitBreaker::new(
+                dependency,
                 config.breaker_failures,
                 Duration::from_millis(config.breaker_open_ms),
             )
         };
         Dependencies {
-            identity: breaker(),
-            differentiation: breaker(),
-            interaction: breaker(),
+            identity: breaker(IDENTITY),
+            differentiation: breaker(DIFFERENTIATION),
+            interaction: breaker(INTERACTION),
             peers,
             cache,
             config,

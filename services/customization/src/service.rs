@@ -395,6 +395,7 @@ impl Customization {
             policy::compose(&inputs, &mut rand::rng())
         };
         let missing: Vec<String> = gathered.missing().into_iter().map(str::to_owned).collect();
+        idic_runtime::observability::record_degraded(&missing);
         let now = now_micros();
         let offering = pb::Offering {
             offering_id: format!("off_{}", uuid::Uuid::now_v7().simple()),
@@ -534,6 +535,7 @@ impl Customization {
             Err(_) => Vec::new(),
         };
         let missing: Vec<String> = gathered.missing().into_iter().map(str::to_owned).collect();
+        idic_runtime::observability::record_degraded(&missing);
         Ok(pb::GetPackagingOptionsResponse {
             options,
             degraded: !missing.is_empty(),

@@ -41,6 +41,22 @@ pub const METHODS: &[(&str, Access)] = &[
     ("EstimateParameters", Access::Admin),
 ];
 
+/// Reports the engine's records and customers at every scrape, while it lives.
+fn watch_engine_size(identity: &Arc<Identity>) {
+    let watched = Arc::downgrade(identity);
+    idic_runtime::observability::on_scrape(move || {
+        let Some(identity) = watched.upgrade() else {
+            return false;
+        };
+        let engine = identity.read();
+        idic_runtime::observability::record_identity_engine(
+            engine.record_count(),
+            engine.customer_count(),
+        );
+        true
+    });
+}
+
 /// Connects identity's storage, rebuilds the engine from it and returns the service.
 pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistration> {
     let config = &context.config;
@@ -62,6 +78,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         default_region: config.identity.default_region.clone(),
     };
     let identity = Identity::start(store, settings, normalize, outbox).await?;
+    watch_engine_size(&identity);
     let limit = config.grpc.max_message_bytes;
     let server = IdentityServiceServer::new(
         IdentityHandler::new(identity, context.shutdown.clone()).with_peers(context.peers.clone()),

@@ -64,8 +64,10 @@ async fn consume(core: Arc<Interactions>, topic: &'static str) {
     }
 }
 
-/// Records the event's interaction and acknowledges it; a failure to store leaves it
-/// unacknowledged so that it comes again.
+/// Records the event's interaction and acknowledges it. A failure to store (the
+/// database restarting) is retried here every second until it succeeds, so the
+/// timeline catches up as soon as the database is back; at shutdown the event stays
+/// unacknowledged and the bus delivers it again.
 async fn handle(core: &Interactions, topic: &str, delivery: Delivery) {
     let payload = delivery.event.payload.as_slice();
     let item = match topic {
@@ -80,12 +82,14 @@ async fn handle(core: &Interactions, topic: &str, delivery: Delivery) {
             return;
         }
     };
-    if let Some(item) = item
-        && let Err(error) = core.recorder.record(vec![item]).await
-    {
-        tracing::warn!(%error, topic, "recording an event failed; it will come again");
-        tokio::time::sleep(RETRY_AFTER).await;
-        return;
+    if let Some(item) = item {
+        while let Err(error) = core.recorder.record(vec![item.clone()]).await {
+            tracing::warn!(%error, topic, "recording an event failed; retrying");
+            tokio::select! {
+                () = core.shutdown.cancelled() => return,
+                () = tokio::time::sleep(RETRY_AFTER) => {}
+            }
+        }
     }
     if let Err(error) = delivery.ack().await {
         tracing::warn!(%error, topic, "acknowledging an event failed");

@@ -284,6 +284,7 @@ impl GroupMember {
     }
 
     fn delivery(&self, entry: &StreamId) -> Delivery {
+        record_consume_lag(&entry.id);
         let mut connection = self.acknowledger.clone();
         let key = self.key.clone();
         let group = self.group.clone();
@@ -305,4 +306,21 @@ impl GroupMember {
             None,
         )
     }
+}
+
+/// The time since a stream entry was added, from its id (`<milliseconds>-<sequence>`,
+/// Redis's clock), in `idic_bus_consume_lag_seconds`.
+fn record_consume_lag(id: &str) {
+    let Some(added_ms) = id
+        .split_once('-')
+        .and_then(|(milliseconds, _)| milliseconds.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    crate::observability::record_consume_lag(Duration::from_millis(
+        now_ms.saturating_sub(added_ms),
+    ));
 }

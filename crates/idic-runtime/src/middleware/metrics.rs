@@ -1,4 +1,5 @@
-//! Request metrics: count by service, method and status code, and latency histogram.
+//! Request metrics: count by service, method and status code, and the latency
+//! histogram of the OpenTelemetry RPC conventions ([`crate::observability`]).
 //! Paths the server does not serve are counted as `unknown`, so that a caller cannot
 //! grow the label set.
 
@@ -67,11 +68,9 @@ where
                 Ok(response) => status_code_name(response),
                 Err(_) => "transport_error",
             };
-            let labels = [("service", service), ("method", method)];
             ::metrics::counter!("idic_grpc_requests_total", "service" => service, "method" => method, "code" => code)
                 .increment(1);
-            ::metrics::histogram!("idic_grpc_request_duration_seconds", &labels)
-                .record(started.elapsed().as_secs_f64());
+            crate::observability::record_server_call(service, method, code, started.elapsed());
             result
         })
     }
@@ -87,23 +86,5 @@ fn status_code_name(response: &GrpcResponse) -> &'static str {
         .and_then(|text| text.parse::<i32>().ok())
         .map(tonic::Code::from_i32)
         .unwrap_or(tonic::Code::Ok);
-    match code {
-        tonic::Code::Ok => "OK",
-        tonic::Code::Cancelled => "CANCELLED",
-        tonic::Code::Unknown => "UNKNOWN",
-        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
-        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        tonic::Code::NotFound => "NOT_FOUND",
-        tonic::Code::AlreadyExists => "ALREADY_EXISTS",
-        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
-        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
-        tonic::Code::Aborted => "ABORTED",
-        tonic::Code::OutOfRange => "OUT_OF_RANGE",
-        tonic::Code::Unimplemented => "UNIMPLEMENTED",
-        tonic::Code::Internal => "INTERNAL",
-        tonic::Code::Unavailable => "UNAVAILABLE",
-        tonic::Code::DataLoss => "DATA_LOSS",
-        tonic::Code::Unauthenticated => "UNAUTHENTICATED",
-    }
+    crate::observability::status_code_name(code)
 }
