@@ -302,5 +302,4 @@ mod tests {
         }
         assert!(reader.next_record().expect("end of file").is_none());
     }
-
 }
