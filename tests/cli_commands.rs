@@ -329,6 +329,7 @@ async fn the_demo_walks_the_four_steps_and_learns() {
         "5. Learn",
         "(changed by the answer)",
         "Reports",
+        "The demo took",
         "the suite stopped (--exit)",
     ] {
         assert!(

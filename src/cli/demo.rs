@@ -203,7 +203,10 @@ pub async fn demo(
     if args.exit {
         let _ = stop.send(());
         server.await??;
-        say("the suite stopped (--exit)")?;
+        say(&format!(
+            "\nThe demo took {:.1} s; the suite stopped (--exit)",
+            walk.seconds
+        ))?;
         return Ok(());
     }
     show(|out| write_keep_exploring(out, &walk, address, admin, &data_dir, temporary.is_some()))?;
@@ -830,9 +833,23 @@ async fn customize_and_learn(
         })
         .await
         .map_err(status_error)?;
+    let accepted: String = offering
+        .choices
+        .iter()
+        .filter(|choice| choice.slot != pb::Slot::Packaging as i32)
+        .filter_map(|choice| pb::Slot::try_from(choice.slot).ok())
+        .map(|slot| {
+            format!(
+                " --accepted {}",
+                slot.as_str_name()
+                    .trim_start_matches("SLOT_")
+                    .to_lowercase()
+            )
+        })
+        .collect();
     say(&format!(
-        "{} accepts the offering but takes {other} instead of {offered}\n\
-         (`idic outcome {} --accepted delivery ... --changed packaging={other}`).",
+        "{} accepts the offering but takes {other} instead of {offered}:\n\
+         $ idic outcome {}{accepted} --changed packaging={other}",
         chosen.name, offering.offering_id
     ))?;
     let next = clients
