@@ -129,7 +129,8 @@ pub fn write_skew_svg(path: &Path, skew: &pb::GetValueSkewResponse) -> anyhow::R
             .draw_series(LineSeries::new(lorenz.clone(), CURVE.stroke_width(3)))?
             .label("Lorenz curve")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], CURVE.stroke_width(3)));
-        for top_percent in [2.0, 20.0] {
+        // The labels stand together left of the marks, clear of the vertical lines.
+        for (top_percent, label_height) in [(2.0, 0.95), (20.0, 0.89)] {
             let x = 1.0 - top_percent / 100.0;
             let below = lorenz_at(&lorenz, x);
             let share = skew
@@ -143,8 +144,12 @@ pub fn write_skew_svg(path: &Path, skew: &pb::GetValueSkewResponse) -> anyhow::R
             ))?;
             chart.draw_series(std::iter::once(Circle::new((x, below), 5, BLACK.filled())))?;
             chart.draw_series(std::iter::once(Text::new(
-                format!("top {top_percent:.0}%: {:.0}% of value", share * 100.0),
-                (x - 0.3, (below + 1.0) / 2.0),
+                format!(
+                    "top {top_percent:.0}%: {:.0}% of value (line at {:.0}% of customers)",
+                    share * 100.0,
+                    x * 100.0
+                ),
+                (0.45, label_height),
                 LABEL.into_font(),
             )))?;
         }
@@ -304,19 +309,21 @@ pub fn write_learning_svg(
     let seconds =
         |period: &pb::LearningPeriod| period.start.as_ref().map_or(0, |start| start.seconds);
     let first = report.periods.first().map_or(0, seconds);
-    let last = report.periods.last().map_or(0, seconds);
-    let width = i64::from(period_days) * 86_400;
-    let learner: Vec<(i64, f64)> = report
+    let width = i64::from(period_days.max(1)) * 86_400;
+    // x is the period's number from the first, so that each tick is one period.
+    let index = |period: &pb::LearningPeriod| ((seconds(period) - first) / width) as f64;
+    let periods = report.periods.last().map_or(0.0, index) + 1.0;
+    let learner: Vec<(f64, f64)> = report
         .periods
         .iter()
         .filter(|period| period.learner_outcomes > 0)
-        .map(|period| (seconds(period), period.learner_acceptance * 100.0))
+        .map(|period| (index(period), period.learner_acceptance * 100.0))
         .collect();
-    let control: Vec<(i64, f64)> = report
+    let control: Vec<(f64, f64)> = report
         .periods
         .iter()
         .filter(|period| period.control_outcomes > 0)
-        .map(|period| (seconds(period), period.control_acceptance * 100.0))
+        .map(|period| (index(period), period.control_acceptance * 100.0))
         .collect();
     write_svg(path, |root| {
         root.fill(&WHITE)?;
@@ -333,19 +340,19 @@ pub fn write_learning_svg(
             .margin(20)
             .x_label_area_size(50)
             .y_label_area_size(70)
-            .build_cartesian_2d(first..last + width, 0f64..100f64)?;
+            .build_cartesian_2d(-0.5f64..periods - 0.5, 0f64..100f64)?;
         chart
             .configure_mesh()
             .x_desc(format!("period of {period_days} day(s), from"))
             .y_desc("accepted, %")
             .x_label_formatter(&|at| {
                 let text = time_text(Some(&prost_types::Timestamp {
-                    seconds: *at,
+                    seconds: first + at.round() as i64 * width,
                     nanos: 0,
                 }));
                 text.get(..10).unwrap_or(&text).to_owned()
             })
-            .x_labels(6)
+            .x_labels((periods as usize + 1).min(8))
             .label_style(LABEL)
             .draw()?;
         chart
