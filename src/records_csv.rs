@@ -261,4 +261,45 @@ mod tests {
     fn a_file_without_keys_is_refused() {
         assert!(RecordCsv::from_reader("given_name\nAnn\n".as_bytes()).is_err());
     }
+
+    #[test]
+    fn the_import_reader_accepts_every_record() {
+        use idic_datagen::generator::{GeneratorConfig, generate_with_summary, write_records_csv};
+
+        // The generator's records, as `idic-generate` and `idic demo` write them.
+        let generated = generate_with_summary(&GeneratorConfig::new(3_000, 11));
+        let records = &generated.records;
+        let mut bytes = Vec::new();
+        write_records_csv(records, &mut bytes).expect("writing to memory");
+        let mut reader = RecordCsv::from_reader(bytes.as_slice()).expect("header accepted");
+        for record in records {
+            let imported = reader
+                .next_record()
+                .expect("row parses")
+                .expect("one row per record");
+            assert_eq!(imported.source_system, record.source_system);
+            assert_eq!(imported.source_record_id, record.source_record_id);
+            assert_ne!(
+                imported.channel,
+                pb::Channel::Unspecified as i32,
+                "{}",
+                record.channel
+            );
+            let identifiers = [
+                &record.loyalty_id,
+                &record.account_code,
+                &record.national_id,
+                &record.device_id,
+            ];
+            let expected = identifiers.iter().filter(|value| !value.is_empty()).count();
+            assert_eq!(imported.identifiers.len(), expected);
+            assert!(
+                imported
+                    .identifiers
+                    .iter()
+                    .all(|id| id.kind != pb::IdentifierKind::ExternalId as i32)
+            );
+        }
+        assert!(reader.next_record().expect("end of file").is_none());
+    }
 }

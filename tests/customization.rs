@@ -570,7 +570,7 @@ async fn offering_story(backend: Backend) {
     );
 
     let report = client
-        .get_learning_report(pb::GetLearningReportRequest {})
+        .get_learning_report(pb::GetLearningReportRequest::default())
         .await
         .unwrap()
         .into_inner();

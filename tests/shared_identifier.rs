@@ -200,15 +200,19 @@ async fn a_shared_identifier_is_a_failed_precondition(backend: Backend) {
          {ann},imp-4,2026-03-04,7.50,EUR\n"
     );
     std::fs::write(&file, csv).unwrap();
-    let report = record_transactions_file(&ImportTransactionsArgs {
-        file,
-        batch: 2,
-        strict: false,
-        client: ClientArgs {
-            server: suite.endpoint(),
-            api_key: None,
+    let client = ClientArgs {
+        server: suite.endpoint(),
+        api_key: None,
+        json: false,
+    };
+    let report = record_transactions_file(
+        &client,
+        &ImportTransactionsArgs {
+            file,
+            batch: 2,
+            strict: false,
         },
-    })
+    )
     .await
     .expect("the import goes on past the shared row");
     assert_eq!((report.rows, report.created, report.rejected), (4, 3, 1));

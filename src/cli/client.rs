@@ -1,5 +1,7 @@
 //! Client commands: a channel to the suite with the API key on every call.
 
+use std::io::Write as _;
+
 use clap::Args;
 use idic_runtime::ServiceName;
 use tonic::service::interceptor::InterceptedService;
@@ -7,7 +9,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use super::ClientArgs;
+use super::{ClientArgs, output};
 use idic_runtime::config::Secret;
 use idic_runtime::peers::PeerInterceptor;
 
@@ -32,19 +34,18 @@ pub struct HealthArgs {
     /// started with `--service NAME` serves only those.
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<ServiceName>,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// `idic health`: each service's serving status; fails unless all those asked about serve.
-pub async fn health(args: &HealthArgs) -> anyhow::Result<()> {
+pub async fn health(client_args: &ClientArgs, args: &HealthArgs) -> anyhow::Result<()> {
     let all = ServiceName::ALL;
     let services: &[ServiceName] = if args.services.is_empty() {
         &all
     } else {
         &args.services
     };
-    let mut client = HealthClient::new(connect(&args.client).await?);
+    let mut client = HealthClient::new(connect(client_args).await?);
+    let mut out = output::stdout();
     let mut all_serving = true;
     for service in services {
         let status = client
@@ -57,8 +58,14 @@ pub async fn health(args: &HealthArgs) -> anyhow::Result<()> {
             Err(status) => format!("{:?}: {}", status.code(), status.message()),
         };
         all_serving &= text == "Serving";
-        println!("{:<32} {text}", service.grpc_name());
+        writeln!(out, "{:<32} {text}", service.grpc_name())?;
     }
+    out.flush()?;
     anyhow::ensure!(all_serving, "not every service is serving");
     Ok(())
+}
+
+/// A failed call as an error that names its gRPC code and the server's message.
+pub fn status_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }

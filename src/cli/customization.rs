@@ -1,6 +1,7 @@
 //! Customization commands: `idic offer REF [--order FILE.json]`,
-//! `idic packaging REF --order FILE.json`, `idic catalog import FILE`,
-//! `idic catalog list`.
+//! `idic packaging REF --order FILE.json`, `idic catalog import|list|rules`,
+//! `idic offering ID` (why did we offer this?), `idic outcome ID`, `idic report
+//! learning`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,8 @@ use idic_proto::v1::customization_service_client::CustomizationServiceClient;
 use serde_json::Value;
 
 use super::ClientArgs;
-use super::client::connect;
-use super::output;
+use super::client::{connect, status_error};
+use super::output::{self, time_text};
 use super::reference::parse_customer_ref;
 
 #[derive(Debug, Args)]
@@ -33,8 +34,6 @@ pub struct OfferArgs {
     /// e.g. "birthday", "reorder".
     #[arg(long, default_value = "")]
     pub occasion: String,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]
@@ -44,8 +43,6 @@ pub struct PackagingArgs {
     /// The order being fulfilled, as JSON (see `idic offer --help`).
     #[arg(long)]
     pub order: PathBuf,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,14 +55,55 @@ pub enum CatalogCommand {
     /// The whole file is validated first; nothing is stored if any part is wrong.
     Import(CatalogImportArgs),
     /// Every component, by slot.
-    List(ClientArgs),
+    List,
+    /// The published offer rules (the latest version, or --version N).
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// This version instead of the latest.
+    #[arg(long, default_value_t = 0)]
+    pub version: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct OfferingArgs {
+    /// The offering id `idic offer` printed.
+    pub offering_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OutcomeArgs {
+    /// The offering id `idic offer` printed.
+    pub offering_id: String,
+    /// Slots the customer accepted (packaging, delivery, ...); repeat for more.
+    #[arg(long = "accepted", value_name = "SLOT")]
+    pub accepted: Vec<String>,
+    /// Slots the customer rejected; repeat for more.
+    #[arg(long = "rejected", value_name = "SLOT")]
+    pub rejected: Vec<String>,
+    /// SLOT=COMPONENT_ID: the customer took another component for that slot.
+    #[arg(long = "changed", value_name = "SLOT=COMPONENT")]
+    pub changed: Vec<String>,
+    /// The channel the answer came through.
+    #[arg(long)]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LearningArgs {
+    /// The width of each period of the curve, in days.
+    #[arg(long, default_value_t = 7)]
+    pub period_days: u32,
+    /// Also draw acceptance per period, learner against control group, into this SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct CatalogImportArgs {
     pub file: PathBuf,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 async fn client(
@@ -74,14 +112,23 @@ async fn client(
     Ok(CustomizationServiceClient::new(connect(args).await?))
 }
 
+/// `idic catalog ...`
+pub async fn run_catalog(client_args: &ClientArgs, command: CatalogCommand) -> anyhow::Result<()> {
+    match command {
+        CatalogCommand::Import(args) => import_catalog(client_args, &args).await,
+        CatalogCommand::List => list_catalog(client_args).await,
+        CatalogCommand::Rules(args) => rules(client_args, &args).await,
+    }
+}
+
 /// `idic offer`: the tailored offering with a reason per choice.
-pub async fn offer(args: &OfferArgs) -> anyhow::Result<()> {
+pub async fn offer(client_args: &ClientArgs, args: &OfferArgs) -> anyhow::Result<()> {
     let order = args.order.as_deref().map(read_order).transpose()?;
     let channel = match &args.channel {
         Some(name) => parse_channel(name)?,
         None => 0,
     };
-    let offering = client(&args.client)
+    let offering = client(client_args)
         .await?
         .get_tailored_offering(pb::GetTailoredOfferingRequest {
             customer: Some(parse_customer_ref(&args.reference)?),
@@ -93,62 +140,81 @@ pub async fn offer(args: &OfferArgs) -> anyhow::Result<()> {
         .await
         .map_err(status_error)?
         .into_inner();
-    println!("offering    {}", offering.offering_id);
-    println!(
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &offering, "Offering")?;
+    } else {
+        write_offering(&mut out, &offering)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// An offering as the terminal shows it: each slot's choice with its reason.
+pub fn write_offering(out: &mut impl Write, offering: &pb::Offering) -> std::io::Result<()> {
+    writeln!(out, "offering    {}", offering.offering_id)?;
+    writeln!(
+        out,
         "customer    {}",
         if offering.customer_id.is_empty() {
             "(unknown: cold start)"
         } else {
             &offering.customer_id
         }
-    );
+    )?;
     if offering.degraded {
-        println!(
+        writeln!(
+            out,
             "DEGRADED    missing: {}",
             offering.missing_sources.join(", ")
-        );
+        )?;
     }
     if offering.control_group {
-        println!("control     this customer is in the control group (static rules)");
+        writeln!(
+            out,
+            "control     this customer is in the control group (static rules)"
+        )?;
     }
     for choice in &offering.choices {
         let component = choice.component.clone().unwrap_or_default();
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(
+            out,
             "{:<16}{} [{}]{}",
             slot_name(choice.slot),
             component.name,
             component.component_id,
             price_text(choice.price_adjustment.as_ref())
-        );
+        )?;
         if let Some(reason) = &choice.reason {
-            println!("{:<16}why: {}", "", reason.text);
+            writeln!(out, "{:<16}why: {}", "", reason.text)?;
         }
         for (rank, alternative) in choice.alternatives.iter().enumerate() {
             let component = alternative.component.clone().unwrap_or_default();
-            println!(
+            writeln!(
+                out,
                 "{:<16}{}. {} [{}] score {:.2}",
                 "",
                 rank + 2,
                 component.name,
                 component.component_id,
                 alternative.score
-            );
+            )?;
         }
     }
     for gap in &offering.gaps {
-        println!("\n{:<16}(none) {}", slot_name(gap.slot), gap.reason);
+        writeln!(out, "\n{:<16}(none) {}", slot_name(gap.slot), gap.reason)?;
     }
     for total in &offering.total_price_adjustment {
-        println!("\ntotal price adjustment {}", money_text(total));
+        writeln!(out, "\ntotal price adjustment {}", money_text(total))?;
     }
     Ok(())
 }
 
 /// `idic packaging`: ranked packaging options for an order.
-pub async fn packaging(args: &PackagingArgs) -> anyhow::Result<()> {
+pub async fn packaging(client_args: &ClientArgs, args: &PackagingArgs) -> anyhow::Result<()> {
     let order = read_order(&args.order)?;
-    let response = client(&args.client)
+    let response = client(client_args)
         .await?
         .get_packaging_options(pb::GetPackagingOptionsRequest {
             customer: Some(parse_customer_ref(&args.reference)?),
@@ -157,42 +223,64 @@ pub async fn packaging(args: &PackagingArgs) -> anyhow::Result<()> {
         .await
         .map_err(status_error)?
         .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "GetPackagingOptionsResponse")?;
+    } else {
+        write_packaging(&mut out, &response)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Packaging options as the terminal shows them: ranked, each with its reason.
+pub fn write_packaging(
+    out: &mut impl Write,
+    response: &pb::GetPackagingOptionsResponse,
+) -> std::io::Result<()> {
     if response.degraded {
-        println!("DEGRADED missing: {}", response.missing_sources.join(", "));
+        writeln!(
+            out,
+            "DEGRADED missing: {}",
+            response.missing_sources.join(", ")
+        )?;
     }
     for option in &response.options {
         let component = option.component.clone().unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "{}. {} [{}] cost {}{}",
             option.rank,
             component.name,
             component.component_id,
             option.cost.as_ref().map(money_text).unwrap_or_default(),
             price_text(option.price_adjustment.as_ref())
-        );
+        )?;
         if let Some(reason) = &option.reason {
-            println!("   why: {}", reason.text);
+            writeln!(out, "   why: {}", reason.text)?;
         }
     }
     Ok(())
 }
 
 /// `idic catalog import`.
-pub async fn import_catalog(args: &CatalogImportArgs) -> anyhow::Result<()> {
+async fn import_catalog(client_args: &ClientArgs, args: &CatalogImportArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
     let (components, rules) = parse_catalog(&text)?;
-    let mut client = client(&args.client).await?;
+    let mut client = client(client_args).await?;
+    let mut out = output::stdout();
     if !components.is_empty() {
         let response = client
             .upsert_components(pb::UpsertComponentsRequest { components })
             .await
             .map_err(status_error)?
             .into_inner();
-        println!(
+        writeln!(
+            out,
             "components: {} changed, {} unchanged",
             response.changed, response.unchanged
-        );
+        )?;
     }
     if let Some(rules) = rules {
         let published = client
@@ -203,25 +291,30 @@ pub async fn import_catalog(args: &CatalogImportArgs) -> anyhow::Result<()> {
             .await
             .map_err(status_error)?
             .into_inner();
-        println!(
+        writeln!(
+            out,
             "rules: version {} ({} rules)",
             published.version,
             published.rules.len()
-        );
+        )?;
     }
+    out.flush()?;
     Ok(())
 }
 
 /// `idic catalog list`.
-pub async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
+async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = client(args).await?;
     let mut out = output::stdout();
     let mut token = String::new();
-    writeln!(
-        out,
-        "{:<16}{:<28}{:<12}{:<10}name",
-        "slot", "component", "cost", "available"
-    )?;
+    let mut all = Vec::new();
+    if !args.json {
+        writeln!(
+            out,
+            "{:<16}{:<28}{:<12}{:<10}name",
+            "slot", "component", "cost", "available"
+        )?;
+    }
     loop {
         let page = client
             .list_components(pb::ListComponentsRequest {
@@ -234,6 +327,23 @@ pub async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
             .await
             .map_err(status_error)?
             .into_inner();
+        if args.json {
+            all.extend(page.components);
+            token = page
+                .page
+                .map(|page| page.next_page_token)
+                .unwrap_or_default();
+            if token.is_empty() {
+                let response = pb::ListComponentsResponse {
+                    components: all,
+                    page: None,
+                };
+                output::write_message(&mut out, &response, "ListComponentsResponse")?;
+                out.flush()?;
+                return Ok(());
+            }
+            continue;
+        }
         for component in &page.components {
             writeln!(
                 out,
@@ -256,8 +366,321 @@ pub async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
     }
 }
 
-fn status_error(status: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", status.code(), status.message())
+/// `idic catalog rules`
+async fn rules(client_args: &ClientArgs, args: &RulesArgs) -> anyhow::Result<()> {
+    let rules = client(client_args)
+        .await?
+        .get_rules(pb::GetRulesRequest {
+            version: args.version,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &rules, "OfferRuleSet")?;
+        out.flush()?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "rules version {} ({} rules)",
+        rules.version,
+        rules.rules.len()
+    )?;
+    for rule in &rules.rules {
+        let effect = pb::OfferRuleEffect::try_from(rule.effect)
+            .map(|effect| {
+                effect
+                    .as_str_name()
+                    .trim_start_matches("OFFER_RULE_EFFECT_")
+                    .to_lowercase()
+            })
+            .unwrap_or_default();
+        let condition = rule.condition.clone().unwrap_or_default();
+        let mut when = Vec::new();
+        if !condition.tiers.is_empty() {
+            when.push(format!("tier {}", condition.tiers.join("/")));
+        }
+        if !condition.segments.is_empty() {
+            when.push(format!("segment {}", condition.segments.join("/")));
+        }
+        if !condition.customer_types.is_empty() {
+            when.push(format!("type {}", condition.customer_types.join("/")));
+        }
+        if !condition.preference.is_empty() {
+            when.push(format!("prefers {}", condition.preference));
+        }
+        writeln!(
+            out,
+            "{:<24} {:<9} {:<28} priority {:>3}  when {}",
+            rule.rule_id,
+            effect,
+            rule.component_id,
+            rule.priority,
+            if when.is_empty() {
+                "always".to_owned()
+            } else {
+                when.join(", ")
+            }
+        )?;
+        if !rule.explanation.is_empty() {
+            writeln!(out, "{:<24} {}", "", rule.explanation)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `idic offering ID`: why did we offer this?
+pub async fn offering(client_args: &ClientArgs, args: &OfferingArgs) -> anyhow::Result<()> {
+    let stored = client(client_args)
+        .await?
+        .get_offering(pb::GetOfferingRequest {
+            offering_id: args.offering_id.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &stored, "StoredOffering")?;
+        out.flush()?;
+        return Ok(());
+    }
+    if let Some(offering) = &stored.offering {
+        write_offering(&mut out, offering)?;
+        writeln!(
+            out,
+            "\npresented {}",
+            time_text(offering.created_at.as_ref())
+        )?;
+        for choice in &offering.choices {
+            let Some(reason) = &choice.reason else {
+                continue;
+            };
+            for evidence in &reason.evidence {
+                writeln!(
+                    out,
+                    "evidence    {}: {} {} {}",
+                    slot_name(choice.slot),
+                    evidence.source,
+                    evidence.detail,
+                    time_text(evidence.observed_at.as_ref())
+                )?;
+            }
+        }
+    }
+    if let Some(inputs) = &stored.inputs {
+        writeln!(out, "\nbuilt from:")?;
+        writeln!(
+            out,
+            "  tier {}  segment {} {}  type {}{}",
+            if inputs.tier.is_empty() {
+                "-"
+            } else {
+                &inputs.tier
+            },
+            inputs.segment_id,
+            inputs.segment_label,
+            inputs.customer_type,
+            if inputs.business_account {
+                "  (business account)"
+            } else {
+                ""
+            }
+        )?;
+        if !inputs.preferences.is_empty() {
+            writeln!(out, "  preferences {}", inputs.preferences.join(", "))?;
+        }
+        if !inputs.refused_channels.is_empty() {
+            let refused: Vec<String> = inputs
+                .refused_channels
+                .iter()
+                .map(|channel| channel_name(*channel))
+                .collect();
+            writeln!(out, "  no consent for {}", refused.join(", "))?;
+        }
+        if let Some(order) = &inputs.order {
+            writeln!(
+                out,
+                "  order {} with {} line(s)",
+                order.order_id,
+                order.lines.len()
+            )?;
+        }
+    }
+    if stored.outcomes.is_empty() {
+        writeln!(out, "\nno outcome recorded yet")?;
+    } else {
+        writeln!(out, "\noutcomes:")?;
+        for outcome in &stored.outcomes {
+            writeln!(
+                out,
+                "  {:<16}{}{}",
+                slot_name(outcome.slot),
+                outcome_name(outcome.outcome),
+                if outcome.changed_to.is_empty() {
+                    String::new()
+                } else {
+                    format!(" to {}", outcome.changed_to)
+                }
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn outcome_name(outcome: i32) -> String {
+    pb::OutcomeKind::try_from(outcome)
+        .map(|kind| {
+            kind.as_str_name()
+                .trim_start_matches("OUTCOME_KIND_")
+                .to_lowercase()
+        })
+        .unwrap_or_else(|_| outcome.to_string())
+}
+
+fn channel_name(channel: i32) -> String {
+    pb::Channel::try_from(channel)
+        .map(|channel| {
+            channel
+                .as_str_name()
+                .trim_start_matches("CHANNEL_")
+                .to_lowercase()
+                .replace('_', "-")
+        })
+        .unwrap_or_else(|_| channel.to_string())
+}
+
+/// The slot outcomes `idic outcome` was given.
+fn slot_outcomes(args: &OutcomeArgs) -> anyhow::Result<Vec<pb::SlotOutcome>> {
+    let slot = |text: &str| parse_slot(text).with_context(|| format!("unknown slot '{text}'"));
+    let mut outcomes = Vec::new();
+    for text in &args.accepted {
+        outcomes.push(pb::SlotOutcome {
+            slot: slot(text)?,
+            outcome: pb::OutcomeKind::Accepted as i32,
+            changed_to: String::new(),
+        });
+    }
+    for text in &args.rejected {
+        outcomes.push(pb::SlotOutcome {
+            slot: slot(text)?,
+            outcome: pb::OutcomeKind::Rejected as i32,
+            changed_to: String::new(),
+        });
+    }
+    for text in &args.changed {
+        let (name, component) = text
+            .split_once('=')
+            .with_context(|| format!("--changed '{text}' is not SLOT=COMPONENT"))?;
+        outcomes.push(pb::SlotOutcome {
+            slot: slot(name)?,
+            outcome: pb::OutcomeKind::Changed as i32,
+            changed_to: component.trim().to_owned(),
+        });
+    }
+    anyhow::ensure!(
+        !outcomes.is_empty(),
+        "give at least one --accepted, --rejected or --changed slot"
+    );
+    Ok(outcomes)
+}
+
+/// `idic outcome ID --accepted SLOT --rejected SLOT ...`
+pub async fn outcome(client_args: &ClientArgs, args: &OutcomeArgs) -> anyhow::Result<()> {
+    let outcomes = slot_outcomes(args)?;
+    let channel = args.channel.as_deref().map(parse_channel).transpose()?;
+    let response = client(client_args)
+        .await?
+        .record_outcome(pb::RecordOutcomeRequest {
+            offering_id: args.offering_id.clone(),
+            outcomes,
+            channel: channel.unwrap_or(0),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "RecordOutcomeResponse")?;
+    } else {
+        writeln!(
+            out,
+            "{} outcome(s) recorded, {} already recorded",
+            response.recorded, response.already_recorded
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `idic report learning [--svg FILE]`
+pub async fn learning_report(client_args: &ClientArgs, args: &LearningArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=366).contains(&args.period_days),
+        "--period-days must be between 1 and 366"
+    );
+    let report = client(client_args)
+        .await?
+        .get_learning_report(pb::GetLearningReportRequest {
+            period_seconds: args.period_days * 86_400,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    if let Some(path) = &args.svg {
+        super::charts::write_learning_svg(path, &report, args.period_days)?;
+    }
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &report, "LearningReport")?;
+    } else {
+        write_learning(&mut out, &report)?;
+        if let Some(path) = &args.svg {
+            writeln!(out, "chart: {}", path.display())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The learning report as the terminal shows it.
+pub fn write_learning(out: &mut impl Write, report: &pb::LearningReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "learning policy  {:>6} outcomes, {:>5.1}% accepted",
+        report.learner_outcomes,
+        report.learner_acceptance * 100.0
+    )?;
+    writeln!(
+        out,
+        "control group    {:>6} outcomes, {:>5.1}% accepted",
+        report.control_outcomes,
+        report.control_acceptance * 100.0
+    )?;
+    writeln!(out, "lift             {:+.1}%", report.lift * 100.0)?;
+    if !report.periods.is_empty() {
+        writeln!(
+            out,
+            "{:<22} {:>9} {:>9} {:>9} {:>9}",
+            "period from", "learner", "accepted", "control", "accepted"
+        )?;
+        for period in &report.periods {
+            writeln!(
+                out,
+                "{:<22} {:>9} {:>8.1}% {:>9} {:>8.1}%",
+                time_text(period.start.as_ref()),
+                period.learner_outcomes,
+                period.learner_acceptance * 100.0,
+                period.control_outcomes,
+                period.control_acceptance * 100.0
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn read_order(path: &Path) -> anyhow::Result<pb::OfferOrder> {
@@ -268,7 +691,7 @@ fn read_order(path: &Path) -> anyhow::Result<pb::OfferOrder> {
     parse_order(&value)
 }
 
-fn parse_order(value: &Value) -> anyhow::Result<pb::OfferOrder> {
+pub fn parse_order(value: &Value) -> anyhow::Result<pb::OfferOrder> {
     let lines = value["lines"]
         .as_array()
         .context("an order needs \"lines\": [...]")?

@@ -1,7 +1,9 @@
 //! Differentiation commands: `idic import transactions`, `idic value refit`,
-//! `idic value customer`, `idic value skew`.
+//! `idic value customer`, `idic value skew` (also `idic report skew`), `idic value
+//! list`, `idic needs`, `idic strategy`.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,10 +15,11 @@ use idic_runtime::money::{format_major, format_money, minor_unit_exponent};
 use idic_runtime::warnings::WarningCounts;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::ClientArgs;
-use super::client::connect;
+use super::client::{connect, status_error};
+use super::output::{self, time_json, time_text};
 use super::reference::parse_customer_ref;
 use super::warnings::print_warning_counts;
+use super::{ClientArgs, fail_if_rejected};
 
 type Client = DifferentiationServiceClient<super::client::SuiteChannel>;
 
@@ -35,8 +38,6 @@ pub struct ImportTransactionsArgs {
     /// product), instead of recording it without that cell and warning.
     #[arg(long)]
     pub strict: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -47,9 +48,6 @@ pub enum TimeUnitArg {
 
 #[derive(Debug, Args)]
 pub struct RefitArgs {
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
     /// Fit on transactions up to this date (YYYY-MM-DD, end of day UTC, or RFC 3339);
     /// default now.
     #[arg(long)]
@@ -62,8 +60,6 @@ pub struct RefitArgs {
     /// before it.
     #[arg(long)]
     pub holdout_end: Option<String>,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]
@@ -72,18 +68,27 @@ pub struct CustomerArgs {
     /// account, device, national), SYSTEM:VALUE or external:SYSTEM:VALUE for an external
     /// id, or a bare e-mail address or phone number.
     pub reference: String,
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct SkewArgs {
+    /// Also draw the Lorenz curve (top 2% and 20% marked, tier bands, Gini) into
+    /// this SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this tier: A, B, C or D.
     #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
+    pub tier: Option<String>,
+    /// Only this needs segment.
+    #[arg(long, default_value = "")]
+    pub segment: String,
+    /// At most this many customers, by value.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +99,18 @@ pub enum ValueCommand {
     Customer(CustomerArgs),
     /// The value skew of the base: Gini, top shares, tiers, Lorenz curve.
     Skew(SkewArgs),
+    /// The customers of a tier (or segment), most valuable first.
+    List(ListArgs),
+}
+
+/// `idic value ...`
+pub async fn run(client: &ClientArgs, command: ValueCommand) -> anyhow::Result<()> {
+    match command {
+        ValueCommand::Refit(args) => refit(client, &args).await,
+        ValueCommand::Customer(args) => customer(client, &args).await,
+        ValueCommand::Skew(args) => skew(client, &args).await,
+        ValueCommand::List(args) => list(client, &args).await,
+    }
 }
 
 /// Days since the epoch of a proleptic Gregorian date.
@@ -282,31 +299,48 @@ pub struct ImportReport {
 }
 
 /// `idic import transactions FILE.csv`
-pub async fn import_transactions(args: &ImportTransactionsArgs) -> anyhow::Result<()> {
+pub async fn import_transactions(
+    client: &ClientArgs,
+    args: &ImportTransactionsArgs,
+) -> anyhow::Result<()> {
+    let rejected = import_transactions_with_summary(client, args).await?;
+    fail_if_rejected(rejected, "rows")
+}
+
+/// Records the file and prints the summary; the number of rows rejected.
+pub async fn import_transactions_with_summary(
+    client: &ClientArgs,
+    args: &ImportTransactionsArgs,
+) -> anyhow::Result<u64> {
     let started = Instant::now();
-    let report = record_transactions_file(args).await?;
+    let report = record_transactions_file(client, args).await?;
     let seconds = started.elapsed().as_secs_f64();
-    println!(
+    let mut out = output::stdout();
+    writeln!(
+        out,
         "{} rows in {seconds:.1} s: {} transactions recorded, {} already recorded, {} customers created, {} rejected",
         report.rows, report.created, report.duplicates, report.customers_created, report.rejected
-    );
+    )?;
     print_warning_counts(
+        &mut out,
         "warnings: cells left out of recorded transactions (--strict refuses such rows)",
         report.warnings.clone(),
-    );
+    )?;
     for error in report.errors.iter().take(20) {
-        println!("  {error}");
+        writeln!(out, "  {error}")?;
     }
     if report.errors.len() > 20 {
-        println!("  ... and {} more", report.errors.len() - 20);
+        writeln!(out, "  ... and {} more", report.errors.len() - 20)?;
     }
-    Ok(())
+    out.flush()?;
+    Ok(report.rejected)
 }
 
 /// Sends the file's rows in batches. A row the server refuses (malformed, or naming an
 /// identifier several customers share) is rejected with its line and the import goes
 /// on; only a failure of the server itself stops it.
 pub async fn record_transactions_file(
+    client_args: &ClientArgs,
     args: &ImportTransactionsArgs,
 ) -> anyhow::Result<ImportReport> {
     anyhow::ensure!(
@@ -334,7 +368,7 @@ pub async fn record_transactions_file(
         );
     }
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
-    let mut client = Client::new(connect(&args.client).await?);
+    let mut client = Client::new(connect(client_args).await?);
     let progress = ProgressBar::new(rows.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} transactions  {per_sec}  eta {eta}")
@@ -438,21 +472,8 @@ pub async fn record_transactions_file(
     })
 }
 
-fn print_json(value: serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    );
-}
-
-fn time_text(timestamp: Option<&prost_types::Timestamp>) -> serde_json::Value {
-    timestamp.map_or(serde_json::Value::Null, |t| {
-        serde_json::json!(format!("{}s", t.seconds))
-    })
-}
-
 /// `idic value refit`
-pub async fn refit(args: &RefitArgs) -> anyhow::Result<()> {
+async fn refit(client_args: &ClientArgs, args: &RefitArgs) -> anyhow::Result<()> {
     let observation_end = args
         .observation_end
         .as_deref()
@@ -468,7 +489,7 @@ pub async fn refit(args: &RefitArgs) -> anyhow::Result<()> {
         Some(TimeUnitArg::Day) => "day".to_owned(),
         Some(TimeUnitArg::Week) => "week".to_owned(),
     };
-    let mut client = Client::new(connect(&args.client).await?);
+    let mut client = Client::new(connect(client_args).await?);
     let response = client
         .refit_models(pb::RefitModelsRequest {
             observation_end,
@@ -485,44 +506,53 @@ pub async fn refit(args: &RefitArgs) -> anyhow::Result<()> {
     let gg = model.gamma_gamma.unwrap_or_default();
     let bg_diagnostics = bg.diagnostics.clone().unwrap_or_default();
     let gg_diagnostics = gg.diagnostics.clone().unwrap_or_default();
-    if args.json {
-        print_json(serde_json::json!({
-            "model_id": model.model_id,
-            "observation_end_unix_seconds": model.observation_end.as_ref().map(|t| t.seconds),
-            "time_unit": model.time_unit,
-            "currency": model.currency,
-            "customers": model.customers,
-            "bg_nbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood,
-                "diagnostics": diagnostics_json(&bg_diagnostics)},
-            "gamma_gamma": {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood, "customers": gg.customers,
-                "diagnostics": diagnostics_json(&gg_diagnostics), "spend_basis": gg.spend_basis},
-            "fit_millis": model.fit_millis,
-            "holdout": response.holdout.as_ref().map(holdout_json),
-        }));
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_json(
+            &mut out,
+            &serde_json::json!({
+                "model_id": model.model_id,
+                "observation_end": time_json(model.observation_end.as_ref()),
+                "time_unit": model.time_unit,
+                "currency": model.currency,
+                "customers": model.customers,
+                "bg_nbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood,
+                    "diagnostics": diagnostics_json(&bg_diagnostics)},
+                "gamma_gamma": {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood, "customers": gg.customers,
+                    "diagnostics": diagnostics_json(&gg_diagnostics), "spend_basis": gg.spend_basis},
+                "fit_millis": model.fit_millis,
+                "holdout": response.holdout.as_ref().map(holdout_json),
+            }),
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "model {} on {} customers ({}, per {})",
             model.model_id, model.customers, model.currency, model.time_unit
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "BG/NBD       r={:.4} alpha={:.4} a={:.4} b={:.4}  LL={:.2}",
             bg.r, bg.alpha, bg.a, bg.b, bg.log_likelihood
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "Gamma-Gamma  p={:.4} q={:.4} gamma={:.4}  LL={:.2} ({} repeat customers)",
             gg.p, gg.q, gg.gamma, gg.log_likelihood, gg.customers
-        );
-        println!("fitted in {:.1} ms", model.fit_millis);
-        println!(
+        )?;
+        writeln!(out, "fitted in {:.1} ms", model.fit_millis)?;
+        writeln!(
+            out,
             "BG/NBD       {}; Gamma-Gamma {}; spend per order from {}",
             fit_state(&bg_diagnostics),
             fit_state(&gg_diagnostics),
             gg.spend_basis
-        );
+        )?;
         if let Some(holdout) = &response.holdout {
-            print_holdout(holdout, &model.time_unit);
+            print_holdout(&mut out, holdout, &model.time_unit)?;
         }
     }
+    out.flush()?;
     // Warnings go to stderr, so that they show even when the output is piped.
     for warning in bg_diagnostics
         .warnings
@@ -553,7 +583,7 @@ fn diagnostics_json(diagnostics: &pb::FitDiagnostics) -> serde_json::Value {
 
 fn holdout_json(holdout: &pb::HoldoutCheck) -> serde_json::Value {
     serde_json::json!({
-        "holdout_end_unix_seconds": holdout.holdout_end.as_ref().map(|t| t.seconds),
+        "holdout_end": time_json(holdout.holdout_end.as_ref()),
         "periods": holdout.periods,
         "customers": holdout.customers,
         "predicted_total": holdout.predicted_total,
@@ -568,33 +598,41 @@ fn holdout_json(holdout: &pb::HoldoutCheck) -> serde_json::Value {
     })
 }
 
-fn print_holdout(holdout: &pb::HoldoutCheck, time_unit: &str) {
-    println!(
+fn print_holdout(
+    out: &mut impl Write,
+    holdout: &pb::HoldoutCheck,
+    time_unit: &str,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
         "holdout: {:.1} {time_unit}s after the observation end, {} customers",
         holdout.periods, holdout.customers
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:>22} {:>10} {:>10} {:>10}",
         "purchases before", "customers", "predicted", "actual"
-    );
+    )?;
     for row in &holdout.rows {
         let label = format!(
             "{}{}",
             row.calibration_purchases,
             if row.or_more { "+" } else { "" }
         );
-        println!(
+        writeln!(
+            out,
             "{label:>22} {:>10} {:>10.3} {:>10.3}",
             row.customers, row.predicted_purchases, row.actual_purchases
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "{:>22} {:>10} {:>10.1} {:>10.1}",
         "total", holdout.customers, holdout.predicted_total, holdout.actual_total
-    );
+    )
 }
 
-fn tier_name(tier: i32) -> &'static str {
+pub fn tier_name(tier: i32) -> &'static str {
     match pb::Tier::try_from(tier) {
         Ok(pb::Tier::A) => "A",
         Ok(pb::Tier::B) => "B",
@@ -605,8 +643,8 @@ fn tier_name(tier: i32) -> &'static str {
 }
 
 /// `idic value customer REF`
-pub async fn customer(args: &CustomerArgs) -> anyhow::Result<()> {
-    let mut client = Client::new(connect(&args.client).await?);
+async fn customer(client_args: &ClientArgs, args: &CustomerArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
     let value = client
         .get_customer_value(pb::GetCustomerValueRequest {
             customer: Some(parse_customer_ref(&args.reference)?),
@@ -628,104 +666,306 @@ pub async fn customer(args: &CustomerArgs) -> anyhow::Result<()> {
             .collect()
     };
     let rfm = value.rfm.unwrap_or_default();
-    if args.json {
-        print_json(serde_json::json!({
-            "customer_id": value.customer_id,
-            "revenue": money(&value.revenue),
-            "margin": money(&value.margin),
-            "order_count": value.order_count,
-            "first_purchase": time_text(value.first_purchase_at.as_ref()),
-            "last_purchase": time_text(value.last_purchase_at.as_ref()),
-            "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary},
-            "expected_purchases": value.expected_purchases,
-            "probability_alive": value.probability_alive,
-            "expected_average_spend": value.expected_average_spend,
-            "predicted_clv": value.predicted_clv,
-            "model_currency": value.model_currency,
-            "horizon": format!("{} {}", value.horizon_periods, value.time_unit),
-            "rank_percentile": value.rank_percentile,
-            "tier": tier_name(value.tier),
-            "model_available": value.model_available,
-        }));
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_json(
+            &mut out,
+            &serde_json::json!({
+                "customer_id": value.customer_id,
+                "revenue": money(&value.revenue),
+                "margin": money(&value.margin),
+                "order_count": value.order_count,
+                "first_purchase": time_json(value.first_purchase_at.as_ref()),
+                "last_purchase": time_json(value.last_purchase_at.as_ref()),
+                "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary},
+                "expected_purchases": value.expected_purchases,
+                "probability_alive": value.probability_alive,
+                "expected_average_spend": value.expected_average_spend,
+                "predicted_clv": value.predicted_clv,
+                "model_currency": value.model_currency,
+                "horizon": format!("{} {}", value.horizon_periods, value.time_unit),
+                "rank_percentile": value.rank_percentile,
+                "tier": tier_name(value.tier),
+                "model_available": value.model_available,
+            }),
+        )?;
+        out.flush()?;
         return Ok(());
     }
-    println!("customer      {}", value.customer_id);
-    println!("revenue       {}", money(&value.revenue).join(", "));
-    println!("margin        {}", money(&value.margin).join(", "));
-    println!("orders        {}", value.order_count);
+    writeln!(out, "customer      {}", value.customer_id)?;
+    writeln!(out, "revenue       {}", money(&value.revenue).join(", "))?;
+    writeln!(out, "margin        {}", money(&value.margin).join(", "))?;
+    writeln!(out, "orders        {}", value.order_count)?;
     if !value.model_available {
-        println!("(no model fitted yet: run `idic value refit`)");
+        writeln!(out, "(no model fitted yet: run `idic value refit`)")?;
+        out.flush()?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "RFM           R{} F{} M{}",
         rfm.recency, rfm.frequency, rfm.monetary
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "next {} {}s: {:.2} purchases expected, P(alive) {:.2}",
         value.horizon_periods, value.time_unit, value.expected_purchases, value.probability_alive
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "spend/order   {}",
         format_major(value.expected_average_spend, &value.model_currency)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "predicted CLV {}",
         format_major(value.predicted_clv, &value.model_currency)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "rank          {:.1} percentile, tier {}",
         value.rank_percentile,
         tier_name(value.tier)
-    );
+    )?;
+    out.flush()?;
     Ok(())
 }
 
-/// `idic value skew`
-pub async fn skew(args: &SkewArgs) -> anyhow::Result<()> {
-    let mut client = Client::new(connect(&args.client).await?);
+/// `idic value skew` and `idic report skew`
+pub async fn skew(client_args: &ClientArgs, args: &SkewArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
     let skew = client
         .get_value_skew(pb::GetValueSkewRequest {})
         .await
-        .map_err(|status| {
-            anyhow::anyhow!("GetValueSkew: {:?}: {}", status.code(), status.message())
-        })?
+        .map_err(status_error)?
         .into_inner();
-    if args.json {
-        print_json(serde_json::json!({
-            "computed_at_unix_seconds": skew.computed_at.as_ref().map(|t| t.seconds),
-            "value_measure": skew.value_measure,
-            "customers": skew.customers,
-            "zero_value_customers": skew.zero_value_customers,
-            "gini": skew.gini,
-            "top_shares": skew.top_shares.iter().map(|t| serde_json::json!({"top_percent": t.top_percent, "value_share": t.value_share})).collect::<Vec<_>>(),
-            "tiers": skew.tiers.iter().map(|t| serde_json::json!({"tier": tier_name(t.tier), "customers": t.customers, "threshold": t.threshold, "value_share": t.value_share})).collect::<Vec<_>>(),
-            "lorenz": skew.lorenz.iter().map(|p| [p.customer_share, p.value_share]).collect::<Vec<_>>(),
-        }));
-        return Ok(());
+    if let Some(path) = &args.svg {
+        super::charts::write_skew_svg(path, &skew)?;
     }
-    println!(
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &skew, "GetValueSkewResponse")?;
+    } else {
+        write_skew(&mut out, &skew)?;
+        if let Some(path) = &args.svg {
+            writeln!(out, "chart: {}", path.display())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The skew as the terminal shows it.
+pub fn write_skew(out: &mut impl Write, skew: &pb::GetValueSkewResponse) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{} customers ({} with zero value), value = {}",
         skew.customers, skew.zero_value_customers, skew.value_measure
-    );
-    println!("Gini {:.3}", skew.gini);
+    )?;
+    writeln!(out, "Gini {:.3}", skew.gini)?;
     for top in &skew.top_shares {
-        println!(
+        writeln!(
+            out,
             "top {:>4}% bring {:>5.1}% of value",
             top.top_percent,
             top.value_share * 100.0
-        );
+        )?;
     }
     for tier in &skew.tiers {
-        println!(
+        writeln!(
+            out,
             "tier {}: {:>8} customers, from {:.2}, {:>5.1}% of value",
             tier_name(tier.tier),
             tier.customers,
             tier.threshold,
             tier.value_share * 100.0
-        );
+        )?;
     }
     Ok(())
+}
+
+fn parse_tier(text: &str) -> anyhow::Result<pb::Tier> {
+    match text.trim().to_ascii_uppercase().trim_start_matches("TIER_") {
+        "A" => Ok(pb::Tier::A),
+        "B" => Ok(pb::Tier::B),
+        "C" => Ok(pb::Tier::C),
+        "D" => Ok(pb::Tier::D),
+        _ => anyhow::bail!("'{text}' is not a tier: A, B, C or D"),
+    }
+}
+
+/// `idic value list --tier A`
+async fn list(client_args: &ClientArgs, args: &ListArgs) -> anyhow::Result<()> {
+    let tier = args.tier.as_deref().map(parse_tier).transpose()?;
+    let mut client = Client::new(connect(client_args).await?);
+    let mut customers = Vec::new();
+    let mut page_token = String::new();
+    while customers.len() < args.limit as usize {
+        let response = client
+            .list_customers(pb::ListCustomersRequest {
+                tier: tier.map_or(0, |tier| tier as i32),
+                segment_id: args.segment.clone(),
+                page: Some(pb::PageRequest {
+                    page_size: (args.limit as usize - customers.len()).min(1000) as u32,
+                    page_token,
+                }),
+            })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        customers.extend(response.customers);
+        page_token = response
+            .page
+            .map(|page| page.next_page_token)
+            .unwrap_or_default();
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    customers.truncate(args.limit as usize);
+    let mut out = output::stdout();
+    if client_args.json {
+        let response = pb::ListCustomersResponse {
+            customers,
+            page: None,
+        };
+        output::write_message(&mut out, &response, "ListCustomersResponse")?;
+    } else {
+        writeln!(
+            out,
+            "{:<40} {:>4} {:>10} {:>14} {:>14}  segment",
+            "customer", "tier", "rank", "predicted CLV", "historical"
+        )?;
+        for customer in &customers {
+            writeln!(
+                out,
+                "{:<40} {:>4} {:>9.1}% {:>14.2} {:>14.2}  {}",
+                customer.customer_id,
+                tier_name(customer.tier),
+                customer.rank_percentile,
+                customer.predicted_clv,
+                customer.historical_value,
+                customer.segment_id
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `idic needs REF`
+pub async fn needs(client_args: &ClientArgs, reference: &str) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .get_customer_needs(pb::GetCustomerNeedsRequest {
+            customer: Some(parse_customer_ref(reference)?),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "GetCustomerNeedsResponse")?;
+        out.flush()?;
+        return Ok(());
+    }
+    let needs = response.needs.unwrap_or_default();
+    writeln!(out, "customer  {}", needs.customer_id)?;
+    writeln!(
+        out,
+        "segment   {} {}",
+        needs.segment_id,
+        if needs.segment_label.is_empty() {
+            String::new()
+        } else {
+            format!("({})", needs.segment_label)
+        }
+    )?;
+    let customer_type = pb::CustomerType::try_from(needs.customer_type)
+        .map(|kind| {
+            kind.as_str_name()
+                .trim_start_matches("CUSTOMER_TYPE_")
+                .to_lowercase()
+                .replace('_', " ")
+        })
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "type      {customer_type}: {}",
+        needs.customer_type_explanation
+    )?;
+    if !needs.affinities.is_empty() {
+        writeln!(out, "{:<20} {:>7} {:>6}", "category", "share", "lift")?;
+        for affinity in &needs.affinities {
+            writeln!(
+                out,
+                "{:<20} {:>6.1}% {:>6.2}",
+                affinity.category,
+                affinity.share * 100.0,
+                affinity.lift
+            )?;
+        }
+    }
+    for preference in &needs.preferences {
+        writeln!(
+            out,
+            "prefers   {} = {}  ({})",
+            preference.key,
+            preference.value,
+            time_text(preference.expressed_at.as_ref())
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `idic strategy`
+pub async fn strategy(client_args: &ClientArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let strategy = client
+        .get_strategy(pb::GetStrategyRequest {})
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &strategy, "GetStrategyResponse")?;
+    } else {
+        write_strategy(&mut out, &strategy)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The strategy as the terminal shows it.
+pub fn write_strategy(
+    out: &mut impl Write,
+    strategy: &pb::GetStrategyResponse,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "value skew    Gini {:.2}, top 20% bring {:.0}% of value{}",
+        strategy.gini,
+        strategy.top_20_share * 100.0,
+        if strategy.high_value_skew {
+            " (high)"
+        } else {
+            " (low)"
+        }
+    )?;
+    writeln!(
+        out,
+        "needs spread  {:.2} over {} segment(s){}",
+        strategy.needs_differentiation,
+        strategy.needs_segments,
+        if strategy.high_needs_spread {
+            " (high)"
+        } else {
+            " (low)"
+        }
+    )?;
+    writeln!(out, "focus         {}", strategy.focus)?;
+    writeln!(out, "why           {}", strategy.explanation)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Identity commands: `idic import records`, `idic export clusters`, `idic whois`,
-//! `idic identity estimate`.
+//! `idic customer`, `idic erase`, `idic export customer`, and `idic identity ...`
+//! (merge, unmerge, explain, history, lookup, watch, estimate).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,10 +18,11 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::records_csv::RecordCsv;
 
-use super::ClientArgs;
-use super::client::connect;
-use super::output;
+use super::client::{connect, status_error};
+use super::output::{self, time_text};
+use super::reference::parse_customer_ref;
 use super::warnings::print_warning_counts;
+use super::{ClientArgs, fail_if_rejected};
 
 #[derive(Debug, Args)]
 pub struct ImportRecordsArgs {
@@ -37,8 +39,6 @@ pub struct ImportRecordsArgs {
     /// country, a channel), instead of storing it with a warning.
     #[arg(long)]
     pub strict: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -51,8 +51,6 @@ pub enum ExportFormat {
 pub struct ExportClustersArgs {
     #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
     pub format: ExportFormat,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]
@@ -76,14 +74,83 @@ pub struct WhoisArgs {
     pub street: Option<String>,
     #[arg(long, default_value_t = 10)]
     pub max: u32,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum IdentityCommand {
     /// Estimate the match parameters from the stored records (EM) and use them.
-    Estimate(ClientArgs),
+    Estimate,
+    /// Merge customers into the first one given (an operator's decision).
+    Merge(MergeArgs),
+    /// Split source records off their customer into a new one.
+    Unmerge(UnmergeArgs),
+    /// Why are these records one customer? Field by field weights of each link.
+    Explain(ExplainArgs),
+    /// A customer's merges, splits and erasures, newest first.
+    History(CustomerRefArgs),
+    /// The customer id a reference resolves to exactly (no fuzzy matching).
+    Lookup(CustomerRefArgs),
+    /// Print merges, splits and erasures as they happen (Ctrl-C to stop).
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CustomerRefArgs {
+    /// The customer (REF): a customer id, KIND:VALUE (KIND email, phone, loyalty,
+    /// account, device, national), SYSTEM:VALUE or external:SYSTEM:VALUE for an external
+    /// id, or a bare e-mail address or phone number.
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The customer, as for `idic customer`.
+    pub reference: String,
+    /// Why (kept in the merge history, e.g. "GDPR art. 17 request 2026-114").
+    #[arg(long)]
+    pub reason: String,
+    /// Really erase: without it nothing is done.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Two or more customer ids; the first survives.
+    #[arg(required = true, num_args = 2..)]
+    pub customer_ids: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnmergeArgs {
+    /// Source records as SYSTEM/RECORD_ID, split off together into one new customer.
+    #[arg(required = true)]
+    pub records: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// Never merge them back automatically.
+    #[arg(long)]
+    pub block_remerge: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A source record as SYSTEM/RECORD_ID: the links that put it in its customer.
+    pub record: String,
+    /// A second record: compare the two directly.
+    pub other: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Replay every change since the first.
+    #[arg(long)]
+    pub from_start: bool,
+    /// Replay the changes after this event id.
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
 }
 
 type Client = IdentityServiceClient<super::client::SuiteChannel>;
@@ -98,8 +165,33 @@ fn count_rows(path: &Path) -> anyhow::Result<u64> {
     Ok(rows)
 }
 
-/// `idic import records FILE.csv`
-pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
+/// `idic identity ...`
+pub async fn run(client: &ClientArgs, command: IdentityCommand) -> anyhow::Result<()> {
+    match command {
+        IdentityCommand::Estimate => estimate(client).await,
+        IdentityCommand::Merge(args) => merge(client, &args).await,
+        IdentityCommand::Unmerge(args) => unmerge(client, &args).await,
+        IdentityCommand::Explain(args) => explain(client, &args).await,
+        IdentityCommand::History(args) => history(client, &args).await,
+        IdentityCommand::Lookup(args) => lookup(client, &args).await,
+        IdentityCommand::Watch(args) => watch(client, &args).await,
+    }
+}
+
+/// `idic import records FILE.csv`: fails when any row was rejected, after the summary.
+pub async fn import_records(
+    client_args: &ClientArgs,
+    args: &ImportRecordsArgs,
+) -> anyhow::Result<()> {
+    let rejected = import_records_with_summary(client_args, args).await?;
+    fail_if_rejected(rejected, "rows")
+}
+
+/// Streams the file and prints the summary; the number of rows rejected.
+pub async fn import_records_with_summary(
+    client_args: &ClientArgs,
+    args: &ImportRecordsArgs,
+) -> anyhow::Result<u64> {
     anyhow::ensure!(
         args.batch > 0 && args.batch <= 10_000,
         "--batch must be between 1 and 10000"
@@ -107,7 +199,7 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
     let total =
         count_rows(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let mut client =
-        Client::new(connect(&args.client).await?).max_encoding_message_size(64 * 1024 * 1024);
+        Client::new(connect(client_args).await?).max_encoding_message_size(64 * 1024 * 1024);
     let progress = ProgressBar::new(total);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}")
@@ -163,7 +255,9 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
         .into_inner();
     let seconds = started.elapsed().as_secs_f64();
     let received = summary.received + csv_outcome.refused.len() as u64;
-    println!(
+    let mut out = output::stdout();
+    writeln!(
+        out,
         "records: {} received, {} stored, {} unchanged, {} rejected in {:.1} s ({:.0} records/s)",
         received,
         summary.accepted,
@@ -171,12 +265,13 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
         summary.rejected + csv_outcome.refused.len() as u64,
         seconds,
         received as f64 / seconds.max(1e-9)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "customers: {} new, {} merged into others",
         summary.customers_created, summary.customers_merged
-    );
-    print_import_warnings(&summary, &csv_outcome);
+    )?;
+    print_import_warnings(&mut out, &summary, &csv_outcome)?;
     let mut rejected: Vec<(u64, String, String)> = csv_outcome.refused.clone();
     rejected.extend(summary.errors.iter().map(|error| {
         let key = error
@@ -198,13 +293,14 @@ pub async fn import_records(args: &ImportRecordsArgs) -> anyhow::Result<()> {
     rejected.sort_by_key(|(row, _, _)| *row);
     for (row, key, fields) in rejected.iter().take(20) {
         // Numbered as lines of the file, the header being line 1.
-        println!("  row {} ({key}): {fields}", row + 1);
+        writeln!(out, "  row {} ({key}): {fields}", row + 1)?;
     }
     let rejected_total = summary.rejected + csv_outcome.refused.len() as u64;
     if rejected_total > 20 {
-        println!("  ... and {} more rejected rows", rejected_total - 20);
+        writeln!(out, "  ... and {} more rejected rows", rejected_total - 20)?;
     }
-    Ok(())
+    out.flush()?;
+    Ok(rejected_total)
 }
 
 /// What reading the CSV found that the server does not see: the warnings of cells the
@@ -248,23 +344,31 @@ impl CsvOutcome {
 
 /// The import's warnings per field and reason, the server's and the CSV reader's
 /// together, most frequent first.
-fn print_import_warnings(summary: &pb::ImportRecordsResponse, csv: &CsvOutcome) {
+fn print_import_warnings(
+    out: &mut impl Write,
+    summary: &pb::ImportRecordsResponse,
+    csv: &CsvOutcome,
+) -> std::io::Result<()> {
     let mut counts = csv.warnings.clone();
     for count in &summary.warning_counts {
         counts.add(&count.field, &count.reason, count.count);
     }
     print_warning_counts(
+        out,
         &format!(
             "warnings: {} records stored with fields kept as received and not matched on (--strict refuses them)",
             summary.warned
         ),
         counts,
-    );
+    )
 }
 
 /// `idic export clusters`: one row per record, written as the stream arrives.
-pub async fn export_clusters(args: &ExportClustersArgs) -> anyhow::Result<()> {
-    let mut client = Client::new(connect(&args.client).await?);
+pub async fn export_clusters(
+    client_args: &ClientArgs,
+    args: &ExportClustersArgs,
+) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
     let mut stream = client
         .export_clusters(pb::ExportClustersRequest {})
         .await?
@@ -303,7 +407,7 @@ pub async fn export_clusters(args: &ExportClustersArgs) -> anyhow::Result<()> {
 }
 
 /// `idic whois`
-pub async fn whois(args: &WhoisArgs) -> anyhow::Result<()> {
+pub async fn whois(client_args: &ClientArgs, args: &WhoisArgs) -> anyhow::Result<()> {
     let identifier = |kind: pb::IdentifierKind, value: &str| pb::Identifier {
         kind: kind as i32,
         value: value.to_owned(),
@@ -345,7 +449,7 @@ pub async fn whois(args: &WhoisArgs) -> anyhow::Result<()> {
             "give one of --email, --phone, --loyalty, or --name with --postcode/--dob/--street"
         ),
     };
-    let mut client = Client::new(connect(&args.client).await?);
+    let mut client = Client::new(connect(client_args).await?);
     let response = client
         .resolve(pb::ResolveRequest {
             query: Some(query),
@@ -354,16 +458,25 @@ pub async fn whois(args: &WhoisArgs) -> anyhow::Result<()> {
         .await
         .map_err(|status| anyhow::anyhow!("{}", status.message()))?
         .into_inner();
-    if response.candidates.is_empty() {
-        println!("no candidate");
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "ResolveResponse")?;
+        out.flush()?;
         return Ok(());
     }
-    println!(
+    if response.candidates.is_empty() {
+        writeln!(out, "no candidate")?;
+        out.flush()?;
+        return Ok(());
+    }
+    writeln!(
+        out,
         "{:<40} {:>7} {:>11}  {:<5} {:<28} matched",
         "customer", "score", "probability", "match", "name"
-    );
+    )?;
     for candidate in response.candidates {
-        println!(
+        writeln!(
+            out,
             "{:<40} {:>7.1} {:>11.4}  {:<5} {:<28} {}",
             candidate.customer_id,
             candidate.score,
@@ -375,19 +488,28 @@ pub async fn whois(args: &WhoisArgs) -> anyhow::Result<()> {
             },
             candidate.display_name,
             candidate.matched_fields.join(",")
-        );
+        )?;
     }
+    out.flush()?;
     Ok(())
 }
 
 /// `idic identity estimate`
-pub async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
+async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(args).await?);
     let report = client
         .estimate_parameters(pb::EstimateParametersRequest::default())
-        .await?
+        .await
+        .map_err(status_error)?
         .into_inner();
-    println!(
+    let mut out = output::stdout();
+    if args.json {
+        output::write_message(&mut out, &report, "EstimateParametersResponse")?;
+        out.flush()?;
+        return Ok(());
+    }
+    writeln!(
+        out,
         "parameters version {}: {} random pairs, {} candidate pairs, {} EM iterations ({}), prior {:.6}, household ratio {:.2}, {:.1} s",
         report.version,
         report.random_pairs,
@@ -401,6 +523,478 @@ pub async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
         report.prior,
         report.household_ratio,
         report.seconds
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `SYSTEM/RECORD_ID`, as the import summary names a record.
+fn parse_record_key(text: &str) -> anyhow::Result<pb::RecordKey> {
+    let (system, id) = text
+        .trim()
+        .split_once('/')
+        .filter(|(system, id)| !system.is_empty() && !id.is_empty())
+        .with_context(|| format!("'{text}' is not a record: SYSTEM/RECORD_ID"))?;
+    Ok(pb::RecordKey {
+        source_system: system.to_owned(),
+        source_record_id: id.to_owned(),
+    })
+}
+
+fn record_text(key: Option<&pb::RecordKey>) -> String {
+    key.map_or_else(String::new, |key| {
+        format!("{}/{}", key.source_system, key.source_record_id)
+    })
+}
+
+fn channel_text(channel: i32) -> String {
+    pb::Channel::try_from(channel).map_or_else(
+        |_| channel.to_string(),
+        |channel| {
+            channel
+                .as_str_name()
+                .trim_start_matches("CHANNEL_")
+                .to_lowercase()
+                .replace('_', "-")
+        },
+    )
+}
+
+/// `idic customer REF`: the golden record with the provenance of each field.
+pub async fn customer(client_args: &ClientArgs, args: &CustomerRefArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .get_customer(pb::GetCustomerRequest {
+            customer: Some(parse_customer_ref(&args.reference)?),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "GetCustomerResponse")?;
+    } else {
+        let customer = response.customer.context("no customer in the response")?;
+        write_customer(&mut out, &customer)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn write_customer(out: &mut impl Write, customer: &pb::Customer) -> anyhow::Result<()> {
+    writeln!(out, "customer  {}", customer.customer_id)?;
+    writeln!(
+        out,
+        "since     {}   updated {}",
+        time_text(customer.created_at.as_ref()),
+        time_text(customer.updated_at.as_ref())
+    )?;
+    if !customer.aliases.is_empty() {
+        writeln!(out, "aliases   {}", customer.aliases.join(", "))?;
+    }
+    let golden = customer.golden.clone().unwrap_or_default();
+    writeln!(out, "\ngolden record (field, value, from record, by rule):")?;
+    let name = [
+        golden.given_name.as_str(),
+        golden.middle_name.as_str(),
+        golden.family_name.as_str(),
+    ]
+    .iter()
+    .filter(|part| !part.is_empty())
+    .copied()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let addresses: Vec<String> = golden
+        .addresses
+        .iter()
+        .map(|address| {
+            [
+                format!("{} {}", address.street_number, address.street)
+                    .trim()
+                    .to_owned(),
+                address.address_line2.clone(),
+                format!("{} {}", address.postcode, address.locality)
+                    .trim()
+                    .to_owned(),
+                address.region.clone(),
+                address.country.clone(),
+            ]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ")
+        })
+        .collect();
+    let identifiers: Vec<String> = golden
+        .identifiers
+        .iter()
+        .map(|identifier| {
+            let kind = pb::IdentifierKind::try_from(identifier.kind)
+                .map(|kind| {
+                    kind.as_str_name()
+                        .trim_start_matches("IDENTIFIER_KIND_")
+                        .to_lowercase()
+                })
+                .unwrap_or_default();
+            if identifier.system.is_empty() {
+                format!("{kind}:{}", identifier.value)
+            } else {
+                format!("{}:{}", identifier.system, identifier.value)
+            }
+        })
+        .collect();
+    let fields: [(&str, String); 7] = [
+        ("name", name),
+        ("organization_name", golden.organization_name.clone()),
+        ("date_of_birth", golden.date_of_birth.clone()),
+        ("emails", golden.emails.join(", ")),
+        ("phones", golden.phones.join(", ")),
+        ("addresses", addresses.join(" | ")),
+        ("identifiers", identifiers.join(", ")),
+    ];
+    for (field, value) in fields {
+        if value.is_empty() {
+            continue;
+        }
+        // Provenance is keyed by the golden record's field names; the name's parts
+        // share the given name's source in the table.
+        let key = if field == "name" { "given_name" } else { field };
+        let source = golden
+            .provenance
+            .get(key)
+            .map(|provenance| {
+                format!(
+                    "  <- {} ({}, {} record(s) agree)",
+                    record_text(provenance.record.as_ref()),
+                    provenance.rule,
+                    provenance.support
+                )
+            })
+            .unwrap_or_default();
+        writeln!(out, "  {field:<18} {value}{source}")?;
+    }
+    for unread in &golden.unread {
+        writeln!(
+            out,
+            "  {:<18} {:?} kept as received from {}: {}",
+            unread.field,
+            unread.value,
+            record_text(unread.record.as_ref()),
+            unread.reason
+        )?;
+    }
+    writeln!(out, "\nlinked records ({}):", customer.records.len())?;
+    for record in &customer.records {
+        writeln!(
+            out,
+            "  {:<32} {:<12} {}",
+            format!("{}/{}", record.source_system, record.source_record_id),
+            channel_text(record.channel),
+            time_text(record.observed_at.as_ref())
+        )?;
+    }
+    Ok(())
+}
+
+/// `idic erase REF --reason ... --yes`
+pub async fn erase(client_args: &ClientArgs, args: &EraseArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.yes,
+        "erasing cannot be undone: add --yes to erase '{}'",
+        args.reference
     );
+    anyhow::ensure!(!args.reason.trim().is_empty(), "--reason must not be empty");
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .erase_customer(pb::EraseCustomerRequest {
+            customer: Some(parse_customer_ref(&args.reference)?),
+            reason: args.reason.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "EraseCustomerResponse")?;
+    } else {
+        writeln!(
+            out,
+            "erased {}: {} source record(s), with its data in every service",
+            response.customer_id, response.records_erased
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `idic export customer REF`: always JSON, the subject-access answer.
+pub async fn export_customer(
+    client_args: &ClientArgs,
+    args: &CustomerRefArgs,
+) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .export_customer(pb::ExportCustomerRequest {
+            customer: Some(parse_customer_ref(&args.reference)?),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    output::write_message(&mut out, &response, "ExportCustomerResponse")?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn merge(client_args: &ClientArgs, args: &MergeArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .merge(pb::MergeRequest {
+            customer_ids: args.customer_ids.clone(),
+            reason: args.reason.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "MergeResponse")?;
+    } else {
+        writeln!(
+            out,
+            "merged {} into {}",
+            response.merged_customer_ids.join(", "),
+            response.customer_id
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn unmerge(client_args: &ClientArgs, args: &UnmergeArgs) -> anyhow::Result<()> {
+    let records = args
+        .records
+        .iter()
+        .map(|text| parse_record_key(text))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .unmerge(pb::UnmergeRequest {
+            records,
+            reason: args.reason.clone(),
+            block_remerge: args.block_remerge,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "UnmergeResponse")?;
+    } else {
+        writeln!(
+            out,
+            "split {} record(s) off {} into the new customer {}",
+            args.records.len(),
+            response.customer_id,
+            response.new_customer_id
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn explain(client_args: &ClientArgs, args: &ExplainArgs) -> anyhow::Result<()> {
+    let record = parse_record_key(&args.record)?;
+    let subject = match &args.other {
+        Some(other) => pb::explain_match_request::Subject::Pair(pb::RecordPair {
+            a: Some(record),
+            b: Some(parse_record_key(other)?),
+        }),
+        None => pb::explain_match_request::Subject::Record(record),
+    };
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .explain_match(pb::ExplainMatchRequest {
+            subject: Some(subject),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "ExplainMatchResponse")?;
+    } else {
+        write_explanation(&mut out, &response)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Each link: the two records, its probability, and the weight of every field.
+pub fn write_explanation(
+    out: &mut impl Write,
+    response: &pb::ExplainMatchResponse,
+) -> std::io::Result<()> {
+    if !response.customer_id.is_empty() {
+        writeln!(out, "customer {}", response.customer_id)?;
+    }
+    if response.links.is_empty() {
+        writeln!(out, "no links: the record stands alone")?;
+    }
+    for link in &response.links {
+        writeln!(
+            out,
+            "{} ~ {}: weight {:.1}, probability {:.4} ({} the threshold {:.2})",
+            record_text(link.a.as_ref()),
+            record_text(link.b.as_ref()),
+            link.total_weight,
+            link.probability,
+            if link.above_threshold {
+                "above"
+            } else {
+                "below"
+            },
+            response.match_threshold
+        )?;
+        for field in &link.fields {
+            writeln!(
+                out,
+                "    {:<16} {:<14} {:>+7.2}",
+                field.field, field.level, field.weight
+            )?;
+        }
+        for rule in &link.rules {
+            writeln!(out, "    rule: {rule}")?;
+        }
+        for conflict in &link.conflicts {
+            writeln!(out, "    conflict: {conflict}")?;
+        }
+    }
+    Ok(())
+}
+
+fn change_kind_text(kind: i32) -> String {
+    pb::ChangeKind::try_from(kind).map_or_else(
+        |_| kind.to_string(),
+        |kind| {
+            kind.as_str_name()
+                .trim_start_matches("CHANGE_KIND_")
+                .to_lowercase()
+        },
+    )
+}
+
+fn write_change(out: &mut impl Write, event: &pb::ChangeEvent) -> std::io::Result<()> {
+    let others = if event.absorbed_customer_ids.is_empty() {
+        event.new_customer_ids.join(", ")
+    } else {
+        event.absorbed_customer_ids.join(", ")
+    };
+    writeln!(
+        out,
+        "{:>8}  {}  {:<7} {}  {}  by {}{}",
+        event.event_id,
+        time_text(event.occurred_at.as_ref()),
+        change_kind_text(event.kind),
+        event.customer_id,
+        others,
+        if event.actor.is_empty() {
+            "-"
+        } else {
+            &event.actor
+        },
+        if event.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", event.reason)
+        }
+    )
+}
+
+async fn history(client_args: &ClientArgs, args: &CustomerRefArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let customer = parse_customer_ref(&args.reference)?;
+    let mut events = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let response = client
+            .get_merge_history(pb::GetMergeHistoryRequest {
+                customer: Some(customer.clone()),
+                page: Some(pb::PageRequest {
+                    page_size: 1000,
+                    page_token,
+                }),
+            })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        events.extend(response.events);
+        page_token = response
+            .page
+            .map(|page| page.next_page_token)
+            .unwrap_or_default();
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    let mut out = output::stdout();
+    if client_args.json {
+        let response = pb::GetMergeHistoryResponse { events, page: None };
+        output::write_message(&mut out, &response, "GetMergeHistoryResponse")?;
+    } else if events.is_empty() {
+        writeln!(out, "no merges, splits or erasures")?;
+    } else {
+        writeln!(
+            out,
+            "{:>8}  {:<20}  {:<7} customer  absorbed/new  by: reason",
+            "event", "at", "kind"
+        )?;
+        for event in &events {
+            write_change(&mut out, event)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn lookup(client_args: &ClientArgs, args: &CustomerRefArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .lookup_customer_id(pb::LookupCustomerIdRequest {
+            customer: Some(parse_customer_ref(&args.reference)?),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "LookupCustomerIdResponse")?;
+    } else {
+        writeln!(out, "{}", response.customer_id)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn watch(client_args: &ClientArgs, args: &WatchArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let mut stream = client
+        .watch_changes(pb::WatchChangesRequest {
+            after_event_id: args.after,
+            from_start: args.from_start,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(status_error)?;
+        if client_args.json {
+            output::write_message_line(&mut out, &event, "ChangeEvent")?;
+        } else {
+            write_change(&mut out, &event)?;
+            out.flush()?;
+        }
+    }
     Ok(())
 }

@@ -5,14 +5,15 @@ use std::io::{self, Write};
 
 use anyhow::Context as _;
 use clap::Args;
+use futures::StreamExt as _;
 use idic_proto::v1 as pb;
 use idic_proto::v1::interaction_service_client::InteractionServiceClient;
 use idic_runtime::money::{format_major, format_money, minor_unit_exponent};
 
-use super::ClientArgs;
-use super::client::{SuiteChannel, connect};
+use super::client::{SuiteChannel, connect, status_error};
 use super::output;
 use super::reference::parse_customer_ref;
+use super::{ClientArgs, fail_if_rejected};
 
 type Client = InteractionServiceClient<SuiteChannel>;
 
@@ -69,10 +70,6 @@ fn show_time(timestamp: Option<&prost_types::Timestamp>) -> String {
     })
 }
 
-fn status_error(status: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", status.code(), status.message())
-}
-
 fn print_interaction(out: &mut impl Write, interaction: &pb::Interaction) -> io::Result<()> {
     let thread = if interaction.thread_id.is_empty() {
         String::new()
@@ -107,13 +104,11 @@ pub struct ContextArgs {
     /// How many of the last interactions to show.
     #[arg(long, default_value_t = 10)]
     pub recent: u32,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// `idic context REF`: what the agent's screen shows.
-pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
-    let mut client = Client::new(connect(&args.client).await?);
+pub async fn context(client_args: &ClientArgs, args: &ContextArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
     let context = client
         .get_context(pb::GetContextRequest {
             customer: Some(parse_customer_ref(&args.reference)?),
@@ -122,18 +117,32 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
         .await
         .map_err(status_error)?
         .into_inner();
-    println!("customer   {}", context.customer_id);
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &context, "GetContextResponse")?;
+    } else {
+        write_context(&mut out, &context)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The agent's screen as the terminal shows it.
+pub fn write_context(out: &mut impl Write, context: &pb::GetContextResponse) -> io::Result<()> {
+    writeln!(out, "customer   {}", context.customer_id)?;
     if let Some(who) = &context.customer {
-        println!("name       {}", who.display_name);
-        println!("contact    {} {}", who.email, who.phone);
-        println!(
+        writeln!(out, "name       {}", who.display_name)?;
+        writeln!(out, "contact    {} {}", who.email, who.phone)?;
+        writeln!(
+            out,
             "records    {} linked, {} aliases",
             who.source_records,
             who.aliases.len()
-        );
+        )?;
     }
     if let Some(value) = &context.value {
-        println!(
+        writeln!(
+            out,
             "value      tier {}  rank {:.0}%  CLV {}  p(alive) {:.2}  orders {}",
             if value.tier.is_empty() {
                 "-"
@@ -144,7 +153,7 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
             format_major(value.predicted_clv, &value.currency),
             value.probability_alive,
             value.order_count
-        );
+        )?;
     }
     for organization in &context.organizations {
         let name = if organization.name.is_empty() {
@@ -152,57 +161,68 @@ pub async fn context(args: &ContextArgs) -> anyhow::Result<()> {
         } else {
             &organization.name
         };
-        println!("member of  {name} ({})", organization.group_id);
+        writeln!(out, "member of  {name} ({})", organization.group_id)?;
     }
     if !context.degraded.is_empty() {
-        println!("degraded   {} did not answer", context.degraded.join(", "));
+        writeln!(
+            out,
+            "degraded   {} did not answer",
+            context.degraded.join(", ")
+        )?;
     }
     if let Some(next) = &context.suggested_next_step {
-        println!("next step  {}", next.text);
+        writeln!(out, "next step  {}", next.text)?;
     }
-    println!("open threads ({}):", context.open_threads.len());
+    writeln!(out, "open threads ({}):", context.open_threads.len())?;
     for thread in &context.open_threads {
-        println!(
+        writeln!(
+            out,
             "  {}  {:<8} {} since {}, {} step(s)",
             thread.thread_id,
             status_label(thread.status),
             thread.topic,
             show_time(thread.opened_at.as_ref()),
             thread.step_count
-        );
+        )?;
         if let Some(step) = &thread.last_step {
-            print_interaction(&mut io::stdout(), step)?;
+            print_interaction(out, step)?;
         }
     }
-    println!("last interactions ({} in all):", context.interaction_count);
+    writeln!(
+        out,
+        "last interactions ({} in all):",
+        context.interaction_count
+    )?;
     for interaction in &context.recent_interactions {
-        print_interaction(&mut io::stdout(), interaction)?;
+        print_interaction(out, interaction)?;
     }
     if !context.preferences.is_empty() {
-        println!("preferences:");
+        writeln!(out, "preferences:")?;
         for preference in &context.preferences {
-            println!(
+            writeln!(
+                out,
                 "  {} = {}  ({}, {})",
                 preference.key,
                 preference.value,
                 channel_label(preference.channel),
                 show_time(preference.expressed_at.as_ref())
-            );
+            )?;
         }
     }
     if !context.consents.is_empty() {
-        println!("consent:");
+        writeln!(out, "consent:")?;
         for consent in &context.consents {
             let status = pb::ConsentStatus::try_from(consent.status).map_or("?".into(), |s| {
                 enum_label(s.as_str_name(), "CONSENT_STATUS")
             });
-            println!(
+            writeln!(
+                out,
                 "  {:<12} {:<12} {status}  ({}, {})",
                 channel_label(consent.channel),
                 consent.purpose,
                 consent.source,
                 show_time(consent.decided_at.as_ref())
-            );
+            )?;
         }
     }
     Ok(())
@@ -232,13 +252,14 @@ pub struct TimelineArgs {
     /// At most this many interactions, newest first.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
-    #[command(flatten)]
-    pub client: ClientArgs,
+    /// Then keep printing the customer's new contacts as they are recorded (Ctrl-C to stop).
+    #[arg(long)]
+    pub follow: bool,
 }
 
 /// `idic timeline REF`
-pub async fn timeline(args: &TimelineArgs) -> anyhow::Result<()> {
-    let mut client = Client::new(connect(&args.client).await?);
+pub async fn timeline(client_args: &ClientArgs, args: &TimelineArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
     let channels = args
         .channels
         .iter()
@@ -263,6 +284,8 @@ pub async fn timeline(args: &TimelineArgs) -> anyhow::Result<()> {
     let mut remaining = args.limit;
     let mut page_token = String::new();
     let mut first = true;
+    let mut customer_id = String::new();
+    let mut listed = Vec::new();
     while remaining > 0 {
         let response = client
             .list_timeline(pb::ListTimelineRequest {
@@ -279,13 +302,18 @@ pub async fn timeline(args: &TimelineArgs) -> anyhow::Result<()> {
             .await
             .map_err(status_error)?
             .into_inner();
-        if first {
+        if first && !client_args.json {
             writeln!(out, "customer {}", response.customer_id)?;
-            first = false;
         }
+        first = false;
+        customer_id.clone_from(&response.customer_id);
         remaining = remaining.saturating_sub(response.interactions.len() as u32);
-        for interaction in &response.interactions {
-            print_interaction(&mut out, interaction)?;
+        if client_args.json {
+            listed.extend(response.interactions);
+        } else {
+            for interaction in &response.interactions {
+                print_interaction(&mut out, interaction)?;
+            }
         }
         page_token = response
             .page
@@ -294,6 +322,69 @@ pub async fn timeline(args: &TimelineArgs) -> anyhow::Result<()> {
         if page_token.is_empty() {
             break;
         }
+    }
+    if client_args.json && !args.follow {
+        let response = pb::ListTimelineResponse {
+            customer_id,
+            interactions: listed,
+            page: None,
+        };
+        output::write_message(&mut out, &response, "ListTimelineResponse")?;
+    } else if client_args.json {
+        for interaction in &listed {
+            output::write_message_line(&mut out, interaction, "Interaction")?;
+        }
+    }
+    out.flush()?;
+    if args.follow {
+        follow_timeline(&mut client, client_args.json, &args.reference, &mut out).await?;
+    }
+    Ok(())
+}
+
+/// `--follow`: the customer's new contacts, one per line (a JSON line with `--json`).
+async fn follow_timeline(
+    client: &mut Client,
+    json: bool,
+    reference: &str,
+    out: &mut output::Out,
+) -> anyhow::Result<()> {
+    let mut stream = client
+        .stream_timeline(pb::StreamTimelineRequest {
+            customer: Some(parse_customer_ref(reference)?),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(status_error)?;
+        write_event(out, json, &event)?;
+    }
+    Ok(())
+}
+
+fn write_event(
+    out: &mut output::Out,
+    json: bool,
+    event: &pb::InteractionEvent,
+) -> anyhow::Result<()> {
+    if json {
+        return output::write_message_line(out, event, "InteractionEvent");
+    }
+    match &event.interaction {
+        Some(interaction) => {
+            write!(out, "{}", interaction.customer_id)?;
+            print_interaction(out, interaction)?;
+        }
+        None => writeln!(
+            out,
+            "{}  {}  {:<12} {:<16} {}",
+            event.customer_id,
+            show_time(event.occurred_at.as_ref()),
+            channel_label(event.channel),
+            type_label(event.r#type),
+            event.topic
+        )?,
     }
     out.flush()?;
     Ok(())
@@ -353,12 +444,13 @@ pub struct RecordInteractionArgs {
     /// No human handled the contact.
     #[arg(long)]
     pub automated: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// `idic record-interaction ...`
-pub async fn record_interaction(args: &RecordInteractionArgs) -> anyhow::Result<()> {
+pub async fn record_interaction(
+    client_args: &ClientArgs,
+    args: &RecordInteractionArgs,
+) -> anyhow::Result<()> {
     let needs = args
         .needs
         .iter()
@@ -414,14 +506,21 @@ pub async fn record_interaction(args: &RecordInteractionArgs) -> anyhow::Result<
         automated: args.automated,
         strict: false,
     };
-    let mut client = Client::new(connect(&args.client).await?);
+    let mut client = Client::new(connect(client_args).await?);
     let response = client
         .record_interaction(request)
         .await
         .map_err(status_error)?
         .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "RecordInteractionResponse")?;
+        out.flush()?;
+        return Ok(());
+    }
     let interaction = response.interaction.unwrap_or_default();
-    println!(
+    writeln!(
+        out,
         "{} {} for {}{}",
         if response.duplicate {
             "already recorded:"
@@ -435,53 +534,110 @@ pub async fn record_interaction(args: &RecordInteractionArgs) -> anyhow::Result<
         } else {
             ""
         }
-    );
+    )?;
     if let Some(thread) = response.thread {
-        println!(
+        writeln!(
+            out,
             "thread {} {} ({} step(s)): {}",
             thread.thread_id,
             status_label(thread.status),
             thread.step_count,
             thread.topic
-        );
+        )?;
     }
+    out.flush()?;
     Ok(())
 }
 
 #[derive(Debug, Args)]
 pub struct ChannelReportArgs {
-    /// Period start (RFC 3339 or YYYY-MM-DD), inclusive.
+    /// Period start (RFC 3339 or YYYY-MM-DD), inclusive [default: a year before --to].
     #[arg(long)]
-    pub from: String,
-    /// Period end, exclusive.
+    pub from: Option<String>,
+    /// Period end, exclusive [default: now].
     #[arg(long)]
-    pub to: String,
+    pub to: Option<String>,
     /// A contact repeats when the same customer raised the same topic within this
     /// many days before.
     #[arg(long, default_value_t = 7)]
     pub repeat_days: u32,
-    #[command(flatten)]
-    pub client: ClientArgs,
+    /// Also draw contacts and cost per channel, with the automated share, into this
+    /// SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
 }
 
-/// `idic report channels --from ... --to ...`
-pub async fn channel_report(args: &ChannelReportArgs) -> anyhow::Result<()> {
-    let mut client = Client::new(connect(&args.client).await?);
+/// `idic report channels [--from ...] [--to ...] [--svg FILE]`
+pub async fn channel_report(
+    client_args: &ClientArgs,
+    args: &ChannelReportArgs,
+) -> anyhow::Result<()> {
+    let end = match &args.to {
+        Some(text) => parse_time(text)?,
+        None => prost_types::Timestamp::from(std::time::SystemTime::now()),
+    };
+    let start = match &args.from {
+        Some(text) => parse_time(text)?,
+        None => prost_types::Timestamp {
+            seconds: end.seconds - 365 * 86_400,
+            nanos: 0,
+        },
+    };
+    let mut client = Client::new(connect(client_args).await?);
     let report = client
         .get_channel_report(pb::GetChannelReportRequest {
             period: Some(pb::TimeRange {
-                start: Some(parse_time(&args.from)?),
-                end: Some(parse_time(&args.to)?),
+                start: Some(start),
+                end: Some(end),
             }),
             repeat_window_days: args.repeat_days,
         })
         .await
         .map_err(status_error)?
         .into_inner();
-    println!(
+    if let Some(path) = &args.svg {
+        super::charts::write_channels_svg(path, &report)?;
+    }
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &report, "GetChannelReportResponse")?;
+    } else {
+        write_channel_report(&mut out, &report)?;
+        if let Some(path) = &args.svg {
+            writeln!(out, "chart: {}", path.display())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The cost per contact of a channel, in major units of its first currency.
+pub fn cost_per_contact(figures: &pb::ChannelFigures) -> Option<(f64, String)> {
+    // The average is in the first currency's minor units (see the proto).
+    figures.cost.first().map(|first| {
+        let scale = 10f64.powi(minor_unit_exponent(&first.currency) as i32);
+        (
+            figures.average_cost_minor_units / scale,
+            first.currency.clone(),
+        )
+    })
+}
+
+/// The channel label the tables and charts use (`call-center`).
+pub fn channel_name(channel: i32) -> String {
+    channel_label(channel)
+}
+
+/// The channel report as the terminal shows it.
+pub fn write_channel_report(
+    out: &mut impl Write,
+    report: &pb::GetChannelReportResponse,
+) -> io::Result<()> {
+    writeln!(
+        out,
         "{:<12} {:>10} {:>10} {:>16} {:>12}",
         "channel", "contacts", "automated", "cost", "per contact"
-    );
+    )?;
     for figures in &report.channels {
         let cost = figures
             .cost
@@ -489,15 +645,12 @@ pub async fn channel_report(args: &ChannelReportArgs) -> anyhow::Result<()> {
             .map(|money| format_money(money.minor_units, &money.currency))
             .collect::<Vec<_>>()
             .join(" + ");
-        // The average is in the first currency's minor units (see the proto).
-        let per_contact = figures.cost.first().map_or_else(
+        let per_contact = cost_per_contact(figures).map_or_else(
             || "-".to_owned(),
-            |first| {
-                let scale = 10f64.powi(minor_unit_exponent(&first.currency) as i32);
-                format_major(figures.average_cost_minor_units / scale, &first.currency)
-            },
+            |(major, currency)| format_major(major, &currency),
         );
-        println!(
+        writeln!(
+            out,
             "{:<12} {:>10} {:>10} {:>16} {:>12}",
             channel_label(figures.channel),
             figures.contacts,
@@ -508,22 +661,684 @@ pub async fn channel_report(args: &ChannelReportArgs) -> anyhow::Result<()> {
                 cost
             },
             per_contact
-        );
+        )?;
     }
-    println!("contacts            {}", report.contacts);
-    println!("automated share     {:.1}%", report.automated_share * 100.0);
-    println!(
+    writeln!(out, "contacts            {}", report.contacts)?;
+    writeln!(
+        out,
+        "automated share     {:.1}%",
+        report.automated_share * 100.0
+    )?;
+    writeln!(
+        out,
         "repeat contacts     {} ({:.1}% within {} days, same customer and topic)",
         report.repeat_contacts,
         report.repeat_contact_rate * 100.0,
         report.repeat_window_days
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "threads resolved    {} (average {:.1} h to resolve)",
         report.threads_resolved,
         report.average_resolution_seconds / 3600.0
-    );
+    )?;
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct FeedArgs {
+    /// Only these channels.
+    #[arg(long = "channel")]
+    pub channels: Vec<String>,
+    /// Only these types.
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+}
+
+/// `idic feed`: every new contact as it is recorded (StreamInteractions).
+pub async fn feed(client_args: &ClientArgs, args: &FeedArgs) -> anyhow::Result<()> {
+    let channels = args
+        .channels
+        .iter()
+        .map(|text| parse_enum("CHANNEL", text, pb::Channel::from_str_name).map(|c| c as i32))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let types = args
+        .types
+        .iter()
+        .map(|text| {
+            parse_enum("INTERACTION_TYPE", text, pb::InteractionType::from_str_name)
+                .map(|t| t as i32)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut client = Client::new(connect(client_args).await?);
+    let mut stream = client
+        .stream_interactions(pb::StreamInteractionsRequest { channels, types })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(status_error)?;
+        write_event(&mut out, client_args.json, &event)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ThreadArgs {
+    /// The thread id (`idic threads REF` lists them).
+    pub thread_id: String,
+}
+
+/// `idic thread ID`
+pub async fn thread(client_args: &ClientArgs, args: &ThreadArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .get_thread(pb::GetThreadRequest {
+            thread_id: args.thread_id.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "GetThreadResponse")?;
+    } else {
+        if let Some(thread) = &response.thread {
+            write_thread(&mut out, thread)?;
+        }
+        for step in &response.steps {
+            print_interaction(&mut out, step)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_thread(out: &mut impl Write, thread: &pb::Thread) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}  {:<8} {:<24} opened {} by {} ({}), last {}, {} step(s){}",
+        thread.thread_id,
+        status_label(thread.status),
+        thread.topic,
+        show_time(thread.opened_at.as_ref()),
+        type_label(thread.opened_by),
+        channel_label(thread.opened_channel),
+        show_time(thread.last_activity_at.as_ref()),
+        thread.step_count,
+        match &thread.resolved_at {
+            Some(at) => format!(", resolved {}", show_time(Some(at))),
+            None => String::new(),
+        }
+    )
+}
+
+#[derive(Debug, Args)]
+pub struct ThreadsArgs {
+    /// The customer, as for `idic context`.
+    pub reference: String,
+    /// Only threads in this status: open, waiting, resolved.
+    #[arg(long)]
+    pub status: Option<String>,
+}
+
+/// `idic threads REF`
+pub async fn threads(client_args: &ClientArgs, args: &ThreadsArgs) -> anyhow::Result<()> {
+    let status = args
+        .status
+        .as_deref()
+        .map(|text| parse_enum("THREAD_STATUS", text, pb::ThreadStatus::from_str_name))
+        .transpose()?
+        .map_or(0, |status| status as i32);
+    let customer = parse_customer_ref(&args.reference)?;
+    let mut client = Client::new(connect(client_args).await?);
+    let mut all = pb::ListThreadsResponse::default();
+    let mut page_token = String::new();
+    loop {
+        let response = client
+            .list_threads(pb::ListThreadsRequest {
+                customer: Some(customer.clone()),
+                status,
+                page: Some(pb::PageRequest {
+                    page_size: 1000,
+                    page_token,
+                }),
+            })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        all.customer_id = response.customer_id;
+        all.threads.extend(response.threads);
+        page_token = response
+            .page
+            .map(|page| page.next_page_token)
+            .unwrap_or_default();
+        if page_token.is_empty() {
+            break;
+        }
+    }
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &all, "ListThreadsResponse")?;
+    } else {
+        writeln!(
+            out,
+            "customer {} ({} threads)",
+            all.customer_id,
+            all.threads.len()
+        )?;
+        for thread in &all.threads {
+            write_thread(&mut out, thread)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `idic preferences REF`
+pub async fn preferences(client_args: &ClientArgs, reference: &str) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let response = client
+        .get_preferences(pb::GetPreferencesRequest {
+            customer: Some(parse_customer_ref(reference)?),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &response, "GetPreferencesResponse")?;
+        out.flush()?;
+        return Ok(());
+    }
+    writeln!(out, "customer {}", response.customer_id)?;
+    writeln!(out, "preferences ({}):", response.preferences.len())?;
+    for preference in &response.preferences {
+        writeln!(
+            out,
+            "  {} = {}  ({}, {})",
+            preference.key,
+            preference.value,
+            channel_label(preference.channel),
+            show_time(preference.expressed_at.as_ref())
+        )?;
+    }
+    writeln!(out, "consent ({}):", response.consents.len())?;
+    for consent in &response.consents {
+        write_consent(&mut out, consent)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn consent_label(status: i32) -> String {
+    pb::ConsentStatus::try_from(status).map_or("?".into(), |s| {
+        enum_label(s.as_str_name(), "CONSENT_STATUS")
+    })
+}
+
+fn write_consent(out: &mut impl Write, consent: &pb::ConsentState) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {:<12} {:<12} {}  ({}, {})",
+        channel_label(consent.channel),
+        consent.purpose,
+        consent_label(consent.status),
+        consent.source,
+        show_time(consent.decided_at.as_ref())
+    )
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConsentCommand {
+    /// Record a customer's decision for a channel and purpose (RecordConsent).
+    Record(ConsentRecordArgs),
+    /// May we contact this customer through this channel for this purpose? (CheckConsent)
+    Check(ConsentCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsentRecordArgs {
+    /// The customer, as for `idic context`.
+    pub reference: String,
+    /// email, call-center, mail, mobile-app, ...
+    #[arg(long)]
+    pub channel: String,
+    /// e.g. marketing, service.
+    #[arg(long)]
+    pub purpose: String,
+    /// granted, denied or revoked.
+    #[arg(long)]
+    pub status: String,
+    /// Where the decision was taken (a form, a call).
+    #[arg(long, default_value = "cli")]
+    pub source: String,
+    /// When (RFC 3339); default now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Idempotency key: a retry with the same key records nothing new.
+    #[arg(long, default_value = "")]
+    pub key: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsentCheckArgs {
+    pub reference: String,
+    #[arg(long)]
+    pub channel: String,
+    #[arg(long)]
+    pub purpose: String,
+}
+
+/// `idic consent record|check`
+pub async fn consent(client_args: &ClientArgs, command: ConsentCommand) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let mut out = output::stdout();
+    match command {
+        ConsentCommand::Record(args) => {
+            let response = client
+                .record_consent(pb::RecordConsentRequest {
+                    customer: Some(parse_customer_ref(&args.reference)?),
+                    channel: parse_enum("CHANNEL", &args.channel, pb::Channel::from_str_name)?
+                        as i32,
+                    purpose: args.purpose.clone(),
+                    status: parse_enum(
+                        "CONSENT_STATUS",
+                        &args.status,
+                        pb::ConsentStatus::from_str_name,
+                    )? as i32,
+                    decided_at: args.at.as_deref().map(parse_time).transpose()?,
+                    source: args.source.clone(),
+                    idempotency_key: args.key.clone(),
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            if client_args.json {
+                output::write_message(&mut out, &response, "RecordConsentResponse")?;
+            } else {
+                writeln!(out, "customer {}", response.customer_id)?;
+                if let Some(consent) = &response.consent {
+                    write_consent(&mut out, consent)?;
+                }
+            }
+        }
+        ConsentCommand::Check(args) => {
+            let response = client
+                .check_consent(pb::CheckConsentRequest {
+                    customer: Some(parse_customer_ref(&args.reference)?),
+                    channel: parse_enum("CHANNEL", &args.channel, pb::Channel::from_str_name)?
+                        as i32,
+                    purpose: args.purpose.clone(),
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            if client_args.json {
+                output::write_message(&mut out, &response, "CheckConsentResponse")?;
+            } else {
+                writeln!(
+                    out,
+                    "{} for {} by {} for {}: {} ({}{})",
+                    if response.allowed {
+                        "allowed"
+                    } else {
+                        "NOT allowed"
+                    },
+                    response.customer_id,
+                    args.channel,
+                    args.purpose,
+                    consent_label(response.status),
+                    show_time(response.decided_at.as_ref()),
+                    if response.source.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", response.source)
+                    }
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ImportInteractionsArgs {
+    /// CSV with a header: customer_ref, channel, type (required); key (idempotency),
+    /// occurred_at (RFC 3339 or YYYY-MM-DD), direction, topic, summary, status (of the
+    /// thread after this step), open_thread (true/false), sentiment, outcome, agent,
+    /// cost (decimal, e.g. 4.50) with currency, automated (true/false), needs
+    /// (KEY=VALUE;KEY=VALUE).
+    pub file: std::path::PathBuf,
+    /// Interactions per RecordInteractions call (at most 1000).
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+}
+
+/// The columns of an interactions CSV, by name.
+struct InteractionColumns(std::collections::HashMap<String, usize>);
+
+impl InteractionColumns {
+    fn get<'r>(&self, row: &'r csv::StringRecord, name: &str) -> &'r str {
+        self.0
+            .get(name)
+            .and_then(|&index| row.get(index))
+            .unwrap_or("")
+            .trim()
+    }
+}
+
+fn parse_flag(text: &str, column: &str) -> anyhow::Result<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "" | "false" | "no" | "0" => Ok(false),
+        "true" | "yes" | "1" => Ok(true),
+        _ => anyhow::bail!("{column}: '{text}' is not true or false"),
+    }
+}
+
+/// One CSV row as a RecordInteraction request.
+fn interaction_of(
+    row: &csv::StringRecord,
+    columns: &InteractionColumns,
+) -> anyhow::Result<pb::RecordInteractionRequest> {
+    let get = |name: &str| columns.get(row, name);
+    let optional_enum =
+        |column: &str, prefix: &str, from: fn(&str) -> Option<i32>| match get(column) {
+            "" => Ok(0),
+            text => {
+                let name = format!("{prefix}_{}", text.to_uppercase().replace(['-', ' '], "_"));
+                from(&name).with_context(|| format!("{column}: '{text}' is not known"))
+            }
+        };
+    let needs = get("needs")
+        .split(';')
+        .map(str::trim)
+        .filter(|need| !need.is_empty())
+        .map(|need| {
+            let (key, value) = need
+                .split_once('=')
+                .with_context(|| format!("needs: '{need}' is not KEY=VALUE"))?;
+            Ok(pb::ExpressedNeed {
+                key: key.trim().to_owned(),
+                value: value.trim().to_owned(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let currency = match get("currency") {
+        "" => "EUR".to_owned(),
+        text => text.to_uppercase(),
+    };
+    let cost = match get("cost") {
+        "" => None,
+        text => Some(pb::Money {
+            minor_units: super::differentiation::parse_amount(text, &currency).context("cost")?,
+            currency,
+        }),
+    };
+    Ok(pb::RecordInteractionRequest {
+        customer: Some(parse_customer_ref(get("customer_ref")).context("customer_ref")?),
+        channel: parse_enum("CHANNEL", get("channel"), pb::Channel::from_str_name)
+            .context("channel")? as i32,
+        r#type: parse_enum(
+            "INTERACTION_TYPE",
+            get("type"),
+            pb::InteractionType::from_str_name,
+        )
+        .context("type")? as i32,
+        direction: optional_enum("direction", "DIRECTION", |name| {
+            pb::Direction::from_str_name(name).map(|value| value as i32)
+        })?,
+        occurred_at: match get("occurred_at") {
+            "" => None,
+            text => Some(parse_time(text).context("occurred_at")?),
+        },
+        thread_id: get("thread_id").to_owned(),
+        open_thread: parse_flag(get("open_thread"), "open_thread")?,
+        thread_status: optional_enum("status", "THREAD_STATUS", |name| {
+            pb::ThreadStatus::from_str_name(name).map(|value| value as i32)
+        })?,
+        topic: get("topic").to_owned(),
+        summary: get("summary").to_owned(),
+        needs,
+        outcome: get("outcome").to_owned(),
+        sentiment: optional_enum("sentiment", "SENTIMENT", |name| {
+            pb::Sentiment::from_str_name(name).map(|value| value as i32)
+        })?,
+        agent: get("agent").to_owned(),
+        cost,
+        idempotency_key: get("key").to_owned(),
+        automated: parse_flag(get("automated"), "automated")?,
+        strict: false,
+    })
+}
+
+/// What an interactions import did.
+#[derive(Debug, Default)]
+pub struct InteractionImport {
+    pub rows: usize,
+    pub created: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub errors: Vec<String>,
+}
+
+/// Sends the rows of an interactions CSV in batches; a batch the server refuses is
+/// sent again row by row, so that only the bad rows are rejected, each named by line.
+pub async fn record_interactions_file(
+    client_args: &ClientArgs,
+    args: &ImportInteractionsArgs,
+) -> anyhow::Result<InteractionImport> {
+    anyhow::ensure!(
+        (1..=1000).contains(&args.batch),
+        "--batch must be between 1 and 1000"
+    );
+    let mut reader = csv::Reader::from_path(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let columns = InteractionColumns(
+        reader
+            .headers()?
+            .iter()
+            .enumerate()
+            .map(|(index, name)| (name.trim().to_owned(), index))
+            .collect(),
+    );
+    for required in ["customer_ref", "channel", "type"] {
+        anyhow::ensure!(
+            columns.0.contains_key(required),
+            "the CSV has no '{required}' column"
+        );
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
+    let mut client = Client::new(connect(client_args).await?);
+    let progress = indicatif::ProgressBar::new(rows.len() as u64);
+    let mut import = InteractionImport {
+        rows: rows.len(),
+        ..InteractionImport::default()
+    };
+    for (chunk_index, chunk) in rows.chunks(args.batch).enumerate() {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for (offset, row) in chunk.iter().enumerate() {
+            // Line numbers count the header as line 1.
+            let line = chunk_index * args.batch + offset + 2;
+            match interaction_of(row, &columns) {
+                Ok(request) => batch.push((line, request)),
+                Err(error) => {
+                    import.rejected += 1;
+                    import.errors.push(format!("line {line}: {error:#}"));
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let request = pb::RecordInteractionsRequest {
+                interactions: batch.iter().map(|(_, request)| request.clone()).collect(),
+                strict: false,
+            };
+            match client.record_interactions(request).await {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    import.created += response.created;
+                    import.duplicates += response.duplicates;
+                }
+                Err(status)
+                    if matches!(
+                        status.code(),
+                        tonic::Code::InvalidArgument
+                            | tonic::Code::FailedPrecondition
+                            | tonic::Code::NotFound
+                    ) =>
+                {
+                    for (line, request) in batch {
+                        match client.record_interaction(request).await {
+                            Ok(response) => {
+                                if response.into_inner().duplicate {
+                                    import.duplicates += 1;
+                                } else {
+                                    import.created += 1;
+                                }
+                            }
+                            Err(status) => {
+                                import.rejected += 1;
+                                import
+                                    .errors
+                                    .push(format!("line {line}: {}", status.message()));
+                            }
+                        }
+                    }
+                }
+                Err(status) => return Err(status_error(status).context("RecordInteractions")),
+            }
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    Ok(import)
+}
+
+/// `idic import interactions FILE.csv`
+pub async fn import_interactions(
+    client_args: &ClientArgs,
+    args: &ImportInteractionsArgs,
+) -> anyhow::Result<()> {
+    let rejected = import_interactions_with_summary(client_args, args).await?;
+    fail_if_rejected(rejected, "rows")
+}
+
+/// Records the file and prints the summary; the number of rows rejected.
+pub async fn import_interactions_with_summary(
+    client_args: &ClientArgs,
+    args: &ImportInteractionsArgs,
+) -> anyhow::Result<u64> {
+    let started = std::time::Instant::now();
+    let import = record_interactions_file(client_args, args).await?;
+    let mut out = output::stdout();
+    writeln!(
+        out,
+        "{} rows in {:.1} s: {} interactions recorded, {} already recorded, {} rejected",
+        import.rows,
+        started.elapsed().as_secs_f64(),
+        import.created,
+        import.duplicates,
+        import.rejected
+    )?;
+    for error in import.errors.iter().take(20) {
+        writeln!(out, "  {error}")?;
+    }
+    if import.errors.len() > 20 {
+        writeln!(out, "  ... and {} more", import.errors.len() - 20)?;
+    }
+    out.flush()?;
+    Ok(import.rejected)
+}
+
+#[derive(Debug, Args)]
+pub struct ImportSegmentArgs {
+    /// JSON: an array of Segment/RudderStack events, a batch ({"batch": [...]}), or
+    /// one event per line.
+    pub file: std::path::PathBuf,
+}
+
+/// The events of a Segment file, each as its own JSON text.
+fn segment_events(text: &str) -> anyhow::Result<Vec<String>> {
+    let whole: Result<serde_json::Value, _> = serde_json::from_str(text);
+    let values = match whole {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(serde_json::Value::Object(object)) if object.contains_key("batch") => {
+            match object.get("batch") {
+                Some(serde_json::Value::Array(items)) => items.clone(),
+                _ => anyhow::bail!("\"batch\" is not an array of events"),
+            }
+        }
+        Ok(value @ serde_json::Value::Object(_)) => vec![value],
+        Ok(_) => anyhow::bail!("the file holds neither events nor a batch of them"),
+        // Not one JSON document: one event per line (JSON Lines).
+        Err(_) => text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(index, line)| {
+                serde_json::from_str(line)
+                    .with_context(|| format!("line {} is not JSON", index + 1))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    Ok(values.iter().map(serde_json::Value::to_string).collect())
+}
+
+/// `idic import segment FILE.json`
+pub async fn import_segment(
+    client_args: &ClientArgs,
+    args: &ImportSegmentArgs,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let events = segment_events(&text)?;
+    let mut client = Client::new(connect(client_args).await?);
+    let mut total = pb::IngestSegmentEventsResponse::default();
+    for chunk in events.chunks(1000) {
+        let response = client
+            .ingest_segment_events(pb::IngestSegmentEventsRequest {
+                events: chunk.to_vec(),
+            })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        total.ingested += response.ingested;
+        total.duplicates += response.duplicates;
+        total.rejected += response.rejected;
+        total.results.extend(response.results);
+    }
+    let mut out = output::stdout();
+    if client_args.json {
+        output::write_message(&mut out, &total, "IngestSegmentEventsResponse")?;
+    } else {
+        writeln!(
+            out,
+            "{} events: {} ingested, {} already ingested, {} rejected",
+            events.len(),
+            total.ingested,
+            total.duplicates,
+            total.rejected
+        )?;
+        for (index, result) in total.results.iter().enumerate() {
+            if !result.error.is_empty() {
+                writeln!(
+                    out,
+                    "  event {} ({} {}): {}",
+                    index + 1,
+                    result.r#type,
+                    result.message_id,
+                    result.error
+                )?;
+            }
+            for warning in &result.warnings {
+                writeln!(out, "  event {} warning: {warning}", index + 1)?;
+            }
+        }
+    }
+    out.flush()?;
+    fail_if_rejected(total.rejected, "events")
 }
 
 #[cfg(test)]
@@ -538,5 +1353,67 @@ mod tests {
         );
         assert!(parse_enum("CHANNEL", "pigeon", pb::Channel::from_str_name).is_err());
         assert_eq!(parse_time("2026-03-02").unwrap().seconds, 1_772_409_600);
+    }
+
+    fn csv_rows(text: &str) -> (InteractionColumns, Vec<csv::StringRecord>) {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let columns = InteractionColumns(
+            reader
+                .headers()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(index, name)| (name.to_owned(), index))
+                .collect(),
+        );
+        (columns, reader.records().map(Result::unwrap).collect())
+    }
+
+    #[test]
+    fn an_interactions_row_becomes_a_request() {
+        let (columns, rows) = csv_rows(
+            "customer_ref,key,occurred_at,channel,type,topic,status,cost,currency,automated,needs
+             loyalty:7,k-1,2026-01-02T10:00:00Z,call-center,complaint,late delivery,open,4.50,EUR,false,delivery=evening; gift_wrap=yes
+             loyalty:7,k-2,2026-01-02,pigeon,call,,,,,,
+             loyalty:7,k-3,,web,web-visit,,,,,maybe,
+",
+        );
+        let request = interaction_of(&rows[0], &columns).unwrap();
+        assert_eq!(request.channel, pb::Channel::CallCenter as i32);
+        assert_eq!(request.r#type, pb::InteractionType::Complaint as i32);
+        assert_eq!(request.thread_status, pb::ThreadStatus::Open as i32);
+        assert_eq!(request.cost.unwrap().minor_units, 450);
+        assert_eq!(request.needs.len(), 2);
+        assert_eq!(request.needs[1].key, "gift_wrap");
+        assert_eq!(request.idempotency_key, "k-1");
+        let channel = interaction_of(&rows[1], &columns).unwrap_err();
+        assert!(format!("{channel:#}").starts_with("channel"), "{channel:#}");
+        assert!(interaction_of(&rows[2], &columns).is_err());
+    }
+
+    #[test]
+    fn segment_files_are_arrays_batches_or_lines() {
+        let event = r#"{"type":"track","messageId":"m1"}"#;
+        assert_eq!(
+            segment_events(&format!("[{event},{event}]")).unwrap().len(),
+            2
+        );
+        assert_eq!(
+            segment_events(&format!(r#"{{"batch":[{event}]}}"#))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            segment_events(&format!(
+                "{event}
+{event}
+"
+            ))
+            .unwrap()
+            .len(),
+            2
+        );
+        assert!(segment_events("[1, 2").is_err());
     }
 }

@@ -27,6 +27,14 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// No flag given.
+    pub fn is_empty(&self) -> bool {
+        self.listen.is_none()
+            && self.admin_listen.is_none()
+            && self.data_dir.is_none()
+            && self.services.is_empty()
+    }
+
     /// Flags are the last layer, over file and environment.
     fn apply(self, config: &mut Config) {
         if let Some(listen) = self.listen {

@@ -2,15 +2,26 @@
 //! not be read), counted per field and reason from the server's answers and the CSV
 //! reader's own.
 
+use std::io::{self, Write};
+
 use idic_runtime::warnings::WarningCounts;
 
 /// Most frequent first, one line per field and reason; nothing when there are none.
-pub fn print_warning_counts(heading: &str, counts: WarningCounts) {
+pub fn print_warning_counts(
+    out: &mut impl Write,
+    heading: &str,
+    counts: WarningCounts,
+) -> io::Result<()> {
     if counts.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("{heading}");
+    writeln!(out, "{heading}")?;
     for count in counts.into_proto() {
-        println!("  {:>9}  {}: {}", count.count, count.field, count.reason);
+        writeln!(
+            out,
+            "  {:>9}  {}: {}",
+            count.count, count.field, count.reason
+        )?;
     }
+    Ok(())
 }

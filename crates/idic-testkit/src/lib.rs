@@ -9,12 +9,14 @@
 #![forbid(unsafe_code)]
 
 pub mod bus;
-pub mod generator;
 pub mod raw;
 mod servers;
 mod storage;
 mod suite;
-pub mod transactions;
+
+/// The generators moved to `idic-datagen` so that `idic demo` can use them; these
+/// paths stay for the tests and benchmarks.
+pub use idic_datagen::{activity, generator, transactions};
 
 pub use servers::{TestPostgres, TestRedis, require_postgres, require_redis};
 pub use storage::TestDatabase;

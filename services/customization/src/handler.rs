@@ -259,9 +259,12 @@ impl CustomizationService for CustomizationHandler {
 
     async fn get_learning_report(
         &self,
-        _request: Request<pb::GetLearningReportRequest>,
+        request: Request<pb::GetLearningReportRequest>,
     ) -> Result<Response<pb::LearningReport>, Status> {
-        Ok(Response::new(self.service.learning_report().await?))
+        let period_seconds = request.get_ref().period_seconds;
+        Ok(Response::new(
+            self.service.learning_report(period_seconds).await?,
+        ))
     }
 
     async fn export_customer_data(

@@ -337,9 +337,7 @@ impl Customization {
         {
             return Ok(*known);
         }
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        subject.hash(&mut hasher);
-        let proposed = hasher.finish() % 100 < u64::from(self.config.control_group_percent);
+        let proposed = proposed_control_group(subject, self.config.control_group_percent);
         let member = self
             .store
             .control_group(subject, anchor, proposed, now_micros())
@@ -748,21 +746,26 @@ impl Customization {
         Ok(record)
     }
 
-    pub async fn learning_report(&self) -> ApiResult<pb::LearningReport> {
+    /// Acceptance under the learning policy against the control group, in all and
+    /// per period of `period_seconds` (0: a day).
+    pub async fn learning_report(&self, period_seconds: u32) -> ApiResult<pb::LearningReport> {
         let counts = self
             .store
             .outcome_counts()
             .await
             .map_err(ApiError::internal)?;
-        let rate = |accepted: u64, total: u64| {
-            if total == 0 {
-                0.0
-            } else {
-                accepted as f64 / total as f64
-            }
+        let period_seconds = if period_seconds == 0 {
+            86_400
+        } else {
+            period_seconds
         };
-        let learner = rate(counts.learner_accepted, counts.learner_total);
-        let control = rate(counts.control_accepted, counts.control_total);
+        let periods = self
+            .store
+            .outcome_counts_by_period(i64::from(period_seconds) * 1_000_000)
+            .await
+            .map_err(ApiError::internal)?;
+        let learner = acceptance(counts.learner_accepted, counts.learner_total);
+        let control = acceptance(counts.control_accepted, counts.control_total);
         Ok(pb::LearningReport {
             learner_outcomes: counts.learner_total,
             learner_acceptance: learner,
@@ -773,7 +776,38 @@ impl Customization {
             } else {
                 0.0
             },
+            periods: periods
+                .into_iter()
+                .map(|(start_micros, counts)| pb::LearningPeriod {
+                    start: Some(prost_types::Timestamp {
+                        seconds: start_micros.div_euclid(1_000_000),
+                        nanos: 0,
+                    }),
+                    learner_outcomes: counts.learner_total,
+                    learner_acceptance: acceptance(counts.learner_accepted, counts.learner_total),
+                    control_outcomes: counts.control_total,
+                    control_acceptance: acceptance(counts.control_accepted, counts.control_total),
+                })
+                .collect(),
         })
+    }
+}
+
+/// Whether a customer seen for the first time joins the control group: a stable hash
+/// of its key puts `percent` of customers there. (`idic demo` asks it to walk a
+/// customer under the learning policy.)
+pub fn proposed_control_group(subject: &str, percent: u8) -> bool {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    subject.hash(&mut hasher);
+    hasher.finish() % 100 < u64::from(percent)
+}
+
+/// The share of outcomes accepted; 0 without outcomes.
+fn acceptance(accepted: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        accepted as f64 / total as f64
     }
 }
 

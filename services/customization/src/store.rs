@@ -126,6 +126,13 @@ pub trait CustomizationStore: Send + Sync + 'static {
     async fn arms(&self) -> anyhow::Result<Vec<(String, Slot, String, ArmStats)>>;
 
     async fn outcome_counts(&self) -> anyhow::Result<OutcomeCounts>;
+    /// The outcome counts per period of `period_micros` (by when they were recorded),
+    /// oldest first, periods without outcomes left out: (period start in
+    /// microseconds since the epoch, counts).
+    async fn outcome_counts_by_period(
+        &self,
+        period_micros: i64,
+    ) -> anyhow::Result<Vec<(i64, OutcomeCounts)>>;
 
     /// Identity merged `absorbed` into `survivor`: their rows follow.
     async fn merge_subjects(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()>;
@@ -537,6 +544,42 @@ impl CustomizationStore for SqlCustomizationStore {
             }
         }
         Ok(counts)
+    }
+
+    async fn outcome_counts_by_period(
+        &self,
+        period_micros: i64,
+    ) -> anyhow::Result<Vec<(i64, OutcomeCounts)>> {
+        anyhow::ensure!(period_micros > 0, "a period must be positive");
+        let rows = sqlx::query(
+            "SELECT CAST(recorded_at / $1 AS BIGINT) AS period, control,
+                    CAST(COUNT(*) AS BIGINT),
+                    CAST(SUM(CASE WHEN outcome = 1 THEN 1 ELSE 0 END) AS BIGINT)
+             FROM outcomes GROUP BY period, control ORDER BY period",
+        )
+        .bind(period_micros)
+        .fetch_all(&self.database.pool)
+        .await?;
+        let mut periods: Vec<(i64, OutcomeCounts)> = Vec::new();
+        for row in rows {
+            let start = row.get::<i64, _>(0) * period_micros;
+            if periods.last().is_none_or(|(last, _)| *last != start) {
+                periods.push((start, OutcomeCounts::default()));
+            }
+            let Some((_, counts)) = periods.last_mut() else {
+                continue;
+            };
+            let total = u64::try_from(row.get::<i64, _>(2)).unwrap_or(0);
+            let accepted = u64::try_from(row.get::<Option<i64>, _>(3).unwrap_or(0)).unwrap_or(0);
+            if row.get::<i64, _>(1) != 0 {
+                counts.control_total = total;
+                counts.control_accepted = accepted;
+            } else {
+                counts.learner_total = total;
+                counts.learner_accepted = accepted;
+            }
+        }
+        Ok(periods)
     }
 
     async fn subjects_with_data(

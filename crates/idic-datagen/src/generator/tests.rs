@@ -486,45 +486,6 @@ fn corruption_helpers_keep_values_well_formed() {
     );
 }
 
-#[test]
-fn the_import_reader_accepts_every_record() {
-    use idic::records_csv::RecordCsv;
-    use idic_proto::v1 as pb;
-
-    let records = &sample().records[..3_000];
-    let bytes = records_csv(records);
-    let mut reader = RecordCsv::from_reader(bytes.as_slice()).expect("header accepted");
-    for record in records {
-        let imported = reader
-            .next_record()
-            .expect("row parses")
-            .expect("one row per record");
-        assert_eq!(imported.source_system, record.source_system);
-        assert_eq!(imported.source_record_id, record.source_record_id);
-        assert_ne!(
-            imported.channel,
-            pb::Channel::Unspecified as i32,
-            "{}",
-            record.channel
-        );
-        let identifiers = [
-            &record.loyalty_id,
-            &record.account_code,
-            &record.national_id,
-            &record.device_id,
-        ];
-        let expected = identifiers.iter().filter(|value| !value.is_empty()).count();
-        assert_eq!(imported.identifiers.len(), expected);
-        assert!(
-            imported
-                .identifiers
-                .iter()
-                .all(|id| id.kind != pb::IdentifierKind::ExternalId as i32)
-        );
-    }
-    assert!(reader.next_record().expect("end of file").is_none());
-}
-
 /// Full forms keep the population and change what the records carry: every person's
 /// record has a name, and far more have a birth date and an address.
 #[test]

@@ -143,7 +143,7 @@ pub fn transactions_csv(transactions: &[GeneratedTransaction]) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds (H. Hinnant's civil-from-days).
-fn rfc3339(seconds: i64) -> String {
+pub fn rfc3339(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let rest = seconds.rem_euclid(86_400);
     let z = days + 719_468;
