@@ -10,6 +10,7 @@ pub mod bus;
 pub mod cache;
 pub mod config;
 mod config_keys;
+pub mod customers;
 pub mod delegation;
 pub mod error;
 pub mod follow;

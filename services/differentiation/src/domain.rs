@@ -34,7 +34,8 @@ pub struct Transaction {
     pub order_id: String,
     pub kind: TransactionKind,
     pub customer_id: String,
-    /// What the caller named the customer by: "KIND:VALUE" or the customer id given.
+    /// What the caller named the customer by (`CustomerSelector::anchor`: `KIND:value`,
+    /// `id:cus_...`); empty for rows stored before anchors were kept.
     pub anchor: String,
     pub occurred_at_micros: i64,
     pub amount: Amount,
@@ -122,8 +123,8 @@ pub struct Preference {
     pub interaction_id: String,
     pub key: String,
     pub customer_id: String,
-    /// The reference it was recorded under, in this service's anchor format; empty
-    /// when unknown.
+    /// The reference it was recorded under (`CustomerSelector::anchor`); empty when
+    /// unknown.
     pub anchor: String,
     pub value: String,
     pub channel: i32,

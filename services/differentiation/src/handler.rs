@@ -9,11 +9,11 @@ use idic_proto::v1 as pb;
 use idic_proto::v1::differentiation_service_server::DifferentiationService;
 use idic_runtime::ApiError;
 use idic_runtime::bus::EventBus;
+use idic_runtime::customers::{self, NewCustomer, RESOLVE_BUDGET};
 use idic_runtime::error::FieldViolation;
 use idic_runtime::limits;
-use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
-use idic_runtime::peers::{Peers, peer_error};
+use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::{now_micros, timestamp_from_micros};
 use idic_runtime::warnings::FieldWarnings;
@@ -32,8 +32,6 @@ use crate::domain::{
 use crate::refit::{self, ModelDiagnostics, RefitError, ValueSettings, tier_to_proto};
 use crate::store::DifferentiationStore;
 
-/// The most a call to identity may take of the caller's deadline.
-const RESOLVE_BUDGET: Duration = Duration::from_secs(2);
 /// The most transactions in one RecordTransactions call.
 pub const MAX_BATCH: usize = 1000;
 /// The bus topic every new transaction is published on.
@@ -84,57 +82,41 @@ impl DifferentiationHandler {
 }
 
 fn budget<T>(request: &Request<T>) -> Duration {
-    Deadline::of(request).map_or(RESOLVE_BUDGET, |deadline| {
-        deadline.remaining().min(RESOLVE_BUDGET)
-    })
+    customers::budget(request, RESOLVE_BUDGET)
 }
 
-/// The anchor of a reference: "KIND:VALUE" for identifiers, the id for customer ids.
-pub fn anchor_of(selector: &CustomerSelector) -> String {
-    match selector {
-        CustomerSelector::Id(id) => id.clone(),
-        CustomerSelector::Identifier {
-            kind,
-            system,
-            value,
-        } => {
-            format!("{}:{value}", kind_name(*kind, system))
-        }
+/// The customers differentiation creates: under its source system, on the channel of
+/// the transaction; a transaction shipped to a postal address may create one.
+fn new_customer(channel: i32) -> NewCustomer<'static> {
+    NewCustomer {
+        source_system: SOURCE_SYSTEM,
+        channel,
+        from_postal_address: true,
+        record_id,
     }
 }
 
-fn kind_name(kind: pb::IdentifierKind, system: &str) -> String {
-    match kind {
-        pb::IdentifierKind::Email => "email".to_owned(),
-        pb::IdentifierKind::Phone => "phone".to_owned(),
-        pb::IdentifierKind::LoyaltyId => "loyalty".to_owned(),
-        pb::IdentifierKind::AccountCode => "account".to_owned(),
-        pb::IdentifierKind::DeviceId => "device".to_owned(),
-        pb::IdentifierKind::NationalId => "national".to_owned(),
-        pb::IdentifierKind::PostalAddress => "address".to_owned(),
-        pb::IdentifierKind::ExternalId | pb::IdentifierKind::Unspecified => system.to_owned(),
-    }
-}
-
-/// The reference an anchor stands for (the inverse of [`anchor_of`]).
-pub fn selector_of_anchor(anchor: &str) -> CustomerSelector {
-    let Some((kind, value)) = anchor.split_once(':') else {
-        return CustomerSelector::Id(anchor.to_owned());
+/// The record id of a customer differentiation creates in identity: `kind:value`
+/// (`loyalty:12345`, `email:ann@example.com`, `system:value` for an external id), as it
+/// always was, so that the records already in identity keep their keys and operators
+/// unmerge them by the key the README gives; exports show references so too.
+pub fn record_id(selector: &CustomerSelector) -> String {
+    let anchor = selector.anchor();
+    let Some((kind, rest)) = anchor.split_once(':') else {
+        return anchor;
     };
-    let (kind, system) = match kind {
-        "email" => (pb::IdentifierKind::Email, String::new()),
-        "phone" => (pb::IdentifierKind::Phone, String::new()),
-        "loyalty" => (pb::IdentifierKind::LoyaltyId, String::new()),
-        "account" => (pb::IdentifierKind::AccountCode, String::new()),
-        "device" => (pb::IdentifierKind::DeviceId, String::new()),
-        "national" => (pb::IdentifierKind::NationalId, String::new()),
-        system => (pb::IdentifierKind::ExternalId, system.to_owned()),
+    let kind = match kind {
+        "id" | "EXTERNAL_ID" => return rest.to_owned(),
+        "EMAIL" => "email",
+        "PHONE" => "phone",
+        "LOYALTY_ID" => "loyalty",
+        "ACCOUNT_CODE" => "account",
+        "DEVICE_ID" => "device",
+        "NATIONAL_ID" => "national",
+        "POSTAL_ADDRESS" => "address",
+        other => return format!("{}:{rest}", other.to_lowercase()),
     };
-    CustomerSelector::Identifier {
-        kind,
-        system,
-        value: value.to_owned(),
-    }
+    format!("{kind}:{rest}")
 }
 
 /// A validated transaction before its customer is resolved.
@@ -342,7 +324,7 @@ fn parse_input(
             order_id: order_id.to_owned(),
             kind,
             customer_id: String::new(),
-            anchor: anchor_of(&selector),
+            anchor: selector.anchor(),
             occurred_at_micros: occurred_at,
             amount: Amount {
                 currency: amount.currency,
@@ -359,47 +341,6 @@ fn parse_input(
 }
 
 impl DifferentiationHandler {
-    /// The customer of `selector`; an unknown identifier creates one through identity.
-    async fn resolve_or_create(
-        &self,
-        selector: &CustomerSelector,
-        channel: i32,
-        budget: Duration,
-    ) -> Result<(String, bool), ApiError> {
-        match self.peers.resolve_customer(selector, budget).await {
-            Ok(customer_id) => Ok((customer_id, false)),
-            Err(ApiError::NotFound(_))
-                if matches!(selector, CustomerSelector::Identifier { .. }) =>
-            {
-                let proto = selector.to_proto();
-                let Some(pb::customer_ref::Ref::Identifier(identifier)) = proto.r#ref else {
-                    return Err(ApiError::internal(anyhow::anyhow!(
-                        "an identifier selector became no identifier"
-                    )));
-                };
-                let mut request = tonic::Request::new(pb::UpsertRecordRequest {
-                    record: Some(pb::SourceRecord {
-                        source_system: SOURCE_SYSTEM.to_owned(),
-                        source_record_id: anchor_of(selector),
-                        channel,
-                        identifiers: vec![identifier],
-                        ..pb::SourceRecord::default()
-                    }),
-                    strict: false,
-                });
-                request.set_timeout(budget);
-                let response = self
-                    .peers
-                    .identity()
-                    .upsert_record(request)
-                    .await
-                    .map_err(|status| peer_error("identity", status))?;
-                Ok((response.into_inner().customer_id, true))
-            }
-            Err(error) => Err(error),
-        }
-    }
-
     async fn record(
         &self,
         budget: Duration,
@@ -409,10 +350,17 @@ impl DifferentiationHandler {
         let mut resolved: HashMap<CustomerSelector, (String, bool)> = HashMap::new();
         for input in &inputs {
             if !resolved.contains_key(&input.selector) {
-                let outcome = self
-                    .resolve_or_create(&input.selector, input.transaction.channel, budget)
-                    .await?;
-                resolved.insert(input.selector.clone(), outcome);
+                let outcome = customers::resolve_or_create(
+                    &self.peers,
+                    &input.selector,
+                    new_customer(input.transaction.channel),
+                    budget,
+                )
+                .await?;
+                resolved.insert(
+                    input.selector.clone(),
+                    (outcome.customer_id, outcome.created),
+                );
             }
         }
         let mut response = pb::RecordTransactionsResponse::default();
@@ -976,7 +924,12 @@ impl DifferentiationService for DifferentiationHandler {
                 .iter()
                 .map(|transaction| pb::ExportedTransaction {
                     transaction: Some(transaction_event(transaction)),
-                    customer_reference: transaction.anchor.clone(),
+                    // The contract's historical form ("loyalty:12345", a customer id).
+                    customer_reference: CustomerSelector::from_anchor(&transaction.anchor)
+                        .map_or_else(
+                            || transaction.anchor.clone(),
+                            |selector| record_id(&selector),
+                        ),
                 })
                 .collect(),
             preferences: preferences.into_iter().map(preference_to_proto).collect(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use idic_proto::v1 as pb;
 use idic_runtime::ServiceContext;
+use idic_runtime::customers::lookup_uncached;
 use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
@@ -15,7 +16,6 @@ use idic_runtime::storage::micros_from_timestamp;
 use prost::Message as _;
 
 use crate::domain::Preference;
-use crate::handler::{anchor_of, selector_of_anchor};
 use crate::refit::ValueSettings;
 use crate::rescore::rescore_customers;
 use crate::store::DifferentiationStore;
@@ -86,9 +86,15 @@ impl IdentityFollower {
     async fn split(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
         let mut targets = Vec::new();
         for anchor in self.store.anchors(customer_id).await? {
-            let selector = selector_of_anchor(&anchor);
+            let Some(selector) = CustomerSelector::from_anchor(&anchor) else {
+                tracing::warn!("a stored anchor is malformed; its rows stay");
+                continue;
+            };
             // Uncached: the resolve cache may not have seen this split yet.
-            let Some(target) = lookup_uncached(&self.peers, &selector).await? else {
+            let Some(target) = lookup_uncached(&self.peers, &selector, RESOLVE_BUDGET)
+                .await
+                .map_err(|error| anyhow::anyhow!("resolving an anchor after a split: {error}"))?
+            else {
                 // An anchor identity no longer knows stays where it is.
                 continue;
             };
@@ -100,23 +106,6 @@ impl IdentityFollower {
             }
         }
         Ok(targets)
-    }
-}
-
-/// The customer `selector` resolves to now, asking identity itself; None when
-/// identity does not know it.
-async fn lookup_uncached(
-    peers: &Peers,
-    selector: &CustomerSelector,
-) -> anyhow::Result<Option<String>> {
-    let mut request = tonic::Request::new(pb::LookupCustomerIdRequest {
-        customer: Some(selector.to_proto()),
-    });
-    request.set_timeout(RESOLVE_BUDGET);
-    match peers.identity().lookup_customer_id(request).await {
-        Ok(response) => Ok(Some(response.into_inner().customer_id)),
-        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-        Err(status) => anyhow::bail!("resolving an anchor after a split: {status}"),
     }
 }
 
@@ -196,10 +185,10 @@ pub fn preferences_of(event: &pb::InteractionEvent) -> Vec<Preference> {
         return Vec::new();
     }
     let expressed_at = event.occurred_at.as_ref().map_or(0, micros_from_timestamp);
-    // The interaction service's anchor, in this service's format (what a split
-    // resolves again); empty when the event carries none.
+    // The interaction service's anchor (one format across the suite: what a split
+    // resolves again); empty when the event carries none or a malformed one.
     let anchor = CustomerSelector::from_anchor(&event.anchor)
-        .map(|selector| anchor_of(&selector))
+        .map(|selector| selector.anchor())
         .unwrap_or_default();
     event
         .needs

@@ -10,7 +10,6 @@ use futures::{Stream, StreamExt as _};
 use idic_proto::v1 as pb;
 use idic_proto::v1::interaction_service_server::InteractionService;
 use idic_runtime::bus::{BusError, EventBus};
-use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
@@ -32,8 +31,6 @@ use crate::recorder::{INTERACTIONS_TOPIC, Recorder};
 use crate::resolve::{Resolved, resolve_or_create};
 use crate::store::{InteractionStore, WriteOutcome};
 
-/// The most a call to identity may take of the caller's deadline.
-const RESOLVE_BUDGET: Duration = Duration::from_secs(2);
 /// Interactions per RecordInteractions call, and Segment events per ingest call.
 pub const MAX_BATCH: usize = 1000;
 /// Steps GetThread returns at most.
@@ -65,9 +62,7 @@ impl InteractionHandler {
 
 /// What is left of the caller's deadline for a call to identity.
 pub fn resolve_budget<T>(request: &Request<T>) -> Duration {
-    Deadline::of(request).map_or(RESOLVE_BUDGET, |deadline| {
-        deadline.remaining().min(RESOLVE_BUDGET)
-    })
+    idic_runtime::customers::budget(request, idic_runtime::customers::RESOLVE_BUDGET)
 }
 
 fn parse_customer(reference: Option<&pb::CustomerRef>) -> ApiResult<CustomerSelector> {
