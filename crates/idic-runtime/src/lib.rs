@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod anchored;
 pub mod auth;
 pub mod bus;
 pub mod cache;

@@ -35,7 +35,7 @@ use crate::store::DifferentiationStore;
 /// The most transactions in one RecordTransactions call.
 pub const MAX_BATCH: usize = 1000;
 /// The bus topic every new transaction is published on.
-pub const TRANSACTIONS_TOPIC: &str = "differentiation.transactions";
+pub const TRANSACTIONS_TOPIC: &str = idic_proto::topics::TRANSACTIONS.name();
 /// The source system differentiation creates customers under in identity.
 pub const SOURCE_SYSTEM: &str = "differentiation";
 /// Needs differentiation (bits) at and above which needs count as spread.

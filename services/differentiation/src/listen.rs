@@ -8,8 +8,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use idic_proto::v1 as pb;
 use idic_runtime::ServiceContext;
-use idic_runtime::customers::lookup_uncached;
-use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
+use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange, split_by_anchor};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::micros_from_timestamp;
@@ -21,7 +20,7 @@ use crate::rescore::rescore_customers;
 use crate::store::DifferentiationStore;
 
 /// The topic the interaction service publishes recorded interactions on.
-pub const INTERACTIONS_TOPIC: &str = "interaction.interactions";
+pub const INTERACTIONS_TOPIC: &str = idic_proto::topics::INTERACTIONS.name();
 /// The consumer group differentiation reads its topics as.
 pub const GROUP: &str = "differentiation";
 const RESOLVE_BUDGET: Duration = Duration::from_secs(5);
@@ -84,28 +83,19 @@ impl IdentityFollower {
     /// Moves each of the customer's transactions whose anchor now resolves to another
     /// customer there; returns those customers.
     async fn split(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
-        let mut targets = Vec::new();
-        for anchor in self.store.anchors(customer_id).await? {
-            let Some(selector) = CustomerSelector::from_anchor(&anchor) else {
-                tracing::warn!("a stored anchor is malformed; its rows stay");
-                continue;
-            };
-            // Uncached: the resolve cache may not have seen this split yet.
-            let Some(target) = lookup_uncached(&self.peers, &selector, RESOLVE_BUDGET)
-                .await
-                .map_err(|error| anyhow::anyhow!("resolving an anchor after a split: {error}"))?
-            else {
-                // An anchor identity no longer knows stays where it is.
-                continue;
-            };
-            if target != customer_id {
-                self.store
-                    .move_anchor(customer_id, &anchor, &target)
-                    .await?;
-                targets.push(target);
-            }
-        }
-        Ok(targets)
+        let anchors = self.store.anchors(customer_id).await?;
+        let store = &self.store;
+        split_by_anchor(
+            &self.peers,
+            customer_id,
+            anchors,
+            RESOLVE_BUDGET,
+            |anchor, target| async move {
+                store.move_anchor(customer_id, &anchor, &target).await?;
+                Ok(())
+            },
+        )
+        .await
     }
 }
 

@@ -17,7 +17,7 @@ use crate::domain::NewInteraction;
 use crate::store::{InteractionStore, WriteOutcome};
 
 /// The bus topic every new interaction is published on (InteractionEvent).
-pub const INTERACTIONS_TOPIC: &str = "interaction.interactions";
+pub const INTERACTIONS_TOPIC: &str = idic_proto::topics::INTERACTIONS.name();
 
 /// Interactions stored per transaction, at most.
 const GROUP_LIMIT: usize = 2000;
