@@ -299,3 +299,22 @@ mod tests {
         assert_eq!(retry.retry_delay, Some(Duration::from_millis(250)));
     }
 }
+
+/// Keeps a parsed value, or notes why it could not be parsed. Handlers collect every
+/// violation of a request this way and refuse it once with
+/// [`refuse_violations`], so that a caller hears of every bad field at once.
+pub fn collect<T>(
+    result: Result<T, FieldViolation>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<T> {
+    result.map_err(|violation| violations.push(violation)).ok()
+}
+
+/// INVALID_ARGUMENT naming every collected violation; Ok when there is none.
+pub fn refuse_violations(violations: Vec<FieldViolation>) -> ApiResult<()> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidArgument(violations))
+    }
+}

@@ -15,7 +15,7 @@ use prost::Message as _;
 
 use crate::convert::new_id;
 use crate::domain::{Interaction, NewInteraction, ThreadRequest, is_automated};
-use crate::handler::Interactions;
+use crate::service::Interactions;
 
 pub const TRANSACTIONS_TOPIC: &str = idic_proto::topics::TRANSACTIONS.name();
 pub const OFFERS_TOPIC: &str = idic_proto::topics::OFFERS.name();

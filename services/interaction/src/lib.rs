@@ -15,6 +15,7 @@ pub mod recorder;
 mod report;
 pub mod resolve;
 pub mod segment;
+pub mod service;
 pub mod store;
 
 use std::sync::Arc;
@@ -26,8 +27,9 @@ use idic_runtime::{ServiceContext, ServiceName};
 
 pub use consumers::{OFFERS_TOPIC, TRANSACTIONS_TOPIC};
 pub use follow::InteractionFollower;
-pub use handler::{InteractionHandler, Interactions};
+pub use handler::InteractionHandler;
 pub use recorder::{INTERACTIONS_TOPIC, Recorder};
+pub use service::Interactions;
 pub use store::{InteractionStore, SqlInteractionStore};
 
 /// Every RPC and the access it needs.
