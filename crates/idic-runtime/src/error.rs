@@ -216,6 +216,25 @@ pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Status 
 /// Handler results: `?` on any domain error, converted to `Status` once at the edge.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Keeps a parsed value, or notes why it could not be parsed. Handlers collect every
+/// violation of a request this way and refuse it once with
+/// [`refuse_violations`], so that a caller hears of every bad field at once.
+pub fn collect<T>(
+    result: Result<T, FieldViolation>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<T> {
+    result.map_err(|violation| violations.push(violation)).ok()
+}
+
+/// INVALID_ARGUMENT naming every collected violation; Ok when there is none.
+pub fn refuse_violations(violations: Vec<FieldViolation>) -> ApiResult<()> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidArgument(violations))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,24 +316,5 @@ mod tests {
         let details = status.get_error_details();
         let retry = details.retry_info().expect("RetryInfo detail");
         assert_eq!(retry.retry_delay, Some(Duration::from_millis(250)));
-    }
-}
-
-/// Keeps a parsed value, or notes why it could not be parsed. Handlers collect every
-/// violation of a request this way and refuse it once with
-/// [`refuse_violations`], so that a caller hears of every bad field at once.
-pub fn collect<T>(
-    result: Result<T, FieldViolation>,
-    violations: &mut Vec<FieldViolation>,
-) -> Option<T> {
-    result.map_err(|violation| violations.push(violation)).ok()
-}
-
-/// INVALID_ARGUMENT naming every collected violation; Ok when there is none.
-pub fn refuse_violations(violations: Vec<FieldViolation>) -> ApiResult<()> {
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidArgument(violations))
     }
 }

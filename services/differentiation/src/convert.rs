@@ -8,9 +8,11 @@ use idic_value::diagnostics::Diagnostics;
 use idic_value::holdout::HoldoutCheck;
 use idic_value::jackson::CustomerType;
 
-use crate::domain::{Amount, Preference, StoredModel, Transaction, TransactionKind};
+use crate::domain::{
+    Amount, NeedsProfile, Preference, StoredModel, Strategy, Transaction, TransactionKind,
+    ValueView, record_id,
+};
 use crate::refit::{ModelDiagnostics, tier_to_proto};
-use crate::service::{NeedsProfile, Strategy, ValueView, record_id};
 
 pub fn money(amount: Amount) -> pb::Money {
     pb::Money {

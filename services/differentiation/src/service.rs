@@ -14,13 +14,13 @@ use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 use idic_value::TimeUnit;
 use idic_value::holdout::HoldoutCheck;
-use idic_value::jackson::{self, Commitment, CustomerType};
-use idic_value::needs::{self, Affinity};
+use idic_value::jackson::{self, Commitment};
+use idic_value::needs;
 use idic_value::skew::{self, Tier};
 
 use crate::domain::{
-    CustomerFilter, CustomerScores, CustomerValue, MICROS_PER_DAY, Preference, Segment,
-    StoredModel, Transaction, day_of,
+    CustomerFilter, CustomerScores, MICROS_PER_DAY, NeedsProfile, Preference, StoredModel,
+    Strategy, Transaction, ValueView, day_of, record_id,
 };
 use crate::refit::{self, ModelDiagnostics, RefitError, ValueSettings};
 use crate::store::DifferentiationStore;
@@ -51,23 +51,6 @@ pub struct Recorded {
     pub created: bool,
     /// True for the first transaction of a customer identity created for this call.
     pub customer_created: bool,
-}
-
-/// A customer's value with what the last refit says of it.
-pub struct ValueView {
-    pub value: CustomerValue,
-    pub scores: Option<CustomerScores>,
-    pub model: Option<StoredModel>,
-}
-
-/// A customer's needs profile.
-pub struct NeedsProfile {
-    pub customer_id: String,
-    pub affinities: Vec<Affinity>,
-    pub preferences: Vec<Preference>,
-    pub segment: Option<Segment>,
-    pub customer_type: CustomerType,
-    pub explanation: String,
 }
 
 /// Everything differentiation holds of one customer.
@@ -107,19 +90,6 @@ pub struct RefitOutcome {
     pub holdout: Option<Holdout>,
 }
 
-/// Peppers & Rogers' focus for the base.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Strategy {
-    pub gini: f64,
-    pub top_20_share: f64,
-    pub needs_differentiation: f64,
-    pub needs_segments: u32,
-    pub high_value_skew: bool,
-    pub high_needs_spread: bool,
-    pub focus: String,
-    pub explanation: String,
-}
-
 /// The customers differentiation creates: under its source system, on the channel of
 /// the transaction; a transaction shipped to a postal address may create one.
 fn new_customer(channel: i32) -> NewCustomer<'static> {
@@ -129,29 +99,6 @@ fn new_customer(channel: i32) -> NewCustomer<'static> {
         from_postal_address: true,
         record_id,
     }
-}
-
-/// The record id of a customer differentiation creates in identity: `kind:value`
-/// (`loyalty:12345`, `email:ann@example.com`, `system:value` for an external id), as it
-/// always was, so that the records already in identity keep their keys and operators
-/// unmerge them by the key the README gives; exports show references so too.
-pub fn record_id(selector: &CustomerSelector) -> String {
-    let anchor = selector.anchor();
-    let Some((kind, rest)) = anchor.split_once(':') else {
-        return anchor;
-    };
-    let kind = match kind {
-        "id" | "EXTERNAL_ID" => return rest.to_owned(),
-        "EMAIL" => "email",
-        "PHONE" => "phone",
-        "LOYALTY_ID" => "loyalty",
-        "ACCOUNT_CODE" => "account",
-        "DEVICE_ID" => "device",
-        "NATIONAL_ID" => "national",
-        "POSTAL_ADDRESS" => "address",
-        other => return format!("{}:{rest}", other.to_lowercase()),
-    };
-    format!("{kind}:{rest}")
 }
 
 impl Differentiation {
@@ -505,34 +452,5 @@ fn commitment_of(purchases: &[(i64, u32)], preferences: &[Preference], now: i64)
         running_commitment_months,
         high_switching_cost,
         purchase_days,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use idic_runtime::refs::CustomerSelector;
-
-    fn identifier(kind: &str, system: &str, value: &str) -> CustomerSelector {
-        CustomerSelector::from_anchor(&if system.is_empty() {
-            format!("{kind}:{value}")
-        } else {
-            format!("{kind}:{system}:{value}")
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn created_records_keep_their_historical_ids() {
-        assert_eq!(record_id(&identifier("LOYALTY_ID", "", "M2")), "loyalty:M2");
-        assert_eq!(
-            record_id(&identifier("EMAIL", "", "ann@example.com")),
-            "email:ann@example.com"
-        );
-        assert_eq!(
-            record_id(&identifier("EXTERNAL_ID", "segment", "user:42")),
-            "segment:user:42"
-        );
-        assert_eq!(record_id(&CustomerSelector::Id("cus_1".into())), "cus_1");
     }
 }

@@ -13,12 +13,11 @@ use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
-use crate::convert::event_of;
+use crate::convert::{INTERACTIONS_TOPIC, event_of};
 use crate::domain::{
     ChannelReport, ChannelRow, Consent, Cost, Interaction, NewInteraction, Preference, Thread,
     ThreadRequest, TimelineCursor, TimelineFilter, contacts_only_sql, decode_needs, encode_needs,
 };
-use crate::recorder::INTERACTIONS_TOPIC;
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
