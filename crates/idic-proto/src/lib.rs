@@ -1,11 +1,13 @@
 //! The suite's gRPC contracts (`proto/idic/v1`), generated at build time.
 //!
 //! `idic::v1` holds the messages, clients (`*_client`) and servers (`*_server`);
-//! [`FILE_DESCRIPTOR_SET`] feeds server reflection.
+//! [`FILE_DESCRIPTOR_SET`] feeds server reflection; [`topics`] names the event bus's
+//! topics and the events they carry.
 
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod topics;
 
 pub mod idic {
     pub mod v1 {

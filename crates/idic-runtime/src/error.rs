@@ -268,6 +268,25 @@ pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Status 
 /// Handler results: `?` on any domain error, converted to `Status` once at the edge.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Keeps a parsed value, or notes why it could not be parsed. Handlers collect every
+/// violation of a request this way and refuse it once with
+/// [`refuse_violations`], so that a caller hears of every bad field at once.
+pub fn collect<T>(
+    result: Result<T, FieldViolation>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<T> {
+    result.map_err(|violation| violations.push(violation)).ok()
+}
+
+/// INVALID_ARGUMENT naming every collected violation; Ok when there is none.
+pub fn refuse_violations(violations: Vec<FieldViolation>) -> ApiResult<()> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidArgument(violations))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

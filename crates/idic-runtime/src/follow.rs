@@ -1,7 +1,8 @@
 //! Following identity's merges, splits and erasures from the event bus, so that the
 //! services that key data by customer keep it with the right customer.
 //!
-//! Identity publishes each committed change on [`CHANGES_TOPIC`] as JSON. A service
+//! Identity publishes each committed change on [`CHANGES_TOPIC`] as JSON
+//! ([`IdentityChangeEvent`], defined with the contracts). A service
 //! implements [`FollowIdentity`] and runs it with [`spawn_identity_follower`] as a
 //! consumer group: each change reaches one replica of the service, and comes again
 //! until that replica has applied it, so `apply` must be idempotent.
@@ -20,12 +21,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use serde::{Deserialize, Serialize};
 
+use idic_proto::topics;
+
+use crate::customers::lookup_uncached;
+use crate::peers::Peers;
+use crate::refs::CustomerSelector;
 use crate::shared::ServiceContext;
 
+pub use idic_proto::topics::{ChangeKind, IdentityChange, IdentityChangeEvent};
+
+/// The event on [`CHANGES_TOPIC`], under the name identity's outbox knew it by.
+pub type ChangePayload = IdentityChangeEvent;
+
 /// The bus topic identity publishes its committed changes on.
-pub const CHANGES_TOPIC: &str = "identity.changes";
+pub const CHANGES_TOPIC: &str = topics::IDENTITY_CHANGES.name();
 
 /// How long a follower waits before joining the group again after the bus failed.
 const RETRY_AFTER_BUS_ERROR: Duration = Duration::from_secs(1);
@@ -38,75 +48,6 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(10);
 
 /// At most this many waiting changes are taken together.
 const BATCH_LIMIT: usize = 256;
-
-/// One change of who is who.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdentityChange {
-    /// `absorbed` became aliases of `survivor`: their data now belongs to `survivor`.
-    Merged {
-        survivor: String,
-        absorbed: Vec<String>,
-    },
-    /// Records left `customer_id` for the customers `new_customer_ids`: data anchored to
-    /// those records' identifiers may now belong to one of them.
-    Split {
-        customer_id: String,
-        new_customer_ids: Vec<String>,
-    },
-    /// `customer_id` was erased: its personal data must go.
-    Erased { customer_id: String },
-}
-
-impl IdentityChange {
-    /// Every customer id the change touches.
-    pub fn customer_ids(&self) -> Vec<&str> {
-        match self {
-            IdentityChange::Merged { survivor, absorbed } => std::iter::once(survivor.as_str())
-                .chain(absorbed.iter().map(String::as_str))
-                .collect(),
-            IdentityChange::Split {
-                customer_id,
-                new_customer_ids,
-            } => std::iter::once(customer_id.as_str())
-                .chain(new_customer_ids.iter().map(String::as_str))
-                .collect(),
-            IdentityChange::Erased { customer_id } => vec![customer_id.as_str()],
-        }
-    }
-
-    /// Parses an event payload of [`CHANGES_TOPIC`].
-    pub fn from_payload(payload: &[u8]) -> anyhow::Result<IdentityChange> {
-        let event: ChangePayload = serde_json::from_slice(payload)?;
-        match event.kind.as_str() {
-            "merged" => Ok(IdentityChange::Merged {
-                survivor: event.customer_id,
-                absorbed: event.absorbed_customer_ids,
-            }),
-            "split" => Ok(IdentityChange::Split {
-                customer_id: event.customer_id,
-                new_customer_ids: event.new_customer_ids,
-            }),
-            "erased" => Ok(IdentityChange::Erased {
-                customer_id: event.customer_id,
-            }),
-            other => anyhow::bail!("unknown identity change kind '{other}'"),
-        }
-    }
-}
-
-/// The JSON of one change on [`CHANGES_TOPIC`]: identity writes it, followers read it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ChangePayload {
-    pub event_id: u64,
-    /// "merged", "split" or "erased".
-    pub kind: String,
-    pub customer_id: String,
-    #[serde(default)]
-    pub absorbed_customer_ids: Vec<String>,
-    #[serde(default)]
-    pub new_customer_ids: Vec<String>,
-    pub occurred_at_micros: i64,
-}
 
 /// Which customers a service holds data for, as [`FollowIdentity::holding`] answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,33 +240,38 @@ async fn apply_until_done(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_each_kind_identity_publishes() {
-        let merged = br#"{"event_id":3,"kind":"merged","customer_id":"cus_a","absorbed_customer_ids":["cus_b"],"new_customer_ids":[],"occurred_at_micros":1}"#;
-        assert_eq!(
-            IdentityChange::from_payload(merged).unwrap(),
-            IdentityChange::Merged {
-                survivor: "cus_a".into(),
-                absorbed: vec!["cus_b".into()]
-            }
-        );
-        let split = br#"{"event_id":4,"kind":"split","customer_id":"cus_a","absorbed_customer_ids":[],"new_customer_ids":["cus_c"],"occurred_at_micros":2}"#;
-        assert_eq!(
-            IdentityChange::from_payload(split).unwrap().customer_ids(),
-            vec!["cus_a", "cus_c"]
-        );
-        let erased = br#"{"event_id":5,"kind":"erased","customer_id":"cus_a","absorbed_customer_ids":[],"new_customer_ids":[],"occurred_at_micros":3}"#;
-        assert_eq!(
-            IdentityChange::from_payload(erased).unwrap(),
-            IdentityChange::Erased {
-                customer_id: "cus_a".into()
-            }
-        );
-        assert!(IdentityChange::from_payload(br#"{"kind":"renamed","customer_id":"x"}"#).is_err());
-        assert!(IdentityChange::from_payload(b"not json").is_err());
+/// The split of a customer, for a service whose rows carry the anchor they were recorded
+/// under: each distinct anchor of `customer_id`'s rows is resolved again, uncached (the
+/// resolve cache may not have seen the split yet), and `move_anchor(anchor, target)`
+/// moves the rows of an anchor that now resolves to another customer. An anchor identity
+/// no longer knows, or a malformed one, stays where it is. Returns the customers that
+/// received rows. Idempotent: a second run finds nothing left to move.
+pub async fn split_by_anchor<Move, Moved>(
+    peers: &Peers,
+    customer_id: &str,
+    anchors: Vec<String>,
+    budget: Duration,
+    mut move_anchor: Move,
+) -> anyhow::Result<Vec<String>>
+where
+    Move: FnMut(String, String) -> Moved,
+    Moved: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut targets = Vec::new();
+    for anchor in anchors {
+        let Some(selector) = CustomerSelector::from_anchor(&anchor) else {
+            tracing::warn!("a stored anchor is malformed; its rows stay");
+            continue;
+        };
+        let resolved = lookup_uncached(peers, &selector, budget)
+            .await
+            .map_err(|error| anyhow::anyhow!("re-resolving an anchor after a split: {error}"))?;
+        if let Some(target) = resolved
+            && target != customer_id
+        {
+            move_anchor(anchor, target.clone()).await?;
+            targets.push(target);
+        }
     }
+    Ok(targets)
 }

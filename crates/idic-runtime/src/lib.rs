@@ -5,11 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod anchored;
 pub mod auth;
 pub mod bus;
 pub mod cache;
 pub mod config;
 mod config_keys;
+pub mod customers;
 pub mod delegation;
 pub mod error;
 pub mod follow;

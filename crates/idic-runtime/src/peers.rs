@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 
 use anyhow::Context as _;
+use idic_proto::topics::{self, IdentityChange};
 use idic_proto::v1::customization_service_client::CustomizationServiceClient;
 use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
@@ -361,7 +362,7 @@ impl ResolveCache {
     }
 
     /// Forgets every reference that resolved to one of the customers `change` touches.
-    pub fn invalidate(&self, change: &crate::follow::IdentityChange) {
+    pub fn invalidate(&self, change: &IdentityChange) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let touched: Vec<String> = change
             .customer_ids()
@@ -389,19 +390,17 @@ impl ResolveCache {
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             while !shutdown.is_cancelled() {
-                match bus.subscribe(crate::follow::CHANGES_TOPIC).await {
+                match bus.subscribe(topics::IDENTITY_CHANGES.name()).await {
                     Ok(mut events) => loop {
                         let next = tokio::select! {
                             () = shutdown.cancelled() => return,
                             next = events.next() => next,
                         };
                         match next {
-                            Some(Ok(event)) => {
-                                match crate::follow::IdentityChange::from_payload(&event.payload) {
-                                    Ok(change) => self.invalidate(&change),
-                                    Err(_) => self.invalidate_all(),
-                                }
-                            }
+                            Some(Ok(event)) => match IdentityChange::from_payload(&event.payload) {
+                                Ok(change) => self.invalidate(&change),
+                                Err(_) => self.invalidate_all(),
+                            },
                             // Lagged or broken: changes may have been missed.
                             Some(Err(error)) => {
                                 tracing::warn!(%error, "identity change feed interrupted; resolve cache cleared");

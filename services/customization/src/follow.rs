@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
+use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange, split_by_anchor};
 use idic_runtime::peers::Peers;
-use idic_runtime::refs::CustomerSelector;
 
 use crate::deps::Dependencies;
 use crate::store::CustomizationStore;
 
-/// How long re-resolving one anchor after a split may take.
+/// How long re-resolving one anchor after a split may take (uncached: the resolve
+/// cache may not have seen the split yet).
 const RESOLVE_BUDGET: Duration = Duration::from_secs(2);
 
 pub struct Follower {
@@ -38,23 +38,18 @@ impl FollowIdentity for Follower {
                 self.store.merge_subjects(survivor, absorbed).await?;
             }
             IdentityChange::Split { customer_id, .. } => {
-                for anchor in self.store.anchors(customer_id).await? {
-                    let Some(selector) = CustomerSelector::from_anchor(&anchor) else {
-                        continue;
-                    };
-                    match self.peers.resolve_customer(&selector, RESOLVE_BUDGET).await {
-                        Ok(now) if &now != customer_id => {
-                            self.store.move_anchor(customer_id, &anchor, &now).await?;
-                        }
-                        Ok(_) => {}
-                        // The identifier no longer resolves (erased record): leave the
-                        // rows where they are.
-                        Err(idic_runtime::ApiError::NotFound(_)) => {}
-                        Err(error) => {
-                            anyhow::bail!("re-resolving an anchor after a split: {error}")
-                        }
-                    }
-                }
+                let anchors = self.store.anchors(customer_id).await?;
+                let store = &self.store;
+                split_by_anchor(
+                    &self.peers,
+                    customer_id,
+                    anchors,
+                    RESOLVE_BUDGET,
+                    |anchor, target| async move {
+                        store.move_anchor(customer_id, &anchor, &target).await
+                    },
+                )
+                .await?;
             }
             IdentityChange::Erased { customer_id } => {
                 self.store.erase_subject(customer_id).await?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use idic_proto::v1 as pb;
 use idic_proto::v1::customization_service_server::CustomizationService;
+use idic_runtime::error::{collect, refuse_violations};
 use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
 use idic_runtime::refs::CustomerSelector;
@@ -106,9 +107,7 @@ impl CustomizationService for CustomizationHandler {
                 None
             }
         };
-        let page = Page::parse(message.page.as_ref(), "page")
-            .map_err(|violation| violations.push(violation))
-            .ok();
+        let page = collect(Page::parse(message.page.as_ref(), "page"), &mut violations);
         let (Some(page), true) = (page, violations.is_empty()) else {
             return Err(ApiError::InvalidArgument(violations).into());
         };
@@ -168,9 +167,10 @@ impl CustomizationService for CustomizationHandler {
         let deadline = self.deadline(&request);
         let message = request.into_inner();
         let mut violations = Vec::new();
-        let selector = CustomerSelector::parse(message.customer.as_ref(), "customer")
-            .map_err(|violation| violations.push(violation))
-            .ok();
+        let selector = collect(
+            CustomerSelector::parse(message.customer.as_ref(), "customer"),
+            &mut violations,
+        );
         check_order(message.order.as_ref(), "order", &mut violations);
         check_channel(message.channel, "channel", &mut violations);
         if message.occasion.len() > 200 {
@@ -209,9 +209,10 @@ impl CustomizationService for CustomizationHandler {
         let deadline = self.deadline(&request);
         let message = request.get_ref();
         let mut violations = Vec::new();
-        let selector = CustomerSelector::parse(message.customer.as_ref(), "customer")
-            .map_err(|violation| violations.push(violation))
-            .ok();
+        let selector = collect(
+            CustomerSelector::parse(message.customer.as_ref(), "customer"),
+            &mut violations,
+        );
         if message
             .order
             .as_ref()
@@ -240,9 +241,7 @@ impl CustomizationService for CustomizationHandler {
         let message = request.get_ref();
         let mut violations = Vec::new();
         check_channel(message.channel, "channel", &mut violations);
-        if !violations.is_empty() {
-            return Err(ApiError::InvalidArgument(violations).into());
-        }
+        refuse_violations(violations)?;
         Ok(Response::new(self.service.record_outcome(message).await?))
     }
 

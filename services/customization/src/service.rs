@@ -28,7 +28,7 @@ use crate::deps::{Dependencies, Gathered};
 use crate::store::{CustomizationStore, InsertOffering, OfferingRow, OutcomeRow, StoredRules};
 
 /// The bus topic offers and their outcomes are published on.
-pub const OFFERS_TOPIC: &str = "customization.offers";
+pub const OFFERS_TOPIC: &str = idic_proto::topics::OFFERS.name();
 
 /// Control-group memberships remembered in memory before the map is cleared.
 const CONTROL_CACHE_ENTRIES: usize = 100_000;

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use idic_offer::bandit::ArmStats;
 use idic_offer::{Component, Money, Slot};
-use idic_runtime::storage::{Database, Migrations, customers_with_rows};
+use idic_runtime::anchored::CustomerTables;
+use idic_runtime::storage::{Database, Migrations};
 use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -265,6 +266,16 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// Every table that keys rows by subject (a customer id, or an anchor for a
 /// reference that matched no customer).
 const SUBJECT_TABLES: [&str; 3] = ["offerings", "outcomes", "control_group"];
+
+/// Where customization keeps rows of a subject: offerings and outcomes carry the anchor
+/// they were made under and move with a merge; control-group membership is the
+/// subject's own (the survivor of a merge keeps its own).
+const FOLLOWED: CustomerTables = CustomerTables {
+    customer_column: "subject",
+    all: &SUBJECT_TABLES,
+    merged: &["offerings", "outcomes"],
+    anchored: &["offerings", "outcomes"],
+};
 
 #[async_trait]
 impl CustomizationStore for SqlCustomizationStore {
@@ -586,21 +597,13 @@ impl CustomizationStore for SqlCustomizationStore {
         &self,
         subjects: &[&str],
     ) -> anyhow::Result<std::collections::HashSet<String>> {
-        customers_with_rows(&self.database, &SUBJECT_TABLES, "subject", subjects).await
+        FOLLOWED.holding(&self.database, subjects).await
     }
 
     async fn merge_subjects(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
+        FOLLOWED.merge(&mut transaction, survivor, absorbed).await?;
         for old in absorbed {
-            for table in ["offerings", "outcomes"] {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET subject = $1 WHERE subject = $2"
-                ))
-                .bind(survivor)
-                .bind(old)
-                .execute(&mut *transaction)
-                .await?;
-            }
             // The survivor keeps its own control-group membership.
             sqlx::query("DELETE FROM control_group WHERE subject = $1")
                 .bind(old)
@@ -612,28 +615,15 @@ impl CustomizationStore for SqlCustomizationStore {
     }
 
     async fn anchors(&self, subject: &str) -> anyhow::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT anchor FROM offerings WHERE subject = $1
-             UNION SELECT anchor FROM outcomes WHERE subject = $1",
-        )
-        .bind(subject)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows.iter().map(|row| row.get(0)).collect())
+        let mut connection = self.database.pool.acquire().await?;
+        FOLLOWED.anchors(&mut connection, subject).await
     }
 
     async fn move_anchor(&self, from: &str, anchor: &str, to: &str) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
-        for table in ["offerings", "outcomes"] {
-            sqlx::query(&format!(
-                "UPDATE {table} SET subject = $1 WHERE subject = $2 AND anchor = $3"
-            ))
-            .bind(to)
-            .bind(from)
-            .bind(anchor)
-            .execute(&mut *transaction)
+        FOLLOWED
+            .move_anchor(&mut transaction, from, anchor, to)
             .await?;
-        }
         transaction.commit().await?;
         Ok(())
     }
@@ -659,12 +649,7 @@ impl CustomizationStore for SqlCustomizationStore {
 
     async fn erase_subject(&self, subject: &str) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
-        for table in SUBJECT_TABLES {
-            sqlx::query(&format!("DELETE FROM {table} WHERE subject = $1"))
-                .bind(subject)
-                .execute(&mut *transaction)
-                .await?;
-        }
+        FOLLOWED.erase(&mut transaction, subject).await?;
         transaction.commit().await?;
         self.database.purge_deleted(&SUBJECT_TABLES).await
     }

@@ -34,7 +34,8 @@ pub struct Transaction {
     pub order_id: String,
     pub kind: TransactionKind,
     pub customer_id: String,
-    /// What the caller named the customer by: "KIND:VALUE" or the customer id given.
+    /// What the caller named the customer by (`CustomerSelector::anchor`: `KIND:value`,
+    /// `id:cus_...`); empty for rows stored before anchors were kept.
     pub anchor: String,
     pub occurred_at_micros: i64,
     pub amount: Amount,
@@ -122,8 +123,8 @@ pub struct Preference {
     pub interaction_id: String,
     pub key: String,
     pub customer_id: String,
-    /// The reference it was recorded under, in this service's anchor format; empty
-    /// when unknown.
+    /// The reference it was recorded under (`CustomerSelector::anchor`); empty when
+    /// unknown.
     pub anchor: String,
     pub value: String,
     pub channel: i32,
@@ -153,4 +154,86 @@ pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// UTC day number of a time in microseconds since the epoch.
 pub fn day_of(micros: i64) -> i64 {
     micros.div_euclid(MICROS_PER_DAY)
+}
+
+/// A customer's value with what the last refit says of it.
+pub struct ValueView {
+    pub value: CustomerValue,
+    pub scores: Option<CustomerScores>,
+    pub model: Option<StoredModel>,
+}
+
+/// A customer's needs profile.
+pub struct NeedsProfile {
+    pub customer_id: String,
+    pub affinities: Vec<idic_value::needs::Affinity>,
+    pub preferences: Vec<Preference>,
+    pub segment: Option<Segment>,
+    pub customer_type: idic_value::jackson::CustomerType,
+    pub explanation: String,
+}
+
+/// Peppers & Rogers' focus for the base.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strategy {
+    pub gini: f64,
+    pub top_20_share: f64,
+    pub needs_differentiation: f64,
+    pub needs_segments: u32,
+    pub high_value_skew: bool,
+    pub high_needs_spread: bool,
+    pub focus: String,
+    pub explanation: String,
+}
+
+/// The record id of a customer differentiation creates in identity: `kind:value`
+/// (`loyalty:12345`, `email:ann@example.com`, `system:value` for an external id), as it
+/// always was, so that the records already in identity keep their keys and operators
+/// unmerge them by the key the README gives; exports show references so too.
+pub fn record_id(selector: &idic_runtime::refs::CustomerSelector) -> String {
+    let anchor = selector.anchor();
+    let Some((kind, rest)) = anchor.split_once(':') else {
+        return anchor;
+    };
+    let kind = match kind {
+        "id" | "EXTERNAL_ID" => return rest.to_owned(),
+        "EMAIL" => "email",
+        "PHONE" => "phone",
+        "LOYALTY_ID" => "loyalty",
+        "ACCOUNT_CODE" => "account",
+        "DEVICE_ID" => "device",
+        "NATIONAL_ID" => "national",
+        "POSTAL_ADDRESS" => "address",
+        other => return format!("{}:{rest}", other.to_lowercase()),
+    };
+    format!("{kind}:{rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idic_runtime::refs::CustomerSelector;
+
+    fn identifier(kind: &str, system: &str, value: &str) -> CustomerSelector {
+        CustomerSelector::from_anchor(&if system.is_empty() {
+            format!("{kind}:{value}")
+        } else {
+            format!("{kind}:{system}:{value}")
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn created_records_keep_their_historical_ids() {
+        assert_eq!(record_id(&identifier("LOYALTY_ID", "", "M2")), "loyalty:M2");
+        assert_eq!(
+            record_id(&identifier("EMAIL", "", "ann@example.com")),
+            "email:ann@example.com"
+        );
+        assert_eq!(
+            record_id(&identifier("EXTERNAL_ID", "segment", "user:42")),
+            "segment:user:42"
+        );
+        assert_eq!(record_id(&CustomerSelector::Id("cus_1".into())), "cus_1");
+    }
 }

@@ -1,74 +1,45 @@
-//! gRPC handlers of `idic.v1.DifferentiationService`: validation and conversion at the
-//! edge, then the store and the value models.
+//! gRPC handlers of `idic.v1.DifferentiationService`: each RPC parses and validates its
+//! request, calls one use case of the service ([`crate::service`]) and converts the
+//! answer ([`crate::convert`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use idic_proto::v1 as pb;
 use idic_proto::v1::differentiation_service_server::DifferentiationService;
 use idic_runtime::ApiError;
-use idic_runtime::bus::EventBus;
-use idic_runtime::error::FieldViolation;
+use idic_runtime::customers::{self, RESOLVE_BUDGET};
+use idic_runtime::error::{FieldViolation, refuse_violations};
 use idic_runtime::limits;
-use idic_runtime::middleware::Deadline;
 use idic_runtime::paging::{Page, finish_page};
-use idic_runtime::peers::{Peers, peer_error};
 use idic_runtime::refs::CustomerSelector;
-use idic_runtime::storage::{now_micros, timestamp_from_micros};
+use idic_runtime::storage::now_micros;
 use idic_runtime::warnings::FieldWarnings;
-use idic_value::diagnostics::Diagnostics;
-use idic_value::holdout::HoldoutCheck;
-use idic_value::jackson::{self, Commitment, CustomerType};
-use idic_value::skew::{self, Tier};
-use idic_value::{TimeUnit, needs};
+use idic_value::TimeUnit;
+use idic_value::skew::Tier;
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{
-    Amount, CustomerFilter, CustomerScores, CustomerValue, MICROS_PER_DAY, OrderLine, StoredModel,
-    Transaction, TransactionKind, day_of,
+use crate::convert::{
+    customer_reference, holdout_to_proto, model_to_proto, needs_to_proto, preference_to_proto,
+    strategy_to_proto, transaction_event, value_to_proto,
 };
-use crate::refit::{self, ModelDiagnostics, RefitError, ValueSettings, tier_to_proto};
-use crate::store::DifferentiationStore;
+use crate::domain::{Amount, CustomerFilter, OrderLine, Transaction, TransactionKind, day_of};
+use crate::refit::{self, tier_to_proto};
+use crate::service::{self, Differentiation, Skew};
 
-/// The most a call to identity may take of the caller's deadline.
-const RESOLVE_BUDGET: Duration = Duration::from_secs(2);
 /// The most transactions in one RecordTransactions call.
 pub const MAX_BATCH: usize = 1000;
 /// The bus topic every new transaction is published on.
-pub const TRANSACTIONS_TOPIC: &str = "differentiation.transactions";
-/// The source system differentiation creates customers under in identity.
-pub const SOURCE_SYSTEM: &str = "differentiation";
-/// Needs differentiation (bits) at and above which needs count as spread.
-pub const HIGH_NEEDS_SPREAD: f64 = 0.3;
-/// Share of value from the top 20% at and above which value counts as skewed.
-pub const HIGH_VALUE_SKEW: f64 = 0.6;
+pub const TRANSACTIONS_TOPIC: &str = idic_proto::topics::TRANSACTIONS.name();
 
 pub struct DifferentiationHandler {
-    store: Arc<dyn DifferentiationStore>,
-    peers: Peers,
-    bus: Arc<dyn EventBus>,
-    settings: ValueSettings,
-    /// One refit at a time per process (they replace the same tables).
-    refit_lock: Arc<tokio::sync::Mutex<()>>,
+    service: Arc<Differentiation>,
 }
 
 impl DifferentiationHandler {
-    pub fn new(
-        store: Arc<dyn DifferentiationStore>,
-        peers: Peers,
-        bus: Arc<dyn EventBus>,
-        settings: ValueSettings,
-        refit_lock: Arc<tokio::sync::Mutex<()>>,
-    ) -> Self {
-        DifferentiationHandler {
-            store,
-            peers,
-            bus,
-            settings,
-            refit_lock,
-        }
+    pub fn new(service: Arc<Differentiation>) -> Self {
+        DifferentiationHandler { service }
     }
 
     async fn resolve<T>(
@@ -77,64 +48,30 @@ impl DifferentiationHandler {
         reference: Option<&pb::CustomerRef>,
     ) -> Result<String, ApiError> {
         let selector = CustomerSelector::parse(reference, "customer")?;
-        self.peers
-            .resolve_customer(&selector, budget(request))
-            .await
+        self.service.resolve(&selector, budget(request)).await
     }
-}
 
-fn budget<T>(request: &Request<T>) -> Duration {
-    Deadline::of(request).map_or(RESOLVE_BUDGET, |deadline| {
-        deadline.remaining().min(RESOLVE_BUDGET)
-    })
-}
-
-/// The anchor of a reference: "KIND:VALUE" for identifiers, the id for customer ids.
-pub fn anchor_of(selector: &CustomerSelector) -> String {
-    match selector {
-        CustomerSelector::Id(id) => id.clone(),
-        CustomerSelector::Identifier {
-            kind,
-            system,
-            value,
-        } => {
-            format!("{}:{value}", kind_name(*kind, system))
+    async fn skew_now(&self) -> Result<pb::GetValueSkewResponse, ApiError> {
+        match self.service.skew().await? {
+            Skew::Stored(encoded) => {
+                pb::GetValueSkewResponse::decode(encoded.as_slice()).map_err(ApiError::internal)
+            }
+            Skew::Live {
+                values,
+                tiers,
+                computed_at_micros,
+            } => Ok(refit::skew_response(
+                &values,
+                &tiers,
+                computed_at_micros,
+                "historical_revenue",
+            )),
         }
     }
 }
 
-fn kind_name(kind: pb::IdentifierKind, system: &str) -> String {
-    match kind {
-        pb::IdentifierKind::Email => "email".to_owned(),
-        pb::IdentifierKind::Phone => "phone".to_owned(),
-        pb::IdentifierKind::LoyaltyId => "loyalty".to_owned(),
-        pb::IdentifierKind::AccountCode => "account".to_owned(),
-        pb::IdentifierKind::DeviceId => "device".to_owned(),
-        pb::IdentifierKind::NationalId => "national".to_owned(),
-        pb::IdentifierKind::PostalAddress => "address".to_owned(),
-        pb::IdentifierKind::ExternalId | pb::IdentifierKind::Unspecified => system.to_owned(),
-    }
-}
-
-/// The reference an anchor stands for (the inverse of [`anchor_of`]).
-pub fn selector_of_anchor(anchor: &str) -> CustomerSelector {
-    let Some((kind, value)) = anchor.split_once(':') else {
-        return CustomerSelector::Id(anchor.to_owned());
-    };
-    let (kind, system) = match kind {
-        "email" => (pb::IdentifierKind::Email, String::new()),
-        "phone" => (pb::IdentifierKind::Phone, String::new()),
-        "loyalty" => (pb::IdentifierKind::LoyaltyId, String::new()),
-        "account" => (pb::IdentifierKind::AccountCode, String::new()),
-        "device" => (pb::IdentifierKind::DeviceId, String::new()),
-        "national" => (pb::IdentifierKind::NationalId, String::new()),
-        system => (pb::IdentifierKind::ExternalId, system.to_owned()),
-    };
-    CustomerSelector::Identifier {
-        kind,
-        system,
-        value: value.to_owned(),
-    }
+fn budget<T>(request: &Request<T>) -> Duration {
+    customers::budget(request, RESOLVE_BUDGET)
 }
 
 /// A validated transaction before its customer is resolved.
@@ -342,7 +279,7 @@ fn parse_input(
             order_id: order_id.to_owned(),
             kind,
             customer_id: String::new(),
-            anchor: anchor_of(&selector),
+            anchor: selector.anchor(),
             occurred_at_micros: occurred_at,
             amount: Amount {
                 currency: amount.currency,
@@ -355,294 +292,6 @@ fn parse_input(
         },
         selector,
         warnings,
-    })
-}
-
-impl DifferentiationHandler {
-    /// The customer of `selector`; an unknown identifier creates one through identity.
-    async fn resolve_or_create(
-        &self,
-        selector: &CustomerSelector,
-        channel: i32,
-        budget: Duration,
-    ) -> Result<(String, bool), ApiError> {
-        match self.peers.resolve_customer(selector, budget).await {
-            Ok(customer_id) => Ok((customer_id, false)),
-            Err(ApiError::NotFound(_))
-                if matches!(selector, CustomerSelector::Identifier { .. }) =>
-            {
-                let proto = selector.to_proto();
-                let Some(pb::customer_ref::Ref::Identifier(identifier)) = proto.r#ref else {
-                    return Err(ApiError::internal(anyhow::anyhow!(
-                        "an identifier selector became no identifier"
-                    )));
-                };
-                let mut request = tonic::Request::new(pb::UpsertRecordRequest {
-                    record: Some(pb::SourceRecord {
-                        source_system: SOURCE_SYSTEM.to_owned(),
-                        source_record_id: anchor_of(selector),
-                        channel,
-                        identifiers: vec![identifier],
-                        ..pb::SourceRecord::default()
-                    }),
-                    strict: false,
-                });
-                request.set_timeout(budget);
-                let response = self
-                    .peers
-                    .identity()
-                    .upsert_record(request)
-                    .await
-                    .map_err(|status| peer_error("identity", status))?;
-                Ok((response.into_inner().customer_id, true))
-            }
-            Err(error) => Err(error),
-        }
-    }
-
-    async fn record(
-        &self,
-        budget: Duration,
-        inputs: Vec<Input>,
-    ) -> Result<pb::RecordTransactionsResponse, ApiError> {
-        // Resolve every reference first, so that nothing is stored when one fails.
-        let mut resolved: HashMap<CustomerSelector, (String, bool)> = HashMap::new();
-        for input in &inputs {
-            if !resolved.contains_key(&input.selector) {
-                let outcome = self
-                    .resolve_or_create(&input.selector, input.transaction.channel, budget)
-                    .await?;
-                resolved.insert(input.selector.clone(), outcome);
-            }
-        }
-        let mut response = pb::RecordTransactionsResponse::default();
-        // The first transaction of a created customer says so, not every one.
-        let mut announced_creation: std::collections::HashSet<String> = Default::default();
-        for mut input in inputs {
-            let (customer_id, created_customer) =
-                resolved.get(&input.selector).cloned().unwrap_or_default();
-            input.transaction.customer_id = customer_id.clone();
-            let created = self
-                .store
-                .insert_transaction(&input.transaction)
-                .await
-                .map_err(ApiError::internal)?;
-            // A retried batch publishes again: consumers are idempotent by order id, and
-            // this way a publish that failed after the insert is made good by the retry.
-            let event = transaction_event(&input.transaction);
-            self.bus
-                .publish(TRANSACTIONS_TOPIC, &event.encode_to_vec())
-                .await
-                .map_err(|error| ApiError::Unavailable {
-                    message: error.to_string(),
-                    retry_after: Duration::from_millis(200),
-                })?;
-            if created {
-                response.created += 1;
-            } else {
-                response.duplicates += 1;
-            }
-            let customer_created =
-                created_customer && announced_creation.insert(input.transaction.anchor.clone());
-            response.results.push(pb::TransactionResult {
-                order_id: input.transaction.order_id,
-                customer_id,
-                created,
-                customer_created,
-                warnings: input.warnings.into_proto(),
-            });
-        }
-        Ok(response)
-    }
-}
-
-fn money(amount: Amount) -> pb::Money {
-    pb::Money {
-        currency: amount.currency,
-        minor_units: amount.minor_units,
-    }
-}
-
-fn transaction_event(transaction: &Transaction) -> pb::TransactionEvent {
-    let kind = match transaction.kind {
-        TransactionKind::Purchase => pb::TransactionKind::Purchase,
-        TransactionKind::Return => pb::TransactionKind::Return,
-        TransactionKind::Refund => pb::TransactionKind::Refund,
-    };
-    pb::TransactionEvent {
-        customer_id: transaction.customer_id.clone(),
-        order_id: transaction.order_id.clone(),
-        kind: kind as i32,
-        occurred_at: Some(timestamp_from_micros(transaction.occurred_at_micros)),
-        amount: Some(money(transaction.amount.clone())),
-        margin_minor_units: transaction.margin_minor,
-        lines: transaction
-            .lines
-            .iter()
-            .map(|line| pb::OrderLine {
-                product: line.product.clone(),
-                category: line.category.clone(),
-                quantity: line.quantity,
-                amount: Some(pb::Money {
-                    currency: transaction.amount.currency.clone(),
-                    minor_units: line.amount_minor,
-                }),
-            })
-            .collect(),
-        channel: transaction.channel,
-    }
-}
-
-fn value_to_proto(
-    value: CustomerValue,
-    scores: Option<&CustomerScores>,
-    model: Option<&StoredModel>,
-    horizon: u32,
-) -> pb::CustomerValue {
-    let mut proto = pb::CustomerValue {
-        customer_id: value.customer_id,
-        revenue: value.revenue.into_iter().map(money).collect(),
-        margin: value.margin.into_iter().map(money).collect(),
-        order_count: value.order_count,
-        first_purchase_at: value.first_purchase_micros.map(timestamp_from_micros),
-        last_purchase_at: value.last_purchase_micros.map(timestamp_from_micros),
-        horizon_periods: horizon,
-        ..pb::CustomerValue::default()
-    };
-    if let Some(model) = model {
-        proto.model_available = true;
-        proto.model_currency = model.currency.clone();
-        proto.time_unit = model.time_unit.as_str().to_owned();
-    }
-    if let Some(scores) = scores {
-        proto.rfm = Some(pb::RfmScores {
-            recency: scores.rfm[0].into(),
-            frequency: scores.rfm[1].into(),
-            monetary: scores.rfm[2].into(),
-        });
-        proto.expected_purchases = scores.expected_purchases;
-        proto.probability_alive = scores.probability_alive;
-        proto.expected_average_spend = scores.expected_spend;
-        proto.predicted_clv = scores.clv;
-        proto.rank_percentile = scores.rank_percentile;
-        proto.tier = tier_to_proto(scores.tier) as i32;
-    } else if model.is_some() {
-        // Scored customers only; one without purchases by the last refit is worth
-        // nothing predicted and ranks in the last tier.
-        proto.tier = pb::Tier::D as i32;
-    }
-    proto
-}
-
-fn model_to_proto(model: &StoredModel, diagnostics: &ModelDiagnostics) -> pb::FittedModel {
-    let spend_basis = if model.gamma_gamma.is_identified() {
-        "gamma_gamma"
-    } else {
-        "customer_mean"
-    };
-    pb::FittedModel {
-        model_id: model.model_id.clone(),
-        bg_nbd: Some(pb::BgNbdParameters {
-            r: model.bg_nbd.r,
-            alpha: model.bg_nbd.alpha,
-            a: model.bg_nbd.a,
-            b: model.bg_nbd.b,
-            log_likelihood: model.bg_log_likelihood,
-            diagnostics: Some(diagnostics_to_proto(&diagnostics.bg_nbd)),
-        }),
-        gamma_gamma: Some(pb::GammaGammaParameters {
-            p: model.gamma_gamma.p,
-            q: model.gamma_gamma.q,
-            gamma: model.gamma_gamma.gamma,
-            log_likelihood: model.gg_log_likelihood,
-            customers: model.gg_customers,
-            diagnostics: Some(diagnostics_to_proto(&diagnostics.gamma_gamma)),
-            spend_basis: spend_basis.to_owned(),
-        }),
-        observation_end: Some(timestamp_from_micros(model.observation_end_micros)),
-        time_unit: model.time_unit.as_str().to_owned(),
-        currency: model.currency.clone(),
-        customers: model.customers,
-        fitted_at: Some(timestamp_from_micros(model.fitted_at_micros)),
-        fit_millis: model.fit_millis,
-    }
-}
-
-fn diagnostics_to_proto(diagnostics: &Diagnostics) -> pb::FitDiagnostics {
-    pb::FitDiagnostics {
-        converged: diagnostics.converged,
-        identified: diagnostics.identified,
-        warnings: diagnostics.warnings.clone(),
-    }
-}
-
-fn holdout_to_proto(
-    check: &HoldoutCheck,
-    holdout_end_micros: i64,
-    periods: f64,
-) -> pb::HoldoutCheck {
-    pb::HoldoutCheck {
-        holdout_end: Some(timestamp_from_micros(holdout_end_micros)),
-        periods,
-        rows: check
-            .rows
-            .iter()
-            .map(|row| pb::HoldoutRow {
-                calibration_purchases: row.calibration_purchases,
-                or_more: row.or_more,
-                customers: row.customers,
-                predicted_purchases: row.predicted,
-                actual_purchases: row.actual,
-            })
-            .collect(),
-        customers: check.customers,
-        predicted_total: check.predicted_total,
-        actual_total: check.actual_total,
-    }
-}
-
-/// What a refit gives back: the model, how the fits went, and the holdout check when
-/// one was asked for.
-pub struct RefitOutcome {
-    pub model: StoredModel,
-    pub diagnostics: ModelDiagnostics,
-    pub holdout: Option<pb::HoldoutCheck>,
-}
-
-/// Runs a whole refit: fit, save, rescore, and compare with the holdout up to
-/// `holdout_end_micros` when given. Shared by the RPC and the schedule.
-pub async fn run_refit(
-    store: &dyn DifferentiationStore,
-    settings: &ValueSettings,
-    lock: &tokio::sync::Mutex<()>,
-    observation_end_micros: i64,
-    unit: TimeUnit,
-    holdout_end_micros: Option<i64>,
-) -> Result<RefitOutcome, ApiError> {
-    let _guard = lock.lock().await;
-    let fitted = refit::fit_models(store, settings, observation_end_micros, unit)
-        .await
-        .map_err(|error| match error {
-            RefitError::NotEnoughData(message) => ApiError::FailedPrecondition(message),
-            RefitError::Storage(error) => ApiError::internal(error),
-        })?;
-    refit::rescore(store, settings, &fitted.model, &fitted.data)
-        .await
-        .map_err(ApiError::internal)?;
-    let holdout = match holdout_end_micros {
-        None => None,
-        Some(end) => {
-            let check = refit::holdout_check(store, &fitted.model, &fitted.data, end)
-                .await
-                .map_err(ApiError::internal)?;
-            let periods = refit::holdout_periods(&fitted.model, end);
-            Some(holdout_to_proto(&check, end, periods))
-        }
-    };
-    Ok(RefitOutcome {
-        model: fitted.model,
-        diagnostics: fitted.diagnostics,
-        holdout,
     })
 }
 
@@ -668,47 +317,6 @@ fn parse_cursor(cursor: &str) -> Result<(f64, String), ApiError> {
         .split_once('|')
         .and_then(|(value, id)| Some((f64::from_bits(value.parse::<u64>().ok()?), id.to_owned())))
         .ok_or_else(|| ApiError::invalid("page.page_token", "is not a token this server issued"))
-}
-
-impl DifferentiationHandler {
-    async fn skew_now(&self) -> Result<pb::GetValueSkewResponse, ApiError> {
-        if let Some(snapshot) = self
-            .store
-            .latest_snapshot()
-            .await
-            .map_err(ApiError::internal)?
-        {
-            return pb::GetValueSkewResponse::decode(snapshot.skew.as_slice())
-                .map_err(ApiError::internal);
-        }
-        // No refit yet: historical net revenue in the most common currency, live.
-        let currency = match &self.settings.model_currency {
-            Some(currency) => Some(currency.clone()),
-            None => self
-                .store
-                .most_common_currency()
-                .await
-                .map_err(ApiError::internal)?,
-        };
-        let values = match currency {
-            Some(currency) => self
-                .store
-                .net_revenue_by_customer(&currency)
-                .await
-                .map_err(ApiError::internal)?,
-            None => Vec::new(),
-        };
-        let tiers: Vec<Tier> = skew::place(&values, &self.settings.cutoffs)
-            .iter()
-            .map(|p| p.tier)
-            .collect();
-        Ok(refit::skew_response(
-            &values,
-            &tiers,
-            now_micros(),
-            "historical_revenue",
-        ))
-    }
 }
 
 #[tonic::async_trait]
@@ -738,10 +346,29 @@ impl DifferentiationService for DifferentiationHandler {
                 Err(mut found) => violations.append(&mut found),
             }
         }
-        if !violations.is_empty() {
-            return Err(ApiError::from(violations).into());
+        refuse_violations(violations)?;
+        let mut all_warnings = Vec::with_capacity(inputs.len());
+        let mut transactions = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            all_warnings.push(input.warnings);
+            transactions.push((input.selector, input.transaction));
         }
-        let response = self.record(budget(&request), inputs).await?;
+        let recorded = self.service.record(budget(&request), transactions).await?;
+        let mut response = pb::RecordTransactionsResponse::default();
+        for ((transaction, outcome), warnings) in recorded.into_iter().zip(all_warnings) {
+            if outcome.created {
+                response.created += 1;
+            } else {
+                response.duplicates += 1;
+            }
+            response.results.push(pb::TransactionResult {
+                order_id: transaction.order_id,
+                customer_id: outcome.customer_id,
+                created: outcome.created,
+                customer_created: outcome.customer_created,
+                warnings: warnings.into_proto(),
+            });
+        }
         Ok(Response::new(response))
     }
 
@@ -752,18 +379,11 @@ impl DifferentiationService for DifferentiationHandler {
         let customer_id = self
             .resolve(&request, request.get_ref().customer.as_ref())
             .await?;
-        let (value, scores, model) = tokio::try_join!(
-            self.store.customer_value(&customer_id),
-            self.store.customer_scores(&customer_id),
-            self.store.latest_model(),
-        )
-        .map_err(ApiError::internal)?;
+        let view = self.service.customer_value(&customer_id).await?;
         Ok(Response::new(pb::GetCustomerValueResponse {
             value: Some(value_to_proto(
-                value,
-                scores.as_ref(),
-                model.as_ref(),
-                self.settings.horizon_periods,
+                view,
+                self.service.settings().horizon_periods,
             )),
         }))
     }
@@ -774,7 +394,7 @@ impl DifferentiationService for DifferentiationHandler {
     ) -> Result<Response<pb::RefitModelsResponse>, Status> {
         let message = request.get_ref();
         let unit = if message.time_unit.is_empty() {
-            self.settings.time_unit
+            self.service.settings().time_unit
         } else {
             TimeUnit::parse(&message.time_unit)
                 .ok_or_else(|| ApiError::invalid("time_unit", "must be \"day\" or \"week\""))?
@@ -799,18 +419,12 @@ impl DifferentiationService for DifferentiationHandler {
                 Some(holdout_end)
             }
         };
-        let outcome = run_refit(
-            self.store.as_ref(),
-            &self.settings,
-            &self.refit_lock,
-            end,
-            unit,
-            holdout_end,
-        )
-        .await?;
+        let outcome = self.service.refit(end, unit, holdout_end).await?;
         Ok(Response::new(pb::RefitModelsResponse {
             model: Some(model_to_proto(&outcome.model, &outcome.diagnostics)),
-            holdout: outcome.holdout,
+            holdout: outcome.holdout.map(|holdout| {
+                holdout_to_proto(&holdout.check, holdout.end_micros, holdout.periods)
+            }),
         }))
     }
 
@@ -834,10 +448,9 @@ impl DifferentiationService for DifferentiationHandler {
         let page = Page::parse(message.page.as_ref(), "page").map_err(ApiError::from)?;
         let after = page.after.as_deref().map(parse_cursor).transpose()?;
         let rows = self
-            .store
-            .list_scores(&filter, after, page.fetch_limit())
-            .await
-            .map_err(ApiError::internal)?;
+            .service
+            .list_customers(&filter, after, page.fetch_limit())
+            .await?;
         let (rows, page_response) = finish_page(&page, rows, |score| {
             format!("{}|{}", score.clv.to_bits(), score.customer_id)
         });
@@ -871,58 +484,9 @@ impl DifferentiationService for DifferentiationHandler {
         let customer_id = self
             .resolve(&request, request.get_ref().customer.as_ref())
             .await?;
-        let store = self.store.as_ref();
-        let (spend, preferences, purchases, scores, base_shares) = tokio::try_join!(
-            store.customer_category_spend(&customer_id),
-            store.preferences(&customer_id),
-            store.customer_purchases(&customer_id),
-            store.customer_scores(&customer_id),
-            store.category_shares(),
-        )
-        .map_err(ApiError::internal)?;
-        let segment = match scores.as_ref().filter(|s| !s.segment_id.is_empty()) {
-            Some(scores) => store
-                .segment(&scores.segment_id)
-                .await
-                .map_err(ApiError::internal)?,
-            None => None,
-        };
-        // Lift compares with the base's mix of the last refit (0 before any refit).
-        let spend: Vec<(String, f64)> = spend
-            .into_iter()
-            .map(|(category, amount)| (category, amount as f64))
-            .collect();
-        let base: HashMap<String, f64> = base_shares.into_iter().collect();
-        let affinities = needs::affinities(&spend, |category| {
-            base.get(category).copied().unwrap_or(0.0)
-        });
-        let (customer_type, explanation) =
-            jackson::classify(&commitment_of(&purchases, &preferences, now_micros()));
-        let customer_type = match customer_type {
-            CustomerType::LostForGood => pb::CustomerType::LostForGood,
-            CustomerType::AlwaysAShare => pb::CustomerType::AlwaysAShare,
-            CustomerType::Intermediate => pb::CustomerType::Intermediate,
-        };
+        let profile = self.service.customer_needs(customer_id).await?;
         Ok(Response::new(pb::GetCustomerNeedsResponse {
-            needs: Some(pb::CustomerNeeds {
-                customer_id,
-                affinities: affinities
-                    .into_iter()
-                    .map(|a| pb::CategoryAffinity {
-                        category: a.category,
-                        share: a.share,
-                        lift: a.lift,
-                    })
-                    .collect(),
-                preferences: preferences.into_iter().map(preference_to_proto).collect(),
-                segment_id: segment
-                    .as_ref()
-                    .map(|s| s.segment_id.clone())
-                    .unwrap_or_default(),
-                segment_label: segment.map(|s| s.label).unwrap_or_default(),
-                customer_type: customer_type as i32,
-                customer_type_explanation: explanation,
-            }),
+            needs: Some(needs_to_proto(profile)),
         }))
     }
 
@@ -931,27 +495,21 @@ impl DifferentiationService for DifferentiationHandler {
         _request: Request<pb::GetStrategyRequest>,
     ) -> Result<Response<pb::GetStrategyResponse>, Status> {
         let skew = self.skew_now().await?;
-        let snapshot = self
-            .store
-            .latest_snapshot()
-            .await
-            .map_err(ApiError::internal)?;
-        let (needs_differentiation, needs_segments) = snapshot
-            .as_ref()
-            .map_or((0.0, 0), |s| (s.needs_differentiation, s.needs_segments));
+        let spread = self.service.needs_spread().await?;
+        let (needs_differentiation, needs_segments) = spread.unwrap_or((0.0, 0));
         let top_20_share = skew
             .top_shares
             .iter()
             .find(|t| (t.top_percent - 20.0).abs() < 1e-9)
             .map_or(0.0, |t| t.value_share);
-        Ok(Response::new(strategy(
+        let strategy = service::strategy(
             skew.gini,
             top_20_share,
             needs_differentiation,
             needs_segments,
-            skew.computed_at,
-            snapshot.is_some(),
-        )))
+            spread.is_some(),
+        );
+        Ok(Response::new(strategy_to_proto(strategy, skew.computed_at)))
     }
 
     async fn export_customer_data(
@@ -961,123 +519,26 @@ impl DifferentiationService for DifferentiationHandler {
         let customer_id = self
             .resolve(&request, request.get_ref().customer.as_ref())
             .await?;
-        let (transactions, mut preferences, value, scores, model) = tokio::try_join!(
-            self.store.customer_transactions(&customer_id),
-            self.store.preferences(&customer_id),
-            self.store.customer_value(&customer_id),
-            self.store.customer_scores(&customer_id),
-            self.store.latest_model(),
-        )
-        .map_err(ApiError::internal)?;
-        // The store reads them newest first, for the needs profile.
-        preferences.reverse();
+        let data = self.service.export(customer_id).await?;
         Ok(Response::new(pb::DifferentiationCustomerData {
-            transactions: transactions
+            transactions: data
+                .transactions
                 .iter()
                 .map(|transaction| pb::ExportedTransaction {
                     transaction: Some(transaction_event(transaction)),
-                    customer_reference: transaction.anchor.clone(),
+                    customer_reference: customer_reference(&transaction.anchor),
                 })
                 .collect(),
-            preferences: preferences.into_iter().map(preference_to_proto).collect(),
+            preferences: data
+                .preferences
+                .into_iter()
+                .map(preference_to_proto)
+                .collect(),
             value: Some(value_to_proto(
-                value,
-                scores.as_ref(),
-                model.as_ref(),
-                self.settings.horizon_periods,
+                data.value,
+                self.service.settings().horizon_periods,
             )),
-            customer_id,
+            customer_id: data.customer_id,
         }))
-    }
-}
-
-/// Peppers & Rogers' matrix: value skew x needs spread -> the focus.
-pub fn strategy(
-    gini: f64,
-    top_20_share: f64,
-    needs_differentiation: f64,
-    needs_segments: u32,
-    computed_at: Option<prost_types::Timestamp>,
-    refitted: bool,
-) -> pb::GetStrategyResponse {
-    let high_value_skew = top_20_share >= HIGH_VALUE_SKEW;
-    let high_needs_spread = needs_differentiation >= HIGH_NEEDS_SPREAD;
-    let figures = format!(
-        "the top 20% of customers bring {:.0}% of value (Gini {gini:.2}; skewed at {:.0}% or more); needs differentiation is {needs_differentiation:.2} bits over {needs_segments} segment(s) (spread at {HIGH_NEEDS_SPREAD:.2} or more)",
-        top_20_share * 100.0,
-        HIGH_VALUE_SKEW * 100.0
-    );
-    let (focus, advice) = match (high_value_skew, high_needs_spread) {
-        (true, true) => (
-            "customize for top customers",
-            "value is concentrated and needs differ: learn each top customer's needs in learning relationships and customize for them first",
-        ),
-        (true, false) => (
-            "invest in top customers",
-            "value is concentrated but needs are alike: invest in learning relationships and retention with the top customers",
-        ),
-        (false, true) => (
-            "customize",
-            "value is spread but needs differ: customize first, by needs segment",
-        ),
-        (false, false) => (
-            "migrate to cheaper channels",
-            "neither value nor needs differ much: migration strategies, such as moving interactions to cheaper channels, and efficiency",
-        ),
-    };
-    let caveat = if refitted {
-        ""
-    } else {
-        " (no refit yet: value is historical revenue and needs are not segmented)"
-    };
-    pb::GetStrategyResponse {
-        gini,
-        top_20_share,
-        needs_differentiation,
-        needs_segments,
-        high_value_skew,
-        high_needs_spread,
-        focus: focus.to_owned(),
-        explanation: format!("{figures}: {advice}{caveat}"),
-        computed_at,
-    }
-}
-
-/// The commitment and purchase pattern the Jackson rule needs.
-fn commitment_of(
-    purchases: &[(i64, u32)],
-    preferences: &[crate::domain::Preference],
-    now: i64,
-) -> Commitment {
-    // A month as the average Gregorian month.
-    let month_micros = MICROS_PER_DAY as f64 * 30.436_875;
-    let running_commitment_months = purchases
-        .iter()
-        .filter(|(at, months)| {
-            *months > 0 && (*at as f64 + f64::from(*months) * month_micros) > now as f64
-        })
-        .map(|(_, months)| *months)
-        .max()
-        .unwrap_or(0);
-    let high_switching_cost = preferences
-        .iter()
-        .any(|p| p.key == "switching_cost" && p.value.eq_ignore_ascii_case("high"));
-    let mut purchase_days: Vec<i64> = purchases.iter().map(|(at, _)| day_of(*at)).collect();
-    purchase_days.dedup();
-    Commitment {
-        running_commitment_months,
-        high_switching_cost,
-        purchase_days,
-    }
-}
-
-/// An expressed preference as the contracts show it.
-fn preference_to_proto(preference: crate::domain::Preference) -> pb::ExpressedPreference {
-    pb::ExpressedPreference {
-        key: preference.key,
-        value: preference.value,
-        channel: preference.channel,
-        expressed_at: Some(timestamp_from_micros(preference.expressed_at_micros)),
-        interaction_id: preference.interaction_id,
     }
 }

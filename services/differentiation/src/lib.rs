@@ -5,11 +5,14 @@
 #![forbid(unsafe_code)]
 
 pub mod base_cache;
+pub mod convert;
 pub mod domain;
+pub mod events;
 pub mod handler;
 pub mod listen;
 pub mod refit;
 pub mod rescore;
+pub mod service;
 pub mod store;
 pub mod summaries;
 
@@ -26,6 +29,7 @@ use idic_value::TimeUnit;
 use idic_value::skew::TierCutoffs;
 
 pub use handler::DifferentiationHandler;
+pub use service::Differentiation;
 pub use store::{DifferentiationStore, SqlDifferentiationStore};
 
 /// Every RPC and the access it needs.
@@ -91,15 +95,16 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     listen::spawn_interaction_listener(context, store.clone());
     spawn_scheduled_refits(context, store.clone(), settings.clone(), refit_lock.clone());
     let limit = context.config.grpc.max_message_bytes;
-    let server = DifferentiationServiceServer::new(DifferentiationHandler::new(
+    let service = Arc::new(service::Differentiation::new(
         store,
         context.peers.clone(),
         context.bus.clone(),
         settings,
         refit_lock,
-    ))
-    .max_decoding_message_size(limit)
-    .max_encoding_message_size(limit);
+    ));
+    let server = DifferentiationServiceServer::new(DifferentiationHandler::new(service))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     Ok(ServiceRegistration {
         service: ServiceName::Differentiation,
         methods: METHODS,
@@ -129,7 +134,7 @@ fn spawn_scheduled_refits(
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}
             }
-            let outcome = handler::run_refit(
+            let outcome = service::run_refit(
                 store.as_ref(),
                 &settings,
                 &lock,

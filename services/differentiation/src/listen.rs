@@ -8,20 +8,19 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use idic_proto::v1 as pb;
 use idic_runtime::ServiceContext;
-use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
+use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange, split_by_anchor};
 use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::micros_from_timestamp;
 use prost::Message as _;
 
 use crate::domain::Preference;
-use crate::handler::{anchor_of, selector_of_anchor};
 use crate::refit::ValueSettings;
 use crate::rescore::rescore_customers;
 use crate::store::DifferentiationStore;
 
 /// The topic the interaction service publishes recorded interactions on.
-pub const INTERACTIONS_TOPIC: &str = "interaction.interactions";
+pub const INTERACTIONS_TOPIC: &str = idic_proto::topics::INTERACTIONS.name();
 /// The consumer group differentiation reads its topics as.
 pub const GROUP: &str = "differentiation";
 const RESOLVE_BUDGET: Duration = Duration::from_secs(5);
@@ -84,39 +83,19 @@ impl IdentityFollower {
     /// Moves each of the customer's transactions whose anchor now resolves to another
     /// customer there; returns those customers.
     async fn split(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
-        let mut targets = Vec::new();
-        for anchor in self.store.anchors(customer_id).await? {
-            let selector = selector_of_anchor(&anchor);
-            // Uncached: the resolve cache may not have seen this split yet.
-            let Some(target) = lookup_uncached(&self.peers, &selector).await? else {
-                // An anchor identity no longer knows stays where it is.
-                continue;
-            };
-            if target != customer_id {
-                self.store
-                    .move_anchor(customer_id, &anchor, &target)
-                    .await?;
-                targets.push(target);
-            }
-        }
-        Ok(targets)
-    }
-}
-
-/// The customer `selector` resolves to now, asking identity itself; None when
-/// identity does not know it.
-async fn lookup_uncached(
-    peers: &Peers,
-    selector: &CustomerSelector,
-) -> anyhow::Result<Option<String>> {
-    let mut request = tonic::Request::new(pb::LookupCustomerIdRequest {
-        customer: Some(selector.to_proto()),
-    });
-    request.set_timeout(RESOLVE_BUDGET);
-    match peers.identity().lookup_customer_id(request).await {
-        Ok(response) => Ok(Some(response.into_inner().customer_id)),
-        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-        Err(status) => anyhow::bail!("resolving an anchor after a split: {status}"),
+        let anchors = self.store.anchors(customer_id).await?;
+        let store = &self.store;
+        split_by_anchor(
+            &self.peers,
+            customer_id,
+            anchors,
+            RESOLVE_BUDGET,
+            |anchor, target| async move {
+                store.move_anchor(customer_id, &anchor, &target).await?;
+                Ok(())
+            },
+        )
+        .await
     }
 }
 
@@ -196,10 +175,10 @@ pub fn preferences_of(event: &pb::InteractionEvent) -> Vec<Preference> {
         return Vec::new();
     }
     let expressed_at = event.occurred_at.as_ref().map_or(0, micros_from_timestamp);
-    // The interaction service's anchor, in this service's format (what a split
-    // resolves again); empty when the event carries none.
+    // The interaction service's anchor (one format across the suite: what a split
+    // resolves again); empty when the event carries none or a malformed one.
     let anchor = CustomerSelector::from_anchor(&event.anchor)
-        .map(|selector| anchor_of(&selector))
+        .map(|selector| selector.anchor())
         .unwrap_or_default();
     event
         .needs

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
+use idic_runtime::anchored::CustomerTables;
 use idic_runtime::storage::{
     Database, Migrations, combine_split_sum, row_placeholders, split_sum_sql,
 };
@@ -359,6 +360,16 @@ const CUSTOMER_TABLES: &[&str] = &[
     "customer_scores",
     "purchase_summaries",
 ];
+
+/// Where differentiation keeps rows of a customer: transactions and preferences carry
+/// the anchor they were recorded under and move with a merge; scores and summaries are
+/// derived per customer (dropped or refreshed, never moved).
+const FOLLOWED: CustomerTables = CustomerTables {
+    customer_column: "customer_id",
+    all: CUSTOMER_TABLES,
+    merged: &["transactions", "preferences"],
+    anchored: &["transactions", "preferences"],
+};
 
 #[async_trait]
 impl DifferentiationStore for SqlDifferentiationStore {
@@ -929,27 +940,13 @@ impl DifferentiationStore for SqlDifferentiationStore {
         &self,
         customer_ids: &[&str],
     ) -> anyhow::Result<std::collections::HashSet<String>> {
-        idic_runtime::storage::customers_with_rows(
-            &self.database,
-            CUSTOMER_TABLES,
-            "customer_id",
-            customer_ids,
-        )
-        .await
+        FOLLOWED.holding(&self.database, customer_ids).await
     }
 
     async fn reassign_customers(&self, absorbed: &[String], survivor: &str) -> anyhow::Result<()> {
         let mut tx = self.database.pool.begin().await?;
+        FOLLOWED.merge(&mut tx, survivor, absorbed).await?;
         for customer_id in absorbed {
-            for table in ["transactions", "preferences"] {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"
-                ))
-                .bind(survivor)
-                .bind(customer_id)
-                .execute(&mut *tx)
-                .await?;
-            }
             // Scores are per customer of the last refit: drop the absorbed one's.
             sqlx::query("DELETE FROM customer_scores WHERE customer_id = $1")
                 .bind(customer_id)
@@ -964,15 +961,8 @@ impl DifferentiationStore for SqlDifferentiationStore {
     }
 
     async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT anchor FROM transactions WHERE customer_id = $1
-             UNION SELECT anchor FROM preferences WHERE customer_id = $1 AND anchor <> ''
-             ORDER BY 1",
-        )
-        .bind(customer_id)
-        .fetch_all(&self.database.pool)
-        .await?;
-        Ok(rows.iter().map(|row| row.get(0)).collect())
+        let mut connection = self.database.pool.acquire().await?;
+        FOLLOWED.anchors(&mut connection, customer_id).await
     }
 
     async fn move_anchor(
@@ -982,25 +972,12 @@ impl DifferentiationStore for SqlDifferentiationStore {
         target: &str,
     ) -> anyhow::Result<u64> {
         let mut tx = self.database.pool.begin().await?;
-        let result = sqlx::query(
-            "UPDATE transactions SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3",
-        )
-        .bind(target)
-        .bind(customer_id)
-        .bind(anchor)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE preferences SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3",
-        )
-        .bind(target)
-        .bind(customer_id)
-        .bind(anchor)
-        .execute(&mut *tx)
-        .await?;
+        let moved = FOLLOWED
+            .move_anchor(&mut tx, customer_id, anchor, target)
+            .await?;
         summaries::refresh(&mut tx, &[customer_id.to_owned(), target.to_owned()]).await?;
         tx.commit().await?;
-        Ok(result.rows_affected())
+        Ok(moved)
     }
 
     async fn customer_transactions(&self, customer_id: &str) -> anyhow::Result<Vec<Transaction>> {
@@ -1071,12 +1048,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         .bind(customer_id)
         .execute(&mut *tx)
         .await?;
-        for table in CUSTOMER_TABLES {
-            sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
-                .bind(customer_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        FOLLOWED.erase(&mut tx, customer_id).await?;
         tx.commit().await?;
         let mut erased_tables = vec!["transaction_lines"];
         erased_tables.extend_from_slice(CUSTOMER_TABLES);

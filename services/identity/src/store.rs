@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
 use idic_matching::params::MatchParameters;
-use idic_runtime::follow::{CHANGES_TOPIC, ChangePayload};
+use idic_runtime::follow::{self, CHANGES_TOPIC, IdentityChangeEvent};
 use idic_runtime::outbox::{self, OutboxEvent};
 use idic_runtime::storage::{
     Backend, Database, Migrations, numbered_placeholders, placeholders, row_placeholders,
@@ -124,15 +124,14 @@ fn announcements(changes: &ChangeSet) -> anyhow::Result<Vec<OutboxEvent>> {
 }
 
 /// A change event as the bus carries it (read by `idic_runtime::follow`).
-fn change_payload(event: &ChangeEvent) -> ChangePayload {
-    ChangePayload {
+fn change_payload(event: &ChangeEvent) -> IdentityChangeEvent {
+    IdentityChangeEvent {
         event_id: event.event_id,
         kind: match event.kind {
-            ChangeKind::Merged => "merged",
-            ChangeKind::Split => "split",
-            ChangeKind::Erased => "erased",
-        }
-        .to_owned(),
+            ChangeKind::Merged => follow::ChangeKind::Merged,
+            ChangeKind::Split => follow::ChangeKind::Split,
+            ChangeKind::Erased => follow::ChangeKind::Erased,
+        },
         customer_id: event.customer_id.clone(),
         absorbed_customer_ids: event.absorbed_ids.clone(),
         new_customer_ids: event.new_ids.clone(),

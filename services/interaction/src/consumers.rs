@@ -15,10 +15,10 @@ use prost::Message as _;
 
 use crate::convert::new_id;
 use crate::domain::{Interaction, NewInteraction, ThreadRequest, is_automated};
-use crate::handler::Interactions;
+use crate::service::Interactions;
 
-pub const TRANSACTIONS_TOPIC: &str = "differentiation.transactions";
-pub const OFFERS_TOPIC: &str = "customization.offers";
+pub const TRANSACTIONS_TOPIC: &str = idic_proto::topics::TRANSACTIONS.name();
+pub const OFFERS_TOPIC: &str = idic_proto::topics::OFFERS.name();
 const GROUP: &str = "interaction";
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 

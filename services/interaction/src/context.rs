@@ -14,7 +14,7 @@ use crate::convert::{
     consent_to_proto, interaction_to_proto, preference_to_proto, thread_to_proto, type_name,
 };
 use crate::domain::{Thread, current_consents, latest_preferences, suggest_next_step};
-use crate::handler::Interactions;
+use crate::service::Interactions;
 
 /// The most a peer may take; the screen must open even when a peer hangs.
 const PEER_BUDGET: Duration = Duration::from_millis(300);

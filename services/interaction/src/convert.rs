@@ -13,6 +13,10 @@ use crate::domain::{
 };
 
 pub const MAX_TOPIC_BYTES: usize = 200;
+
+/// The bus topic every new interaction is published on (InteractionEvent, as
+/// [`event_of`] writes it).
+pub const INTERACTIONS_TOPIC: &str = idic_proto::topics::INTERACTIONS.name();
 pub const MAX_SUMMARY_BYTES: usize = 4000;
 pub const MAX_SHORT_TEXT_BYTES: usize = 200;
 pub const MAX_NEEDS: usize = 50;

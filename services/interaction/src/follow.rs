@@ -5,12 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange};
+use idic_runtime::follow::{FollowIdentity, Holding, IdentityChange, split_by_anchor};
 use idic_runtime::peers::Peers;
 
-use crate::resolve::lookup_uncached;
 use crate::store::InteractionStore;
-use idic_runtime::refs::CustomerSelector;
 
 const LOOKUP_BUDGET: Duration = Duration::from_secs(5);
 
@@ -39,25 +37,18 @@ impl FollowIdentity for InteractionFollower {
 }
 
 impl InteractionFollower {
-    /// Re-resolves each anchor of the customer's rows, uncached (the cache may not
-    /// have seen the split yet), and moves the rows whose anchor now resolves elsewhere.
+    /// Moves the rows whose anchor now resolves to another customer there.
     async fn split(&self, customer_id: &str) -> anyhow::Result<()> {
-        for anchor in self.store.anchors(customer_id).await? {
-            let Some(selector) = CustomerSelector::from_anchor(&anchor) else {
-                tracing::warn!("a stored anchor is malformed; its rows stay");
-                continue;
-            };
-            let resolved = lookup_uncached(&self.peers, &selector, LOOKUP_BUDGET)
-                .await
-                .map_err(|error| anyhow::anyhow!("re-resolving an anchor: {error}"))?;
-            if let Some(target) = resolved
-                && target != customer_id
-            {
-                self.store
-                    .move_anchor(customer_id, &anchor, &target)
-                    .await?;
-            }
-        }
+        let anchors = self.store.anchors(customer_id).await?;
+        let store = &self.store;
+        split_by_anchor(
+            &self.peers,
+            customer_id,
+            anchors,
+            LOOKUP_BUDGET,
+            |anchor, target| async move { store.move_anchor(customer_id, &anchor, &target).await },
+        )
+        .await?;
         Ok(())
     }
 }

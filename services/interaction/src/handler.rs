@@ -1,7 +1,6 @@
 //! gRPC handlers of `idic.v1.InteractionService`: validate, resolve the customer, call
 //! the recorder, store or context builder, convert back.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +9,8 @@ use futures::{Stream, StreamExt as _};
 use idic_proto::v1 as pb;
 use idic_proto::v1::interaction_service_server::InteractionService;
 use idic_runtime::bus::{BusError, EventBus};
-use idic_runtime::middleware::Deadline;
+use idic_runtime::error::collect;
 use idic_runtime::paging::{Page, finish_page};
-use idic_runtime::peers::Peers;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult, FieldViolation, limits};
@@ -21,19 +19,17 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::convert::{
-    Draft, consent_to_proto, interaction_to_proto, new_id, parse_record, preference_to_proto,
+    consent_to_proto, interaction_to_proto, new_id, parse_record, preference_to_proto,
     thread_to_proto, timestamp_micros, valid_client_id,
 };
 use crate::domain::{
-    Consent, NewInteraction, ThreadRequest, TimelineCursor, TimelineFilter, consent_allows,
-    current_consents, latest_preferences,
+    Consent, TimelineCursor, TimelineFilter, consent_allows, current_consents, latest_preferences,
 };
-use crate::recorder::{INTERACTIONS_TOPIC, Recorder};
-use crate::resolve::{Resolved, resolve_or_create};
-use crate::store::{InteractionStore, WriteOutcome};
+use crate::recorder::INTERACTIONS_TOPIC;
+use crate::resolve::resolve_or_create;
+use crate::service::Interactions;
+use crate::store::WriteOutcome;
 
-/// The most a call to identity may take of the caller's deadline.
-const RESOLVE_BUDGET: Duration = Duration::from_secs(2);
 /// Interactions per RecordInteractions call, and Segment events per ingest call.
 pub const MAX_BATCH: usize = 1000;
 /// Steps GetThread returns at most.
@@ -43,15 +39,6 @@ const MAX_RECENT: u32 = 50;
 const DEFAULT_REPEAT_WINDOW_DAYS: u32 = 7;
 const MAX_REPEAT_WINDOW_DAYS: u32 = 365;
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
-
-/// What the handlers share with the bus consumers and the Segment ingest.
-pub struct Interactions {
-    pub store: Arc<dyn InteractionStore>,
-    pub peers: Peers,
-    pub recorder: Recorder,
-    pub bus: Arc<dyn EventBus>,
-    pub shutdown: CancellationToken,
-}
 
 pub struct InteractionHandler {
     core: Arc<Interactions>,
@@ -65,79 +52,11 @@ impl InteractionHandler {
 
 /// What is left of the caller's deadline for a call to identity.
 pub fn resolve_budget<T>(request: &Request<T>) -> Duration {
-    Deadline::of(request).map_or(RESOLVE_BUDGET, |deadline| {
-        deadline.remaining().min(RESOLVE_BUDGET)
-    })
+    idic_runtime::customers::budget(request, idic_runtime::customers::RESOLVE_BUDGET)
 }
 
 fn parse_customer(reference: Option<&pb::CustomerRef>) -> ApiResult<CustomerSelector> {
     Ok(CustomerSelector::parse(reference, "customer")?)
-}
-
-impl Interactions {
-    /// Stores validated drafts whose customers are resolved; a thread of another
-    /// customer is named by `field_of(index)`.
-    pub async fn record_resolved(
-        &self,
-        items: Vec<NewInteraction>,
-        field_of: impl Fn(usize) -> String,
-    ) -> ApiResult<Vec<WriteOutcome>> {
-        // Checked before writing, so that a bad thread id stores nothing.
-        let mut violations = Vec::new();
-        for (index, item) in items.iter().enumerate() {
-            if let ThreadRequest::Continue(thread_id) = &item.thread {
-                let owner = self
-                    .store
-                    .thread(thread_id)
-                    .await
-                    .map_err(ApiError::internal)?;
-                if owner.is_some_and(|thread| thread.customer_id != item.interaction.customer_id) {
-                    violations.push(FieldViolation::new(
-                        format!("{}thread_id", field_of(index)),
-                        "belongs to another customer",
-                    ));
-                }
-            }
-        }
-        if !violations.is_empty() {
-            return Err(ApiError::InvalidArgument(violations));
-        }
-        let outcomes = self.recorder.record(items).await?;
-        if let Some(index) = outcomes
-            .iter()
-            .position(|outcome| matches!(outcome, WriteOutcome::ThreadOfAnotherCustomer))
-        {
-            return Err(ApiError::invalid(
-                format!("{}thread_id", field_of(index)),
-                "belongs to another customer",
-            ));
-        }
-        Ok(outcomes)
-    }
-
-    /// Resolves each draft's customer (once per distinct reference).
-    async fn resolve_drafts(
-        &self,
-        drafts: Vec<Draft>,
-        budget: Duration,
-    ) -> ApiResult<(Vec<NewInteraction>, Vec<bool>)> {
-        let mut resolved: HashMap<CustomerSelector, Resolved> = HashMap::new();
-        let mut items = Vec::with_capacity(drafts.len());
-        let mut created = Vec::with_capacity(drafts.len());
-        for draft in drafts {
-            let customer = match resolved.get(&draft.selector) {
-                Some(customer) => customer.clone(),
-                None => {
-                    let customer = resolve_or_create(&self.peers, &draft.selector, budget).await?;
-                    resolved.insert(draft.selector.clone(), customer.clone());
-                    customer
-                }
-            };
-            created.push(customer.created);
-            items.push(draft.for_customer(customer.customer_id, customer.anchor));
-        }
-        Ok((items, created))
-    }
 }
 
 fn record_response(outcome: WriteOutcome, customer_created: bool) -> pb::RecordInteractionResponse {
@@ -229,13 +148,6 @@ fn channel_of(value: i32, field: &str) -> Result<i32, FieldViolation> {
         Ok(_) => Ok(value),
         Err(_) => Err(FieldViolation::new(field, "is not a known channel")),
     }
-}
-
-fn collect<T>(
-    result: Result<T, FieldViolation>,
-    violations: &mut Vec<FieldViolation>,
-) -> Option<T> {
-    result.map_err(|violation| violations.push(violation)).ok()
 }
 
 #[tonic::async_trait]

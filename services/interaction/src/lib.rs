@@ -15,6 +15,7 @@ pub mod recorder;
 mod report;
 pub mod resolve;
 pub mod segment;
+pub mod service;
 pub mod store;
 
 use std::sync::Arc;
@@ -28,8 +29,9 @@ pub use consumers::{OFFERS_TOPIC, TRANSACTIONS_TOPIC};
 pub use follow::InteractionFollower;
 /// Segment events one IngestSegmentEvents call may carry.
 pub use handler::MAX_BATCH as MAX_SEGMENT_BATCH;
-pub use handler::{InteractionHandler, Interactions};
+pub use handler::InteractionHandler;
 pub use recorder::{INTERACTIONS_TOPIC, Recorder};
+pub use service::Interactions;
 pub use store::{InteractionStore, SqlInteractionStore};
 
 /// Every RPC and the access it needs.

@@ -16,8 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::domain::NewInteraction;
 use crate::store::{InteractionStore, WriteOutcome};
 
-/// The bus topic every new interaction is published on (InteractionEvent).
-pub const INTERACTIONS_TOPIC: &str = "interaction.interactions";
+/// The bus topic every new interaction is published on (defined with the event's
+/// conversion, which the store's outbox uses too).
+pub use crate::convert::INTERACTIONS_TOPIC;
 
 /// Interactions stored per transaction, at most.
 const GROUP_LIMIT: usize = 2000;

@@ -18,9 +18,9 @@ use serde_json::Value;
 
 use crate::convert::{MAX_SUMMARY_BYTES, MAX_TOPIC_BYTES, new_id};
 use crate::domain::{Interaction, NewInteraction, ThreadRequest, channel, is_automated};
-use crate::handler::Interactions;
 use crate::identify::{Identified, upsert_identify};
 use crate::resolve::{resolve_or_create, upsert_record};
+use crate::service::Interactions;
 use crate::store::WriteOutcome;
 
 /// The system name Segment user ids are kept under in identity.

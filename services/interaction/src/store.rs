@@ -4,20 +4,20 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use idic_runtime::anchored::CustomerTables;
 use idic_runtime::outbox::{self, OutboxEvent};
 use idic_runtime::storage::{
-    self, Backend, Database, Migrations, combine_split_sum, customers_with_rows, split_sum_sql,
+    self, Backend, Database, Migrations, combine_split_sum, split_sum_sql,
 };
 use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
-use crate::convert::event_of;
+use crate::convert::{INTERACTIONS_TOPIC, event_of};
 use crate::domain::{
     ChannelReport, ChannelRow, Consent, Cost, Interaction, NewInteraction, Preference, Thread,
     ThreadRequest, TimelineCursor, TimelineFilter, contacts_only_sql, decode_needs, encode_needs,
 };
-use crate::recorder::INTERACTIONS_TOPIC;
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -361,14 +361,21 @@ const CUSTOMER_TABLES: &[&str] = &[
     "segment_messages",
     "organization_links",
 ];
-/// Tables that keep an anchor per row.
-const ANCHORED_TABLES: &[&str] = &[
-    "interactions",
-    "threads",
-    "preferences",
-    "consents",
-    "organization_links",
-];
+
+/// Where interaction keeps rows of a customer: every table moves with a merge; all but
+/// `segment_messages` keep an anchor per row (a message follows its interaction).
+const FOLLOWED: CustomerTables = CustomerTables {
+    customer_column: "customer_id",
+    all: CUSTOMER_TABLES,
+    merged: CUSTOMER_TABLES,
+    anchored: &[
+        "interactions",
+        "threads",
+        "preferences",
+        "consents",
+        "organization_links",
+    ],
+};
 
 fn small(row: &AnyRow, index: usize) -> i32 {
     i32::try_from(row.get::<i64, _>(index)).unwrap_or_default()
@@ -1123,22 +1130,12 @@ impl InteractionStore for SqlInteractionStore {
         &self,
         customer_ids: &[&str],
     ) -> anyhow::Result<std::collections::HashSet<String>> {
-        customers_with_rows(&self.database, CUSTOMER_TABLES, "customer_id", customer_ids).await
+        FOLLOWED.holding(&self.database, customer_ids).await
     }
 
     async fn merge(&self, survivor: &str, absorbed: &[String]) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
-        for table in CUSTOMER_TABLES {
-            for id in absorbed {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"
-                ))
-                .bind(survivor)
-                .bind(id)
-                .execute(&mut *transaction)
-                .await?;
-            }
-        }
+        FOLLOWED.merge(&mut transaction, survivor, absorbed).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -1154,16 +1151,8 @@ impl InteractionStore for SqlInteractionStore {
     }
 
     async fn anchors(&self, customer_id: &str) -> anyhow::Result<Vec<String>> {
-        let union = ANCHORED_TABLES
-            .iter()
-            .map(|table| format!("SELECT DISTINCT anchor FROM {table} WHERE customer_id = $1"))
-            .collect::<Vec<_>>()
-            .join(" UNION ");
-        let rows = sqlx::query(&union)
-            .bind(customer_id)
-            .fetch_all(&self.database.pool)
-            .await?;
-        Ok(rows.iter().map(|row| row.get(0)).collect())
+        let mut connection = self.database.pool.acquire().await?;
+        FOLLOWED.anchors(&mut connection, customer_id).await
     }
 
     async fn move_anchor(
@@ -1173,16 +1162,9 @@ impl InteractionStore for SqlInteractionStore {
         target: &str,
     ) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
-        for table in ANCHORED_TABLES {
-            sqlx::query(&format!(
-                "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2 AND anchor = $3"
-            ))
-            .bind(target)
-            .bind(customer_id)
-            .bind(anchor)
-            .execute(&mut *transaction)
+        FOLLOWED
+            .move_anchor(&mut transaction, customer_id, anchor, target)
             .await?;
-        }
         // Segment messages follow the interaction they produced.
         sqlx::query(
             "UPDATE segment_messages SET customer_id = $1 WHERE customer_id = $2
@@ -1260,12 +1242,7 @@ impl InteractionStore for SqlInteractionStore {
 
     async fn erase(&self, customer_id: &str) -> anyhow::Result<()> {
         let mut transaction = self.database.pool.begin().await?;
-        for table in CUSTOMER_TABLES {
-            sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
-                .bind(customer_id)
-                .execute(&mut *transaction)
-                .await?;
-        }
+        FOLLOWED.erase(&mut transaction, customer_id).await?;
         transaction.commit().await?;
         self.database.purge_deleted(CUSTOMER_TABLES).await
     }
