@@ -1,0 +1,337 @@
+//! A replica's life on PostgreSQL: lead if the lock is free, else load the engine,
+//! follow the log and try the lock every poll; once elected, replay what is left of
+//! the log, then write under the new epoch and keep the lease alive. A leader that
+//! loses its lease stops writing at once and shuts the process down, so that its
+//! supervisor restarts it as a follower (its engine may hold writes that never
+//! committed).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use idic_matching::normalize::NormalizeOptions;
+use idic_runtime::outbox::Outbox;
+use idic_runtime::storage::{Database, now_micros};
+use tokio_util::sync::CancellationToken;
+
+use super::lease::{self, Lease};
+use super::{Replication, Role, log};
+use crate::engine::Settings;
+use crate::service::Identity;
+use crate::store::{IdentityStore, SqlIdentityStore};
+
+/// How often a follower reads new log entries and tries the lock.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How often a follower tries to become leader.
+const ELECTION_POLL: Duration = Duration::from_millis(500);
+
+/// How often a follower re-reads the leader's address.
+const LEADER_ADDRESS_POLL: Duration = Duration::from_secs(2);
+
+/// Log entries read per query.
+const ENTRIES_PER_READ: i64 = 32;
+
+/// How often the leader renews its lease (a statement on the lease session).
+const RENEW_EVERY: Duration = Duration::from_secs(1);
+
+/// A follower replaying for longer than this in one go reports itself not ready.
+const READY_LAG: Duration = Duration::from_secs(5);
+
+/// How often a follower measures its lag (entries behind the log's head).
+const LAG_POLL: Duration = Duration::from_secs(1);
+
+/// How long log entries are kept: a follower further behind reloads from the tables.
+const LOG_RETENTION: Duration = Duration::from_secs(15 * 60);
+
+/// How often the leader drops entries older than [`LOG_RETENTION`].
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// What starting a replica needs.
+pub struct ReplicaOptions {
+    pub database: Database,
+    pub settings: Settings,
+    pub normalize: NormalizeOptions,
+    pub outbox: Outbox,
+    /// Published while leading: where the others reach this replica.
+    pub address: String,
+    pub shutdown: CancellationToken,
+}
+
+/// Starts identity as a replica: leader if nobody leads, else a follower.
+pub async fn start(options: ReplicaOptions) -> anyhow::Result<Arc<Identity>> {
+    let replication = Arc::new(Replication::replicated());
+    let store: Arc<dyn IdentityStore> = Arc::new(
+        SqlIdentityStore::new(options.database.clone()).with_fence(replication.fence.clone()),
+    );
+    let pool = options.database.pool.clone();
+    let mut lease = Lease::open(&options.database).await?;
+    if lease.try_acquire().await? {
+        // Elected before loading: the load sees every commit of any earlier leader.
+        let epoch = lease.take_office(&options.address).await?;
+        let last = log::last_position(&pool).await?;
+        replication.fence.lead(epoch, last);
+        replication.reset_position(last);
+        replication.set_role(Role::Leader { epoch });
+        let identity = Identity::start_replicated(
+            store,
+            options.settings,
+            options.normalize,
+            options.outbox,
+            replication.clone(),
+        )
+        .await?;
+        tracing::info!(epoch, position = last, "identity replica leads");
+        tokio::spawn(keep_office(
+            lease,
+            pool,
+            replication,
+            options.shutdown.clone(),
+        ));
+        return Ok(identity);
+    }
+    // Read before the load: replaying from here again what the load saw is harmless.
+    let from = log::last_position(&pool).await?;
+    replication.reset_position(from);
+    let identity = Identity::start_replicated(
+        store,
+        options.settings,
+        options.normalize,
+        options.outbox,
+        replication.clone(),
+    )
+    .await?;
+    tracing::info!(position = from, "identity replica follows");
+    tokio::spawn(follow(
+        Arc::downgrade(&identity),
+        lease,
+        pool,
+        replication,
+        options.address,
+        options.shutdown,
+    ));
+    Ok(identity)
+}
+
+/// What replaying the log found.
+enum CatchUp {
+    /// Every committed entry is replayed.
+    Current,
+    /// Entries this replica needs are gone (trimmed, or dropped by an erasure).
+    Gap,
+}
+
+/// Replays every committed entry after the engine's position.
+async fn catch_up(
+    identity: &Identity,
+    pool: &sqlx::AnyPool,
+    replication: &Replication,
+) -> anyhow::Result<CatchUp> {
+    let started = Instant::now();
+    loop {
+        if started.elapsed() > READY_LAG {
+            replication.set_ready(false);
+        }
+        let held = replication.position();
+        let entries = log::entries_after(pool, held, ENTRIES_PER_READ).await?;
+        let Some((first, _)) = entries.first() else {
+            return Ok(CatchUp::Current);
+        };
+        if *first != held + 1 {
+            return Ok(CatchUp::Gap);
+        }
+        for (position, changes) in entries {
+            identity.replay(changes);
+            replication.set_position(position);
+        }
+    }
+}
+
+/// Reloads the engine from the tables, at the log position read before the load.
+async fn reload(identity: &Identity, pool: &sqlx::AnyPool, replication: &Replication) {
+    loop {
+        match log::last_position(pool).await {
+            Ok(from) => {
+                replication.set_ready(false);
+                identity.reload().await;
+                replication.reset_position(from);
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "reading the log position failed"
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Replays the log until the engine holds all of it; reloads on a gap.
+async fn replay_all(identity: &Identity, pool: &sqlx::AnyPool, replication: &Replication) {
+    let mut reloaded = false;
+    loop {
+        match catch_up(identity, pool, replication).await {
+            Ok(CatchUp::Current) => break,
+            Ok(CatchUp::Gap) => {
+                tracing::warn!("the log no longer holds what this replica needs; reloading");
+                reload(identity, pool, replication).await;
+                reloaded = true;
+            }
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "reading the log failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    if reloaded {
+        identity.rebuild_memberships();
+    }
+}
+
+async fn follow(
+    identity: std::sync::Weak<Identity>,
+    mut lease: Lease,
+    pool: sqlx::AnyPool,
+    replication: Arc<Replication>,
+    address: String,
+    shutdown: CancellationToken,
+) {
+    // The load and the first entries replayed overlap (see `Engine::replay`).
+    let mut memberships_settled = false;
+    let mut last_election = Instant::now();
+    let mut last_address = Instant::now() - LEADER_ADDRESS_POLL;
+    let mut last_lag = Instant::now() - LAG_POLL;
+    while !shutdown.is_cancelled() {
+        let Some(identity) = identity.upgrade() else {
+            return;
+        };
+        replay_all(&identity, &pool, &replication).await;
+        if !memberships_settled {
+            identity.rebuild_memberships();
+            memberships_settled = true;
+        }
+        replication.set_ready(true);
+        if last_lag.elapsed() >= LAG_POLL {
+            last_lag = Instant::now();
+            if let Ok(head) = log::last_position(&pool).await {
+                let lag = head.saturating_sub(replication.position());
+                ::metrics::gauge!("idic_identity_follower_lag_entries").set(lag as f64);
+            }
+        }
+        if last_address.elapsed() >= LEADER_ADDRESS_POLL {
+            last_address = Instant::now();
+            if let Ok(leader) = lease::leader_address(&pool).await {
+                replication.set_role(Role::Follower { leader });
+            }
+        }
+        if last_election.elapsed() >= ELECTION_POLL {
+            last_election = Instant::now();
+            match lease.try_acquire().await {
+                Ok(true) => {
+                    match promote(&identity, &mut lease, &pool, &replication, &address).await {
+                        Ok(()) => {
+                            drop(identity);
+                            keep_office(lease, pool, replication, shutdown).await;
+                        }
+                        Err(error) => {
+                            // Holding the lock without leading would stop every election:
+                            // stop, and let the supervisor start a fresh follower.
+                            tracing::error!(
+                                error = format!("{error:#}"),
+                                "taking over as identity leader failed; shutting down"
+                            );
+                            shutdown.cancel();
+                        }
+                    }
+                    return;
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "the lease session failed; opening a new one"
+                    );
+                    if let Ok(fresh) = reopen(&pool).await {
+                        lease = fresh;
+                    }
+                }
+            }
+        }
+        drop(identity);
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn reopen(pool: &sqlx::AnyPool) -> anyhow::Result<Lease> {
+    Lease::open(&Database {
+        pool: pool.clone(),
+        backend: idic_runtime::storage::Backend::Postgres,
+    })
+    .await
+}
+
+/// With the lock held: raises the epoch (which waits out the old leader's last
+/// transaction), replays the rest of the log, then writes under the new epoch.
+async fn promote(
+    identity: &Identity,
+    lease: &mut Lease,
+    pool: &sqlx::AnyPool,
+    replication: &Replication,
+    address: &str,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let epoch = lease.take_office(address).await?;
+    replay_all(identity, pool, replication).await;
+    identity.refresh_params().await?;
+    let position = replication.position();
+    replication.fence.lead(epoch, position);
+    replication.set_role(Role::Leader { epoch });
+    ::metrics::gauge!("idic_identity_follower_lag_entries").set(0.0);
+    tracing::info!(
+        epoch,
+        position,
+        seconds = started.elapsed().as_secs_f64(),
+        "identity replica took over as leader"
+    );
+    Ok(())
+}
+
+/// Renews the lease while leading and trims the log; on loss, stops writing and shuts
+/// the process down.
+async fn keep_office(
+    mut lease: Lease,
+    pool: sqlx::AnyPool,
+    replication: Arc<Replication>,
+    shutdown: CancellationToken,
+) {
+    let mut last_trim = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(RENEW_EVERY) => {}
+        }
+        if let Err(error) = lease.renew().await {
+            replication.fence.depose();
+            replication.set_role(Role::Follower {
+                leader: String::new(),
+            });
+            tracing::error!(
+                error = format!("{error:#}"),
+                "identity lost its leadership; no write commits from here, shutting down to restart as a follower"
+            );
+            shutdown.cancel();
+            return;
+        }
+        if last_trim.elapsed() >= TRIM_EVERY {
+            last_trim = Instant::now();
+            let before = now_micros() - LOG_RETENTION.as_micros() as i64;
+            if let Err(error) = log::trim(&pool, before).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "trimming identity's log failed"
+                );
+            }
+        }
+    }
+}

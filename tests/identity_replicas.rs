@@ -1,0 +1,312 @@
+//! Identity replicas on one PostgreSQL database, as an operator runs them: real
+//! `idic serve --service identity` processes. A second replica never overwrites the
+//! first one's records (it follows the leader instead of writing on its own), and when
+//! the leader is killed under a steady write load the follower takes over with every
+//! acknowledged write.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use idic_proto::v1 as pb;
+use idic_proto::v1::identity_service_client::IdentityServiceClient;
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// The header a write's answer carries its log position in.
+const POSITION_HEADER: &str = "idic-log-position";
+/// The header a read asks for at least a log position with.
+const MIN_POSITION_HEADER: &str = "idic-min-log-position";
+
+struct Replica {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a replica on `database_url` and waits until it listens. Its log goes to
+/// `log` (read when a test fails).
+fn start_replica(database_url: &str, data_dir: &std::path::Path, log: &str) -> Replica {
+    let address = format!("127.0.0.1:{}", free_port());
+    let log_file = std::fs::File::create(data_dir.join(log)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idic"))
+        .args(["serve", "--service", "identity", "--listen", &address])
+        .args(["--admin-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("DATABASE_URL", database_url)
+        .env("IDIC_IDENTITY__ADVERTISE_ADDRESS", &address)
+        .env("IDIC_GRPC__SHUTDOWN_GRACE_MS", "1000")
+        .env("RUST_LOG", "info")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .expect("idic starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the replica prints its address")
+            .unwrap();
+        if line.starts_with("IDIC suite listening on ") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Replica { child, address }
+}
+
+fn client(address: &str) -> IdentityServiceClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .connect_lazy();
+    IdentityServiceClient::new(channel)
+}
+
+/// A person nobody else in the test resembles.
+fn person(system: &str, index: usize) -> pb::SourceRecord {
+    pb::SourceRecord {
+        source_system: system.to_owned(),
+        source_record_id: format!("{system}-{index:05}"),
+        name: Some(pb::PersonName {
+            given: format!("Given{system}{index}"),
+            family: format!("Family{system}{index}"),
+            ..Default::default()
+        }),
+        emails: vec![format!("{system}.{index}@example.com")],
+        ..Default::default()
+    }
+}
+
+fn upsert_request(record: pb::SourceRecord) -> pb::UpsertRecordRequest {
+    pb::UpsertRecordRequest {
+        record: Some(record),
+        strict: false,
+    }
+}
+
+/// An acknowledged write: its customer and the log position it committed at.
+struct Acknowledged {
+    customer_id: String,
+    position: u64,
+}
+
+async fn upsert(
+    identity: &mut IdentityServiceClient<Channel>,
+    record: pb::SourceRecord,
+) -> Result<Acknowledged, tonic::Status> {
+    let response = identity.upsert_record(upsert_request(record)).await?;
+    let position = response
+        .metadata()
+        .get(POSITION_HEADER)
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .expect("a write's answer carries its log position");
+    Ok(Acknowledged {
+        customer_id: response.into_inner().customer_id,
+        position,
+    })
+}
+
+/// (source system, record id) -> customer id, as the replica exports it, once it holds
+/// log position `at_least`.
+async fn export(
+    identity: &mut IdentityServiceClient<Channel>,
+    at_least: u64,
+) -> Result<BTreeMap<(String, String), String>, tonic::Status> {
+    let mut request = tonic::Request::new(pb::ExportClustersRequest {});
+    request
+        .metadata_mut()
+        .insert(MIN_POSITION_HEADER, at_least.to_string().parse().unwrap());
+    let mut stream = identity.export_clusters(request).await?.into_inner();
+    let mut assignments = BTreeMap::new();
+    while let Some(assignment) = stream.next().await {
+        let assignment = assignment?;
+        assignments.insert(
+            (assignment.source_system, assignment.source_record_id),
+            assignment.customer_id,
+        );
+    }
+    Ok(assignments)
+}
+
+/// Every acknowledged record is in `exported`, in the customer the write answered.
+fn assert_all_kept(
+    acknowledged: &BTreeMap<(String, String), Acknowledged>,
+    exported: &BTreeMap<(String, String), String>,
+    replica: &str,
+) {
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|(key, ack)| exported.get(*key) != Some(&ack.customer_id))
+        .map(|(key, _)| key.1.clone())
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged records missing or moved on the {replica}: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+}
+
+fn key_of(record: &pb::SourceRecord) -> (String, String) {
+    (
+        record.source_system.clone(),
+        record.source_record_id.clone(),
+    )
+}
+
+fn highest_position(acknowledged: &BTreeMap<(String, String), Acknowledged>) -> u64 {
+    acknowledged
+        .values()
+        .map(|ack| ack.position)
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_second_replica_follows_and_never_overwrites_the_first() {
+    let Some(postgres) = idic_testkit::require_postgres().await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let first = start_replica(&postgres.url, data_dir.path(), "first.log");
+    let second = start_replica(&postgres.url, data_dir.path(), "second.log");
+    let (mut to_first, mut to_second) = (client(&first.address), client(&second.address));
+
+    // 50 writes to each, as a client that does not know which replica leads.
+    let mut acknowledged = BTreeMap::new();
+    let mut refused_by_second = 0;
+    for index in 0..50 {
+        let record = person("first", index);
+        let key = key_of(&record);
+        let ack = upsert(&mut to_first, record)
+            .await
+            .expect("the first replica leads and takes the write");
+        acknowledged.insert(key, ack);
+        let record = person("second", index);
+        let key = key_of(&record);
+        match upsert(&mut to_second, record).await {
+            Ok(ack) => {
+                acknowledged.insert(key, ack);
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(
+                    status.message().contains(&first.address),
+                    "the refusal names the leader: {}",
+                    status.message()
+                );
+                refused_by_second += 1;
+            }
+        }
+    }
+    assert!(acknowledged.len() + refused_by_second == 100);
+
+    let at = highest_position(&acknowledged);
+    let on_leader = export(&mut to_first, at).await.expect("the leader exports");
+    assert_all_kept(&acknowledged, &on_leader, "leader");
+    assert_eq!(
+        on_leader.len(),
+        acknowledged.len(),
+        "nothing but the acknowledged records"
+    );
+    // The follower serves the same answer from its own engine, once it holds the
+    // position of the last write (it waits for it).
+    let on_follower = export(&mut to_second, at)
+        .await
+        .expect("the follower exports");
+    assert_eq!(
+        on_follower, on_leader,
+        "the follower holds what the leader holds"
+    );
+
+    drop((first, second));
+    postgres.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
+    let Some(postgres) = idic_testkit::require_postgres().await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut first = start_replica(&postgres.url, data_dir.path(), "first.log");
+    let second = start_replica(&postgres.url, data_dir.path(), "second.log");
+    let mut replicas = [client(&first.address), client(&second.address)];
+
+    // A steady load: one writer, each record sent to the replica that answered last,
+    // the other on UNAVAILABLE, until acknowledged.
+    let mut acknowledged = BTreeMap::new();
+    let mut target = 0;
+    let mut killed_at: Option<Instant> = None;
+    let mut first_ack_after_kill: Option<Duration> = None;
+    let mut failed_attempts = 0;
+    for index in 0..400 {
+        if index == 150 {
+            first.child.kill().expect("SIGKILL the leader");
+            killed_at = Some(Instant::now());
+        }
+        let record = person("load", index);
+        let key = key_of(&record);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match upsert(&mut replicas[target], record.clone()).await {
+                Ok(ack) => {
+                    if let (Some(killed), None) = (killed_at, first_ack_after_kill) {
+                        first_ack_after_kill = Some(killed.elapsed());
+                    }
+                    acknowledged.insert(key, ack);
+                    break;
+                }
+                Err(status) => {
+                    assert!(
+                        matches!(status.code(), Code::Unavailable | Code::Unknown),
+                        "a write during failover fails retryably: {status:?}"
+                    );
+                    assert!(Instant::now() < deadline, "no replica took writes for 60 s");
+                    failed_attempts += 1;
+                    target = 1 - target;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    let takeover = first_ack_after_kill.expect("writes resumed after the kill");
+    eprintln!(
+        "leader killed after 150 of 400 writes: writes resumed on the follower after {:.2} s, \
+         {failed_attempts} attempts refused meanwhile",
+        takeover.as_secs_f64()
+    );
+    assert!(
+        takeover < Duration::from_secs(15),
+        "the follower took over within seconds, not {takeover:?}"
+    );
+
+    let survivor = &mut replicas[1];
+    let exported = export(survivor, highest_position(&acknowledged))
+        .await
+        .expect("the new leader exports");
+    assert_all_kept(&acknowledged, &exported, "new leader");
+    assert_eq!(exported.len(), 400);
+
+    drop((first, second));
+    postgres.drop_database().await.unwrap();
+}
