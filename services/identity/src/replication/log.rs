@@ -136,12 +136,18 @@ pub async fn trim(pool: &sqlx::AnyPool, before: i64) -> anyhow::Result<u64> {
 struct Entry {
     records: Vec<(u32, Option<Record>)>,
     records_moved: Vec<(u32, String)>,
-    links: Vec<(u32, u32, Option<(u8, f64)>)>,
-    customers: Vec<(String, Option<(i64, i64, Option<i64>)>)>,
+    links: Vec<(u32, u32, Option<Link>)>,
+    customers: Vec<(String, Option<CustomerState>)>,
     aliases: Vec<(String, String)>,
     blocks: Vec<(u32, u32, bool)>,
     events: Vec<Event>,
 }
+
+/// A link's kind (`LinkKind` as stored) and weight.
+type Link = (u8, f64);
+
+/// A customer's created, updated and erased instants.
+type CustomerState = (i64, i64, Option<i64>);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
