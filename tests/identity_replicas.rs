@@ -1,8 +1,10 @@
 //! Identity replicas on one PostgreSQL database, as an operator runs them: real
 //! `idic serve --service identity` processes. A second replica never overwrites the
-//! first one's records (it follows the leader instead of writing on its own), and when
-//! the leader is killed under a steady write load the follower takes over with every
-//! acknowledged write.
+//! first one's records (it follows the leader instead of writing on its own); a client
+//! reads its writes through the follower; when the leader is killed under a steady
+//! write load the follower takes over with every acknowledged write; and a rolling
+//! restart of both replicas fails no read that a retry on the other replica does not
+//! answer.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use idic_proto::v1 as pb;
+use idic_proto::v1::customer_ref;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -96,6 +99,46 @@ fn person(system: &str, index: usize) -> pb::SourceRecord {
     }
 }
 
+/// Stops a replica as Kubernetes does (SIGTERM) and waits for it to exit.
+fn stop(mut replica: Replica) {
+    let status = Command::new("kill")
+        .args(["-TERM", &replica.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while replica.child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn by_id(customer_id: &str) -> pb::CustomerRef {
+    pb::CustomerRef {
+        r#ref: Some(customer_ref::Ref::CustomerId(customer_id.to_owned())),
+    }
+}
+
+/// A request asking for at least log position `at_least`.
+fn at_position<T>(message: T, at_least: u64) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert(MIN_POSITION_HEADER, at_least.to_string().parse().unwrap());
+    request
+}
+
+fn position_of<T>(response: &tonic::Response<T>) -> u64 {
+    response
+        .metadata()
+        .get(POSITION_HEADER)
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .expect("a write's answer carries its log position")
+}
+
 fn upsert_request(record: pb::SourceRecord) -> pb::UpsertRecordRequest {
     pb::UpsertRecordRequest {
         record: Some(record),
@@ -114,11 +157,7 @@ async fn upsert(
     record: pb::SourceRecord,
 ) -> Result<Acknowledged, tonic::Status> {
     let response = identity.upsert_record(upsert_request(record)).await?;
-    let position = response
-        .metadata()
-        .get(POSITION_HEADER)
-        .and_then(|value| value.to_str().ok()?.parse().ok())
-        .expect("a write's answer carries its log position");
+    let position = position_of(&response);
     Ok(Acknowledged {
         customer_id: response.into_inner().customer_id,
         position,
@@ -131,10 +170,7 @@ async fn export(
     identity: &mut IdentityServiceClient<Channel>,
     at_least: u64,
 ) -> Result<BTreeMap<(String, String), String>, tonic::Status> {
-    let mut request = tonic::Request::new(pb::ExportClustersRequest {});
-    request
-        .metadata_mut()
-        .insert(MIN_POSITION_HEADER, at_least.to_string().parse().unwrap());
+    let request = at_position(pb::ExportClustersRequest {}, at_least);
     let mut stream = identity.export_clusters(request).await?.into_inner();
     let mut assignments = BTreeMap::new();
     while let Some(assignment) = stream.next().await {
@@ -308,5 +344,218 @@ async fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
     assert_eq!(exported.len(), 400);
 
     drop((first, second));
+    postgres.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_reads_its_writes_and_steward_actions_through_the_follower() {
+    let Some(postgres) = idic_testkit::require_postgres().await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let leader = start_replica(&postgres.url, data_dir.path(), "leader.log");
+    let follower = start_replica(&postgres.url, data_dir.path(), "follower.log");
+    // Only the follower: its writes are forwarded, its reads answered by its engine.
+    let mut identity = client(&follower.address);
+
+    let first = upsert(&mut identity, person("ryw", 1))
+        .await
+        .expect("a write sent to the follower is forwarded to the leader");
+    let second = upsert(&mut identity, person("ryw", 2))
+        .await
+        .expect("forwarded");
+    assert_ne!(first.customer_id, second.customer_id);
+    let found = identity
+        .get_customer(at_position(
+            pb::GetCustomerRequest {
+                customer: Some(by_id(&second.customer_id)),
+            },
+            second.position,
+        ))
+        .await
+        .expect("the follower waits for the write's position and finds it")
+        .into_inner();
+    assert_eq!(found.customer.unwrap().customer_id, second.customer_id);
+
+    let merged = identity
+        .merge(pb::MergeRequest {
+            customer_ids: vec![first.customer_id.clone(), second.customer_id.clone()],
+            reason: "same person, checked by phone".to_owned(),
+        })
+        .await
+        .expect("a steward merge sent to the follower is forwarded");
+    let position = position_of(&merged);
+    let survivor = merged.into_inner().customer_id;
+    for id in [&first.customer_id, &second.customer_id] {
+        let looked_up = identity
+            .lookup_customer_id(at_position(
+                pb::LookupCustomerIdRequest {
+                    customer: Some(by_id(id)),
+                },
+                position,
+            ))
+            .await
+            .expect("the follower holds the merge")
+            .into_inner();
+        assert_eq!(
+            looked_up.customer_id, survivor,
+            "{id} resolves to the survivor"
+        );
+    }
+
+    // A position no replica holds yet: UNAVAILABLE with retry info, after a short wait.
+    let refused = identity
+        .lookup_customer_id(at_position(
+            pb::LookupCustomerIdRequest {
+                customer: Some(by_id(&survivor)),
+            },
+            position + 1_000,
+        ))
+        .await
+        .expect_err("the follower does not hold that position");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    let invalid = identity
+        .lookup_customer_id({
+            let mut request = tonic::Request::new(pb::LookupCustomerIdRequest {
+                customer: Some(by_id(&survivor)),
+            });
+            request
+                .metadata_mut()
+                .insert(MIN_POSITION_HEADER, "latest".parse().unwrap());
+            request
+        })
+        .await
+        .expect_err("not a position");
+    assert_eq!(invalid.code(), Code::InvalidArgument, "{invalid:?}");
+    assert!(
+        invalid.message().contains(MIN_POSITION_HEADER),
+        "{invalid:?}"
+    );
+
+    drop((leader, follower));
+    postgres.drop_database().await.unwrap();
+}
+
+/// Reads `customer_id` on one replica, and on the other if that fails: a client with
+/// both addresses (or a Service with both pods behind it) retrying once.
+async fn read_with_one_retry(
+    addresses: &[String; 2],
+    first_choice: usize,
+    customer_id: &str,
+) -> Result<(), tonic::Status> {
+    let mut last = None;
+    for attempt in 0..2 {
+        let address = &addresses[(first_choice + attempt) % 2];
+        let mut identity = client(address);
+        match identity
+            .lookup_customer_id(pb::LookupCustomerIdRequest {
+                customer: Some(by_id(customer_id)),
+            })
+            .await
+        {
+            Ok(found) if found.get_ref().customer_id == customer_id => return Ok(()),
+            Ok(found) => panic!("{customer_id} resolved to {}", found.get_ref().customer_id),
+            Err(status) => last = Some(status),
+        }
+    }
+    Err(last.expect("two attempts"))
+}
+
+// Starting and stopping replicas blocks a thread; the read load runs on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_both_replicas_fails_no_read_beyond_a_retry() {
+    let Some(postgres) = idic_testkit::require_postgres().await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let first = start_replica(&postgres.url, data_dir.path(), "first.log");
+    let second = start_replica(&postgres.url, data_dir.path(), "second.log");
+    let mut writer = client(&first.address);
+    let mut customers = Vec::new();
+    for index in 0..20 {
+        customers.push(
+            upsert(&mut writer, person("roll", index))
+                .await
+                .expect("the leader writes")
+                .customer_id,
+        );
+    }
+    let (first_address, second_address) = (first.address.clone(), second.address.clone());
+
+    // Read load on both replicas while each is restarted in turn, as a RollingUpdate
+    // with maxUnavailable 0 does: the new pod serves before the old one stops.
+    let reading = tokio::sync::watch::channel(true);
+    let addresses = std::sync::Arc::new(std::sync::Mutex::new([
+        first_address.clone(),
+        second_address.clone(),
+    ]));
+    let load = {
+        let addresses = addresses.clone();
+        let customers = customers.clone();
+        let running = reading.1.clone();
+        tokio::spawn(async move {
+            let (mut reads, mut failed) = (0u64, Vec::new());
+            let mut index = 0usize;
+            while *running.borrow() {
+                let now = addresses.lock().unwrap().clone();
+                let customer = &customers[index % customers.len()];
+                if let Err(status) = read_with_one_retry(&now, index % 2, customer).await {
+                    failed.push(status);
+                }
+                reads += 1;
+                index += 1;
+            }
+            (reads, failed)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The first (the leader) is replaced: a new replica starts and follows...
+    let third = start_replica(&postgres.url, data_dir.path(), "third.log");
+    addresses.lock().unwrap()[0] = third.address.clone();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop(first);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // ...then the second (leader by now) is replaced the same way.
+    let fourth = start_replica(&postgres.url, data_dir.path(), "fourth.log");
+    addresses.lock().unwrap()[1] = fourth.address.clone();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop(second);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    reading.0.send(false).unwrap();
+    let (reads, failed) = load.await.unwrap();
+    eprintln!(
+        "rolling restart of both replicas under read load: {reads} reads, {} failed after one retry",
+        failed.len()
+    );
+    assert!(reads > 20, "the read load ran ({reads} reads)");
+    assert!(
+        failed.is_empty(),
+        "{} of {reads} reads failed after a retry: {:?}",
+        failed.len(),
+        failed.first()
+    );
+
+    // The new pair still writes (one of them took over) and has every record.
+    let mut identity = client(&third.address);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let written = loop {
+        match upsert(&mut identity, person("roll", 100)).await {
+            Ok(ack) => break ack,
+            Err(status) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no leader after the restart: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let exported = export(&mut client(&fourth.address), written.position)
+        .await
+        .expect("exports");
+    assert_eq!(exported.len(), 21);
+
+    drop((third, fourth));
     postgres.drop_database().await.unwrap();
 }
