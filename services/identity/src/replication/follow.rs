@@ -37,6 +37,9 @@ const RENEW_EVERY: Duration = Duration::from_secs(1);
 /// A follower replaying for longer than this in one go reports itself not ready.
 const READY_LAG: Duration = Duration::from_secs(5);
 
+/// How often a follower checks for newly saved match parameters.
+const PARAMS_POLL: Duration = Duration::from_secs(5);
+
 /// How often a follower measures its lag (entries behind the log's head).
 const LAG_POLL: Duration = Duration::from_secs(1);
 
@@ -92,6 +95,9 @@ pub async fn start(options: ReplicaOptions) -> anyhow::Result<Arc<Identity>> {
     // Read before the load: replaying from here again what the load saw is harmless.
     let from = log::last_position(&pool).await?;
     replication.reset_position(from);
+    // Known from the first call on, so that writes are forwarded at once.
+    let leader = lease::leader_address(&pool).await?;
+    replication.set_role(Role::Follower { leader });
     let identity = Identity::start_replicated(
         store,
         options.settings,
@@ -202,6 +208,8 @@ async fn follow(
     let mut last_election = Instant::now();
     let mut last_address = Instant::now() - LEADER_ADDRESS_POLL;
     let mut last_lag = Instant::now() - LAG_POLL;
+    let mut last_params = Instant::now();
+    let mut params_version = log::params_version(&pool).await.unwrap_or(0);
     while !shutdown.is_cancelled() {
         let Some(identity) = identity.upgrade() else {
             return;
@@ -212,6 +220,16 @@ async fn follow(
             memberships_settled = true;
         }
         replication.set_ready(true);
+        if last_params.elapsed() >= PARAMS_POLL {
+            last_params = Instant::now();
+            if let Ok(version) = log::params_version(&pool).await
+                && version != params_version
+                && identity.refresh_params().await.is_ok()
+            {
+                params_version = version;
+                tracing::info!(version, "identity follower took the new match parameters");
+            }
+        }
         if last_lag.elapsed() >= LAG_POLL {
             last_lag = Instant::now();
             if let Ok(head) = log::last_position(&pool).await {

@@ -116,6 +116,16 @@ pub async fn entries_after(
         .collect()
 }
 
+/// The version of the latest saved match parameters (0: none saved). They are not in
+/// the log: a follower takes them when this changes.
+pub async fn params_version(pool: &sqlx::AnyPool) -> anyhow::Result<i64> {
+    let version: Option<i64> = sqlx::query("SELECT MAX(version) FROM match_parameters")
+        .fetch_one(pool)
+        .await?
+        .get(0);
+    Ok(version.unwrap_or(0))
+}
+
 /// Drops entries committed before `before` (microseconds): a follower further behind
 /// reloads from the tables.
 pub async fn trim(pool: &sqlx::AnyPool, before: i64) -> anyhow::Result<u64> {
