@@ -2,9 +2,9 @@
 //! `idic serve --service identity` processes. A second replica never overwrites the
 //! first one's records (it follows the leader instead of writing on its own); a client
 //! reads its writes through the follower; when the leader is killed under a steady
-//! write load the follower takes over with every acknowledged write; and a rolling
-//! restart of both replicas fails no read that a retry on the other replica does not
-//! answer.
+//! write load the follower takes over with every acknowledged write; a leader that
+//! loses its database session steps down and follows; and a rolling restart of both
+//! replicas fails no read that a retry on the other replica does not answer.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -557,5 +557,82 @@ async fn a_rolling_restart_of_both_replicas_fails_no_read_beyond_a_retry() {
     assert_eq!(exported.len(), 21);
 
     drop((third, fourth));
+    postgres.drop_database().await.unwrap();
+}
+
+/// Ends the PostgreSQL session holding identity's leadership lock in the test's
+/// database, as a network cut or a server restart would.
+async fn cut_the_leaders_session(database_url: &str) -> u64 {
+    use sqlx::{Connection as _, Row as _};
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(database_url).await.unwrap();
+    let ended = sqlx::query(
+        "SELECT CAST(COUNT(pg_terminate_backend(pid)) AS BIGINT) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .unwrap()
+    .get::<i64, _>(0);
+    ended as u64
+}
+
+#[tokio::test]
+async fn a_leader_that_loses_its_database_session_steps_down_and_follows() {
+    let Some(postgres) = idic_testkit::require_postgres().await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let first = start_replica(&postgres.url, data_dir.path(), "first.log");
+    let second = start_replica(&postgres.url, data_dir.path(), "second.log");
+    let mut to_first = client(&first.address);
+    let mut acknowledged = BTreeMap::new();
+    for index in 0..10 {
+        let record = person("cut", index);
+        let key = key_of(&record);
+        acknowledged.insert(key, upsert(&mut to_first, record).await.expect("leads"));
+    }
+
+    assert_eq!(
+        cut_the_leaders_session(&postgres.url).await,
+        1,
+        "one session held the lock"
+    );
+
+    // Keep writing to the old leader only: it refuses while it steps down, then
+    // forwards to the new leader.
+    let started = Instant::now();
+    for index in 10..30 {
+        let record = person("cut", index);
+        let key = key_of(&record);
+        let ack = loop {
+            match upsert(&mut to_first, record.clone()).await {
+                Ok(ack) => break ack,
+                Err(status) => {
+                    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                    assert!(
+                        started.elapsed() < Duration::from_secs(30),
+                        "writes did not resume: {status:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        acknowledged.insert(key, ack);
+    }
+    let at = highest_position(&acknowledged);
+    let on_first = export(&mut to_first, at)
+        .await
+        .expect("the old leader exports");
+    let on_second = export(&mut client(&second.address), at)
+        .await
+        .expect("the new leader exports");
+    assert_all_kept(&acknowledged, &on_first, "old leader, now following");
+    assert_all_kept(&acknowledged, &on_second, "new leader");
+    assert_eq!(on_first, on_second);
+    assert_eq!(on_second.len(), 30);
+
+    drop((first, second));
     postgres.drop_database().await.unwrap();
 }

@@ -1,9 +1,8 @@
 //! A replica's life on PostgreSQL: lead if the lock is free, else load the engine,
 //! follow the log and try the lock every poll; once elected, replay what is left of
 //! the log, then write under the new epoch and keep the lease alive. A leader that
-//! loses its lease stops writing at once and shuts the process down, so that its
-//! supervisor restarts it as a follower (its engine may hold writes that never
-//! committed).
+//! loses its lease stops writing at once, reloads its engine from the tables (it may
+//! hold writes that never committed) and follows again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -84,11 +83,14 @@ pub async fn start(options: ReplicaOptions) -> anyhow::Result<Arc<Identity>> {
         )
         .await?;
         tracing::info!(epoch, position = last, "identity replica leads");
-        tokio::spawn(keep_office(
+        tokio::spawn(run(
+            Arc::downgrade(&identity),
             lease,
             pool,
             replication,
-            options.shutdown.clone(),
+            options.address,
+            options.shutdown,
+            Stage::Leading,
         ));
         return Ok(identity);
     }
@@ -107,15 +109,81 @@ pub async fn start(options: ReplicaOptions) -> anyhow::Result<Arc<Identity>> {
     )
     .await?;
     tracing::info!(position = from, "identity replica follows");
-    tokio::spawn(follow(
+    tokio::spawn(run(
         Arc::downgrade(&identity),
         lease,
         pool,
         replication,
         options.address,
         options.shutdown,
+        Stage::Following,
     ));
     Ok(identity)
+}
+
+/// Where a replica is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Following,
+    Leading,
+    Stopped,
+}
+
+/// Leads or follows, in turn, until the process stops.
+async fn run(
+    identity: std::sync::Weak<Identity>,
+    mut lease: Lease,
+    pool: sqlx::AnyPool,
+    replication: Arc<Replication>,
+    address: String,
+    shutdown: CancellationToken,
+    mut stage: Stage,
+) {
+    loop {
+        stage = match stage {
+            Stage::Stopped => return,
+            Stage::Following => {
+                follow(
+                    &identity,
+                    &mut lease,
+                    &pool,
+                    &replication,
+                    &address,
+                    &shutdown,
+                )
+                .await
+            }
+            Stage::Leading => {
+                keep_office(&mut lease, &pool, &replication, &shutdown).await;
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                let Some(identity) = identity.upgrade() else {
+                    return;
+                };
+                reload(&identity, &pool, &replication).await;
+                identity.rebuild_memberships();
+                lease = open_again(&pool).await;
+                Stage::Following
+            }
+        };
+    }
+}
+
+/// A new lease session, retried until it opens.
+async fn open_again(pool: &sqlx::AnyPool) -> Lease {
+    loop {
+        match reopen(pool).await {
+            Ok(lease) => return lease,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "opening a lease session failed"
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// What replaying the log found.
@@ -195,26 +263,27 @@ async fn replay_all(identity: &Identity, pool: &sqlx::AnyPool, replication: &Rep
     }
 }
 
+/// Follows the log until elected (`Stage::Leading`) or stopped.
 async fn follow(
-    identity: std::sync::Weak<Identity>,
-    mut lease: Lease,
-    pool: sqlx::AnyPool,
-    replication: Arc<Replication>,
-    address: String,
-    shutdown: CancellationToken,
-) {
+    identity: &std::sync::Weak<Identity>,
+    lease: &mut Lease,
+    pool: &sqlx::AnyPool,
+    replication: &Replication,
+    address: &str,
+    shutdown: &CancellationToken,
+) -> Stage {
     // The load and the first entries replayed overlap (see `Engine::replay`).
     let mut memberships_settled = false;
     let mut last_election = Instant::now();
     let mut last_address = Instant::now() - LEADER_ADDRESS_POLL;
     let mut last_lag = Instant::now() - LAG_POLL;
     let mut last_params = Instant::now();
-    let mut params_version = log::params_version(&pool).await.unwrap_or(0);
+    let mut params_version = log::params_version(pool).await.unwrap_or(0);
     while !shutdown.is_cancelled() {
         let Some(identity) = identity.upgrade() else {
-            return;
+            return Stage::Stopped;
         };
-        replay_all(&identity, &pool, &replication).await;
+        replay_all(&identity, pool, replication).await;
         if !memberships_settled {
             identity.rebuild_memberships();
             memberships_settled = true;
@@ -222,7 +291,7 @@ async fn follow(
         replication.set_ready(true);
         if last_params.elapsed() >= PARAMS_POLL {
             last_params = Instant::now();
-            if let Ok(version) = log::params_version(&pool).await
+            if let Ok(version) = log::params_version(pool).await
                 && version != params_version
                 && identity.refresh_params().await.is_ok()
             {
@@ -232,46 +301,41 @@ async fn follow(
         }
         if last_lag.elapsed() >= LAG_POLL {
             last_lag = Instant::now();
-            if let Ok(head) = log::last_position(&pool).await {
+            if let Ok(head) = log::last_position(pool).await {
                 let lag = head.saturating_sub(replication.position());
                 ::metrics::gauge!("idic_identity_follower_lag_entries").set(lag as f64);
             }
         }
         if last_address.elapsed() >= LEADER_ADDRESS_POLL {
             last_address = Instant::now();
-            if let Ok(leader) = lease::leader_address(&pool).await {
+            if let Ok(leader) = lease::leader_address(pool).await {
                 replication.set_role(Role::Follower { leader });
             }
         }
         if last_election.elapsed() >= ELECTION_POLL {
             last_election = Instant::now();
             match lease.try_acquire().await {
-                Ok(true) => {
-                    match promote(&identity, &mut lease, &pool, &replication, &address).await {
-                        Ok(()) => {
-                            drop(identity);
-                            keep_office(lease, pool, replication, shutdown).await;
-                        }
-                        Err(error) => {
-                            // Holding the lock without leading would stop every election:
-                            // stop, and let the supervisor start a fresh follower.
-                            tracing::error!(
-                                error = format!("{error:#}"),
-                                "taking over as identity leader failed; shutting down"
-                            );
-                            shutdown.cancel();
-                        }
+                Ok(true) => match promote(&identity, lease, pool, replication, address).await {
+                    Ok(()) => return Stage::Leading,
+                    Err(error) => {
+                        // Holding the lock without leading would stop every election:
+                        // closing the session releases it.
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            "taking over as identity leader failed; following again"
+                        );
+                        replication.fence.depose();
+                        *lease = open_again(pool).await;
                     }
-                    return;
-                }
+                },
                 Ok(false) => {}
                 Err(error) => {
                     tracing::warn!(
                         error = format!("{error:#}"),
                         "the lease session failed; opening a new one"
                     );
-                    if let Ok(fresh) = reopen(&pool).await {
-                        lease = fresh;
+                    if let Ok(fresh) = reopen(pool).await {
+                        *lease = fresh;
                     }
                 }
             }
@@ -279,6 +343,7 @@ async fn follow(
         drop(identity);
         tokio::time::sleep(POLL).await;
     }
+    Stage::Stopped
 }
 
 async fn reopen(pool: &sqlx::AnyPool) -> anyhow::Result<Lease> {
@@ -315,13 +380,13 @@ async fn promote(
     Ok(())
 }
 
-/// Renews the lease while leading and trims the log; on loss, stops writing and shuts
-/// the process down.
+/// Renews the lease while leading and trims the log; returns when the process stops
+/// or the lease is lost (then this replica no longer writes).
 async fn keep_office(
-    mut lease: Lease,
-    pool: sqlx::AnyPool,
-    replication: Arc<Replication>,
-    shutdown: CancellationToken,
+    lease: &mut Lease,
+    pool: &sqlx::AnyPool,
+    replication: &Replication,
+    shutdown: &CancellationToken,
 ) {
     let mut last_trim = Instant::now();
     loop {
@@ -336,15 +401,14 @@ async fn keep_office(
             });
             tracing::error!(
                 error = format!("{error:#}"),
-                "identity lost its leadership; no write commits from here, shutting down to restart as a follower"
+                "identity lost its leadership; no write commits from here, following again"
             );
-            shutdown.cancel();
             return;
         }
         if last_trim.elapsed() >= TRIM_EVERY {
             last_trim = Instant::now();
             let before = now_micros() - LOG_RETENTION.as_micros() as i64;
-            if let Err(error) = log::trim(&pool, before).await {
+            if let Err(error) = log::trim(pool, before).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "trimming identity's log failed"
