@@ -403,6 +403,29 @@ async fn a_client_reads_its_writes_and_steward_actions_through_the_follower() {
         );
     }
 
+    // A bulk import sent to the follower goes to the leader too, and its position
+    // covers every record of it.
+    let batches: Vec<pb::ImportRecordsRequest> = (0..3)
+        .map(|batch| pb::ImportRecordsRequest {
+            records: (0..10).map(|n| person("bulk", batch * 10 + n)).collect(),
+            strict: false,
+        })
+        .collect();
+    let imported = identity
+        .import_records(futures::stream::iter(batches))
+        .await
+        .expect("an import sent to the follower is forwarded");
+    let import_position = position_of(&imported);
+    assert_eq!(imported.into_inner().accepted, 30);
+    let exported = export(&mut identity, import_position)
+        .await
+        .expect("the follower exports");
+    let bulk = exported.keys().filter(|key| key.0 == "bulk").count();
+    assert_eq!(
+        bulk, 30,
+        "the follower holds the whole import at its position"
+    );
+
     // A position no replica holds yet: UNAVAILABLE with retry info, after a short wait.
     let refused = identity
         .lookup_customer_id(at_position(
