@@ -367,6 +367,10 @@ pub struct IdentityConfig {
     pub match_threshold: f64,
     /// Trust of each source system for golden-record survivorship, 0..=100 (default 50).
     pub source_trust: std::collections::BTreeMap<String, u8>,
+    /// Replicas on PostgreSQL: the `host:port` at which the other replicas and clients
+    /// reach this replica's gRPC server, published while it leads so that a follower
+    /// can name (and forward writes to) the leader. Empty: the listen address.
+    pub advertise_address: String,
 }
 
 impl Default for IdentityConfig {
@@ -375,6 +379,7 @@ impl Default for IdentityConfig {
             default_region: "US".to_owned(),
             match_threshold: 15.0,
             source_trust: std::collections::BTreeMap::new(),
+            advertise_address: String::new(),
         }
     }
 }

@@ -23,6 +23,25 @@ use crate::middleware::{
     AuthLayer, DeadlineLayer, LoadShedLayer, MetricsLayer, Route, RouteTable, TraceContextLayer,
 };
 
+/// Keeps `service`'s health entry SERVING while `ready` holds true, NOT_SERVING else.
+async fn follow_readiness(
+    health: tonic_health::server::HealthReporter,
+    service: ServiceName,
+    mut ready: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let status = if *ready.borrow_and_update() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        health.set_service_status(service.grpc_name(), status).await;
+        if ready.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Adds one service's gRPC server to the routes.
 pub type AddRoutes = Box<dyn FnOnce(&mut RoutesBuilder) + Send>;
 
@@ -36,6 +55,9 @@ pub struct ServiceRegistration {
     /// `grpc.max_stream_ms` instead of `grpc.max_request_ms`.
     pub long_running: &'static [&'static str],
     pub add_routes: AddRoutes,
+    /// Whether the service is ready for calls, when that can change while it runs (an
+    /// identity follower far behind its leader): its health entry follows it.
+    pub readiness: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// A bound gRPC listener, ready to serve.
@@ -83,6 +105,10 @@ impl GrpcServer {
         let (health, health_service) = tonic_health::server::health_reporter();
         let served: Vec<ServiceName> = registrations.iter().map(|r| r.service).collect();
         register_metrics(&registrations);
+        let readiness: Vec<(ServiceName, tokio::sync::watch::Receiver<bool>)> = registrations
+            .iter()
+            .filter_map(|r| Some((r.service, r.readiness.clone()?)))
+            .collect();
 
         let mut builder = RoutesBuilder::default();
         builder.add_service(health_service);
@@ -117,6 +143,10 @@ impl GrpcServer {
                 .await;
         }
         health.set_service_status("", ServingStatus::Serving).await;
+        let readiness_tasks: Vec<_> = readiness
+            .into_iter()
+            .map(|(service, ready)| tokio::spawn(follow_readiness(health.clone(), service, ready)))
+            .collect();
 
         let stop_accepting = CancellationToken::new();
         let incoming = TcpIncoming::from(self.listener)
@@ -131,6 +161,11 @@ impl GrpcServer {
         }
 
         tracing::info!("shutting down: no new calls, letting in-flight calls finish");
+        // Stopped first, so that none of them reports SERVING again after the drain began.
+        for task in readiness_tasks {
+            task.abort();
+            let _ = task.await;
+        }
         for service in &served {
             health
                 .set_service_status(service.grpc_name(), ServingStatus::NotServing)

@@ -81,6 +81,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     Ok(ServiceRegistration {
+        readiness: None,
         service: ServiceName::Customization,
         methods: METHODS,
         long_running: &[],

@@ -106,6 +106,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     Ok(ServiceRegistration {
+        readiness: None,
         service: ServiceName::Differentiation,
         methods: METHODS,
         long_running: LONG_RUNNING,

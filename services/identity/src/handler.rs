@@ -24,6 +24,8 @@ use crate::convert::{
 };
 use crate::engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
 use crate::export;
+use crate::replication::consistency;
+use crate::replication::forward::{self, Forwarder, LeaderClient};
 use crate::service::{Committed, Identity};
 
 /// Errors kept in an import's answer; the count covers them all.
@@ -39,6 +41,8 @@ pub struct IdentityHandler {
     /// The other services, whose data `ExportCustomer` gathers; without them the
     /// export holds identity's part only.
     peers: Option<Peers>,
+    /// A follower's way to the leader, for writes.
+    forwarder: Forwarder,
 }
 
 /// The most the other services may take to answer an export, within the caller's
@@ -51,7 +55,26 @@ impl IdentityHandler {
             identity,
             shutdown,
             peers: None,
+            forwarder: Forwarder::default(),
         }
+    }
+
+    /// Lets a follower forward writes to the leader (see `replication::forward`).
+    pub fn with_forwarding(mut self, forwarder: Forwarder) -> Self {
+        self.forwarder = forwarder;
+        self
+    }
+
+    /// The leader, when this replica follows and should forward the write there.
+    fn leader_for<T>(&self, request: &Request<T>) -> Option<LeaderClient> {
+        self.forwarder
+            .target(self.identity.replication(), request.metadata())
+    }
+
+    /// Waits until this replica holds the log position the read asks for, if any.
+    async fn await_read<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        consistency::await_requested(self.identity.replication(), request.metadata()).await?;
+        Ok(())
     }
 
     /// Gathers the other services' data in `ExportCustomer` through `peers`.
@@ -285,6 +308,9 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::UpsertRecordRequest>,
     ) -> Result<Response<pb::UpsertRecordResponse>, Status> {
+        if let Some(mut leader) = self.leader_for(&request) {
+            return leader.upsert_record(forward::forwarded(request)).await;
+        }
         let now = now_micros();
         let message = request.get_ref();
         let ParsedRecord {
@@ -302,19 +328,30 @@ impl IdentityService for IdentityHandler {
         let committed = self
             .identity
             .write(|engine| Ok(engine.upsert(incoming, explicit_time, now)))?;
-        let result = committed.wait().await?;
-        Ok(Response::new(pb::UpsertRecordResponse {
+        let (result, position) = committed.wait_position().await?;
+        let response = Response::new(pb::UpsertRecordResponse {
             customer_id: result.customer_id.to_string(),
             outcome: outcome_to_proto(result.outcome) as i32,
             merged_customer_ids: result.merged.iter().map(|id| id.to_string()).collect(),
             warnings: warnings.into_iter().map(warning_to_proto).collect(),
-        }))
+        });
+        Ok(consistency::tag(response, position))
     }
 
     async fn import_records(
         &self,
         request: Request<Streaming<pb::ImportRecordsRequest>>,
     ) -> Result<Response<pb::ImportRecordsResponse>, Status> {
+        if let Some(mut leader) = self.leader_for(&request) {
+            // A broken client stream ends the forwarded one: the leader answers for
+            // what arrived, as it would have.
+            let request = forward::forwarded(request).map(|stream| {
+                stream
+                    .take_while(|item| futures::future::ready(item.is_ok()))
+                    .filter_map(|item| futures::future::ready(item.ok()))
+            });
+            return leader.import_records(request).await;
+        }
         let started = Instant::now();
         let stream = request.into_inner();
         // Parsing and normalizing runs in its own task, so that it overlaps the engine's
@@ -379,19 +416,22 @@ impl IdentityService for IdentityHandler {
                 tally(&mut summary, &results);
             }
         }
+        let mut position = self.identity.replication().position();
         while let Some(committed) = pending.pop_front() {
-            let results = committed.wait().await?;
+            let (results, committed_at) = committed.wait_position().await?;
+            position = position.max(committed_at);
             tally(&mut summary, &results);
         }
         summary.warning_counts = warning_counts.into_proto();
         summary.seconds = started.elapsed().as_secs_f64();
-        Ok(Response::new(summary))
+        Ok(consistency::tag(Response::new(summary), position))
     }
 
     async fn resolve(
         &self,
         request: Request<pb::ResolveRequest>,
     ) -> Result<Response<pb::ResolveResponse>, Status> {
+        self.await_read(&request).await?;
         let message = request.get_ref();
         let limit = match message.max_candidates {
             0 => 10,
@@ -442,6 +482,7 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::GetCustomerResponse>, Status> {
+        self.await_read(&request).await?;
         let selector = CustomerSelector::parse(request.get_ref().customer.as_ref(), "customer")
             .map_err(ApiError::from)?;
         let customer = self.find_customer(&selector)?;
@@ -454,6 +495,7 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::LookupCustomerIdRequest>,
     ) -> Result<Response<pb::LookupCustomerIdResponse>, Status> {
+        self.await_read(&request).await?;
         let selector = CustomerSelector::parse(request.get_ref().customer.as_ref(), "customer")
             .map_err(ApiError::from)?;
         let customer = self.find_customer(&selector)?;
@@ -466,6 +508,7 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::ExplainMatchRequest>,
     ) -> Result<Response<pb::ExplainMatchResponse>, Status> {
+        self.await_read(&request).await?;
         let engine = self.identity.read();
         let threshold = engine.threshold();
         match &request.get_ref().subject {
@@ -505,6 +548,9 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::MergeRequest>,
     ) -> Result<Response<pb::MergeResponse>, Status> {
+        if let Some(mut leader) = self.leader_for(&request) {
+            return leader.merge(forward::forwarded(request)).await;
+        }
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let mut violations = Vec::new();
@@ -535,18 +581,22 @@ impl IdentityService for IdentityHandler {
                 .map_err(engine_error)?;
             Ok(((survivor, merged), changes))
         })?;
-        let (survivor, merged) = committed.wait().await?;
+        let ((survivor, merged), position) = committed.wait_position().await?;
         tracing::info!(actor = caller.client, customer_id = %survivor, merged = merged.len(), "steward merge");
-        Ok(Response::new(pb::MergeResponse {
+        let response = Response::new(pb::MergeResponse {
             customer_id: survivor.to_string(),
             merged_customer_ids: merged.iter().map(|id| id.to_string()).collect(),
-        }))
+        });
+        Ok(consistency::tag(response, position))
     }
 
     async fn unmerge(
         &self,
         request: Request<pb::UnmergeRequest>,
     ) -> Result<Response<pb::UnmergeResponse>, Status> {
+        if let Some(mut leader) = self.leader_for(&request) {
+            return leader.unmerge(forward::forwarded(request)).await;
+        }
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let mut violations = Vec::new();
@@ -580,18 +630,20 @@ impl IdentityService for IdentityHandler {
                 .map_err(engine_error)?;
             Ok(((kept, new), changes))
         })?;
-        let (kept, new) = committed.wait().await?;
+        let ((kept, new), position) = committed.wait_position().await?;
         tracing::info!(actor = caller.client, customer_id = %kept, new_customer_id = %new, blocked = message.block_remerge, "steward unmerge");
-        Ok(Response::new(pb::UnmergeResponse {
+        let response = Response::new(pb::UnmergeResponse {
             customer_id: kept.to_string(),
             new_customer_id: new.to_string(),
-        }))
+        });
+        Ok(consistency::tag(response, position))
     }
 
     async fn get_merge_history(
         &self,
         request: Request<pb::GetMergeHistoryRequest>,
     ) -> Result<Response<pb::GetMergeHistoryResponse>, Status> {
+        self.await_read(&request).await?;
         let message = request.get_ref();
         let mut violations = Vec::new();
         let selector = CustomerSelector::parse(message.customer.as_ref(), "customer")
@@ -651,6 +703,9 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::EraseCustomerRequest>,
     ) -> Result<Response<pb::EraseCustomerResponse>, Status> {
+        if let Some(mut leader) = self.leader_for(&request) {
+            return leader.erase_customer(forward::forwarded(request)).await;
+        }
         let caller = Caller::of(&request);
         let message = request.get_ref();
         let mut violations = Vec::new();
@@ -671,21 +726,23 @@ impl IdentityService for IdentityHandler {
                 .map_err(engine_error)?;
             Ok(((id, erased), changes))
         })?;
-        let (id, erased) = committed.wait().await?;
+        let ((id, erased), position) = committed.wait_position().await?;
         // Also when the customer was already erased, so that a retry after a failed
         // purge completes it.
         self.identity.purge_erased().await?;
         tracing::info!(actor = caller.client, customer_id = %id, records = erased, "customer erased");
-        Ok(Response::new(pb::EraseCustomerResponse {
+        let response = Response::new(pb::EraseCustomerResponse {
             customer_id: id.to_string(),
             records_erased: erased as u64,
-        }))
+        });
+        Ok(consistency::tag(response, position))
     }
 
     async fn export_customer(
         &self,
         request: Request<pb::ExportCustomerRequest>,
     ) -> Result<Response<pb::ExportCustomerResponse>, Status> {
+        self.await_read(&request).await?;
         let selector = CustomerSelector::parse(request.get_ref().customer.as_ref(), "customer")
             .map_err(ApiError::from)?;
         let customer = self.find_customer(&selector)?;
@@ -725,6 +782,11 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::EstimateParametersRequest>,
     ) -> Result<Response<pb::EstimateParametersResponse>, Status> {
+        if let Some(mut leader) = self.leader_for(&request) {
+            return leader
+                .estimate_parameters(forward::forwarded(request))
+                .await;
+        }
         let message = request.get_ref();
         let random = estimation_pairs(
             message.random_pairs,
@@ -769,8 +831,9 @@ impl IdentityService for IdentityHandler {
 
     async fn export_clusters(
         &self,
-        _request: Request<pb::ExportClustersRequest>,
+        request: Request<pb::ExportClustersRequest>,
     ) -> Result<Response<Self::ExportClustersStream>, Status> {
+        self.await_read(&request).await?;
         let assignments = self.identity.read().assignments();
         let stream = futures::stream::iter(assignments.into_iter().map(|(key, customer)| {
             Ok(pb::RecordAssignment {
@@ -788,6 +851,7 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        self.await_read(&request).await?;
         let message = request.into_inner();
         // Subscribe before replaying, so nothing committed in between is missed.
         let live = self.identity.subscribe();

@@ -8,6 +8,7 @@ mod convert;
 pub mod engine;
 mod export;
 mod handler;
+pub mod replication;
 pub mod service;
 pub mod store;
 
@@ -17,9 +18,11 @@ use idic_matching::normalize::NormalizeOptions;
 use idic_proto::v1::identity_service_server::IdentityServiceServer;
 use idic_runtime::auth::Access;
 use idic_runtime::server::ServiceRegistration;
+use idic_runtime::storage::Backend;
 use idic_runtime::{ServiceContext, ServiceName};
 
 pub use handler::IdentityHandler;
+use replication::forward::Forwarder;
 pub use service::{CHANGES_TOPIC, Identity};
 pub use store::{IdentityStore, SqlIdentityStore};
 
@@ -57,7 +60,9 @@ fn watch_engine_size(identity: &Arc<Identity>) {
     });
 }
 
-/// Connects identity's storage, rebuilds the engine from it and returns the service.
+/// Connects identity's storage, rebuilds the engine from it and returns the service. On
+/// PostgreSQL the process is one replica of several: the leader, or a follower of the
+/// leader's log (`replication`).
 pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistration> {
     let config = &context.config;
     let database =
@@ -69,7 +74,6 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         context.bus.clone(),
         context.shutdown.clone(),
     );
-    let store: Arc<dyn IdentityStore> = Arc::new(SqlIdentityStore::new(database));
     let settings = engine::Settings {
         threshold: config.identity.match_threshold,
         source_trust: config.identity.source_trust.clone(),
@@ -77,11 +81,30 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     let normalize = NormalizeOptions {
         default_region: config.identity.default_region.clone(),
     };
-    let identity = Identity::start(store, settings, normalize, outbox).await?;
+    let identity = match database.backend {
+        Backend::Sqlite => {
+            let store: Arc<dyn IdentityStore> = Arc::new(SqlIdentityStore::new(database));
+            Identity::start(store, settings, normalize, outbox).await?
+        }
+        Backend::Postgres => {
+            replication::follow::start(replication::follow::ReplicaOptions {
+                database,
+                settings,
+                normalize,
+                outbox,
+                address: advertised_address(config),
+                shutdown: context.shutdown.clone(),
+            })
+            .await?
+        }
+    };
     watch_engine_size(&identity);
+    let readiness = identity.replication().readiness();
     let limit = config.grpc.max_message_bytes;
     let server = IdentityServiceServer::new(
-        IdentityHandler::new(identity, context.shutdown.clone()).with_peers(context.peers.clone()),
+        IdentityHandler::new(identity, context.shutdown.clone())
+            .with_peers(context.peers.clone())
+            .with_forwarding(Forwarder::new(config.grpc.tls_cert_file.is_none(), limit)),
     )
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
@@ -89,8 +112,19 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         service: ServiceName::Identity,
         methods: METHODS,
         long_running: &["ImportRecords", "ExportClusters", "WatchChanges"],
+        readiness: Some(readiness),
         add_routes: Box::new(move |routes| {
             routes.add_service(server);
         }),
     })
+}
+
+/// Where the other replicas reach this one: the configured address, else the listen
+/// address.
+fn advertised_address(config: &idic_runtime::Config) -> String {
+    if config.identity.advertise_address.is_empty() {
+        config.listen.to_string()
+    } else {
+        config.identity.advertise_address.clone()
+    }
 }

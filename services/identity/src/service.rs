@@ -20,7 +20,8 @@ use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::engine::{ChangeEvent, ChangeSet, Engine, RecordEntry, Settings};
+use crate::engine::{ChangeEvent, ChangeSet, Engine, RecordEntry, RecordRow, Settings};
+use crate::replication::Replication;
 use crate::store::IdentityStore;
 
 /// The bus topic on which committed change events are published (JSON, read by
@@ -36,27 +37,39 @@ const GROUP_COMMIT_LIMIT: usize = 256;
 /// a log that has grown past 256 MiB (`IdentityStore::checkpoint`).
 const COMMITS_PER_CHECKPOINT: u64 = 16;
 
+/// `Ok`: the log position the change set committed at (0 without a log).
+type Done = Result<u64, String>;
+
 struct Pending {
     changes: ChangeSet,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Done>,
 }
 
 /// A write whose change set is queued; [`Committed::wait`] until it is durable.
 pub struct Committed<T> {
     value: T,
-    done: Option<oneshot::Receiver<Result<(), String>>>,
+    done: Option<oneshot::Receiver<Done>>,
+    /// What a write that changed nothing reports as its position: what the engine held.
+    held: u64,
 }
 
 impl<T> Committed<T> {
     pub async fn wait(self) -> ApiResult<T> {
-        if let Some(done) = self.done {
-            match done.await {
-                Ok(Ok(())) => {}
+        self.wait_position().await.map(|(value, _)| value)
+    }
+
+    /// The value and the log position that holds the write (read your writes: a read
+    /// on any replica asking for this position sees it).
+    pub async fn wait_position(self) -> ApiResult<(T, u64)> {
+        let position = match self.done {
+            None => self.held,
+            Some(done) => match done.await {
+                Ok(Ok(position)) => position,
                 Ok(Err(message)) => return Err(storage_unavailable(message)),
                 Err(_) => return Err(storage_unavailable("the persister stopped".to_owned())),
-            }
-        }
-        Ok(self.value)
+            },
+        };
+        Ok((self.value, position))
     }
 }
 
@@ -79,15 +92,29 @@ pub struct Identity {
     events: broadcast::Sender<ChangeEvent>,
     normalize: NormalizeOptions,
     reloading: AtomicBool,
+    replication: Arc<Replication>,
 }
 
 impl Identity {
-    /// Loads the engine from the store and starts the persister.
+    /// Loads the engine from the store and starts the persister: the single replica.
     pub async fn start(
         store: Arc<dyn IdentityStore>,
         settings: Settings,
         normalize: NormalizeOptions,
         outbox: Outbox,
+    ) -> anyhow::Result<Arc<Identity>> {
+        let replication = Arc::new(Replication::single());
+        Identity::start_replicated(store, settings, normalize, outbox, replication).await
+    }
+
+    /// Loads the engine from the store and starts the persister, in the role
+    /// `replication` holds (see `crate::replication`).
+    pub async fn start_replicated(
+        store: Arc<dyn IdentityStore>,
+        settings: Settings,
+        normalize: NormalizeOptions,
+        outbox: Outbox,
+        replication: Arc<Replication>,
     ) -> anyhow::Result<Arc<Identity>> {
         let started = Instant::now();
         let engine = load_engine(store.as_ref(), &settings, &normalize).await?;
@@ -107,6 +134,7 @@ impl Identity {
             events,
             normalize,
             reloading: AtomicBool::new(false),
+            replication,
         });
         tokio::spawn(persist(Arc::downgrade(&identity), queue, outbox));
         Ok(identity)
@@ -114,6 +142,36 @@ impl Identity {
 
     pub fn normalize_options(&self) -> &NormalizeOptions {
         &self.normalize
+    }
+
+    /// This replica's role and log position.
+    pub fn replication(&self) -> &Replication {
+        &self.replication
+    }
+
+    /// Applies a change set the leader committed (a follower), and hands its events
+    /// to watchers.
+    pub(crate) fn replay(&self, changes: ChangeSet) {
+        {
+            let mut engine = self.write_lock();
+            engine.replay(&changes, &mut |row| entry_of(row, &self.normalize));
+        }
+        for event in changes.events {
+            let _ = self.events.send(event);
+        }
+    }
+
+    /// See `Engine::rebuild_memberships`.
+    pub(crate) fn rebuild_memberships(&self) {
+        self.write_lock().rebuild_memberships();
+    }
+
+    /// Takes the latest saved match parameters (a follower taking over).
+    pub(crate) async fn refresh_params(&self) -> anyhow::Result<()> {
+        if let Some(params) = self.store.latest_params().await? {
+            self.write_lock().set_params(params);
+        }
+        Ok(())
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, Engine> {
@@ -133,6 +191,9 @@ impl Identity {
         &self,
         operation: impl FnOnce(&mut Engine) -> ApiResult<(T, ChangeSet)>,
     ) -> ApiResult<Committed<T>> {
+        if let Some(refusal) = self.replication.refuse_write() {
+            return Err(refusal);
+        }
         if self.reloading.load(Ordering::Acquire) {
             return Err(storage_unavailable(
                 "the engine is being rebuilt after a storage failure".to_owned(),
@@ -141,7 +202,11 @@ impl Identity {
         let mut engine = self.write_lock();
         let (value, changes) = operation(&mut engine)?;
         if changes.is_empty() {
-            return Ok(Committed { value, done: None });
+            return Ok(Committed {
+                value,
+                done: None,
+                held: self.replication.position(),
+            });
         }
         let (done, receiver) = oneshot::channel();
         // Queued while the lock is held: the store sees changes in engine order.
@@ -151,6 +216,7 @@ impl Identity {
         Ok(Committed {
             value,
             done: Some(receiver),
+            held: 0,
         })
     }
 
@@ -199,6 +265,9 @@ impl Identity {
         random_pairs: usize,
         blocked_pairs: usize,
     ) -> ApiResult<(u64, EstimateSummary)> {
+        if let Some(refusal) = self.replication.refuse_write() {
+            return Err(refusal);
+        }
         let started = Instant::now();
         let (mut params, random, candidates) = {
             let engine = self.read();
@@ -246,7 +315,7 @@ impl Identity {
         Ok((version, summary))
     }
 
-    async fn reload(&self) {
+    pub(crate) async fn reload(&self) {
         self.reloading.store(true, Ordering::Release);
         loop {
             match load_engine(self.store.as_ref(), &self.settings, &self.normalize).await {
@@ -376,6 +445,28 @@ async fn load_engine(
     Ok(engine)
 }
 
+/// A record's matching features. Normalizing is tolerant and pure, so a restart (or a
+/// follower) reads each record as its write did; a record that rules made since leave
+/// unusable has no features.
+fn features_of(content: &crate::engine::RecordContent, normalize: &NormalizeOptions) -> Features {
+    let normalized =
+        idic_matching::normalize::normalize_record(&content.record, normalize).unwrap_or_default();
+    Features::of(&normalized)
+}
+
+/// A stored (or replayed) record row as the engine holds it.
+fn entry_of(row: &RecordRow, normalize: &NormalizeOptions) -> RecordEntry {
+    RecordEntry {
+        sort_key: row.key.sort_key().into_boxed_str(),
+        key: row.key.clone(),
+        channel: row.channel,
+        observed_at: row.observed_at,
+        content: crate::engine::PackedContent::pack(&row.content),
+        features: features_of(&row.content, normalize),
+        customer: row.customer.clone(),
+    }
+}
+
 /// Commits queued change sets in groups (their bus events go into the outbox in the
 /// same transaction), wakes the outbox relay and hands committed events to watchers.
 async fn persist(
@@ -403,8 +494,10 @@ async fn persist(
         };
         match identity.store.apply(&combined).await {
             Ok(()) => {
+                let position = identity.replication.committed_position();
+                identity.replication.set_position(position);
                 for waiter in waiters {
-                    let _ = waiter.send(Ok(()));
+                    let _ = waiter.send(Ok(position));
                 }
                 if !combined.events.is_empty() {
                     outbox.wake();

@@ -11,7 +11,8 @@ use idic_matching::params::MatchParameters;
 use idic_runtime::follow::{self, CHANGES_TOPIC, IdentityChangeEvent};
 use idic_runtime::outbox::{self, OutboxEvent};
 use idic_runtime::storage::{
-    Backend, Database, Migrations, numbered_placeholders, placeholders, row_placeholders,
+    Backend, Database, Migrations, now_micros, numbered_placeholders, placeholders,
+    row_placeholders,
 };
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
@@ -19,6 +20,7 @@ use sqlx::{Any, Arguments, Row};
 use crate::engine::{
     ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordContent, RecordKey,
 };
+use crate::replication::{self, Fence};
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -91,11 +93,22 @@ pub trait IdentityStore: Send + Sync + 'static {
 
 pub struct SqlIdentityStore {
     database: Database,
+    /// Replicas on PostgreSQL: every write checks the leader's epoch and appends the
+    /// change set to the log (`crate::replication`).
+    fence: Option<Arc<Fence>>,
 }
 
 impl SqlIdentityStore {
     pub fn new(database: Database) -> Self {
-        SqlIdentityStore { database }
+        SqlIdentityStore {
+            database,
+            fence: None,
+        }
+    }
+
+    pub fn with_fence(mut self, fence: Arc<Fence>) -> Self {
+        self.fence = Some(fence);
+        self
     }
 }
 
@@ -460,9 +473,9 @@ fn stored_record(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredRecord> {
 
 const EVENT_COLUMNS: &str = "e.event_id, e.occurred_at, e.kind, e.customer_id, e.absorbed_ids, e.new_ids, e.actor, e.reason";
 
-/// The tables an erasure deletes personal data from: the records as received, and the
-/// links and steward blocks between them.
-const ERASED_TABLES: &[&str] = &["records", "links", "pair_blocks"];
+/// The tables an erasure deletes personal data from: the records as received, the
+/// links and steward blocks between them, and the replicas' change log.
+const ERASED_TABLES: &[&str] = &["records", "links", "pair_blocks", "identity_log"];
 
 #[async_trait]
 impl IdentityStore for SqlIdentityStore {
@@ -555,6 +568,13 @@ impl IdentityStore for SqlIdentityStore {
     async fn apply(&self, changes: &ChangeSet) -> anyhow::Result<()> {
         let backend = self.database.backend;
         let mut transaction = self.database.pool.begin().await?;
+        // First: a deposed leader stops here, and holds off the next election till commit.
+        let position = match &self.fence {
+            Some(fence) => Some(
+                replication::log::append(&mut transaction, fence, changes, now_micros()).await?,
+            ),
+            None => None,
+        };
         write_records(&mut transaction, backend, changes).await?;
         write_links(&mut transaction, backend, changes).await?;
         write_customers(&mut transaction, backend, changes).await?;
@@ -562,6 +582,9 @@ impl IdentityStore for SqlIdentityStore {
         write_events(&mut transaction, backend, changes).await?;
         outbox::enqueue(&mut transaction, backend, &announcements(changes)?).await?;
         transaction.commit().await?;
+        if let (Some(fence), Some(position)) = (&self.fence, position) {
+            fence.committed(position);
+        }
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! The identity engine keeps its invariants (stated in `engine`'s module docs) through
 //! any sequence of upserts, steward merges and unmerges and erasures, and a rebuild
-//! from what it asked the store to keep gives the same customers. Engine-level, no
-//! server: the store is modelled by applying the change sets to maps.
+//! from what it asked the store to keep gives the same customers, and so does a
+//! follower's engine replaying the same change sets (`Engine::replay`). Engine-level,
+//! no server: the store is modelled by applying the change sets to maps.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -220,12 +221,27 @@ impl Stored {
     }
 }
 
+/// A stored row as the engine holds it, as both a load and a replay make it.
+fn entry_of(row: &RecordRow) -> RecordEntry {
+    RecordEntry {
+        sort_key: row.key.sort_key().into_boxed_str(),
+        key: row.key.clone(),
+        channel: row.channel,
+        observed_at: row.observed_at,
+        content: PackedContent::pack(&row.content),
+        features: features(&row.content.record),
+        customer: row.customer.clone(),
+    }
+}
+
 // ----- a steward at work ----------------------------------------------------------------
 
-/// The engine, what it stored, and every customer id it ever answered.
+/// The engine, what it stored, a follower replaying its change sets, and every
+/// customer id it ever answered.
 struct Steward {
     engine: Engine,
     stored: Stored,
+    follower: Engine,
     ids: BTreeSet<Arc<str>>,
     now: i64,
 }
@@ -235,9 +251,17 @@ impl Steward {
         Steward {
             engine: Engine::new(settings(), MatchParameters::default()),
             stored: Stored::default(),
+            follower: Engine::new(settings(), MatchParameters::default()),
             ids: BTreeSet::new(),
             now: 1_000_000,
         }
+    }
+
+    /// What the leader's persister does with a change set: the store applies it and
+    /// the follower replays it.
+    fn keep(&mut self, changes: ChangeSet) {
+        self.follower.replay(&changes, &mut |row| entry_of(row));
+        self.stored.apply(changes);
     }
 
     fn tick(&mut self) -> i64 {
@@ -269,7 +293,7 @@ impl Steward {
     fn upsert(&mut self, key: &RecordKey, raw: RawRecord) -> Arc<str> {
         let now = self.tick();
         let (result, changes) = self.engine.upsert(incoming(key, raw, now), false, now);
-        self.stored.apply(changes);
+        self.keep(changes);
         self.ids.insert(result.customer_id.clone());
         result.customer_id
     }
@@ -287,7 +311,7 @@ impl Steward {
         let now = self.tick();
         let ids: Vec<String> = named.iter().map(|id| id.to_string()).collect();
         let (survivor, merged, changes) = self.engine.merge(&ids, "steward", "test", now)?;
-        self.stored.apply(changes);
+        self.keep(changes);
         self.ids.insert(survivor.clone());
         for (customer_id, keys) in &before {
             for key in keys {
@@ -318,7 +342,7 @@ impl Steward {
         let now = self.tick();
         let original = moved.first().map(|key| self.customer_of(key));
         let (kept, new, changes) = self.engine.unmerge(moved, block, "steward", "test", now)?;
-        self.stored.apply(changes);
+        self.keep(changes);
         self.ids.insert(kept.clone());
         self.ids.insert(new.clone());
         assert_ne!(kept, new);
@@ -355,7 +379,7 @@ impl Steward {
             .engine
             .erase(customer_id, "steward", "test", now)
             .expect("erasable");
-        self.stored.apply(changes);
+        self.keep(changes);
         let tombstone = self.engine.surviving_id(&erased).expect("tombstone");
         assert!(tombstone.erased_at.is_some());
         assert!(tombstone.members.is_empty());
@@ -370,15 +394,39 @@ impl Steward {
         if let Err(violations) = rebuilt.check_invariants() {
             panic!("after {after}, rebuilt: {violations}");
         }
+        if let Err(violations) = self.follower.check_invariants() {
+            panic!("after {after}, on the follower: {violations}");
+        }
         let mut live = self.engine.assignments();
         let mut reloaded = rebuilt.assignments();
+        let mut followed = self.follower.assignments();
         live.sort();
         reloaded.sort();
+        followed.sort();
         assert_eq!(live, reloaded, "after {after}: a rebuild moved records");
+        assert_eq!(live, followed, "after {after}: the follower moved records");
         for id in &self.ids {
             let here = self.engine.surviving_id(id).map(|c| (&c.id, c.erased_at));
             let there = rebuilt.surviving_id(id).map(|c| (&c.id, c.erased_at));
+            let follower = self.follower.surviving_id(id).map(|c| (&c.id, c.erased_at));
             assert_eq!(here, there, "after {after}: {id} resolves differently");
+            assert_eq!(
+                here, follower,
+                "after {after}: {id} resolves differently on the follower"
+            );
+            let members = |engine: &Engine| {
+                engine.surviving_id(id).map(|c| {
+                    (
+                        c.members.clone(),
+                        c.aliases.iter().cloned().collect::<BTreeSet<_>>(),
+                    )
+                })
+            };
+            assert_eq!(
+                members(&self.engine).map(|(m, a)| (m.into_iter().collect::<BTreeSet<_>>(), a)),
+                members(&self.follower).map(|(m, a)| (m.into_iter().collect::<BTreeSet<_>>(), a)),
+                "after {after}: {id} has other records or aliases on the follower"
+            );
         }
     }
 }

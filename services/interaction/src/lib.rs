@@ -88,6 +88,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     Ok(ServiceRegistration {
+        readiness: None,
         service: ServiceName::Interaction,
         methods: METHODS,
         long_running: &["StreamTimeline", "StreamInteractions"],

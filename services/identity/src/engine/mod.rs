@@ -45,6 +45,7 @@ mod golden;
 mod invariants;
 mod key_index;
 mod records;
+mod replay;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
