@@ -571,7 +571,8 @@ impl Config {
         self.auth.keys = validated_keys(std::mem::take(&mut self.auth.keys))?;
         validate_tls(&self)?;
         let probability = self.identity.match_probability;
-        if !(probability > 0.0 && probability < 1.0) {
+        let probability_valid = probability > 0.0 && probability < 1.0; // NaN is not
+        if !probability_valid {
             return Err(ConfigError(format!(
                 "identity.match_probability must be between 0 and 1 (exclusive), not {probability}"
             )));
@@ -769,6 +770,25 @@ mod tests {
         let debugged = format!("{config:?}");
         assert!(!debugged.contains("super-secret-key-123"));
         assert!(!debugged.contains("hunter2"));
+    }
+
+    /// The match probability is checked, and the former bits setting still reads.
+    #[test]
+    fn the_match_probability_is_checked_and_the_bits_alias_reads() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults");
+            assert_eq!(config.identity.match_probability, 0.99);
+            assert_eq!(config.identity.match_threshold, None);
+            jail.set_env("IDIC_IDENTITY__MATCH_THRESHOLD", "18.5");
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.identity.match_threshold, Some(18.5));
+            for bad in ["1", "0", "1.5", "-0.2"] {
+                jail.set_env("IDIC_IDENTITY__MATCH_PROBABILITY", bad);
+                let error = Config::load(None).unwrap_err().to_string();
+                assert!(error.contains("identity.match_probability"), "{bad}: {error}");
+            }
+            Ok(())
+        });
     }
 
     #[test]
