@@ -785,7 +785,10 @@ mod tests {
             for bad in ["1", "0", "1.5", "-0.2"] {
                 jail.set_env("IDIC_IDENTITY__MATCH_PROBABILITY", bad);
                 let error = Config::load(None).unwrap_err().to_string();
-                assert!(error.contains("identity.match_probability"), "{bad}: {error}");
+                assert!(
+                    error.contains("identity.match_probability"),
+                    "{bad}: {error}"
+                );
             }
             Ok(())
         });
