@@ -332,7 +332,7 @@ pub async fn channel_report(calls: &Calls<'_>) -> Result<pb::GetChannelReportRes
 
 pub async fn learning_report(calls: &Calls<'_>) -> Result<pb::LearningReport, Status> {
     let mut client = calls.peers.customization();
-    let request = calls.request(pb::GetLearningReportRequest {})?;
+    let request = calls.request(pb::GetLearningReportRequest::default())?;
     Ok(client.get_learning_report(request).await?.into_inner())
 }
 

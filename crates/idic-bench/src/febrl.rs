@@ -244,7 +244,7 @@ pub async fn measure(
 pub async fn run(args: FebrlArgs) -> anyhow::Result<()> {
     let threshold = args
         .threshold
-        .unwrap_or(idic_runtime::config::IdentityConfig::default().match_threshold);
+        .unwrap_or_else(crate::identity::default_threshold_bits);
     let mut report = String::new();
     for set in &args.sets {
         let rows = read_set(&args.dir, *set)?;

@@ -266,6 +266,14 @@ pub(crate) async fn clusters(channel: Channel) -> anyhow::Result<Vec<(String, St
 // ----- accuracy ---------------------------------------------------------------------
 
 /// Starts the suite in this process on a temporary data directory.
+/// The threshold in bits the server links at by default: the configured match
+/// probability under the priors (the bench does not estimate parameters).
+pub(crate) fn default_threshold_bits() -> f64 {
+    idic_matching::params::MatchParameters::default().threshold_for_probability(
+        idic_runtime::config::IdentityConfig::default().match_probability,
+    )
+}
+
 pub(crate) async fn start_suite(
     directory: &Path,
     threshold: Option<f64>,
@@ -281,7 +289,7 @@ pub(crate) async fn start_suite(
         ..idic_runtime::Config::default()
     };
     if let Some(threshold) = threshold {
-        config.identity.match_threshold = threshold;
+        config.identity.match_threshold = Some(threshold);
     }
     let application = idic::Application::build(config).await?;
     let address = application.grpc_address();
@@ -501,8 +509,7 @@ async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
                 &records,
                 &assignments,
                 args.diagnose,
-                args.threshold
-                    .unwrap_or(idic_runtime::config::IdentityConfig::default().match_threshold),
+                args.threshold.unwrap_or_else(default_threshold_bits),
             );
         }
         partitions.push(partition(&assignments));
@@ -536,8 +543,7 @@ async fn accuracy(args: AccuracyArgs) -> anyhow::Result<()> {
             args.records,
             args.seed,
             args.forms,
-            args.threshold
-                .unwrap_or(idic_runtime::config::IdentityConfig::default().match_threshold),
+            args.threshold.unwrap_or_else(default_threshold_bits),
             machine.summary(),
             crate::machine::utc_now(),
         );

@@ -76,6 +76,16 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         }
     }
     for address in &features.addresses {
+        // A mistyped or replaced postcode: the names still meet in the same town or
+        // on the same street.
+        if let Some(pair) = &name_pair {
+            if !address.locality.is_empty() {
+                keys.push(key(&["name+locality", pair, &address.locality]));
+            }
+            if !address.street.is_empty() {
+                keys.push(key(&["name+street", pair, &address.street]));
+            }
+        }
         if address.postcode.is_empty() {
             continue;
         }

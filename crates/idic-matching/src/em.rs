@@ -1,9 +1,17 @@
 //! Estimating the Fellegi-Sunter parameters from the data, unsupervised.
 //!
 //! `u` (chance of each level among non-matches) comes from random record pairs, which
-//! are almost all non-matches; `m` and the prior come from expectation-maximisation
-//! over the candidate pairs that blocking produces, with `u` held fixed. This is the
-//! usual split (as in Splink): EM over blocked pairs alone over-estimates `u`.
+//! are almost all non-matches; `m` comes from expectation-maximisation over the
+//! candidate pairs that blocking produces, with `u` held fixed. This is the usual split
+//! (as in Splink): EM over blocked pairs alone over-estimates `u`.
+//!
+//! The prior is held fixed too. Re-estimated alongside, it ran to 1 on the FEBRL
+//! tuning sets (0.9999999 after three iterations): candidate pairs agree far more
+//! often than random pairs, so against the random pairs' `u` every one of them looks
+//! like a match. The prior turns the weight into the match probability that the
+//! threshold is set in (`identity.match_probability`), so a prior of 1 would link
+//! everything; estimating u among candidate non-matches jointly instead did not
+//! converge and lost half the recall without national ids on febrl1.
 
 use crate::features::Features;
 use crate::params::{Field, MatchParameters};
@@ -75,7 +83,7 @@ pub struct EmReport {
     pub prior: f64,
 }
 
-/// Re-estimates `m` and the prior from candidate pairs, keeping `u`.
+/// Re-estimates `m` from candidate pairs, keeping `u` and the prior.
 pub fn estimate_m(
     candidate_pairs: &[Levels],
     params: &mut MatchParameters,
@@ -127,7 +135,7 @@ fn expectation(pairs: &[Levels], params: &MatchParameters, posteriors: &mut [f64
     log_likelihood
 }
 
-/// New `m` per level and prior; returns the largest change.
+/// New `m` per level; returns the largest change.
 fn maximisation(pairs: &[Levels], params: &mut MatchParameters, posteriors: &[f64]) -> f64 {
     let mut change: f64 = 0.0;
     for field in Field::ALL {
@@ -146,9 +154,6 @@ fn maximisation(pairs: &[Levels], params: &mut MatchParameters, posteriors: &[f6
             slot.m = m;
         }
     }
-    let prior = (posteriors.iter().sum::<f64>() / posteriors.len() as f64).clamp(1e-9, 1.0 - 1e-9);
-    change = change.max((params.prior - prior).abs());
-    params.prior = prior;
     change
 }
 
@@ -199,10 +204,10 @@ mod tests {
                 level.m = 1.0 / field.levels().len() as f64;
             }
         }
-        estimated.prior = 0.5;
+        estimated.prior = 0.25;
         let report = estimate_m(&pairs, &mut estimated, 200);
         assert!(report.converged, "{report:?}");
-        assert!((report.prior - 0.25).abs() < 0.02, "prior {}", report.prior);
+        assert_eq!(report.prior, 0.25, "the prior is kept");
         for field in [Field::GivenName, Field::FamilyName, Field::BirthDate] {
             let m_exact = estimated.levels[field.index()][0].m;
             let true_m = truth.levels[field.index()][0].m;

@@ -22,7 +22,8 @@ pub enum Field {
     Address,
     Device,
     /// Compared for its weight; the same value is also a deterministic rule, and two
-    /// values that are not a plausible typo of each other keep records apart.
+    /// values that are not a plausible typo of each other are strong evidence of two
+    /// persons (weighed, not a veto).
     NationalId,
 }
 
@@ -79,7 +80,7 @@ impl Field {
             Field::BirthDate => &["exact", "day_month_swapped", "one_digit", "disagree"],
             Field::Email => &["exact", "same_local_part", "disagree"],
             Field::Phone => &["exact", "disagree"],
-            Field::Address => &["exact", "same_street", "same_postcode", "disagree"],
+            Field::Address => &["exact", "same_street", "same_place_or_street", "disagree"],
             Field::Device => &["exact", "disagree"],
             Field::NationalId => &["exact", "one_typo", "disagree"],
         }
@@ -213,7 +214,9 @@ impl Default for MatchParameters {
             probabilities(&[(0.88, 0.000_000_1), (0.05, 0.000_001), (0.07, 0.999_998_9)]);
         MatchParameters {
             levels,
-            prior: 0.0001,
+            // Chosen with the threshold: a match probability of 0.99 is then the 15 bits
+            // the priors were tuned at (log2(99) + 8.37).
+            prior: 0.003,
             given_name_frequencies: TermFrequencies::default(),
             family_name_frequencies: TermFrequencies::default(),
             household_ratio: prior_household_ratio(),
@@ -267,6 +270,18 @@ impl MatchParameters {
         (adjusted, adjusted - generic)
     }
 
+    /// The total weight (bits) from which a pair's match probability
+    /// ([`MatchParameters::probability`]) reaches `probability`: log2 of the posterior
+    /// odds asked for, less log2 of the prior odds. With the priors, a probability of
+    /// 0.99 is 15.0 bits; estimated parameters carry their own prior, so the same
+    /// probability asks for the evidence that base needs.
+    pub fn threshold_for_probability(&self, probability: f64) -> f64 {
+        let probability = probability.clamp(1e-12, 1.0 - 1e-12);
+        let posterior_odds = (probability / (1.0 - probability)).log2();
+        let prior_odds = (self.prior / (1.0 - self.prior)).log2();
+        posterior_odds - prior_odds
+    }
+
     /// Probability of a match given a total weight, through the prior odds.
     pub fn probability(&self, total_weight: f64) -> f64 {
         let prior_odds = (self.prior / (1.0 - self.prior)).log2();
@@ -308,6 +323,19 @@ mod tests {
         let loaded: MatchParameters = serde_json::from_value(saved).unwrap();
         assert_eq!(loaded.levels.len(), Field::ALL.len());
         assert_eq!(loaded, defaults);
+    }
+
+    #[test]
+    fn the_default_match_probability_is_fifteen_bits_with_the_priors() {
+        let params = MatchParameters::default();
+        let bits = params.threshold_for_probability(0.99);
+        assert!((bits - 15.0).abs() < 0.05, "{bits}");
+        assert!((params.probability(bits) - 0.99).abs() < 1e-9);
+        let estimated = MatchParameters {
+            prior: 0.05,
+            ..MatchParameters::default()
+        };
+        assert!(estimated.threshold_for_probability(0.99) < bits);
     }
 
     #[test]

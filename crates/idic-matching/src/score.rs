@@ -149,11 +149,8 @@ impl Rule {
 /// Why two records may not be linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conflict {
-    /// Both carry national ids and no two of them are a plausible typo of each other
-    /// (one edit apart): two people, whatever else agrees. Absolute.
-    DifferentNationalIds,
-    /// Given names, middle initials, generational suffixes or birth dates clearly
-    /// differ, no strong identifier agrees, and the evidence a household does not
+    /// Given names, middle initials, generational suffixes, birth dates or national ids
+    /// clearly differ, no strong identifier agrees, and the evidence a household does not
     /// share falls short of the threshold: household members, twins, parent and child
     /// share the rest. Weighed, not absolute (see [`PairScore::separation`]).
     DifferentPersons,
@@ -162,9 +159,8 @@ pub enum Conflict {
 impl Conflict {
     pub fn describe(self) -> &'static str {
         match self {
-            Conflict::DifferentNationalIds => "different national ids, more than one typo apart",
             Conflict::DifferentPersons => {
-                "given names, middle initials, generational suffixes (Jr/Sr) or birth dates clearly differ, and what a household does not share (birth date, e-mail, national id) does not outweigh it (household members stay apart)"
+                "given names, middle initials, generational suffixes (Jr/Sr), birth dates or national ids clearly differ, and what a household does not share (birth date, e-mail, national id) does not outweigh it (household members stay apart)"
             }
         }
     }
@@ -266,11 +262,15 @@ pub fn compare(
     let mut corroborated = false;
     // Agreement on something a household does not share: birth date or e-mail.
     let mut personal = false;
+    let households = params.households_share_evidence();
     let mut add = |field: Field, level: Option<u8>| {
         if let Some(level) = level {
             let agrees = match field {
-                // A shared postcode alone places, it does not identify.
-                Field::Address => level <= 1,
+                // A shared postcode alone places, it does not identify where households
+                // and neighbours share it; in a base without households (as estimated)
+                // agreeing names in one postcode are one person with the street
+                // mistyped or moved within it.
+                Field::Address => level <= 1 || (level == 2 && !households),
                 Field::Organization => false,
                 _ => level < field.disagree_level(),
             };
@@ -322,21 +322,26 @@ pub fn compare(
     // One record gives a generational suffix ("Jr") and the other none: a namesake
     // parent or child is in the household, so sharing it says nothing either.
     let namesake_in_household = a.generation.is_some() != b.generation.is_some();
-    if (given_loosely || namesake_in_household) && !personal {
+    // Without households in the base, a loose or missing given name is a slip, not a
+    // household member.
+    if ((given_loosely && households) || namesake_in_household) && !personal {
         corroborated = false;
     }
 
     let rule = strong_identifier_rule(a, b);
-    let conflict = national_ids_differ(a, b).then_some(Conflict::DifferentNationalIds);
     // Households share family name, address, phone and devices; when the persons'
     // names, markers or birth dates clearly differ, only the rest is evidence of one
     // person. Two records of one organization are not persons: their contacts may
     // differ.
     let markers_differ = person_markers_differ(a, b);
+    // National ids more than a typo apart are strong evidence of two persons, weighed
+    // like the rest (FEBRL replaces the id in about 6% of its duplicates): they mark
+    // the persons as different, so that what a household shares does not count.
     let persons_differ = !same_organization
         && (given_names_differ(a, b, &names)
             || birth_dates_clearly_differ(a, b, birth)
-            || markers_differ);
+            || markers_differ
+            || national_ids_differ(a, b));
     if markers_differ {
         // A namesake father and son share the given name too.
         household_shared += given_weight;
@@ -352,7 +357,9 @@ pub fn compare(
     PairScore {
         total,
         rule,
-        conflict,
+        // Nothing two records carry separates them absolutely: the only absolute
+        // separation is a steward's block, which the engine keeps.
+        conflict: None,
         corroborated,
         persons_differ,
         personal_total,
@@ -714,7 +721,7 @@ fn shared_level(a: &[String], b: &[String], field: Field) -> Option<u8> {
     })
 }
 
-/// exact, same_street, same_postcode, disagree (best over all address pairs).
+/// exact, same_street, same_place_or_street, disagree (best over all address pairs).
 fn address_level(a: &Features, b: &Features) -> Option<u8> {
     if a.addresses.is_empty() || b.addresses.is_empty() {
         return None;
@@ -723,11 +730,9 @@ fn address_level(a: &Features, b: &Features) -> Option<u8> {
     for x in &a.addresses {
         for y in &b.addresses {
             // Symmetric on purpose: a score must not depend on which record came first.
-            let same_place = if !x.postcode.is_empty() && !y.postcode.is_empty() {
-                x.postcode == y.postcode
-            } else {
-                !x.locality.is_empty() && x.locality == y.locality
-            };
+            // The same town places a street whose postcode one side mistyped.
+            let same_place = (!x.postcode.is_empty() && x.postcode == y.postcode)
+                || (!x.locality.is_empty() && x.locality == y.locality);
             let level = if same_place
                 && x.street_number == y.street_number
                 && x.street == y.street
@@ -740,8 +745,13 @@ fn address_level(a: &Features, b: &Features) -> Option<u8> {
                 && jaro_winkler(&x.street, &y.street) >= 0.9
             {
                 1
-            } else if !x.postcode.is_empty() && x.postcode == y.postcode {
-                // (both non-empty: equal to a non-empty one)
+            } else if same_place
+                || (!x.street_number.is_empty()
+                    && x.street_number == y.street_number
+                    && jaro_winkler(&x.street, &y.street) >= 0.9)
+            {
+                // The same town, or the same house on the same street with the town
+                // (postcode and locality) replaced or mistyped.
                 2
             } else {
                 3
@@ -779,7 +789,7 @@ fn national_id_level(a: &Features, b: &Features) -> Option<u8> {
 }
 
 /// The national-id level of two sets of values (the best over all value pairs).
-pub fn national_id_values_level<'a>(
+fn national_id_values_level<'a>(
     ours: impl Iterator<Item = &'a str>,
     theirs: impl Iterator<Item = &'a str> + Clone,
 ) -> Option<u8> {
@@ -801,8 +811,8 @@ pub fn national_id_values_level<'a>(
 
 /// A per-person identifier typed with one slip: one character wrong, missing or
 /// added, or two neighbours swapped (Damerau-Levenshtein distance 1). Two values
-/// further apart are two persons' (issue 14: the only absolute separation besides a
-/// steward's block).
+/// further apart are weighed as the disagreement level: strong evidence of two
+/// persons, not a veto, since sources also replace an id by another value.
 pub fn is_plausible_id_typo(x: &str, y: &str) -> bool {
     strsim::damerau_levenshtein(x, y) <= 1
 }
@@ -1250,9 +1260,11 @@ mod tests {
     }
 
     /// A national id one digit apart is a typo, weighed as evidence; ids further apart
-    /// are two persons whatever else agrees (the one absolute rule besides a steward's).
+    /// are strong evidence of two persons, weighed too (sources replace ids): with
+    /// everything else agreeing the records link, and twins with their own ids stay
+    /// apart.
     #[test]
-    fn national_ids_one_typo_apart_are_evidence_and_further_apart_separate() {
+    fn national_ids_one_typo_apart_are_evidence_and_further_apart_weigh_against() {
         let params = MatchParameters::default();
         let original = person("Olivia", "1932-09-07", "5731308");
         let one_digit = person("Olivia", "1932-09-07", "5731378");
@@ -1262,10 +1274,27 @@ mod tests {
             assert_eq!(pair.separation(15.0), None, "{pair:?}");
             assert!(pair.is_link(15.0), "{pair:?}");
         }
-        let other = person("Olivia", "1932-09-07", "5739951");
-        let pair = compare(&original, &other, &params, &mut NoRecord);
-        assert_eq!(pair.separation(15.0), Some(Conflict::DifferentNationalIds));
-        assert!(!pair.is_link(0.0));
+        let replaced = person("Olivia", "1932-09-07", "5739951");
+        let pair = compare(&original, &replaced, &params, &mut NoRecord);
+        let mut fields = RecordAll::default();
+        compare(&original, &replaced, &params, &mut fields);
+        let id_weight = fields
+            .0
+            .iter()
+            .find(|outcome| outcome.field == Field::NationalId)
+            .map(|outcome| outcome.weight)
+            .unwrap();
+        assert!(id_weight < -3.0, "{id_weight}");
+        assert!(pair.persons_differ, "{pair:?}");
+        assert_eq!(pair.separation(15.0), None, "{pair:?}");
+        assert!(pair.is_link(15.0), "{pair:?}");
+        let twin = person("Olivia", "1932-09-07", "5739951");
+        let twin = Features {
+            given: Some(NameFeatures::given("sophia")),
+            ..twin
+        };
+        let twins = compare(&original, &twin, &params, &mut NoRecord);
+        assert_eq!(twins.separation(15.0), Some(Conflict::DifferentPersons));
         assert!(is_plausible_id_typo("5731308", "5731380"));
         assert!(!is_plausible_id_typo("5731308", "5713380"));
     }

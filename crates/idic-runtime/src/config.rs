@@ -362,9 +362,15 @@ pub struct IdentityConfig {
     /// ISO 3166-1 alpha-2 region for phones without a country code and addresses
     /// without a country.
     pub default_region: String,
-    /// Match weight (bits, the sum of log2 m/u) at which two records are linked. Fixed
-    /// here, never tuned per query.
-    pub match_threshold: f64,
+    /// Match probability from which two records are linked (0 < p < 1; default 0.99,
+    /// chosen once, on the tuning data, before the measurement sets). In bits (the sum
+    /// of log2 m/u) it is log2(p / (1 - p)) - log2(prior / (1 - prior)) with the prior
+    /// of the current parameters: 15.0 bits with the priors; estimated parameters
+    /// bring their own prior. Fixed here, never tuned per query.
+    pub match_probability: f64,
+    /// The former setting, kept as an alias: a match weight in bits that, when set,
+    /// replaces `match_probability` whatever the parameters' prior.
+    pub match_threshold: Option<f64>,
     /// Trust of each source system for golden-record survivorship, 0..=100 (default 50).
     pub source_trust: std::collections::BTreeMap<String, u8>,
     /// Replicas on PostgreSQL: the `host:port` at which the other replicas and clients
@@ -377,7 +383,8 @@ impl Default for IdentityConfig {
     fn default() -> Self {
         IdentityConfig {
             default_region: "US".to_owned(),
-            match_threshold: 15.0,
+            match_probability: 0.99,
+            match_threshold: None,
             source_trust: std::collections::BTreeMap::new(),
             advertise_address: String::new(),
         }
@@ -569,6 +576,22 @@ impl Config {
         }
         self.auth.keys = validated_keys(std::mem::take(&mut self.auth.keys))?;
         validate_tls(&self)?;
+        let probability = self.identity.match_probability;
+        let probability_valid = probability > 0.0 && probability < 1.0; // NaN is not
+        if !probability_valid {
+            return Err(ConfigError(format!(
+                "identity.match_probability must be between 0 and 1 (exclusive), not {probability}"
+            )));
+        }
+        if let Some(bits) = self
+            .identity
+            .match_threshold
+            .filter(|bits| !bits.is_finite())
+        {
+            return Err(ConfigError(format!(
+                "identity.match_threshold must be a finite number of bits, not {bits}"
+            )));
+        }
         if self.grpc.concurrency_limit == 0 {
             return Err(ConfigError(
                 "grpc.concurrency_limit must be at least 1".to_owned(),
@@ -753,6 +776,28 @@ mod tests {
         let debugged = format!("{config:?}");
         assert!(!debugged.contains("super-secret-key-123"));
         assert!(!debugged.contains("hunter2"));
+    }
+
+    /// The match probability is checked, and the former bits setting still reads.
+    #[test]
+    fn the_match_probability_is_checked_and_the_bits_alias_reads() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None).expect("defaults");
+            assert_eq!(config.identity.match_probability, 0.99);
+            assert_eq!(config.identity.match_threshold, None);
+            jail.set_env("IDIC_IDENTITY__MATCH_THRESHOLD", "18.5");
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.identity.match_threshold, Some(18.5));
+            for bad in ["1", "0", "1.5", "-0.2"] {
+                jail.set_env("IDIC_IDENTITY__MATCH_PROBABILITY", bad);
+                let error = Config::load(None).unwrap_err().to_string();
+                assert!(
+                    error.contains("identity.match_probability"),
+                    "{bad}: {error}"
+                );
+            }
+            Ok(())
+        });
     }
 
     #[test]

@@ -75,7 +75,10 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         context.shutdown.clone(),
     );
     let settings = engine::Settings {
-        threshold: config.identity.match_threshold,
+        threshold: engine::MatchThreshold::from_config(
+            config.identity.match_probability,
+            config.identity.match_threshold,
+        ),
         source_trust: config.identity.source_trust.clone(),
     };
     let normalize = NormalizeOptions {

@@ -58,7 +58,7 @@ async fn changes_survive_a_bus_outage(backend: Backend) {
     let identity = Identity::start(
         Arc::new(SqlIdentityStore::new(database.clone())),
         Settings {
-            threshold: 22.0,
+            threshold: idic_identity::engine::MatchThreshold::Bits(22.0),
             source_trust: Default::default(),
         },
         NormalizeOptions::default(),

@@ -131,7 +131,7 @@ fn incoming(key: &RecordKey, raw: RawRecord, now: i64) -> IncomingRecord {
 
 fn settings() -> Settings {
     Settings {
-        threshold: 15.0,
+        threshold: idic_identity::engine::MatchThreshold::Bits(15.0),
         source_trust: BTreeMap::new(),
     }
 }

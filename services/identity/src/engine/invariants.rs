@@ -293,7 +293,7 @@ mod tests {
     fn engine_with_two_customers() -> Engine {
         let mut engine = Engine::new(
             Settings {
-                threshold: 15.0,
+                threshold: super::super::MatchThreshold::Bits(15.0),
                 source_trust: BTreeMap::new(),
             },
             MatchParameters::default(),

@@ -53,12 +53,9 @@ use std::sync::Arc;
 use idic_matching::blocking::{BlockKey, block_keys};
 use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
 use idic_matching::features::Features;
-use idic_matching::params::Field;
 use idic_matching::params::MatchParameters;
 use idic_matching::record::IdKind;
-use idic_matching::score::{
-    NoRecord, PairScore, RecordAll, compare, hard_conflict, national_id_values_level,
-};
+use idic_matching::score::{NoRecord, PairScore, RecordAll, compare, hard_conflict};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -144,13 +141,45 @@ pub struct PairExplanation {
 /// Matching settings fixed by configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub threshold: f64,
+    pub threshold: MatchThreshold,
     pub source_trust: BTreeMap<String, u8>,
+}
+
+/// When two records are linked: `identity.match_probability`, or the bits of the
+/// `identity.match_threshold` alias when it is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MatchThreshold {
+    /// A match probability, in bits through the current parameters' prior.
+    Probability(f64),
+    /// A match weight in bits, whatever the parameters.
+    Bits(f64),
+}
+
+impl MatchThreshold {
+    /// The alias wins when set (see `IdentityConfig::match_threshold`).
+    pub fn from_config(probability: f64, bits: Option<f64>) -> MatchThreshold {
+        bits.map_or(
+            MatchThreshold::Probability(probability),
+            MatchThreshold::Bits,
+        )
+    }
+
+    /// The total weight from which a pair links under `params`.
+    pub fn bits(self, params: &MatchParameters) -> f64 {
+        match self {
+            MatchThreshold::Probability(probability) => {
+                params.threshold_for_probability(probability)
+            }
+            MatchThreshold::Bits(bits) => bits,
+        }
+    }
 }
 
 pub struct Engine {
     settings: Settings,
     params: Arc<MatchParameters>,
+    /// `settings.threshold` in bits under `params`, kept with them.
+    threshold: f64,
     records: Vec<Option<RecordEntry>>,
     by_key: key_index::KeyIndex,
     /// Most keys belong to one or two records: inline, no allocation.
@@ -173,6 +202,7 @@ fn new_customer_id() -> Arc<str> {
 impl Engine {
     pub fn new(settings: Settings, params: MatchParameters) -> Engine {
         Engine {
+            threshold: settings.threshold.bits(&params),
             settings,
             params: Arc::new(params),
             records: Vec::new(),
@@ -192,11 +222,13 @@ impl Engine {
 
     /// New parameters apply to comparisons from now on; links already found stay.
     pub fn set_params(&mut self, params: MatchParameters) {
+        self.threshold = self.settings.threshold.bits(&params);
         self.params = Arc::new(params);
     }
 
+    /// The match threshold in bits under the current parameters.
     pub fn threshold(&self) -> f64 {
-        self.settings.threshold
+        self.threshold
     }
 
     pub fn record_count(&self) -> usize {
@@ -412,7 +444,7 @@ impl Engine {
             let score = compare(query, &entry.features, &self.params, &mut fields);
             let decisive = score.rule.is_some() || only_holders;
             let total = if decisive {
-                score.total.max(self.settings.threshold)
+                score.total.max(self.threshold)
             } else {
                 score.total
             };
@@ -443,7 +475,7 @@ impl Engine {
                     } else {
                         self.params.probability(score)
                     },
-                    above_threshold: decisive || score >= self.settings.threshold,
+                    above_threshold: decisive || score >= self.threshold,
                     matched_fields,
                 },
             )
@@ -483,7 +515,7 @@ impl Engine {
             &mut fields,
         );
         // The explanation names what keeps the pair apart at the configured threshold.
-        score.conflict = score.separation(self.settings.threshold);
+        score.conflict = score.separation(self.threshold);
         Ok(PairExplanation {
             a: a.clone(),
             b: b.clone(),
@@ -495,7 +527,7 @@ impl Engine {
             } else {
                 self.params.probability(score.total)
             },
-            above_threshold: score.is_link(self.settings.threshold),
+            above_threshold: score.is_link(self.threshold),
         })
     }
 
@@ -691,7 +723,7 @@ impl Engine {
                 continue;
             };
             let score = compare(features, &other_entry.features, &self.params, &mut NoRecord);
-            if score.is_link(self.settings.threshold) {
+            if score.is_link(self.threshold) {
                 let kind = if score.rule.is_some() {
                     LinkKind::Rule
                 } else {
@@ -1008,7 +1040,7 @@ impl Engine {
             blocked: &self.blocked,
             steward_linked: steward_linked.as_deref(),
             params: &self.params,
-            threshold: self.settings.threshold,
+            threshold: self.threshold,
         };
         cluster(&sort_keys, &mut links, &constraints)
             .into_iter()
@@ -1374,8 +1406,8 @@ struct Recluster {
     created: Vec<Arc<str>>,
 }
 
-/// Keeps apart records with different national ids, different persons (by the
-/// model's weights at the threshold) and pairs a steward blocked.
+/// Keeps apart different persons (by the model's weights at the threshold, national
+/// ids among them) and pairs a steward blocked.
 struct ComponentConstraints<'a> {
     entries: &'a [&'a RecordEntry],
     ids: &'a [u32],
@@ -1429,30 +1461,13 @@ impl ComponentConstraints<'_> {
 }
 
 impl Constraints for ComponentConstraints<'_> {
-    type State = Vec<String>;
+    /// Nothing per cluster: different national ids are weighed pair by pair (strong
+    /// evidence of two persons, not a veto; issue 14), in `clearly_different`.
+    type State = ();
 
-    fn state_of(&self, item: usize) -> Vec<String> {
-        self.entries[item]
-            .features
-            .identifiers
-            .iter()
-            .filter(|identifier| identifier.kind == IdKind::National)
-            .map(|identifier| identifier.value.clone())
-            .collect()
-    }
+    fn state_of(&self, _: usize) {}
 
-    fn compatible(
-        &self,
-        a: &Vec<String>,
-        b: &Vec<String>,
-        members_a: &[usize],
-        members_b: &[usize],
-    ) -> bool {
-        let national_level =
-            national_id_values_level(a.iter().map(String::as_str), b.iter().map(String::as_str));
-        if national_level == Some(Field::NationalId.disagree_level()) {
-            return false;
-        }
+    fn compatible(&self, _: &(), _: &(), members_a: &[usize], members_b: &[usize]) -> bool {
         // A steward's block is never crossed.
         if !self.blocked.is_empty()
             && members_a
@@ -1471,14 +1486,7 @@ impl Constraints for ComponentConstraints<'_> {
             .any(|x| members_b.iter().any(|y| self.clearly_different(*x, *y)))
     }
 
-    fn merged(&self, mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
-        for value in b {
-            if !a.contains(&value) {
-                a.push(value);
-            }
-        }
-        a
-    }
+    fn merged(&self, _: (), _: ()) {}
 }
 
 /// Whether `entry` holds one of the identifiers, e-mails or phones of `query`.
