@@ -161,12 +161,27 @@ async fn seed(suite: &AdminSuite, key: &str) -> String {
         })
         .await
         .unwrap();
-    customization
+    let offering = customization
         .get_tailored_offering(pb::GetTailoredOfferingRequest {
             customer: by_email("jane.doe@example.com"),
             channel: pb::Channel::CallCenter as i32,
             idempotency_key: "offer-1".into(),
             ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Jane takes the first choice: an outcome, so the learning page has a curve to draw.
+    let first_slot = offering.choices.first().expect("an offering with a choice").slot;
+    customization
+        .record_outcome(pb::RecordOutcomeRequest {
+            offering_id: offering.offering_id,
+            outcomes: vec![pb::SlotOutcome {
+                slot: first_slot,
+                outcome: pb::OutcomeKind::Accepted as i32,
+                changed_to: String::new(),
+            }],
+            channel: pb::Channel::CallCenter as i32,
         })
         .await
         .unwrap();
@@ -479,6 +494,10 @@ async fn operator_story(browser: &Browser, base: &str, jane: &str, key: &str) {
 
     browser.goto(&format!("{base}/console/learning")).await;
     assert!(browser.text("#learning").await.contains("control"));
+    assert!(
+        !browser.find_all("#learning-chart svg").await.is_empty(),
+        "the learning curve is drawn once an outcome is recorded"
+    );
 
     // Logging out ends the session: the pages lead to login again.
     browser.click("header form button").await;

@@ -44,6 +44,20 @@ fn write_svg(
         .map_err(|error| anyhow::anyhow!("drawing {}: {error}", path.display()))
 }
 
+/// The same drawing into a string, for a page that inlines it (the console).
+fn render_svg(
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+) -> anyhow::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw(&root)
+            .and_then(|()| root.present().map_err(Into::into))
+            .map_err(|error| anyhow::anyhow!("drawing a chart: {error}"))?;
+    }
+    Ok(svg)
+}
+
 /// The value share of the least valuable `customer_share` of the base, read off the
 /// Lorenz curve by linear interpolation.
 fn lorenz_at(lorenz: &[(f64, f64)], customer_share: f64) -> f64 {
@@ -302,10 +316,29 @@ pub fn write_learning_svg(
     report: &pb::LearningReport,
     period_days: u32,
 ) -> anyhow::Result<()> {
+    check_learning(report)?;
+    write_svg(path, |root| draw_learning(root, report, period_days))
+}
+
+/// The learning curve as an SVG string, for the operator console.
+pub fn learning_svg(report: &pb::LearningReport, period_days: u32) -> anyhow::Result<String> {
+    check_learning(report)?;
+    render_svg(|root| draw_learning(root, report, period_days))
+}
+
+fn check_learning(report: &pb::LearningReport) -> anyhow::Result<()> {
     anyhow::ensure!(
         !report.periods.is_empty(),
         "no outcomes recorded yet: nothing to draw"
     );
+    Ok(())
+}
+
+fn draw_learning(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    report: &pb::LearningReport,
+    period_days: u32,
+) -> DrawResult {
     let seconds =
         |period: &pb::LearningPeriod| period.start.as_ref().map_or(0, |start| start.seconds);
     let first = report.periods.first().map_or(0, seconds);
@@ -325,7 +358,7 @@ pub fn write_learning_svg(
         .filter(|period| period.control_outcomes > 0)
         .map(|period| (index(period), period.control_acceptance * 100.0))
         .collect();
-    write_svg(path, |root| {
+    {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
             .caption(
@@ -387,7 +420,7 @@ pub fn write_learning_svg(
             .label_font(LABEL)
             .draw()?;
         Ok(())
-    })
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! reach a running suite at `--server`. The client flags (`--server`, `--api-key`,
 //! `--json`) are global: they may come before or after the subcommand.
 
-mod charts;
+pub(crate) mod charts;
 mod client;
 mod customization;
 mod demo;

@@ -330,9 +330,14 @@ pub async fn channel_report(calls: &Calls<'_>) -> Result<pb::GetChannelReportRes
     Ok(client.get_channel_report(request).await?.into_inner())
 }
 
+/// The learning curve's period: a week, so that a few weeks of outcomes make a curve.
+pub const LEARNING_PERIOD_DAYS: u32 = 7;
+
 pub async fn learning_report(calls: &Calls<'_>) -> Result<pb::LearningReport, Status> {
     let mut client = calls.peers.customization();
-    let request = calls.request(pb::GetLearningReportRequest::default())?;
+    let request = calls.request(pb::GetLearningReportRequest {
+        period_seconds: LEARNING_PERIOD_DAYS * 86_400,
+    })?;
     Ok(client.get_learning_report(request).await?.into_inner())
 }
 

@@ -283,17 +283,18 @@ async fn learning(
         key: user.key.as_ref(),
     };
     let report = data::learning_report(&calls).await;
-    let chart = report.as_ref().ok().and_then(|report| {
-        let labels = vec!["learning".to_owned(), "control".to_owned()];
-        let acceptance = [report.learner_acceptance, report.control_acceptance];
-        chart_or_log(charts::bars(
-            "Acceptance of offerings",
-            &labels,
-            &acceptance,
-            "accepted",
-            true,
-        ))
-    });
+    // The curve over time (the same chart as `idic report learning --svg`); before
+    // any outcome there is nothing to draw and the table says so.
+    let chart = report
+        .as_ref()
+        .ok()
+        .filter(|report| !report.periods.is_empty())
+        .and_then(|report| {
+            chart_or_log(
+                crate::cli::charts::learning_svg(report, data::LEARNING_PERIOD_DAYS)
+                    .map_err(|error| error.to_string()),
+            )
+        });
     page(pages::learning(&user, &report, chart.as_deref()))
 }
 
