@@ -1,5 +1,5 @@
 //! Identity commands: `idic import records`, `idic export clusters`, `idic whois`,
-//! `idic identity estimate`.
+//! `idic identity estimate`, `idic identity recluster`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,24 @@ pub struct WhoisArgs {
 pub enum IdentityCommand {
     /// Estimate the match parameters from the stored records (EM) and use them.
     Estimate(ClientArgs),
+    /// Re-score and re-cluster the whole base with the current parameters; customer
+    /// ids stay by the survivor rules, MERGED/SPLIT events go out.
+    Recluster(ReclusterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReclusterArgs {
+    /// Report what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Records per batch (0: the server's default, 10,000).
+    #[arg(long, default_value_t = 0)]
+    pub batch: u32,
+    /// Print the summary as one JSON object, and no progress bar.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 type Client = IdentityServiceClient<super::client::SuiteChannel>;
@@ -403,4 +421,88 @@ pub async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
         report.seconds
     );
     Ok(())
+}
+
+/// `idic identity recluster`: a progress bar (on a terminal, unless `--json`) while the
+/// server works, then the summary.
+pub async fn recluster(args: &ReclusterArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(&args.client).await?);
+    let mut stream = client
+        .recluster(pb::ReclusterRequest {
+            dry_run: args.dry_run,
+            batch_size: args.batch,
+        })
+        .await?
+        .into_inner();
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut last = None;
+    while let Some(message) = stream.message().await? {
+        let Some(summary) = message.summary else {
+            continue;
+        };
+        progress.set_length(summary.records_total);
+        progress.set_position(summary.records_done);
+        progress.set_message(format!(
+            "{} merged, {} split",
+            summary.customers_merged, summary.customers_split
+        ));
+        if message.done {
+            last = Some(summary);
+        }
+    }
+    progress.finish_and_clear();
+    let summary = last.context("the server ended the recluster without a summary")?;
+    if args.json {
+        println!("{}", recluster_json(&summary));
+    } else {
+        println!("{}", recluster_text(&summary));
+    }
+    Ok(())
+}
+
+fn recluster_json(summary: &pb::ReclusterSummary) -> serde_json::Value {
+    serde_json::json!({
+        "dry_run": summary.dry_run,
+        "records": summary.records_done,
+        "components_examined": summary.components_examined,
+        "components_changed": summary.components_changed,
+        "merged": summary.customers_merged,
+        "split": summary.customers_split,
+        "customers_created": summary.customers_created,
+        "records_moved": summary.records_moved,
+        "links_added": summary.links_added,
+        "links_removed": summary.links_removed,
+        "links_reweighted": summary.links_reweighted,
+        "seconds": summary.seconds,
+    })
+}
+
+fn recluster_text(summary: &pb::ReclusterSummary) -> String {
+    format!(
+        "{}{} records, {} components examined ({} changed): {} customers merged, {} split, {} created, {} records moved; links {} added, {} removed, {} re-weighed; took {:.1} s",
+        if summary.dry_run {
+            "dry run, nothing changed: "
+        } else {
+            ""
+        },
+        summary.records_done,
+        summary.components_examined,
+        summary.components_changed,
+        summary.customers_merged,
+        summary.customers_split,
+        summary.customers_created,
+        summary.records_moved,
+        summary.links_added,
+        summary.links_removed,
+        summary.links_reweighted,
+        summary.seconds
+    )
 }

@@ -142,6 +142,9 @@ impl Cli {
             Some(Command::Identity(identity::IdentityCommand::Estimate(args))) => {
                 identity::estimate(&args).await
             }
+            Some(Command::Identity(identity::IdentityCommand::Recluster(args))) => {
+                identity::recluster(&args).await
+            }
             Some(Command::Offer(args)) => customization::offer(&args).await,
             Some(Command::Packaging(args)) => customization::packaging(&args).await,
             Some(Command::Catalog(customization::CatalogCommand::Import(args))) => {

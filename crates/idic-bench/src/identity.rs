@@ -112,6 +112,11 @@ pub struct ImportArgs {
     /// Append the results to this markdown file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// After the import, run `EstimateParameters` and then `Recluster` twice (the
+    /// second finds nothing to do) and report each one's time and the server's peak
+    /// memory while it ran.
+    #[arg(long)]
+    pub recluster: bool,
 }
 
 pub async fn run(command: IdentityBench) -> anyhow::Result<()> {
@@ -876,6 +881,73 @@ async fn postgres_identity_bytes(url: &str) -> anyhow::Result<u64> {
     Ok(row.get::<i64, _>(0) as u64)
 }
 
+/// Resets a process's peak resident memory (VmHWM) to its current size, so that the
+/// next reading is the peak of what runs from now on.
+fn reset_peak_memory(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+fn mebibytes(bytes: Option<u64>) -> String {
+    bytes.map_or("unknown".to_owned(), |bytes| {
+        format!("{:.0} MiB", bytes as f64 / 1048576.0)
+    })
+}
+
+/// `EstimateParameters`, then `Recluster` twice, each timed with the server's peak
+/// memory while it ran; a line per step.
+async fn estimate_and_recluster(channel: Channel, pid: u32) -> anyhow::Result<Vec<String>> {
+    let mut client = IdentityServiceClient::new(channel);
+    let mut lines = Vec::new();
+    let peak_reset = reset_peak_memory(pid);
+    let started = Instant::now();
+    let estimate = client
+        .estimate_parameters(pb::EstimateParametersRequest::default())
+        .await?
+        .into_inner();
+    lines.push(format!(
+        "EstimateParameters: version {}, {} random and {} candidate pairs, {} EM iterations, in {:.1} s; server peak memory {}",
+        estimate.version,
+        estimate.random_pairs,
+        estimate.candidate_pairs,
+        estimate.iterations,
+        started.elapsed().as_secs_f64(),
+        if peak_reset { mebibytes(peak_memory(pid)) } else { "not measured".to_owned() }
+    ));
+    for run in ["first", "second (same parameters)"] {
+        let peak_reset = reset_peak_memory(pid);
+        let started = Instant::now();
+        let mut stream = client
+            .recluster(pb::ReclusterRequest::default())
+            .await?
+            .into_inner();
+        let mut last = None;
+        while let Some(message) = stream.message().await? {
+            if message.done {
+                last = message.summary;
+            }
+        }
+        let elapsed = started.elapsed();
+        let summary = last.context("the recluster ended without a summary")?;
+        lines.push(format!(
+            "Recluster, {run} run: {} records, {} components examined, {} changed: {} customers merged, {} split, {} created, {} records moved; links {} added, {} removed, {} re-weighed; in {:.1} s end to end; server peak memory {}",
+            summary.records_done,
+            summary.components_examined,
+            summary.components_changed,
+            summary.customers_merged,
+            summary.customers_split,
+            summary.customers_created,
+            summary.records_moved,
+            summary.links_added,
+            summary.links_removed,
+            summary.links_reweighted,
+            elapsed.as_secs_f64(),
+            if peak_reset { mebibytes(peak_memory(pid)) } else { "not measured".to_owned() }
+        ));
+        println!("{}", lines.last().expect("just pushed"));
+    }
+    Ok(lines)
+}
+
 fn default_idic_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     Ok(exe.with_file_name("idic"))
@@ -938,6 +1010,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             ))
         ),
     ];
+    if args.recluster {
+        lines.extend(estimate_and_recluster(channel.clone(), server.child.id()).await?);
+    }
     if let Some((bytes, wal)) = storage {
         let wal_note = if args.database_url.is_none() {
             format!(

@@ -39,6 +39,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("ExportClusters", Access::Read),
     ("WatchChanges", Access::Read),
     ("EstimateParameters", Access::Admin),
+    ("Recluster", Access::Admin),
 ];
 
 /// Connects identity's storage, rebuilds the engine from it and returns the service.
@@ -71,7 +72,12 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     Ok(ServiceRegistration {
         service: ServiceName::Identity,
         methods: METHODS,
-        long_running: &["ImportRecords", "ExportClusters", "WatchChanges"],
+        long_running: &[
+            "ImportRecords",
+            "ExportClusters",
+            "WatchChanges",
+            "Recluster",
+        ],
         add_routes: Box::new(move |routes| {
             routes.add_service(server);
         }),
