@@ -155,7 +155,7 @@ async fn recluster(
 
 async fn summary_of(client: &mut Client, dry_run: bool) -> pb::ReclusterSummary {
     let messages = recluster(client, dry_run, 0).await;
-    let summary = messages.last().unwrap().summary.clone().unwrap();
+    let summary = messages.last().unwrap().summary.unwrap();
     assert_eq!(summary.dry_run, dry_run);
     summary
 }
