@@ -881,6 +881,37 @@ async fn postgres_identity_bytes(url: &str) -> anyhow::Result<u64> {
     Ok(row.get::<i64, _>(0) as u64)
 }
 
+/// The server's CPU time over a phase, and what the rest of the machine used
+/// meanwhile: under load, the server's CPU time compares between runs where the
+/// elapsed time does not.
+fn cpu_used(
+    pid: u32,
+    before: (Option<Duration>, Option<Duration>),
+    elapsed: Duration,
+    load_before: &str,
+) -> String {
+    let server = crate::cpu::process_cpu(pid)
+        .zip(before.0)
+        .map(|(after, before)| after.saturating_sub(before));
+    let machine = crate::cpu::machine_busy()
+        .zip(before.1)
+        .map(|(after, before)| after.saturating_sub(before));
+    let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
+    match (server, machine) {
+        (Some(server), Some(machine)) => format!(
+            "server CPU {:.1} s ({:.2} cores on average); other processes {:.2} cores; load average before {load_before}, after {}",
+            server.as_secs_f64(),
+            server.as_secs_f64() / seconds,
+            machine.saturating_sub(server).as_secs_f64() / seconds,
+            crate::machine::load_average()
+        ),
+        _ => format!(
+            "server CPU not measured; load average before {load_before}, after {}",
+            crate::machine::load_average()
+        ),
+    }
+}
+
 /// Resets a process's peak resident memory (VmHWM) to its current size, so that the
 /// next reading is the peak of what runs from now on.
 fn reset_peak_memory(pid: u32) -> bool {
@@ -915,6 +946,8 @@ async fn estimate_and_recluster(channel: Channel, pid: u32) -> anyhow::Result<Ve
     ));
     for run in ["first", "second (same parameters)"] {
         let peak_reset = reset_peak_memory(pid);
+        let load_before = crate::machine::load_average();
+        let cpu_before = (crate::cpu::process_cpu(pid), crate::cpu::machine_busy());
         let started = Instant::now();
         let mut stream = client
             .recluster(pb::ReclusterRequest::default())
@@ -943,7 +976,10 @@ async fn estimate_and_recluster(channel: Channel, pid: u32) -> anyhow::Result<Ve
             elapsed.as_secs_f64(),
             if peak_reset { mebibytes(peak_memory(pid)) } else { "not measured".to_owned() }
         ));
-        println!("{}", lines.last().expect("just pushed"));
+        lines.push(format!(
+            "  {}",
+            cpu_used(pid, cpu_before, elapsed, &load_before)
+        ));
     }
     Ok(lines)
 }
@@ -974,7 +1010,13 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let channel = Channel::from_shared(format!("http://{}", server.address))?
         .connect()
         .await?;
+    let load_before = crate::machine::load_average();
+    let cpu_before = (
+        crate::cpu::process_cpu(server.child.id()),
+        crate::cpu::machine_busy(),
+    );
     let (summary, elapsed) = stream_file(channel.clone(), &path, args.batch).await?;
+    let cpu_line = cpu_used(server.child.id(), cpu_before, elapsed, &load_before);
     let peak = peak_memory(server.child.id());
     // (total, of which the SQLite write-ahead log)
     let storage = match &args.database_url {
@@ -1010,6 +1052,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             ))
         ),
     ];
+    lines.push(cpu_line);
     if args.recluster {
         lines.extend(estimate_and_recluster(channel.clone(), server.child.id()).await?);
     }
