@@ -77,11 +77,6 @@ pub struct LinkTo {
     pub other: u32,
     pub kind: LinkKind,
     pub weight: f32,
-    /// Whether this process scored the pair under the parameters in use (false for
-    /// links read back from storage, and for all once the parameters change): such a
-    /// matcher's link is by its making not a pair of clearly different persons, so
-    /// clustering need not compare the two records again.
-    pub scored_now: bool,
 }
 
 /// A customer: a cluster of records, or the tombstone of an erased one.
@@ -199,9 +194,6 @@ impl Engine {
     /// New parameters apply to comparisons from now on; links already found stay.
     pub fn set_params(&mut self, params: MatchParameters) {
         self.params = Arc::new(params);
-        for link in self.links.iter_mut().flatten() {
-            link.scored_now = false;
-        }
     }
 
     pub fn threshold(&self) -> f64 {
@@ -248,13 +240,11 @@ impl Engine {
             other: row.b,
             kind: row.kind,
             weight,
-            scored_now: false,
         });
         self.links[b].push(LinkTo {
             other: row.a,
             kind: row.kind,
             weight,
-            scored_now: false,
         });
     }
 
@@ -723,13 +713,11 @@ impl Engine {
                 other,
                 kind,
                 weight: weight32,
-                scored_now: true,
             });
             self.links[other as usize].push(LinkTo {
                 other: id,
                 kind,
                 weight: weight32,
-                scored_now: true,
             });
             let (a, b) = ordered(id, other);
             changes.add_link(LinkRow { a, b, kind, weight });
@@ -1078,7 +1066,6 @@ impl Engine {
             .collect();
         let sort_keys: Vec<&str> = entries.iter().map(|entry| &*entry.sort_key).collect();
         let mut links = Vec::new();
-        let mut scored_links = FxHashSet::default();
         // Allocated only for the rare component that holds steward links.
         let mut steward_linked: Option<Vec<bool>> = None;
         for (index, id) in component.iter().enumerate() {
@@ -1093,8 +1080,6 @@ impl Engine {
                     let linked = steward_linked.get_or_insert_with(|| vec![false; component.len()]);
                     linked[index] = true;
                     linked[other] = true;
-                } else if link.scored_now {
-                    scored_links.insert((index, other));
                 }
                 let strength = match link.kind {
                     LinkKind::Steward => LinkStrength::Forced,
@@ -1115,8 +1100,6 @@ impl Engine {
             steward_linked: steward_linked.as_deref(),
             params: &self.params,
             threshold: self.settings.threshold,
-            scored_links,
-            compared: std::cell::RefCell::default(),
         };
         cluster(&sort_keys, &mut links, &constraints)
             .into_iter()
@@ -1141,7 +1124,6 @@ impl Engine {
                 other: to,
                 kind: LinkKind::Steward,
                 weight: f32::INFINITY,
-                scored_now: false,
             });
         }
         let (low, high) = ordered(a, b);
@@ -1505,12 +1487,6 @@ struct ComponentConstraints<'a> {
     steward_linked: Option<&'a [bool]>,
     params: &'a MatchParameters,
     threshold: f64,
-    /// Pairs of items (lower first) that the matcher linked under the parameters in
-    /// use: not clearly different, as their link says.
-    scored_links: FxHashSet<(usize, usize)>,
-    /// Pairs of items (lower first) compared so far: clustering asks about the same
-    /// pairs again each time their clusters meet.
-    compared: std::cell::RefCell<FxHashMap<(usize, usize), bool>>,
 }
 
 impl ComponentConstraints<'_> {
@@ -1518,25 +1494,14 @@ impl ComponentConstraints<'_> {
         self.blocked.contains(&ordered(self.ids[x], self.ids[y]))
     }
 
-    /// Whether two records are clearly different persons at the threshold (each pair
-    /// compared at most once per clustering, and not at all when linked just now).
     fn clearly_different(&self, x: usize, y: usize) -> bool {
-        let pair = (x.min(y), x.max(y));
-        if self.scored_links.contains(&pair) {
-            return false;
-        }
-        if let Some(known) = self.compared.borrow().get(&pair) {
-            return *known;
-        }
-        let different = hard_conflict(
-            &self.entries[pair.0].features,
-            &self.entries[pair.1].features,
+        hard_conflict(
+            &self.entries[x].features,
+            &self.entries[y].features,
             self.params,
             self.threshold,
         )
-        .is_some();
-        self.compared.borrow_mut().insert(pair, different);
-        different
+        .is_some()
     }
 
     /// Whether a unit of one cluster is clearly a different person from a unit of the

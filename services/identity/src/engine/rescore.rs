@@ -117,8 +117,6 @@ struct Rescored {
     added: Vec<LinkRow>,
     reweighted: Vec<LinkRow>,
     removed: Vec<(u32, u32)>,
-    /// Links the current parameters give as they are (marked as scored now).
-    confirmed: Vec<(u32, u32)>,
 }
 
 impl Engine {
@@ -251,7 +249,7 @@ impl Engine {
                     Some(link) if link.kind != row.kind || link.weight != row.weight as f32 => {
                         rescored.reweighted.push(row);
                     }
-                    Some(_) => rescored.confirmed.push((row.a, row.b)),
+                    Some(_) => {}
                 }
             }
         }
@@ -340,18 +338,7 @@ fn apply_to_links(links: &mut Vec<Vec<LinkTo>>, rescored: &Rescored) {
                 other: to,
                 kind: row.kind,
                 weight: row.weight as f32,
-                scored_now: true,
             });
-        }
-    }
-    for (a, b) in &rescored.confirmed {
-        for (from, to) in [(*a, *b), (*b, *a)] {
-            if let Some(link) = links
-                .get_mut(from as usize)
-                .and_then(|held| held.iter_mut().find(|link| link.other == to))
-            {
-                link.scored_now = true;
-            }
         }
     }
     for row in &rescored.reweighted {
@@ -362,7 +349,6 @@ fn apply_to_links(links: &mut Vec<Vec<LinkTo>>, rescored: &Rescored) {
             {
                 link.kind = row.kind;
                 link.weight = row.weight as f32;
-                link.scored_now = true;
             }
         }
     }
