@@ -51,7 +51,7 @@ enum Shape {
     ClientStreaming,
 }
 
-/// Every RPC of the four services (43), with its streaming shape.
+/// Every RPC of the four services (44), with its streaming shape.
 const RPCS: &[(&str, &str, Shape)] = &[
     (IDENTITY, "UpsertRecord", Shape::Unary),
     (IDENTITY, "ImportRecords", Shape::ClientStreaming),
@@ -67,6 +67,7 @@ const RPCS: &[(&str, &str, Shape)] = &[
     (IDENTITY, "ExportClusters", Shape::ServerStreaming),
     (IDENTITY, "WatchChanges", Shape::ServerStreaming),
     (IDENTITY, "EstimateParameters", Shape::Unary),
+    (IDENTITY, "Recluster", Shape::ServerStreaming),
     (DIFFERENTIATION, "RecordTransactions", Shape::Unary),
     (DIFFERENTIATION, "GetCustomerValue", Shape::Unary),
     (DIFFERENTIATION, "RefitModels", Shape::Unary),

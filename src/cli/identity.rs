@@ -1,6 +1,6 @@
 //! Identity commands: `idic import records`, `idic export clusters`, `idic whois`,
 //! `idic customer`, `idic erase`, `idic export customer`, and `idic identity ...`
-//! (merge, unmerge, explain, history, lookup, watch, estimate).
+//! (merge, unmerge, explain, history, lookup, watch, estimate, recluster).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -92,6 +92,19 @@ pub enum IdentityCommand {
     Lookup(CustomerRefArgs),
     /// Print merges, splits and erasures as they happen (Ctrl-C to stop).
     Watch(WatchArgs),
+    /// Re-score and re-cluster the whole base with the current parameters; customer
+    /// ids stay by the survivor rules, MERGED/SPLIT events go out.
+    Recluster(ReclusterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReclusterArgs {
+    /// Report what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Records per batch (0: the server's default, 10,000).
+    #[arg(long, default_value_t = 0)]
+    pub batch: u32,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +188,7 @@ pub async fn run(client: &ClientArgs, command: IdentityCommand) -> anyhow::Resul
         IdentityCommand::History(args) => history(client, &args).await,
         IdentityCommand::Lookup(args) => lookup(client, &args).await,
         IdentityCommand::Watch(args) => watch(client, &args).await,
+        IdentityCommand::Recluster(args) => recluster(client, &args).await,
     }
 }
 
@@ -997,4 +1011,91 @@ async fn watch(client_args: &ClientArgs, args: &WatchArgs) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// `idic identity recluster`: a progress bar (on a terminal, unless `--json`) while the
+/// server works, then the summary.
+pub async fn recluster(client_args: &ClientArgs, args: &ReclusterArgs) -> anyhow::Result<()> {
+    let mut client = Client::new(connect(client_args).await?);
+    let mut stream = client
+        .recluster(pb::ReclusterRequest {
+            dry_run: args.dry_run,
+            batch_size: args.batch,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let progress = if client_args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} records  {per_sec}  eta {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut last = None;
+    while let Some(message) = stream.message().await.map_err(status_error)? {
+        let Some(summary) = message.summary else {
+            continue;
+        };
+        progress.set_length(summary.records_total);
+        progress.set_position(summary.records_done);
+        progress.set_message(format!(
+            "{} merged, {} split",
+            summary.customers_merged, summary.customers_split
+        ));
+        if message.done {
+            last = Some(summary);
+        }
+    }
+    progress.finish_and_clear();
+    let summary = last.context("the server ended the recluster without a summary")?;
+    let mut out = output::stdout();
+    if client_args.json {
+        writeln!(out, "{}", recluster_json(&summary))?;
+    } else {
+        writeln!(out, "{}", recluster_text(&summary))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn recluster_json(summary: &pb::ReclusterSummary) -> serde_json::Value {
+    serde_json::json!({
+        "dry_run": summary.dry_run,
+        "records": summary.records_done,
+        "components_examined": summary.components_examined,
+        "components_changed": summary.components_changed,
+        "merged": summary.customers_merged,
+        "split": summary.customers_split,
+        "customers_created": summary.customers_created,
+        "records_moved": summary.records_moved,
+        "links_added": summary.links_added,
+        "links_removed": summary.links_removed,
+        "links_reweighted": summary.links_reweighted,
+        "seconds": summary.seconds,
+    })
+}
+
+fn recluster_text(summary: &pb::ReclusterSummary) -> String {
+    format!(
+        "{}{} records, {} components examined ({} changed): {} customers merged, {} split, {} created, {} records moved; links {} added, {} removed, {} re-weighed; took {:.1} s",
+        if summary.dry_run {
+            "dry run, nothing changed: "
+        } else {
+            ""
+        },
+        summary.records_done,
+        summary.components_examined,
+        summary.components_changed,
+        summary.customers_merged,
+        summary.customers_split,
+        summary.customers_created,
+        summary.records_moved,
+        summary.links_added,
+        summary.links_removed,
+        summary.links_reweighted,
+        summary.seconds
+    )
 }

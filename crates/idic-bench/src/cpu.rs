@@ -94,6 +94,17 @@ pub fn other_cores_over(window: Duration) -> Option<f64> {
 
 /// User plus system time from a `/proc/<pid>/task/<tid>/stat` line. The command name
 /// (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+/// CPU time used so far by another process (user and system), e.g. a server the
+/// benchmark started; `None` where `/proc` is not readable.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    cpu_time_from_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// CPU time the whole machine was busy so far (every core, every process).
+pub fn machine_busy() -> Option<Duration> {
+    busy_time_from_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
 fn cpu_time_from_stat(stat: &str) -> Option<Duration> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let mut fields = after_name.split_whitespace();

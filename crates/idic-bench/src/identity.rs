@@ -112,6 +112,11 @@ pub struct ImportArgs {
     /// Append the results to this markdown file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// After the import, run `EstimateParameters` and then `Recluster` twice (the
+    /// second finds nothing to do) and report each one's time and the server's peak
+    /// memory while it ran.
+    #[arg(long)]
+    pub recluster: bool,
 }
 
 pub async fn run(command: IdentityBench) -> anyhow::Result<()> {
@@ -882,6 +887,109 @@ async fn postgres_identity_bytes(url: &str) -> anyhow::Result<u64> {
     Ok(row.get::<i64, _>(0) as u64)
 }
 
+/// The server's CPU time over a phase, and what the rest of the machine used
+/// meanwhile: under load, the server's CPU time compares between runs where the
+/// elapsed time does not.
+fn cpu_used(
+    pid: u32,
+    before: (Option<Duration>, Option<Duration>),
+    elapsed: Duration,
+    load_before: &str,
+) -> String {
+    let server = crate::cpu::process_cpu(pid)
+        .zip(before.0)
+        .map(|(after, before)| after.saturating_sub(before));
+    let machine = crate::cpu::machine_busy()
+        .zip(before.1)
+        .map(|(after, before)| after.saturating_sub(before));
+    let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
+    match (server, machine) {
+        (Some(server), Some(machine)) => format!(
+            "server CPU {:.1} s ({:.2} cores on average); other processes {:.2} cores; load average before {load_before}, after {}",
+            server.as_secs_f64(),
+            server.as_secs_f64() / seconds,
+            machine.saturating_sub(server).as_secs_f64() / seconds,
+            crate::machine::load_average()
+        ),
+        _ => format!(
+            "server CPU not measured; load average before {load_before}, after {}",
+            crate::machine::load_average()
+        ),
+    }
+}
+
+/// Resets a process's peak resident memory (VmHWM) to its current size, so that the
+/// next reading is the peak of what runs from now on.
+fn reset_peak_memory(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+fn mebibytes(bytes: Option<u64>) -> String {
+    bytes.map_or("unknown".to_owned(), |bytes| {
+        format!("{:.0} MiB", bytes as f64 / 1048576.0)
+    })
+}
+
+/// `EstimateParameters`, then `Recluster` twice, each timed with the server's peak
+/// memory while it ran; a line per step.
+async fn estimate_and_recluster(channel: Channel, pid: u32) -> anyhow::Result<Vec<String>> {
+    let mut client = IdentityServiceClient::new(channel);
+    let mut lines = Vec::new();
+    let peak_reset = reset_peak_memory(pid);
+    let started = Instant::now();
+    let estimate = client
+        .estimate_parameters(pb::EstimateParametersRequest::default())
+        .await?
+        .into_inner();
+    lines.push(format!(
+        "EstimateParameters: version {}, {} random and {} candidate pairs, {} EM iterations, in {:.1} s; server peak memory {}",
+        estimate.version,
+        estimate.random_pairs,
+        estimate.candidate_pairs,
+        estimate.iterations,
+        started.elapsed().as_secs_f64(),
+        if peak_reset { mebibytes(peak_memory(pid)) } else { "not measured".to_owned() }
+    ));
+    for run in ["first", "second (same parameters)"] {
+        let peak_reset = reset_peak_memory(pid);
+        let load_before = crate::machine::load_average();
+        let cpu_before = (crate::cpu::process_cpu(pid), crate::cpu::machine_busy());
+        let started = Instant::now();
+        let mut stream = client
+            .recluster(pb::ReclusterRequest::default())
+            .await?
+            .into_inner();
+        let mut last = None;
+        while let Some(message) = stream.message().await? {
+            if message.done {
+                last = message.summary;
+            }
+        }
+        let elapsed = started.elapsed();
+        let summary = last.context("the recluster ended without a summary")?;
+        lines.push(format!(
+            "Recluster, {run} run: {} records, {} components examined, {} changed: {} customers merged, {} split, {} created, {} records moved; links {} added, {} removed, {} re-weighed; in {:.1} s end to end; server peak memory {}",
+            summary.records_done,
+            summary.components_examined,
+            summary.components_changed,
+            summary.customers_merged,
+            summary.customers_split,
+            summary.customers_created,
+            summary.records_moved,
+            summary.links_added,
+            summary.links_removed,
+            summary.links_reweighted,
+            elapsed.as_secs_f64(),
+            if peak_reset { mebibytes(peak_memory(pid)) } else { "not measured".to_owned() }
+        ));
+        lines.push(format!(
+            "  {}",
+            cpu_used(pid, cpu_before, elapsed, &load_before)
+        ));
+    }
+    Ok(lines)
+}
+
 fn default_idic_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     Ok(exe.with_file_name("idic"))
@@ -908,7 +1016,13 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let channel = Channel::from_shared(format!("http://{}", server.address))?
         .connect()
         .await?;
+    let load_before = crate::machine::load_average();
+    let cpu_before = (
+        crate::cpu::process_cpu(server.child.id()),
+        crate::cpu::machine_busy(),
+    );
     let (summary, elapsed) = stream_file(channel.clone(), &path, args.batch).await?;
+    let cpu_line = cpu_used(server.child.id(), cpu_before, elapsed, &load_before);
     let peak = peak_memory(server.child.id());
     // (total, of which the SQLite write-ahead log)
     let storage = match &args.database_url {
@@ -944,6 +1058,10 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             ))
         ),
     ];
+    lines.push(cpu_line);
+    if args.recluster {
+        lines.extend(estimate_and_recluster(channel.clone(), server.child.id()).await?);
+    }
     if let Some((bytes, wal)) = storage {
         let wal_note = if args.database_url.is_none() {
             format!(

@@ -178,7 +178,13 @@ impl TestSuite {
 
     /// Stops the suite and starts it again on the same data (SQLite files or
     /// PostgreSQL database and Redis keys), as after a crash or a rolling restart.
-    pub async fn restart(mut self) -> TestSuite {
+    pub async fn restart(self) -> TestSuite {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops the suite and starts it again on the same data with `change` made to its
+    /// configuration (another match threshold, say), as an operator's redeploy does.
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Config)) -> TestSuite {
         self.stop.cancel();
         (&mut self.task)
             .await
@@ -186,6 +192,7 @@ impl TestSuite {
             .expect("the suite stops cleanly");
         let mut config = self.config.clone();
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        change(&mut config);
         let application = Application::build(config)
             .await
             .expect("the suite restarts");

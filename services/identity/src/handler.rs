@@ -26,7 +26,7 @@ use crate::engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, 
 use crate::export;
 use crate::replication::consistency;
 use crate::replication::forward::{self, Forwarder, LeaderClient};
-use crate::service::{Committed, Identity};
+use crate::service::{Committed, Identity, ReclusterReport};
 
 /// Errors kept in an import's answer; the count covers them all.
 const MAX_REPORTED_ERRORS: usize = 1000;
@@ -243,6 +243,46 @@ fn estimation_pairs(
     }
 }
 
+/// Records a `Recluster` batch re-scores when the request says 0, and the most: a
+/// batch holds identity's write lock once (about 0.1 s per 10,000 records on the
+/// reference machine), and reads wait for it.
+const DEFAULT_RECLUSTER_BATCH: u32 = 10_000;
+const MAX_RECLUSTER_BATCH: u32 = 100_000;
+
+/// The batch size of a `Recluster` request: 0 is the default, above the most refused.
+fn recluster_batch(requested: u32) -> Result<u32, FieldViolation> {
+    match requested {
+        0 => Ok(DEFAULT_RECLUSTER_BATCH),
+        within if within <= MAX_RECLUSTER_BATCH => Ok(within),
+        _ => Err(FieldViolation::new(
+            "batch_size",
+            format!("must be at most {MAX_RECLUSTER_BATCH} (0 means {DEFAULT_RECLUSTER_BATCH})"),
+        )),
+    }
+}
+
+fn recluster_progress(report: &ReclusterReport, done: bool) -> pb::ReclusterProgress {
+    let totals = &report.totals;
+    pb::ReclusterProgress {
+        summary: Some(pb::ReclusterSummary {
+            dry_run: report.dry_run,
+            records_total: totals.records_total,
+            records_done: totals.records_done,
+            components_examined: totals.components_examined,
+            components_changed: totals.components_changed,
+            customers_merged: totals.customers_merged,
+            customers_split: totals.customers_split,
+            customers_created: totals.customers_created,
+            records_moved: totals.records_moved,
+            links_added: totals.links_added,
+            links_removed: totals.links_removed,
+            links_reweighted: totals.links_reweighted,
+            seconds: report.seconds,
+        }),
+        done,
+    }
+}
+
 fn outcome_to_proto(outcome: Outcome) -> pb::ResolutionOutcome {
     match outcome {
         Outcome::Created => pb::ResolutionOutcome::Created,
@@ -301,6 +341,7 @@ fn record_key(key: Option<&pb::RecordKey>, field: &str) -> Result<RecordKey, Vec
 
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::ChangeEvent, Status>> + Send>>;
 type AssignmentStream = Pin<Box<dyn Stream<Item = Result<pb::RecordAssignment, Status>> + Send>>;
+type ReclusterStream = Pin<Box<dyn Stream<Item = Result<pb::ReclusterProgress, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl IdentityService for IdentityHandler {
@@ -825,6 +866,47 @@ impl IdentityService for IdentityHandler {
             seconds: summary.seconds,
             household_ratio: summary.household_ratio,
         }))
+    }
+
+    type ReclusterStream = ReclusterStream;
+
+    async fn recluster(
+        &self,
+        request: Request<pb::ReclusterRequest>,
+    ) -> Result<Response<Self::ReclusterStream>, Status> {
+        let caller = Caller::of(&request);
+        let message = request.into_inner();
+        let batch = recluster_batch(message.batch_size)
+            .map_err(|violation| ApiError::InvalidArgument(vec![violation]))?;
+        let claim = self.identity.claim_recluster()?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let identity = self.identity.clone();
+        let shutdown = self.shutdown.clone();
+        // The pass runs beside the stream; a client that goes away (or a shutdown)
+        // stops it after the current batch.
+        tokio::spawn(async move {
+            let outcome = identity
+                .recluster(&claim, message.dry_run, batch, &caller.client, |report| {
+                    // Progress is a gauge: a slow reader misses some, never the last.
+                    let sent = sender.try_send(Ok(recluster_progress(report, false)));
+                    let gone =
+                        matches!(sent, Err(tokio::sync::mpsc::error::TrySendError::Closed(_)));
+                    !gone && !shutdown.is_cancelled()
+                })
+                .await;
+            let last = match outcome {
+                Ok(report) if !report.complete => Err(Status::unavailable(format!(
+                    "the recluster stopped after {} of {} records (the server is shutting down); what was done stays, run it again to complete it",
+                    report.totals.records_done, report.totals.records_total
+                ))),
+                Ok(report) => Ok(recluster_progress(&report, true)),
+                Err(error) => Err(Status::from(error)),
+            };
+            let _ = sender.send(last).await;
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
     }
 
     type ExportClustersStream = AssignmentStream;

@@ -42,6 +42,7 @@ pub const METHODS: &[(&str, Access)] = &[
     ("ExportClusters", Access::Read),
     ("WatchChanges", Access::Read),
     ("EstimateParameters", Access::Admin),
+    ("Recluster", Access::Admin),
 ];
 
 /// Reports the engine's records and customers at every scrape, while it lives.
@@ -114,7 +115,12 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     Ok(ServiceRegistration {
         service: ServiceName::Identity,
         methods: METHODS,
-        long_running: &["ImportRecords", "ExportClusters", "WatchChanges"],
+        long_running: &[
+            "ImportRecords",
+            "ExportClusters",
+            "WatchChanges",
+            "Recluster",
+        ],
         readiness: Some(readiness),
         add_routes: Box::new(move |routes| {
             routes.add_service(server);

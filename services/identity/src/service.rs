@@ -20,7 +20,9 @@ use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::engine::{ChangeEvent, ChangeSet, Engine, RecordEntry, RecordRow, Settings};
+use crate::engine::{
+    ChangeEvent, ChangeSet, Engine, ReclusterTotals, RecordEntry, RecordRow, Settings,
+};
 use crate::replication::Replication;
 use crate::store::IdentityStore;
 
@@ -93,6 +95,8 @@ pub struct Identity {
     normalize: NormalizeOptions,
     reloading: AtomicBool,
     replication: Arc<Replication>,
+    /// Whether a whole-base recluster runs (one at a time).
+    reclustering: AtomicBool,
 }
 
 impl Identity {
@@ -135,6 +139,7 @@ impl Identity {
             normalize,
             reloading: AtomicBool::new(false),
             replication,
+            reclustering: AtomicBool::new(false),
         });
         tokio::spawn(persist(Arc::downgrade(&identity), queue, outbox));
         Ok(identity)
@@ -315,6 +320,72 @@ impl Identity {
         Ok((version, summary))
     }
 
+    /// Claims the one whole-base recluster allowed at a time; FAILED_PRECONDITION while
+    /// another runs. The claim ends when the returned guard is dropped.
+    pub fn claim_recluster(self: &Arc<Self>) -> ApiResult<ReclusterClaim> {
+        if self.reclustering.swap(true, Ordering::AcqRel) {
+            return Err(ApiError::FailedPrecondition(
+                "a recluster is already running; wait for it to finish".to_owned(),
+            ));
+        }
+        Ok(ReclusterClaim {
+            identity: self.clone(),
+        })
+    }
+
+    /// Re-scores every blocked pair with the current parameters and re-clusters the
+    /// whole base, `batch` record ids at a time: each batch holds the write lock once
+    /// and is committed before the next, so reads and writes go on in between.
+    /// `progress` hears the totals after each batch and stops the pass by answering
+    /// false (what was done stays done). A dry run only reads and counts.
+    pub async fn recluster(
+        &self,
+        _claim: &ReclusterClaim,
+        dry_run: bool,
+        batch: u32,
+        actor: &str,
+        mut progress: impl FnMut(&ReclusterReport) -> bool,
+    ) -> ApiResult<ReclusterReport> {
+        let started = Instant::now();
+        let mut pass = self.read().start_recluster(dry_run);
+        let report = |pass: &crate::engine::ReclusterPass| ReclusterReport {
+            dry_run,
+            complete: pass.is_done(),
+            totals: pass.totals.clone(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        while !pass.is_done() {
+            if dry_run {
+                self.read().recluster_dry_batch(&mut pass, batch);
+            } else {
+                let now = now_micros();
+                let committed = self.write(|engine| {
+                    let changes =
+                        engine.recluster_batch(&mut pass, batch, now, actor, RECLUSTER_REASON);
+                    Ok(((), changes))
+                })?;
+                committed.wait().await?;
+            }
+            if !progress(&report(&pass)) {
+                break;
+            }
+            // Whoever waits for the lock gets it before the next batch.
+            tokio::task::yield_now().await;
+        }
+        let report = report(&pass);
+        tracing::info!(
+            dry_run,
+            records = report.totals.records_done,
+            components_changed = report.totals.components_changed,
+            merged = report.totals.customers_merged,
+            split = report.totals.customers_split,
+            records_moved = report.totals.records_moved,
+            seconds = report.seconds,
+            "recluster finished"
+        );
+        Ok(report)
+    }
+
     pub(crate) async fn reload(&self) {
         self.reloading.store(true, Ordering::Release);
         loop {
@@ -335,6 +406,30 @@ impl Identity {
         self.reloading.store(false, Ordering::Release);
         tracing::warn!("identity engine rebuilt from storage");
     }
+}
+
+/// The reason MERGED and SPLIT events of a whole-base recluster carry.
+pub const RECLUSTER_REASON: &str = "recluster with the current parameters";
+
+/// The right to run the one whole-base recluster; dropping it gives the right back.
+pub struct ReclusterClaim {
+    identity: Arc<Identity>,
+}
+
+impl Drop for ReclusterClaim {
+    fn drop(&mut self) {
+        self.identity.reclustering.store(false, Ordering::Release);
+    }
+}
+
+/// A recluster's totals so far (or in all) and how long it has run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReclusterReport {
+    pub dry_run: bool,
+    /// Whether every record was re-scored (the pass was not stopped).
+    pub complete: bool,
+    pub totals: ReclusterTotals,
+    pub seconds: f64,
 }
 
 /// How a parameter estimate went.

@@ -249,7 +249,7 @@ impl Engine {
             }
             let component = self.component(&[*start]);
             seen.extend(component.iter().copied());
-            for cluster in self.canonical_clusters(&component) {
+            for cluster in self.canonical_clusters(&self.links, &component) {
                 let customer_id = &self.records[cluster[0] as usize]
                     .as_ref()
                     .expect("clusters hold live records")

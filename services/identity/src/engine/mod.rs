@@ -46,6 +46,7 @@ mod invariants;
 mod key_index;
 mod records;
 mod replay;
+mod rescore;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, Lin
 pub use golden::{Golden, Provenance, golden_record};
 pub use invariants::InvariantViolations;
 pub use records::{IncomingRecord, PackedContent, RecordContent, RecordEntry, RecordKey};
+pub use rescore::{ReclusterPass, ReclusterTotals};
 
 /// The actor recorded for the matcher's own merges and splits.
 pub const AUTOMATIC: &str = "auto";
@@ -757,21 +759,23 @@ impl Engine {
 
     /// Every record connected to `seeds` by links, sorted.
     fn component(&self, seeds: &[u32]) -> Vec<u32> {
+        self.component_in(&self.links, seeds)
+    }
+
+    /// Every live record connected to `seeds` by `links` (the engine's, or a dry run's
+    /// copy), sorted.
+    fn component_in(&self, links: &[Vec<LinkTo>], seeds: &[u32]) -> Vec<u32> {
+        let is_live = |id: u32| self.records.get(id as usize).is_some_and(Option::is_some);
         let mut seen = FxHashSet::default();
         let mut stack: Vec<u32> = Vec::new();
         for seed in seeds {
-            if self
-                .records
-                .get(*seed as usize)
-                .is_some_and(Option::is_some)
-                && seen.insert(*seed)
-            {
+            if is_live(*seed) && seen.insert(*seed) {
                 stack.push(*seed);
             }
         }
         while let Some(current) = stack.pop() {
-            for link in &self.links[current as usize] {
-                if seen.insert(link.other) {
+            for link in links.get(current as usize).map_or(&[][..], Vec::as_slice) {
+                if is_live(link.other) && seen.insert(link.other) {
                     stack.push(link.other);
                 }
             }
@@ -795,7 +799,19 @@ impl Engine {
         reason: &str,
         changes: &mut ChangeSet,
     ) -> Recluster {
-        let clusters = self.canonical_clusters(component);
+        let clusters = self.canonical_clusters(&self.links, component);
+        let plan = self.plan_survivors(component, clusters, keep_id_with);
+        self.apply_survivor_plan(plan, now, actor, reason, changes)
+    }
+
+    /// Which existing customer's id each cluster keeps, which customers are absorbed
+    /// into which, and which are split; changes nothing.
+    fn plan_survivors(
+        &self,
+        component: &[u32],
+        clusters: Vec<Vec<u32>>,
+        keep_id_with: &[u32],
+    ) -> SurvivorPlan {
         // An unmerge's customer keeps its id with the records the steward left in it,
         // whichever part is larger: the moved records are the ones that leave.
         let keeps_id_with_preferred = keep_id_with
@@ -822,8 +838,8 @@ impl Engine {
                     .or_default() += 1;
             }
         }
-        let mut assigned: Vec<Option<Arc<str>>> = vec![None; clusters.len()];
-        let mut outcome = Recluster::default();
+        let mut kept_ids: Vec<Option<Arc<str>>> = vec![None; clusters.len()];
+        let mut absorbed_into: BTreeMap<Arc<str>, Vec<Arc<str>>> = BTreeMap::new();
         let mut splits: BTreeMap<Arc<str>, Vec<usize>> = BTreeMap::new();
         // Ties between parts of equal size: the part holding records a steward left in
         // place, then the part holding the earliest observed record.
@@ -855,10 +871,9 @@ impl Engine {
                 })
                 .map(|(cluster, _)| *cluster)
                 .expect("a customer in the component has records in it");
-            match &assigned[target] {
-                None => assigned[target] = Some(customer_id.clone()),
-                Some(survivor) => outcome
-                    .absorbed_into
+            match &kept_ids[target] {
+                None => kept_ids[target] = Some(customer_id.clone()),
+                Some(survivor) => absorbed_into
                     .entry(survivor.clone())
                     .or_default()
                     .push(customer_id.clone()),
@@ -874,31 +889,86 @@ impl Engine {
                 );
             }
         }
-        for slot in assigned.iter_mut() {
-            if slot.is_none() {
-                let id = new_customer_id();
-                outcome.created.push(id.clone());
-                self.customers.insert(
-                    id.clone(),
-                    Customer {
-                        id: id.clone(),
-                        created_at: now,
-                        updated_at: now,
-                        members: Vec::new(),
-                        aliases: Vec::new(),
-                        erased_at: None,
-                    },
-                );
-                *slot = Some(id);
-            }
+        SurvivorPlan {
+            clusters,
+            kept_ids,
+            absorbed_into,
+            splits,
         }
-        let assigned: Vec<Arc<str>> = assigned
-            .into_iter()
-            .map(|slot| slot.expect("every cluster has an id"))
-            .collect();
+    }
 
-        // Absorbed customers become aliases of their survivor, with their own aliases.
-        for (survivor, absorbed) in &outcome.absorbed_into {
+    /// Carries out a plan: new customers for clusters without an id, absorbed customers
+    /// become aliases, records move, and MERGED/SPLIT events record it.
+    fn apply_survivor_plan(
+        &mut self,
+        plan: SurvivorPlan,
+        now: i64,
+        actor: &str,
+        reason: &str,
+        changes: &mut ChangeSet,
+    ) -> Recluster {
+        let SurvivorPlan {
+            clusters,
+            kept_ids,
+            absorbed_into,
+            splits,
+        } = plan;
+        let mut outcome = Recluster {
+            absorbed_into,
+            created: Vec::new(),
+        };
+        let assigned = self.create_customers(kept_ids, now, &mut outcome.created);
+        self.absorb_customers(&outcome.absorbed_into, changes);
+        self.move_members(&clusters, &assigned, now, changes);
+        self.emit_recluster_events(
+            &outcome.absorbed_into,
+            splits,
+            &assigned,
+            now,
+            actor,
+            reason,
+            changes,
+        );
+        outcome
+    }
+
+    /// Gives every cluster without a kept id a new customer.
+    fn create_customers(
+        &mut self,
+        kept_ids: Vec<Option<Arc<str>>>,
+        now: i64,
+        created: &mut Vec<Arc<str>>,
+    ) -> Vec<Arc<str>> {
+        kept_ids
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    let id = new_customer_id();
+                    created.push(id.clone());
+                    self.customers.insert(
+                        id.clone(),
+                        Customer {
+                            id: id.clone(),
+                            created_at: now,
+                            updated_at: now,
+                            members: Vec::new(),
+                            aliases: Vec::new(),
+                            erased_at: None,
+                        },
+                    );
+                    id
+                })
+            })
+            .collect()
+    }
+
+    /// Absorbed customers become aliases of their survivor, with their own aliases.
+    fn absorb_customers(
+        &mut self,
+        absorbed_into: &BTreeMap<Arc<str>, Vec<Arc<str>>>,
+        changes: &mut ChangeSet,
+    ) {
+        for (survivor, absorbed) in absorbed_into {
             for old in absorbed {
                 let Some(gone) = self.customers.remove(old) else {
                     continue;
@@ -915,7 +985,16 @@ impl Engine {
                 changes.delete_customer(old.clone());
             }
         }
-        // Membership and record moves.
+    }
+
+    /// Moves every record to its cluster's customer and sets the members lists.
+    fn move_members(
+        &mut self,
+        clusters: &[Vec<u32>],
+        assigned: &[Arc<str>],
+        now: i64,
+        changes: &mut ChangeSet,
+    ) {
         for (index, cluster) in clusters.iter().enumerate() {
             let customer_id = &assigned[index];
             for id in cluster {
@@ -942,9 +1021,7 @@ impl Engine {
                 customer.updated_at = now;
             }
         }
-        // Customers left with no records (all moved elsewhere) are absorbed into the
-        // customer that took most of them; previous handled that, so only report.
-        for customer_id in &assigned {
+        for customer_id in assigned {
             let customer = &self.customers[customer_id];
             changes.upsert_customer(CustomerRow {
                 customer_id: customer.id.clone(),
@@ -953,7 +1030,22 @@ impl Engine {
                 erased_at: customer.erased_at,
             });
         }
-        for (survivor, absorbed) in &outcome.absorbed_into {
+    }
+
+    /// One MERGED event per survivor and one SPLIT event per customer that lost records
+    /// to other clusters.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_recluster_events(
+        &mut self,
+        absorbed_into: &BTreeMap<Arc<str>, Vec<Arc<str>>>,
+        splits: BTreeMap<Arc<str>, Vec<usize>>,
+        assigned: &[Arc<str>],
+        now: i64,
+        actor: &str,
+        reason: &str,
+        changes: &mut ChangeSet,
+    ) {
+        for (survivor, absorbed) in absorbed_into {
             let event = ChangeEvent {
                 event_id: self.take_event_id(),
                 occurred_at: now,
@@ -991,11 +1083,11 @@ impl Engine {
             };
             changes.events.push(event);
         }
-        outcome
     }
 
-    /// The canonical clusters of a component, as record ids.
-    fn canonical_clusters(&self, component: &[u32]) -> Vec<Vec<u32>> {
+    /// The canonical clusters of a component under the links of `graph` (the engine's,
+    /// or a dry run's copy), as record ids.
+    fn canonical_clusters(&self, graph: &[Vec<LinkTo>], component: &[u32]) -> Vec<Vec<u32>> {
         let position: FxHashMap<u32, usize> = component
             .iter()
             .enumerate()
@@ -1010,7 +1102,7 @@ impl Engine {
         // Allocated only for the rare component that holds steward links.
         let mut steward_linked: Option<Vec<bool>> = None;
         for (index, id) in component.iter().enumerate() {
-            for link in &self.links[*id as usize] {
+            for link in graph.get(*id as usize).map_or(&[][..], Vec::as_slice) {
                 if link.other <= *id {
                     continue;
                 }
@@ -1397,6 +1489,18 @@ impl Engine {
 
 /// A steward merge: the survivor, the customers absorbed into it, and the changes.
 pub type Merged = (Arc<str>, Vec<Arc<str>>, ChangeSet);
+
+/// How a component's clusters get their ids (see `Engine::plan_survivors`).
+struct SurvivorPlan {
+    clusters: Vec<Vec<u32>>,
+    /// Per cluster, the existing customer whose id it keeps; `None`: a new customer.
+    kept_ids: Vec<Option<Arc<str>>>,
+    /// Survivor -> customers absorbed into it.
+    absorbed_into: BTreeMap<Arc<str>, Vec<Arc<str>>>,
+    /// Customer -> the clusters, other than the one keeping its id, that take some of
+    /// its records.
+    splits: BTreeMap<Arc<str>, Vec<usize>>,
+}
 
 /// What a reclustering did.
 #[derive(Debug, Default)]
