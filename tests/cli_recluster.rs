@@ -100,7 +100,7 @@ async fn recluster_prints_a_summary_and_applies_a_new_threshold() {
         .links[0]
         .total_weight;
     let suite = suite
-        .restart_with(move |config| config.identity.match_threshold = weight + 1.0)
+        .restart_with(move |config| config.identity.match_threshold = Some(weight + 1.0))
         .await;
 
     let predicted = json(&suite, &["identity", "recluster", "--dry-run", "--json"]).await;

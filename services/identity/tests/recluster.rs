@@ -270,7 +270,7 @@ async fn threshold_changes_are_reclustered(backend: Backend) {
     );
     let raised = highest + 1.0;
     let suite = suite
-        .restart_with(move |config| config.identity.match_threshold = raised)
+        .restart_with(move |config| config.identity.match_threshold = Some(raised))
         .await;
     let mut client = suite.identity();
     assert_eq!(
@@ -334,7 +334,7 @@ async fn threshold_changes_are_reclustered(backend: Backend) {
 
     // Back to the default threshold: the parts merge into the oldest customers.
     let suite = suite
-        .restart_with(|config| config.identity.match_threshold = DEFAULT_THRESHOLD)
+        .restart_with(|config| config.identity.match_threshold = Some(DEFAULT_THRESHOLD))
         .await;
     let mut client = suite.identity();
     let merged = summary_of(&mut client, false).await;
@@ -398,7 +398,7 @@ async fn reclustered_clusters_match_fresh_imports_in_any_order() {
     // Between Ann's pair and the others, if they differ; else above all of them.
     let raised = weight + 0.5;
     let suite = suite
-        .restart_with(move |config| config.identity.match_threshold = raised)
+        .restart_with(move |config| config.identity.match_threshold = Some(raised))
         .await;
     let mut client = suite.identity();
     recluster(&mut client, false, 3).await;
@@ -413,7 +413,7 @@ async fn reclustered_clusters_match_fresh_imports_in_any_order() {
     for reorder in orders {
         let Some(fresh) = TestSuite::start_with(
             SuiteOptions::new(Backend::Embedded)
-                .configure(move |config| config.identity.match_threshold = raised),
+                .configure(move |config| config.identity.match_threshold = Some(raised)),
         )
         .await
         else {

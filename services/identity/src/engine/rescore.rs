@@ -221,7 +221,7 @@ impl Engine {
                     &self.params,
                     &mut NoRecord,
                 );
-                if score.is_link(self.settings.threshold) {
+                if score.is_link(self.threshold) {
                     let kind = if score.rule.is_some() {
                         LinkKind::Rule
                     } else {
