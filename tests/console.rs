@@ -172,7 +172,11 @@ async fn seed(suite: &AdminSuite, key: &str) -> String {
         .unwrap()
         .into_inner();
     // Jane takes the first choice: an outcome, so the learning page has a curve to draw.
-    let first_slot = offering.choices.first().expect("an offering with a choice").slot;
+    let first_slot = offering
+        .choices
+        .first()
+        .expect("an offering with a choice")
+        .slot;
     customization
         .record_outcome(pb::RecordOutcomeRequest {
             offering_id: offering.offering_id,

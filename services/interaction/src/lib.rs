@@ -27,9 +27,9 @@ use idic_runtime::{ServiceContext, ServiceName};
 
 pub use consumers::{OFFERS_TOPIC, TRANSACTIONS_TOPIC};
 pub use follow::InteractionFollower;
+pub use handler::InteractionHandler;
 /// Segment events one IngestSegmentEvents call may carry.
 pub use handler::MAX_BATCH as MAX_SEGMENT_BATCH;
-pub use handler::InteractionHandler;
 pub use recorder::{INTERACTIONS_TOPIC, Recorder};
 pub use service::Interactions;
 pub use store::{InteractionStore, SqlInteractionStore};
