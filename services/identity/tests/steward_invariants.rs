@@ -687,7 +687,8 @@ impl Steward {
                     self.ids.insert(Arc::from(id));
                 }
             }
-            self.stored.apply(changes);
+            // Stored, and replayed by the follower like any other change set.
+            self.keep(changes);
         }
         pass.totals
     }
@@ -756,6 +757,8 @@ proptest! {
 
         for (name, params) in [("households", other_parameters()), ("weaker", weaker_parameters())] {
             steward.stored.params = params.clone();
+            // Followers take newly saved parameters too (they poll for them).
+            steward.follower.set_params(params.clone());
             steward.engine.set_params(params);
             let predicted = steward.dry_recluster(batch);
             let done = steward.recluster(batch);
