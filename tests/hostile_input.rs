@@ -51,7 +51,8 @@ enum Shape {
     ClientStreaming,
 }
 
-/// Every RPC of the four services (44), with its streaming shape.
+/// Every RPC of the four services (47), with its streaming shape; checked against the
+/// contracts by `the_list_holds_every_rpc_of_the_contracts`.
 const RPCS: &[(&str, &str, Shape)] = &[
     (IDENTITY, "UpsertRecord", Shape::Unary),
     (IDENTITY, "ImportRecords", Shape::ClientStreaming),
@@ -75,6 +76,7 @@ const RPCS: &[(&str, &str, Shape)] = &[
     (DIFFERENTIATION, "GetValueSkew", Shape::Unary),
     (DIFFERENTIATION, "GetCustomerNeeds", Shape::Unary),
     (DIFFERENTIATION, "GetStrategy", Shape::Unary),
+    (DIFFERENTIATION, "ExportCustomerData", Shape::Unary),
     (INTERACTION, "RecordInteraction", Shape::Unary),
     (INTERACTION, "RecordInteractions", Shape::Unary),
     (INTERACTION, "GetContext", Shape::Unary),
@@ -88,6 +90,7 @@ const RPCS: &[(&str, &str, Shape)] = &[
     (INTERACTION, "CheckConsent", Shape::Unary),
     (INTERACTION, "GetPreferences", Shape::Unary),
     (INTERACTION, "GetChannelReport", Shape::Unary),
+    (INTERACTION, "ExportCustomerData", Shape::Unary),
     (CUSTOMIZATION, "ListComponents", Shape::Unary),
     (CUSTOMIZATION, "UpsertComponents", Shape::Unary),
     (CUSTOMIZATION, "GetRules", Shape::Unary),
@@ -97,7 +100,46 @@ const RPCS: &[(&str, &str, Shape)] = &[
     (CUSTOMIZATION, "RecordOutcome", Shape::Unary),
     (CUSTOMIZATION, "GetOffering", Shape::Unary),
     (CUSTOMIZATION, "GetLearningReport", Shape::Unary),
+    (CUSTOMIZATION, "ExportCustomerData", Shape::Unary),
 ];
+
+/// The list above is every RPC the contracts declare, each with its shape: an RPC
+/// added to a contract and not here would go untested.
+#[test]
+fn the_list_holds_every_rpc_of_the_contracts() {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet::decode(idic_proto::FILE_DESCRIPTOR_SET)
+        .expect("the compiled contracts decode");
+    let mut declared: Vec<(String, String, Shape)> = Vec::new();
+    for file in set.file.iter().filter(|file| file.package() == "idic.v1") {
+        for service in &file.service {
+            for method in &service.method {
+                let shape = match (method.client_streaming(), method.server_streaming()) {
+                    (false, false) => Shape::Unary,
+                    (false, true) => Shape::ServerStreaming,
+                    (true, false) => Shape::ClientStreaming,
+                    (true, true) => panic!("{} is bidirectional: add a shape", method.name()),
+                };
+                declared.push((
+                    format!("idic.v1.{}", service.name()),
+                    method.name().to_owned(),
+                    shape,
+                ));
+            }
+        }
+    }
+    let mut listed: Vec<(String, String, Shape)> = RPCS
+        .iter()
+        .map(|(service, method, shape)| ((*service).to_owned(), (*method).to_owned(), *shape))
+        .collect();
+    let key = |entry: &(String, String, Shape)| (entry.0.clone(), entry.1.clone());
+    declared.sort_by_key(key);
+    listed.sort_by_key(key);
+    assert_eq!(
+        listed, declared,
+        "the hostile-input list differs from the contracts"
+    );
+}
 
 /// What one call answered: OK, or the status of its refusal.
 async fn call(
