@@ -32,6 +32,10 @@ pub struct FebrlArgs {
     /// The match threshold in bits (default: the configuration's default).
     #[arg(long)]
     pub threshold: Option<f64>,
+    /// After the import, do what a user does with a new base: `EstimateParameters`,
+    /// then `Recluster`, and measure the clusters after that.
+    #[arg(long)]
+    pub estimate: bool,
     /// Append the results to this markdown file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
@@ -197,6 +201,7 @@ pub async fn measure(
     rows: &[FebrlRow],
     with_national_id: bool,
     threshold: Option<f64>,
+    estimate: bool,
 ) -> anyhow::Result<FebrlFigures> {
     let data = tempfile::tempdir()?;
     let (channel, stop, task) = crate::identity::start_suite(data.path(), threshold).await?;
@@ -218,6 +223,9 @@ pub async fn measure(
         .await
         .map_err(|status| anyhow::anyhow!("import failed: {status}"))?
         .into_inner();
+    if estimate {
+        estimate_and_recluster(&mut client).await?;
+    }
     let elapsed = started.elapsed();
     let assignments = crate::identity::clusters(channel).await?;
     stop.cancel();
@@ -240,6 +248,32 @@ pub async fn measure(
     })
 }
 
+/// The parameters learned from the base (EM), then the whole base clustered again with
+/// them, through the RPCs a user calls.
+async fn estimate_and_recluster(
+    client: &mut IdentityServiceClient<tonic::transport::Channel>,
+) -> anyhow::Result<()> {
+    client
+        .estimate_parameters(pb::EstimateParametersRequest::default())
+        .await
+        .map_err(|status| anyhow::anyhow!("estimate failed: {status}"))?;
+    let mut progress = client
+        .recluster(pb::ReclusterRequest {
+            dry_run: false,
+            batch_size: 0,
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("recluster failed: {status}"))?
+        .into_inner();
+    while progress
+        .message()
+        .await
+        .map_err(|status| anyhow::anyhow!("recluster failed: {status}"))?
+        .is_some()
+    {}
+    Ok(())
+}
+
 /// `idic-bench identity febrl`: each set with and without the national id.
 pub async fn run(args: FebrlArgs) -> anyhow::Result<()> {
     let threshold = args
@@ -249,11 +283,16 @@ pub async fn run(args: FebrlArgs) -> anyhow::Result<()> {
     for set in &args.sets {
         let rows = read_set(&args.dir, *set)?;
         for with_national_id in [true, false] {
-            let figures = measure(&rows, with_national_id, args.threshold).await?;
+            let figures = measure(&rows, with_national_id, args.threshold, args.estimate).await?;
             let line = format!(
-                "febrl{set} ({}), {} national id: {} records ({} rejected) in {:.1} s; precision {:.4}, recall {:.4}, F1 {:.4} (TP {}, FP {}, FN {})",
+                "febrl{set} ({}), {} national id, {}: {} records ({} rejected) in {:.1} s; precision {:.4}, recall {:.4}, F1 {:.4} (TP {}, FP {}, FN {})",
                 if *set <= 2 { "tuning" } else { "measurement" },
                 if with_national_id { "with" } else { "without" },
+                if args.estimate {
+                    "parameters estimated, then reclustered"
+                } else {
+                    "priors"
+                },
                 figures.records,
                 figures.rejected,
                 figures.elapsed.as_secs_f64(),
