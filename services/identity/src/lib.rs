@@ -5,7 +5,8 @@
 #![forbid(unsafe_code)]
 
 mod convert;
-pub mod engine;
+/// The engine is its own crate (`crates/idic-engine`); re-exported under its old path.
+pub use idic_engine as engine;
 mod export;
 mod handler;
 pub mod replication;

@@ -70,7 +70,7 @@ mod tests {
             sort_key: RecordKey::new(system, id).sort_key().into_boxed_str(),
             channel: 0,
             observed_at: 0,
-            content: super::super::records::PackedContent::pack(&Default::default()),
+            content: crate::records::PackedContent::pack(&Default::default()),
             features: Default::default(),
             customer: std::sync::Arc::from("c"),
         })

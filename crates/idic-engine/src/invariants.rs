@@ -288,12 +288,12 @@ mod tests {
     use idic_matching::params::MatchParameters;
     use idic_matching::record::RawRecord;
 
-    use super::super::{Engine, IncomingRecord, RecordContent, RecordKey, Settings};
+    use crate::{Engine, IncomingRecord, RecordContent, RecordKey, Settings};
 
     fn engine_with_two_customers() -> Engine {
         let mut engine = Engine::new(
             Settings {
-                threshold: super::super::MatchThreshold::Bits(15.0),
+                threshold: crate::MatchThreshold::Bits(15.0),
                 source_trust: BTreeMap::new(),
             },
             MatchParameters::default(),
