@@ -1,460 +1,79 @@
-//! Between the wire and the domain: validation of requests (every violation named by
-//! its field) and conversion of stored values to messages.
+//! Between the wire and the domain, for the handler: [`requests`] turns each request
+//! into domain values (validating every field), [`answers`] turns what the service
+//! returned into the response, [`messages`] holds the conversions of the core values
+//! both use (and the bus adapter too). The contract's enum numbers the domain relies on are
+//! checked here against the generated code.
 
-use idic_proto::v1 as pb;
-use idic_runtime::refs::CustomerSelector;
-use idic_runtime::storage::{micros_from_timestamp, now_micros, timestamp_from_micros};
-use idic_runtime::warnings::FieldWarnings;
-use idic_runtime::{FieldViolation, limits};
+pub mod answers;
+pub mod messages;
+pub mod requests;
 
-use crate::domain::{
-    Consent, Cost, Interaction, NewInteraction, Preference, Thread, ThreadRequest, is_automated,
-    kind,
-};
+#[cfg(test)]
+mod tests {
+    use idic_proto::v1 as pb;
 
-pub const MAX_TOPIC_BYTES: usize = 200;
+    use crate::domain::{
+        NOT_CONTACT_KINDS, channel, consent_status, direction, kind, thread_status,
+    };
 
-/// The bus topic every new interaction is published on (InteractionEvent, as
-/// [`event_of`] writes it).
-pub const INTERACTIONS_TOPIC: &str = idic_proto::topics::INTERACTIONS.name();
-pub const MAX_SUMMARY_BYTES: usize = 4000;
-pub const MAX_SHORT_TEXT_BYTES: usize = 200;
-pub const MAX_NEEDS: usize = 50;
-pub const MAX_NEED_KEY_BYTES: usize = 64;
-pub const MAX_NEED_VALUE_BYTES: usize = 512;
-pub const MAX_ID_BYTES: usize = 64;
-/// How far in the future a contact may be dated (clock skew between systems).
-const MAX_FUTURE_MICROS: i64 = 86_400 * 1_000_000;
-
-/// A fresh id with a readable prefix, time-ordered (UUID v7).
-pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
-}
-
-/// A validated RecordInteraction: the customer still to resolve, and the interaction
-/// with everything but its customer.
-#[derive(Debug, Clone)]
-pub struct Draft {
-    pub selector: CustomerSelector,
-    pub item: NewInteraction,
-}
-
-impl Draft {
-    /// The interaction for `customer_id`, reached through `anchor`.
-    pub fn for_customer(mut self, customer_id: String, anchor: String) -> NewInteraction {
-        self.item.interaction.customer_id = customer_id;
-        self.item.interaction.anchor = anchor;
-        self.item
+    /// The store filters by wire numbers: they must be the contract's.
+    #[test]
+    fn purchases_and_offer_events_are_not_contacts() {
+        let kinds = [
+            pb::InteractionType::Purchase,
+            pb::InteractionType::OfferPresented,
+            pb::InteractionType::OfferAccepted,
+            pb::InteractionType::OfferRejected,
+        ];
+        assert_eq!(NOT_CONTACT_KINDS, kinds.map(|kind| kind as i32));
     }
-}
 
-fn known_enum<E: TryFrom<i32>>(
-    value: i32,
-    field: &str,
-    required: bool,
-) -> Result<i32, FieldViolation> {
-    if E::try_from(value).is_err() {
-        return Err(FieldViolation::new(field, "is not a known value"));
-    }
-    if required && value == 0 {
-        return Err(FieldViolation::new(field, "is required"));
-    }
-    Ok(value)
-}
-
-fn bounded(text: &str, field: &str, max: usize, violations: &mut Vec<FieldViolation>) -> String {
-    let text = text.trim();
-    if text.len() > max {
-        violations.push(FieldViolation::new(
-            field,
-            format!("must be at most {max} bytes"),
-        ));
-    }
-    text.to_owned()
-}
-
-/// An id chosen by a client (thread id, message id): short and printable.
-pub fn valid_client_id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= MAX_ID_BYTES
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
-}
-
-/// An instant of a query (a period or time range): any valid protobuf timestamp, so
-/// that "since the beginning" works. Instants that are stored are checked by
-/// `limits::instant_micros` instead.
-pub fn timestamp_micros(
-    timestamp: &prost_types::Timestamp,
-    field: &str,
-) -> Result<i64, FieldViolation> {
-    // 0001-01-01 to 9999-12-31, as google.protobuf.Timestamp defines.
-    if !(-62_135_596_800..=253_402_300_799).contains(&timestamp.seconds)
-        || !(0..1_000_000_000).contains(&timestamp.nanos)
-    {
-        return Err(FieldViolation::new(field, "is not a valid timestamp"));
-    }
-    Ok(micros_from_timestamp(timestamp))
-}
-
-/// Validates one RecordInteraction; `field` prefixes every violation (e.g.
-/// `interactions[3]`, or empty for the single call). The customer, channel and type
-/// are required, and the idempotency key, thread id and time must be right: they
-/// refuse the interaction. An optional field that cannot be read (direction, thread
-/// status, sentiment, an over-long text, a need, the cost) is left out with a warning
-/// and the interaction is kept; with `strict` it refuses the interaction instead.
-pub fn parse_record(
-    request: &pb::RecordInteractionRequest,
-    field: &str,
-    strict: bool,
-) -> Result<(Draft, FieldWarnings), Vec<FieldViolation>> {
-    let path = |name: &str| {
-        if field.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{field}.{name}")
+    /// The domain's names of interaction types are the contract's, lower case.
+    #[test]
+    fn type_names_are_the_contracts() {
+        for number in -1..=14 {
+            let expected = pb::InteractionType::try_from(number)
+                .map(|value| {
+                    value
+                        .as_str_name()
+                        .trim_start_matches("INTERACTION_TYPE_")
+                        .to_lowercase()
+                        .replace('_', " ")
+                })
+                .unwrap_or_else(|_| "contact".to_owned());
+            assert_eq!(kind::name(number), expected, "type {number}");
         }
-    };
-    let mut violations = Vec::new();
-    let mut warnings = FieldWarnings::default();
-    let selector = CustomerSelector::parse(request.customer.as_ref(), &path("customer"))
-        .map_err(|violation| violations.push(violation))
-        .ok();
-    let mut check = |result: Result<i32, FieldViolation>| {
-        result.unwrap_or_else(|violation| {
-            violations.push(violation);
-            0
-        })
-    };
-    let channel = check(known_enum::<pb::Channel>(
-        request.channel,
-        &path("channel"),
-        true,
-    ));
-    let interaction_kind = check(known_enum::<pb::InteractionType>(
-        request.r#type,
-        &path("type"),
-        true,
-    ));
-    let mut optional_enum = |result: Result<i32, FieldViolation>, value: i32| {
-        result.unwrap_or_else(|problem| {
-            warnings.push(
-                problem.field,
-                format!("{}; left unspecified", problem.description),
-                &value.to_string(),
-            );
-            0
-        })
-    };
-    let direction = optional_enum(
-        known_enum::<pb::Direction>(request.direction, &path("direction"), false),
-        request.direction,
-    );
-    let requested_status = optional_enum(
-        known_enum::<pb::ThreadStatus>(request.thread_status, &path("thread_status"), false),
-        request.thread_status,
-    );
-    let sentiment = optional_enum(
-        known_enum::<pb::Sentiment>(request.sentiment, &path("sentiment"), false),
-        request.sentiment,
-    );
-    let now = now_micros();
-    let occurred_at = match &request.occurred_at {
-        None => now,
-        Some(timestamp) => match limits::instant_micros(timestamp, &path("occurred_at")) {
-            Ok(micros) if micros > now + MAX_FUTURE_MICROS => {
-                violations.push(FieldViolation::new(
-                    path("occurred_at"),
-                    "must not be more than one day in the future",
-                ));
-                now
-            }
-            Ok(micros) => micros,
-            Err(violation) => {
-                violations.push(violation);
-                now
-            }
-        },
-    };
-    let thread_id = request.thread_id.trim();
-    if !thread_id.is_empty() && !valid_client_id(thread_id) {
-        violations.push(FieldViolation::new(
-            path("thread_id"),
-            "must be at most 64 letters, digits, '_', '-', '.' or ':'",
-        ));
     }
-    let mut optional_text = |text: &str, name: &str, max: usize| {
-        let mut problems = Vec::new();
-        let kept = bounded(text, &path(name), max, &mut problems);
-        if demote(problems, text, "left out", &mut warnings) {
-            String::new()
-        } else {
-            kept
-        }
-    };
-    let topic = optional_text(&request.topic, "topic", MAX_TOPIC_BYTES);
-    let summary = optional_text(&request.summary, "summary", MAX_SUMMARY_BYTES);
-    let outcome = optional_text(&request.outcome, "outcome", MAX_SHORT_TEXT_BYTES);
-    let agent = optional_text(&request.agent, "agent", MAX_SHORT_TEXT_BYTES);
-    let idempotency_key = bounded(
-        &request.idempotency_key,
-        &path("idempotency_key"),
-        MAX_SHORT_TEXT_BYTES,
-        &mut violations,
-    );
-    let needs = parse_needs(
-        &request.needs,
-        &path("needs"),
-        &mut violations,
-        &mut warnings,
-    );
-    let cost = request.cost.as_ref().and_then(|money| {
-        let mut problems = Vec::new();
-        let cost = parse_cost(money, &path("cost"), &mut problems);
-        let value = format!("{} {}", money.minor_units, money.currency);
-        demote(problems, &value, "the cost is left out", &mut warnings);
-        cost
-    });
-    if strict {
-        violations.extend(std::mem::take(&mut warnings).into_violations());
-    }
-    let (Some(selector), true) = (selector, violations.is_empty()) else {
-        return Err(violations);
-    };
-    let thread = if !thread_id.is_empty() {
-        ThreadRequest::Continue(thread_id.to_owned())
-    } else if request.open_thread || interaction_kind == kind::COMPLAINT {
-        ThreadRequest::Open(new_id("thr"))
-    } else {
-        ThreadRequest::None
-    };
-    let interaction_id = new_id("int");
-    let interaction = Interaction {
-        idempotency_key: if idempotency_key.is_empty() {
-            interaction_id.clone()
-        } else {
-            idempotency_key
-        },
-        interaction_id,
-        customer_id: String::new(),
-        anchor: String::new(),
-        channel,
-        kind: interaction_kind,
-        direction: if direction == 0 {
-            pb::Direction::Inbound as i32
-        } else {
-            direction
-        },
-        occurred_at_micros: occurred_at,
-        recorded_at_micros: now,
-        thread_id: String::new(),
-        thread_status: 0,
-        topic,
-        summary,
-        needs,
-        outcome,
-        sentiment,
-        automated: is_automated(request.automated, channel, &agent),
-        agent,
-        cost,
-    };
-    let draft = Draft {
-        selector,
-        item: NewInteraction {
-            interaction,
-            thread,
-            requested_status,
-        },
-    };
-    Ok((draft, warnings))
-}
 
-/// Turns the problems found in an optional field into warnings carrying `value`;
-/// true when there were any.
-fn demote(
-    problems: Vec<FieldViolation>,
-    value: &str,
-    consequence: &str,
-    warnings: &mut FieldWarnings,
-) -> bool {
-    let found = !problems.is_empty();
-    for problem in problems {
-        warnings.push(
-            problem.field,
-            format!("{}; {consequence}", problem.description),
-            value,
+    /// The wire numbers the domain's rules use are the contract's.
+    #[test]
+    fn domain_numbers_are_the_contracts() {
+        use pb::InteractionType as Type;
+        let kinds = [
+            (kind::CHAT, Type::Chat),
+            (kind::WEB_VISIT, Type::WebVisit),
+            (kind::PURCHASE, Type::Purchase),
+            (kind::INQUIRY, Type::Inquiry),
+            (kind::COMPLAINT, Type::Complaint),
+            (kind::SURVEY_RESPONSE, Type::SurveyResponse),
+            (kind::OFFER_PRESENTED, Type::OfferPresented),
+            (kind::OFFER_ACCEPTED, Type::OfferAccepted),
+            (kind::OFFER_REJECTED, Type::OfferRejected),
+        ];
+        for (number, value) in kinds {
+            assert_eq!(number, value as i32, "{value:?}");
+        }
+        assert_eq!(channel::WEB, pb::Channel::Web as i32);
+        assert_eq!(channel::MOBILE_APP, pb::Channel::MobileApp as i32);
+        assert_eq!(direction::INBOUND, pb::Direction::Inbound as i32);
+        assert_eq!(direction::OUTBOUND, pb::Direction::Outbound as i32);
+        assert_eq!(thread_status::OPEN, pb::ThreadStatus::Open as i32);
+        assert_eq!(thread_status::WAITING, pb::ThreadStatus::Waiting as i32);
+        assert_eq!(thread_status::RESOLVED, pb::ThreadStatus::Resolved as i32);
+        assert_eq!(consent_status::GRANTED, pb::ConsentStatus::Granted as i32);
+        assert_eq!(
+            crate::domain::SENTIMENT_NEGATIVE,
+            pb::Sentiment::Negative as i32
         );
     }
-    found
-}
-
-/// The expressed needs. More than `MAX_NEEDS` refuses the interaction (a bound on what
-/// one request may cost); a need without a key, or with a key or value over its
-/// length, is left out with a warning.
-fn parse_needs(
-    needs: &[pb::ExpressedNeed],
-    field: &str,
-    violations: &mut Vec<FieldViolation>,
-    warnings: &mut FieldWarnings,
-) -> Vec<(String, String)> {
-    if needs.len() > MAX_NEEDS {
-        violations.push(FieldViolation::new(
-            field,
-            format!("must hold at most {MAX_NEEDS}"),
-        ));
-        return Vec::new();
-    }
-    let mut parsed = Vec::with_capacity(needs.len());
-    for (index, need) in needs.iter().enumerate() {
-        let key = need.key.trim().to_lowercase();
-        if key.is_empty() || key.len() > MAX_NEED_KEY_BYTES {
-            warnings.push(
-                format!("{field}[{index}].key"),
-                format!("must be 1 to {MAX_NEED_KEY_BYTES} bytes; the need is left out"),
-                &need.key,
-            );
-            continue;
-        }
-        let value = need.value.trim();
-        if value.len() > MAX_NEED_VALUE_BYTES {
-            warnings.push(
-                format!("{field}[{index}].value"),
-                format!("must be at most {MAX_NEED_VALUE_BYTES} bytes; the need is left out"),
-                &need.value,
-            );
-            continue;
-        }
-        parsed.retain(|(existing, _): &(String, String)| existing != &key);
-        parsed.push((key, value.to_owned()));
-    }
-    parsed
-}
-
-/// A cost: an ISO 4217-shaped currency and a non-negative amount.
-pub fn parse_cost(
-    money: &pb::Money,
-    field: &str,
-    violations: &mut Vec<FieldViolation>,
-) -> Option<Cost> {
-    let currency = money.currency.trim().to_uppercase();
-    let mut valid = true;
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        violations.push(FieldViolation::new(
-            format!("{field}.currency"),
-            "must be a 3-letter ISO 4217 code",
-        ));
-        valid = false;
-    }
-    if money.minor_units < 0 {
-        violations.push(FieldViolation::new(
-            format!("{field}.minor_units"),
-            "must not be negative",
-        ));
-        valid = false;
-    } else if let Err(violation) =
-        limits::check_money(money.minor_units, &format!("{field}.minor_units"))
-    {
-        violations.push(violation);
-        valid = false;
-    }
-    valid.then_some(Cost {
-        currency,
-        minor_units: money.minor_units,
-    })
-}
-
-pub fn interaction_to_proto(interaction: Interaction) -> pb::Interaction {
-    pb::Interaction {
-        interaction_id: interaction.interaction_id,
-        customer_id: interaction.customer_id,
-        channel: interaction.channel,
-        r#type: interaction.kind,
-        direction: interaction.direction,
-        occurred_at: Some(timestamp_from_micros(interaction.occurred_at_micros)),
-        thread_id: interaction.thread_id,
-        topic: interaction.topic,
-        summary: interaction.summary,
-        needs: interaction
-            .needs
-            .into_iter()
-            .map(|(key, value)| pb::ExpressedNeed { key, value })
-            .collect(),
-        outcome: interaction.outcome,
-        sentiment: interaction.sentiment,
-        agent: interaction.agent,
-        cost: interaction.cost.map(|cost| pb::Money {
-            currency: cost.currency,
-            minor_units: cost.minor_units,
-        }),
-        idempotency_key: interaction.idempotency_key,
-        automated: interaction.automated,
-        recorded_at: Some(timestamp_from_micros(interaction.recorded_at_micros)),
-        thread_status: interaction.thread_status,
-    }
-}
-
-/// The bus and stream event of a recorded interaction.
-pub fn event_of(interaction: &Interaction) -> pb::InteractionEvent {
-    let message = interaction_to_proto(interaction.clone());
-    pb::InteractionEvent {
-        customer_id: message.customer_id.clone(),
-        channel: message.channel,
-        r#type: message.r#type,
-        occurred_at: message.occurred_at,
-        topic: message.topic.clone(),
-        needs: message.needs.clone(),
-        interaction: Some(message),
-        anchor: interaction.anchor.clone(),
-    }
-}
-
-pub fn thread_to_proto(thread: Thread, last_step: Option<Interaction>) -> pb::Thread {
-    pb::Thread {
-        thread_id: thread.thread_id,
-        customer_id: thread.customer_id,
-        topic: thread.topic,
-        status: thread.status,
-        opened_by: thread.opened_by,
-        opened_channel: thread.opened_channel,
-        opened_at: Some(timestamp_from_micros(thread.opened_at_micros)),
-        last_activity_at: Some(timestamp_from_micros(thread.last_activity_at_micros)),
-        resolved_at: (thread.resolved_at_micros != 0)
-            .then(|| timestamp_from_micros(thread.resolved_at_micros)),
-        step_count: u32::try_from(thread.step_count).unwrap_or(u32::MAX),
-        last_step: last_step.map(interaction_to_proto),
-    }
-}
-
-pub fn consent_to_proto(consent: Consent) -> pb::ConsentState {
-    pb::ConsentState {
-        channel: consent.channel,
-        purpose: consent.purpose,
-        status: consent.status,
-        decided_at: Some(timestamp_from_micros(consent.decided_at_micros)),
-        source: consent.source,
-    }
-}
-
-pub fn preference_to_proto(preference: Preference) -> pb::CustomerPreference {
-    pb::CustomerPreference {
-        key: preference.key,
-        value: preference.value,
-        channel: preference.channel,
-        expressed_at: Some(timestamp_from_micros(preference.expressed_at_micros)),
-        interaction_id: preference.interaction_id,
-    }
-}
-
-/// "complaint", "web visit": the readable name of an interaction type.
-pub fn type_name(number: i32) -> String {
-    pb::InteractionType::try_from(number)
-        .map(|value| {
-            value
-                .as_str_name()
-                .trim_start_matches("INTERACTION_TYPE_")
-                .to_lowercase()
-                .replace('_', " ")
-        })
-        .unwrap_or_else(|_| "contact".to_owned())
 }

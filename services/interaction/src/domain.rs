@@ -1,6 +1,9 @@
 //! Interaction's domain: contacts, threads, consent and the rules between them. No SQL
 //! and no protobuf here; enum fields hold the wire numbers of the contract's enums.
 
+use idic_runtime::paging::Page;
+use idic_runtime::refs::CustomerSelector;
+
 /// Wire numbers of `idic.v1.ThreadStatus`.
 pub mod thread_status {
     pub const UNSPECIFIED: i32 = 0;
@@ -15,20 +18,66 @@ pub mod consent_status {
     pub const GRANTED: i32 = 1;
 }
 
-/// Wire numbers of the `idic.v1.InteractionType` values the rules look at.
+/// Wire numbers of `idic.v1.InteractionType` (a test in `convert` checks them against
+/// the contract).
 pub mod kind {
+    pub const CHAT: i32 = 2;
+    pub const WEB_VISIT: i32 = 4;
     pub const PURCHASE: i32 = 6;
+    pub const INQUIRY: i32 = 7;
     pub const COMPLAINT: i32 = 8;
     pub const SURVEY_RESPONSE: i32 = 9;
     pub const OFFER_PRESENTED: i32 = 10;
     pub const OFFER_ACCEPTED: i32 = 11;
     pub const OFFER_REJECTED: i32 = 12;
+
+    /// The contract's names, in wire-number order.
+    const NAMES: [&str; 13] = [
+        "unspecified",
+        "call",
+        "chat",
+        "email",
+        "web visit",
+        "store visit",
+        "purchase",
+        "inquiry",
+        "complaint",
+        "survey response",
+        "offer presented",
+        "offer accepted",
+        "offer rejected",
+    ];
+
+    /// "complaint", "web visit": the readable name of a type; "contact" for a number
+    /// the contract does not know.
+    pub fn name(number: i32) -> String {
+        usize::try_from(number)
+            .ok()
+            .and_then(|index| NAMES.get(index))
+            .map_or_else(|| "contact".to_owned(), |name| (*name).to_owned())
+    }
 }
 
 /// Wire numbers of the `idic.v1.Channel` values the rules look at.
 pub mod channel {
     pub const WEB: i32 = 2;
     pub const MOBILE_APP: i32 = 5;
+}
+
+/// Wire numbers of `idic.v1.Direction`.
+pub mod direction {
+    pub const INBOUND: i32 = 1;
+    pub const OUTBOUND: i32 = 2;
+}
+
+/// The longest topic kept, in bytes.
+pub const MAX_TOPIC_BYTES: usize = 200;
+/// The longest summary kept, in bytes.
+pub const MAX_SUMMARY_BYTES: usize = 4000;
+
+/// A fresh id with a readable prefix, time-ordered (UUID v7).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// Wire number of `SENTIMENT_NEGATIVE`.
@@ -47,7 +96,7 @@ pub struct Interaction {
     pub interaction_id: String,
     pub idempotency_key: String,
     pub customer_id: String,
-    /// The reference the caller used (see [`crate::anchor`]).
+    /// The reference the caller used (`CustomerSelector::anchor`).
     pub anchor: String,
     pub channel: i32,
     pub kind: i32,
@@ -92,6 +141,23 @@ pub struct NewInteraction {
     pub interaction: Interaction,
     pub thread: ThreadRequest,
     pub requested_status: i32,
+}
+
+/// A validated RecordInteraction: the customer still to resolve, and the interaction
+/// with everything but its customer.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub selector: CustomerSelector,
+    pub item: NewInteraction,
+}
+
+impl Draft {
+    /// The interaction for `customer_id`, reached through `anchor`.
+    pub fn for_customer(mut self, customer_id: String, anchor: String) -> NewInteraction {
+        self.item.interaction.customer_id = customer_id;
+        self.item.interaction.anchor = anchor;
+        self.item
+    }
 }
 
 /// A conversation that may span contacts and channels.
@@ -441,6 +507,191 @@ fn unescape(text: &str) -> String {
         .replace("%0A", "\n")
         .replace("%3D", "=")
         .replace("%25", "%")
+}
+
+// What the use cases are asked and what they answer (the handler converts both).
+
+/// GetContext: whose context, and how many recent contacts it shows.
+#[derive(Debug, Clone)]
+pub struct ContextQuery {
+    pub selector: CustomerSelector,
+    pub recent_limit: i64,
+}
+
+/// Who the customer is, as identity's golden record summarizes it for an agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerSummary {
+    pub display_name: String,
+    pub organization_name: String,
+    pub email: String,
+    pub phone: String,
+    pub locality: String,
+    pub country: String,
+    pub source_records: u32,
+    pub aliases: Vec<String>,
+    pub customer_since_micros: Option<i64>,
+}
+
+/// What the customer is worth, as differentiation values it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValueSummary {
+    /// "A" to "D"; empty when differentiation gave no tier.
+    pub tier: String,
+    pub rank_percentile: f64,
+    pub predicted_clv: f64,
+    pub currency: String,
+    pub probability_alive: f64,
+    pub order_count: u64,
+    pub last_purchase_at_micros: Option<i64>,
+    pub revenue: Vec<Cost>,
+}
+
+/// The agent's screen: the peers' parts (None when unknown, failed or withheld, the
+/// last two named in `degraded` and `withheld`) and what this service stores.
+#[derive(Debug, Clone)]
+pub struct CustomerContext {
+    pub customer_id: String,
+    pub customer: Option<CustomerSummary>,
+    pub value: Option<ValueSummary>,
+    pub recent: Vec<Interaction>,
+    /// OPEN and WAITING threads with their last step.
+    pub open_threads: Vec<(Thread, Option<Interaction>)>,
+    /// The latest value per key.
+    pub preferences: Vec<Preference>,
+    /// The current decision per channel and purpose.
+    pub consents: Vec<Consent>,
+    pub next_step: NextStep,
+    /// The peers that failed or were late.
+    pub degraded: Vec<String>,
+    /// The scopes the caller's key lacks for a peer's part.
+    pub withheld: Vec<String>,
+    pub interaction_count: i64,
+    /// (group id, name) of the organizations the person is linked to.
+    pub organizations: Vec<(String, String)>,
+}
+
+/// ListTimeline: whose, which contacts, and from where.
+#[derive(Debug, Clone)]
+pub struct TimelineQuery {
+    pub selector: CustomerSelector,
+    pub filter: TimelineFilter,
+    pub cursor: Option<TimelineCursor>,
+    pub page: Page,
+}
+
+/// ListThreads: whose, which status (0: all), and from where (activity time, id).
+#[derive(Debug, Clone)]
+pub struct ThreadsQuery {
+    pub selector: CustomerSelector,
+    pub status: i32,
+    pub cursor: Option<(i64, String)>,
+    pub page: Page,
+}
+
+/// A page of a customer's items, one more than the page when another follows.
+#[derive(Debug, Clone)]
+pub struct CustomerItems<T> {
+    pub customer_id: String,
+    pub items: Vec<T>,
+}
+
+/// A thread with its steps, oldest first.
+#[derive(Debug, Clone)]
+pub struct ThreadView {
+    pub thread: Thread,
+    pub last_step: Option<Interaction>,
+    pub steps: Vec<Interaction>,
+}
+
+/// RecordConsent, validated.
+#[derive(Debug, Clone)]
+pub struct ConsentDecision {
+    pub selector: CustomerSelector,
+    pub channel: i32,
+    pub purpose: String,
+    pub status: i32,
+    /// None: decided now.
+    pub decided_at_micros: Option<i64>,
+    pub source: String,
+    /// Empty: the decision is its own key.
+    pub idempotency_key: String,
+}
+
+/// CheckConsent, validated.
+#[derive(Debug, Clone)]
+pub struct ConsentQuery {
+    pub selector: CustomerSelector,
+    pub channel: i32,
+    pub purpose: String,
+}
+
+/// A customer's current decision for one channel and purpose.
+#[derive(Debug, Clone)]
+pub struct ConsentAnswer {
+    pub customer_id: String,
+    pub allowed: bool,
+    pub current: Option<Consent>,
+}
+
+/// A customer's latest preferences and current consents.
+#[derive(Debug, Clone)]
+pub struct Preferences {
+    pub customer_id: String,
+    pub preferences: Vec<Preference>,
+    pub consents: Vec<Consent>,
+}
+
+/// GetChannelReport, validated: the half-open period and the repeat-contact window.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportQuery {
+    pub start_micros: i64,
+    pub end_micros: i64,
+    pub window_days: u32,
+}
+
+/// One channel's figures in the report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelFigures {
+    pub channel: i32,
+    pub contacts: u64,
+    pub automated_contacts: u64,
+    /// Per currency, in the order the store gave them.
+    pub cost: Vec<Cost>,
+    /// The first currency's cost per contact.
+    pub average_cost_minor_units: f64,
+}
+
+/// The channel report: per-channel figures, shares and rates.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelSummary {
+    pub channels: Vec<ChannelFigures>,
+    pub contacts: u64,
+    pub total_cost: Vec<Cost>,
+    pub automated_share: f64,
+    pub repeat_contact_rate: f64,
+    pub repeat_contacts: u64,
+    pub threads_resolved: u64,
+    pub average_resolution_seconds: f64,
+    pub repeat_window_days: u32,
+    pub not_contacts: u64,
+}
+
+/// Which new interactions a live stream shows (an empty list lets every value pass).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub customer_id: Option<String>,
+    pub channels: Vec<i32>,
+    pub kinds: Vec<i32>,
+}
+
+impl EventFilter {
+    pub fn keeps(&self, interaction: &Interaction) -> bool {
+        self.customer_id
+            .as_ref()
+            .is_none_or(|customer_id| *customer_id == interaction.customer_id)
+            && (self.channels.is_empty() || self.channels.contains(&interaction.channel))
+            && (self.kinds.is_empty() || self.kinds.contains(&interaction.kind))
+    }
 }
 
 #[cfg(test)]

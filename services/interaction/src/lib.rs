@@ -1,16 +1,20 @@
 //! The interaction service: every contact with a customer, so that the next one picks
 //! up where the last left off: timelines, threads across channels, the agent's context,
 //! consent, Segment ingest and the channel report.
+//!
+//! Layers: `handler` (gRPC: `convert::requests` validates, one call to the service,
+//! `convert::answers` answers) -> `service` (the use cases, no protobuf) -> `store`
+//! (SQL). `adapters` hold the protobuf of the calls to identity and differentiation and
+//! of the bus events; `domain`, `segment` and `report` are pure.
 
 #![forbid(unsafe_code)]
 
+pub mod adapters;
 mod consumers;
-mod context;
 pub mod convert;
 pub mod domain;
 mod follow;
 mod handler;
-mod identify;
 pub mod recorder;
 mod report;
 pub mod resolve;
@@ -20,7 +24,6 @@ pub mod store;
 
 use std::sync::Arc;
 
-use idic_proto::v1::interaction_service_server::InteractionServiceServer;
 use idic_runtime::auth::Access;
 use idic_runtime::server::ServiceRegistration;
 use idic_runtime::{ServiceContext, ServiceName};
@@ -83,10 +86,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
             peers: context.peers.clone(),
         }),
     );
-    let limit = context.config.grpc.max_message_bytes;
-    let server = InteractionServiceServer::new(InteractionHandler::new(core))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let server = handler::server(core, context.config.grpc.max_message_bytes);
     Ok(ServiceRegistration {
         readiness: None,
         service: ServiceName::Interaction,

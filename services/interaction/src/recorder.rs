@@ -18,7 +18,7 @@ use crate::store::{InteractionStore, WriteOutcome};
 
 /// The bus topic every new interaction is published on (defined with the event's
 /// conversion, which the store's outbox uses too).
-pub use crate::convert::INTERACTIONS_TOPIC;
+pub use crate::adapters::bus::INTERACTIONS_TOPIC;
 
 /// Interactions stored per transaction, at most.
 const GROUP_LIMIT: usize = 2000;

@@ -1,22 +1,20 @@
 //! The channel report: the store's aggregates turned into per-channel figures, shares
-//! and rates.
+//! and rates. Pure: no I/O, no protobuf.
 
 use std::collections::BTreeMap;
 
-use idic_proto::v1 as pb;
+use crate::domain::{ChannelFigures, ChannelReport, ChannelSummary, Cost};
 
-use crate::domain::ChannelReport;
-
-/// Builds the response; `window_days` is echoed so that the reader knows the rule.
-pub fn to_proto(report: ChannelReport, window_days: u32) -> pb::GetChannelReportResponse {
-    let mut channels: BTreeMap<i32, pb::ChannelFigures> = BTreeMap::new();
+/// The report's figures; `window_days` is echoed so that the reader knows the rule.
+pub fn summarize(report: ChannelReport, window_days: u32) -> ChannelSummary {
+    let mut channels: BTreeMap<i32, ChannelFigures> = BTreeMap::new();
     let mut totals: BTreeMap<String, i64> = BTreeMap::new();
     let mut contacts = 0_i64;
     let mut automated = 0_i64;
     for row in &report.rows {
         let figures = channels
             .entry(row.channel)
-            .or_insert_with(|| pb::ChannelFigures {
+            .or_insert_with(|| ChannelFigures {
                 channel: row.channel,
                 ..Default::default()
             });
@@ -25,7 +23,7 @@ pub fn to_proto(report: ChannelReport, window_days: u32) -> pb::GetChannelReport
         contacts = contacts.saturating_add(row.contacts);
         automated = automated.saturating_add(row.automated);
         if !row.currency.is_empty() {
-            figures.cost.push(pb::Money {
+            figures.cost.push(Cost {
                 currency: row.currency.clone(),
                 minor_units: row.cost_minor_units,
             });
@@ -46,12 +44,12 @@ pub fn to_proto(report: ChannelReport, window_days: u32) -> pb::GetChannelReport
             0.0
         }
     };
-    pb::GetChannelReportResponse {
+    ChannelSummary {
         channels: channels.into_values().collect(),
         contacts: contacts.max(0) as u64,
         total_cost: totals
             .into_iter()
-            .map(|(currency, minor_units)| pb::Money {
+            .map(|(currency, minor_units)| Cost {
                 currency,
                 minor_units,
             })
@@ -107,7 +105,7 @@ mod tests {
             threads_resolved: 2,
             resolution_micros_total: 7_200_000_000,
         };
-        let response = to_proto(report, 7);
+        let response = summarize(report, 7);
         assert_eq!(response.contacts, 8);
         assert_eq!(response.channels.len(), 2);
         assert_eq!(response.channels[0].contacts, 4);
@@ -117,18 +115,5 @@ mod tests {
         assert!((response.average_resolution_seconds - 3600.0).abs() < 1e-9);
         assert_eq!(response.total_cost[0].minor_units, 1500);
         assert_eq!(response.not_contacts, 5);
-    }
-
-    /// The store filters by wire numbers: they must be the contract's.
-    #[test]
-    fn purchases_and_offer_events_are_not_contacts() {
-        use crate::domain::NOT_CONTACT_KINDS;
-        let kinds = [
-            pb::InteractionType::Purchase,
-            pb::InteractionType::OfferPresented,
-            pb::InteractionType::OfferAccepted,
-            pb::InteractionType::OfferRejected,
-        ];
-        assert_eq!(NOT_CONTACT_KINDS, kinds.map(|kind| kind as i32));
     }
 }

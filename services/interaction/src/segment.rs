@@ -1,27 +1,21 @@
-//! Segment-spec ingest: identify, track, page, screen, group and alias events as JSON.
+//! The Segment spec (also RudderStack's) as domain values: identify, track, page,
+//! screen, group and alias events read from their JSON, and what each describes (a
+//! profile for identity, an interaction, an organization link). Pure: no I/O and no
+//! protobuf; the ingest use case is `service::segment`.
+//!
+//! Segment is a wire format like protobuf, but one whose events are judged one by one:
+//! an event that cannot be read is that event's result, not the call's refusal, so the
+//! service (not the handler) reads them.
 //!
 //! A Segment `userId` is the external id (system "segment") and an `anonymousId` a
-//! device id, so identity can link the two. `identify` sends a source record to
-//! identity; `track`, `page` and `screen` become interactions; `group` links the person
-//! to an organization; `alias` sends identity one record carrying both ids, which links
-//! them. Each event is keyed by its `messageId`: a retry changes nothing.
+//! device id, so identity can link the two.
 
-use std::time::Duration;
-
-use idic_proto::v1 as pb;
-use idic_proto::v1::IdentifierKind;
-use idic_runtime::error::{MAX_MESSAGE_BYTES, bounded};
-use idic_runtime::refs::CustomerSelector;
-use idic_runtime::storage::now_micros;
-use idic_runtime::{ApiError, ApiResult, limits};
+use idic_runtime::limits;
 use serde_json::Value;
 
-use crate::convert::{MAX_SUMMARY_BYTES, MAX_TOPIC_BYTES, new_id};
-use crate::domain::{Interaction, NewInteraction, ThreadRequest, channel, is_automated};
-use crate::identify::{Identified, upsert_identify};
-use crate::resolve::{resolve_or_create, upsert_record};
-use crate::service::Interactions;
-use crate::store::WriteOutcome;
+use crate::domain::{
+    Interaction, MAX_SUMMARY_BYTES, MAX_TOPIC_BYTES, channel, direction, is_automated, kind, new_id,
+};
 
 /// The system name Segment user ids are kept under in identity.
 pub const SEGMENT_SYSTEM: &str = "segment";
@@ -142,58 +136,35 @@ fn parse_time(text: &str) -> Option<i64> {
     limits::instant_micros(&timestamp, "timestamp").ok()
 }
 
-fn user_identifier(user_id: &str) -> pb::Identifier {
-    pb::Identifier {
-        kind: IdentifierKind::ExternalId as i32,
-        value: user_id.to_owned(),
-        system: SEGMENT_SYSTEM.to_owned(),
-        address: None,
-    }
+/// The identity record an identify call describes: the person's ids and traits, as
+/// Segment names them. The identity adapter turns it into a source record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    /// (given, family).
+    pub name: Option<(String, String)>,
+    pub organization_name: String,
+    pub address: Option<Address>,
+    /// `YYYY-MM-DD` as sent (the first ten characters), empty when not sent.
+    pub date_of_birth: String,
 }
 
-fn device_identifier(anonymous_id: &str) -> pb::Identifier {
-    pb::Identifier {
-        kind: IdentifierKind::DeviceId as i32,
-        value: anonymous_id.to_owned(),
-        system: String::new(),
-        address: None,
-    }
+/// A postal address from `traits.address`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub street: String,
+    pub locality: String,
+    pub postcode: String,
+    pub region: String,
+    pub country: String,
 }
 
-/// The person of an event: the user id when known, else the anonymous id.
-fn selector_of_event(event: &SegmentEvent) -> CustomerSelector {
-    match (&event.user_id, &event.anonymous_id) {
-        (Some(user_id), _) => CustomerSelector::Identifier {
-            kind: IdentifierKind::ExternalId,
-            system: SEGMENT_SYSTEM.to_owned(),
-            value: user_id.clone(),
-        },
-        (None, Some(anonymous_id)) => CustomerSelector::Identifier {
-            kind: IdentifierKind::DeviceId,
-            system: String::new(),
-            value: anonymous_id.clone(),
-        },
-        (None, None) => CustomerSelector::Id(String::new()),
-    }
-}
-
-/// The identity record an identify call describes.
-fn identify_record(event: &SegmentEvent) -> pb::SourceRecord {
+/// The profile an identify call describes.
+pub fn profile_of(event: &SegmentEvent) -> Profile {
     let traits = event.json.get("traits").cloned().unwrap_or(Value::Null);
-    let mut record = pb::SourceRecord {
-        source_system: SEGMENT_SYSTEM.to_owned(),
-        source_record_id: selector_of_event(event).anchor(),
-        channel: pb::Channel::Web as i32,
-        ..Default::default()
-    };
-    if let Some(user_id) = &event.user_id {
-        record.identifiers.push(user_identifier(user_id));
-    }
-    if let Some(anonymous_id) = &event.anonymous_id {
-        record.identifiers.push(device_identifier(anonymous_id));
-    }
-    record.emails.extend(text(&traits, "email"));
-    record.phones.extend(text(&traits, "phone"));
     let (first, last) = (text(&traits, "firstName"), text(&traits, "lastName"));
     let name = match (first, last) {
         (None, None) => text(&traits, "name").map(|full| {
@@ -203,34 +174,48 @@ fn identify_record(event: &SegmentEvent) -> pb::SourceRecord {
         }),
         (first, last) => Some((first.unwrap_or_default(), last.unwrap_or_default())),
     };
-    if let Some((given, family)) = name {
-        record.name = Some(pb::PersonName {
-            given,
-            family,
-            ..Default::default()
-        });
+    let address = traits.get("address").map(|address| Address {
+        street: text(address, "street").unwrap_or_default(),
+        locality: text(address, "city").unwrap_or_default(),
+        postcode: text(address, "postalCode").unwrap_or_default(),
+        region: text(address, "state").unwrap_or_default(),
+        country: text(address, "country").unwrap_or_default(),
+    });
+    Profile {
+        user_id: event.user_id.clone(),
+        anonymous_id: event.anonymous_id.clone(),
+        emails: text(&traits, "email").into_iter().collect(),
+        phones: text(&traits, "phone").into_iter().collect(),
+        name,
+        organization_name: traits
+            .get("company")
+            .and_then(|company| text(company, "name"))
+            .unwrap_or_default(),
+        address,
+        date_of_birth: text(&traits, "birthday")
+            .map(|birthday| birthday.chars().take(10).collect())
+            .unwrap_or_default(),
     }
-    if let Some(company) = traits.get("company") {
-        record.organization_name = text(company, "name").unwrap_or_default();
-    }
-    if let Some(address) = traits.get("address") {
-        record.addresses.push(pb::PostalAddress {
-            street: text(address, "street").unwrap_or_default(),
-            locality: text(address, "city").unwrap_or_default(),
-            postcode: text(address, "postalCode").unwrap_or_default(),
-            region: text(address, "state").unwrap_or_default(),
-            country: text(address, "country").unwrap_or_default(),
-            ..Default::default()
-        });
-    }
-    if let Some(birthday) = text(&traits, "birthday") {
-        record.date_of_birth = birthday.chars().take(10).collect();
-    }
-    record
+}
+
+/// The `previousId` of an alias call.
+pub fn previous_id(event: &SegmentEvent) -> String {
+    text(&event.json, "previousId").unwrap_or_default()
+}
+
+/// The organization a group call links the person to: (group id, name).
+pub fn group_of(event: &SegmentEvent) -> (String, String) {
+    let group_id = text(&event.json, "groupId").unwrap_or_default();
+    let name = event
+        .json
+        .get("traits")
+        .and_then(|traits| text(traits, "name"))
+        .unwrap_or_default();
+    (group_id, name)
 }
 
 /// The interaction a track, page or screen call describes (customer still unset).
-fn interaction_of(event: &SegmentEvent, now: i64) -> Interaction {
+pub fn interaction_of(event: &SegmentEvent, now: i64) -> Interaction {
     let properties = event.json.get("properties").cloned().unwrap_or(Value::Null);
     let context_channel = event
         .json
@@ -247,7 +232,7 @@ fn interaction_of(event: &SegmentEvent, now: i64) -> Interaction {
             (track_type(&name), name)
         }
         _ => (
-            pb::InteractionType::WebVisit as i32,
+            kind::WEB_VISIT,
             text(&event.json, "name")
                 .or_else(|| text(&properties, "title"))
                 .unwrap_or_default(),
@@ -284,7 +269,7 @@ fn interaction_of(event: &SegmentEvent, now: i64) -> Interaction {
         anchor: String::new(),
         channel: channel_number,
         kind: kind_number,
-        direction: pb::Direction::Inbound as i32,
+        direction: direction::INBOUND,
         occurred_at_micros: event.occurred_at_micros.unwrap_or(now),
         recorded_at_micros: now,
         thread_id: String::new(),
@@ -303,18 +288,17 @@ fn interaction_of(event: &SegmentEvent, now: i64) -> Interaction {
 /// The interaction type of a tracked event, by its name; a web visit otherwise.
 fn track_type(name: &str) -> i32 {
     let name = name.to_lowercase();
-    let kind = if name.contains("complain") {
-        pb::InteractionType::Complaint
+    if name.contains("complain") {
+        kind::COMPLAINT
     } else if name.contains("survey") {
-        pb::InteractionType::SurveyResponse
+        kind::SURVEY_RESPONSE
     } else if name.contains("chat") {
-        pb::InteractionType::Chat
+        kind::CHAT
     } else if name.contains("inquiry") || name.contains("question") || name.contains("contact") {
-        pb::InteractionType::Inquiry
+        kind::INQUIRY
     } else {
-        pb::InteractionType::WebVisit
-    };
-    kind as i32
+        kind::WEB_VISIT
+    }
 }
 
 fn truncate(mut text: String, max: usize) -> String {
@@ -328,209 +312,51 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// Ingests each event; a malformed one, or one identity refuses, is reported in its
-/// result and the others go on. Only a failure that is not the event's (a peer or the
-/// store unavailable) fails the call; the events before it stay ingested, and a retry
-/// of the whole batch is safe because each event is keyed by its `messageId`.
-pub async fn ingest(
-    core: &Interactions,
-    raw_events: &[String],
-    budget: Duration,
-) -> ApiResult<pb::IngestSegmentEventsResponse> {
-    let mut response = pb::IngestSegmentEventsResponse::default();
-    for raw in raw_events {
-        let result = match parse_event(raw) {
-            Err(reason) => pb::SegmentEventResult {
-                error: format!("the event {reason}"),
-                ..Default::default()
-            },
-            Ok(event) => match ingest_one(core, &event, budget).await {
-                Ok(result) => result,
-                Err(error) => pb::SegmentEventResult {
-                    message_id: event.message_id.clone(),
-                    r#type: event.kind.as_str().to_owned(),
-                    error: rejection(error)?,
-                    ..Default::default()
-                },
-            },
-        };
+/// What became of one event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentResult {
+    pub message_id: String,
+    /// The event's type (`track`), empty when it could not be read.
+    pub kind: String,
+    pub duplicate: bool,
+    pub customer_id: String,
+    pub interaction_id: String,
+    /// Why the event was rejected; empty when it was ingested.
+    pub error: String,
+    pub warnings: Vec<String>,
+}
+
+impl SegmentResult {
+    /// The result of a readable event, before anything is known of it.
+    pub fn of(event: &SegmentEvent) -> Self {
+        SegmentResult {
+            message_id: event.message_id.clone(),
+            kind: event.kind.as_str().to_owned(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A batch's results, in the events' order, and their counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentIngest {
+    pub results: Vec<SegmentResult>,
+    pub ingested: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+}
+
+impl SegmentIngest {
+    pub fn push(&mut self, result: SegmentResult) {
         if !result.error.is_empty() {
-            response.rejected += 1;
+            self.rejected += 1;
         } else if result.duplicate {
-            response.duplicates += 1;
+            self.duplicates += 1;
         } else {
-            response.ingested += 1;
+            self.ingested += 1;
         }
-        response.results.push(result);
+        self.results.push(result);
     }
-    Ok(response)
-}
-
-/// Why an event was rejected, for a failure that is the event's own (its ids refused,
-/// ambiguous or unknown); any other failure is the call's.
-fn rejection(error: ApiError) -> ApiResult<String> {
-    match error {
-        ApiError::InvalidArgument(_)
-        | ApiError::NotFound(_)
-        | ApiError::FailedPrecondition(_)
-        | ApiError::AlreadyExists(_) => Ok(bounded(&error.to_string(), MAX_MESSAGE_BYTES)),
-        other => Err(other),
-    }
-}
-
-async fn ingest_one(
-    core: &Interactions,
-    event: &SegmentEvent,
-    budget: Duration,
-) -> ApiResult<pb::SegmentEventResult> {
-    let mut result = pb::SegmentEventResult {
-        message_id: event.message_id.clone(),
-        r#type: event.kind.as_str().to_owned(),
-        ..Default::default()
-    };
-    let store = &core.store;
-    if let Some((_, customer_id, interaction_id)) = store
-        .segment_message(&event.message_id)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        result.duplicate = true;
-        result.customer_id = customer_id;
-        result.interaction_id = interaction_id;
-        return Ok(result);
-    }
-    let now = now_micros();
-    match event.kind {
-        EventKind::Identify => {
-            let (customer_id, warnings) =
-                match upsert_identify(&core.peers, identify_record(event), budget).await? {
-                    Identified::Stored {
-                        customer_id,
-                        warnings,
-                    } => (customer_id, warnings),
-                    Identified::Refused(reason) => {
-                        result.error = reason;
-                        return Ok(result);
-                    }
-                };
-            if let Some(anonymous_id) = &event.anonymous_id {
-                link_anonymous(core, &customer_id, anonymous_id, &event.message_id, budget).await?;
-            }
-            result.customer_id = customer_id;
-            result.warnings = warnings;
-        }
-        EventKind::Alias => {
-            let previous = text(&event.json, "previousId").unwrap_or_default();
-            let user_id = event.user_id.clone().unwrap_or_default();
-            let record = pb::SourceRecord {
-                source_system: SEGMENT_SYSTEM.to_owned(),
-                source_record_id: format!("alias:{previous}"),
-                identifiers: vec![user_identifier(&user_id), device_identifier(&previous)],
-                ..Default::default()
-            };
-            let customer_id = upsert_record(&core.peers, record, budget).await?;
-            link_anonymous(core, &customer_id, &previous, &event.message_id, budget).await?;
-            result.customer_id = customer_id;
-        }
-        EventKind::Group => {
-            let customer =
-                resolve_or_create(&core.peers, &selector_of_event(event), budget).await?;
-            let group_id = text(&event.json, "groupId").unwrap_or_default();
-            let name = event
-                .json
-                .get("traits")
-                .and_then(|traits| text(traits, "name"))
-                .unwrap_or_default();
-            store
-                .link_organization(
-                    &customer.anchor,
-                    &customer.customer_id,
-                    &group_id,
-                    &name,
-                    now,
-                )
-                .await
-                .map_err(ApiError::internal)?;
-            result.customer_id = customer.customer_id;
-        }
-        EventKind::Track | EventKind::Page | EventKind::Screen => {
-            let customer =
-                resolve_or_create(&core.peers, &selector_of_event(event), budget).await?;
-            let mut interaction = interaction_of(event, now);
-            interaction.customer_id = customer.customer_id.clone();
-            interaction.anchor = customer.anchor;
-            let item = NewInteraction {
-                interaction,
-                thread: ThreadRequest::None,
-                requested_status: 0,
-            };
-            let outcome = core.recorder.record(vec![item]).await?;
-            match outcome.into_iter().next() {
-                Some(WriteOutcome::Created { interaction, .. })
-                | Some(WriteOutcome::Duplicate { interaction, .. }) => {
-                    result.interaction_id = interaction.interaction_id;
-                }
-                _ => {}
-            }
-            result.customer_id = customer.customer_id;
-        }
-    }
-    store
-        .record_segment_message(
-            &event.message_id,
-            event.kind.as_str(),
-            &result.customer_id,
-            &result.interaction_id,
-            now,
-        )
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(result)
-}
-
-/// Segment's identify and alias say that the anonymous visitor is the user. Identity
-/// does not link two customers on a shared device id alone, so the customers this
-/// service created for the anonymous id's history are merged into the user's
-/// (identity's Merge; the merge comes back through identity's change stream, which
-/// moves the rows here).
-async fn link_anonymous(
-    core: &Interactions,
-    customer_id: &str,
-    anonymous_id: &str,
-    message_id: &str,
-    budget: Duration,
-) -> ApiResult<()> {
-    let anchor = CustomerSelector::Identifier {
-        kind: IdentifierKind::DeviceId,
-        system: String::new(),
-        value: anonymous_id.to_owned(),
-    }
-    .anchor();
-    let mut customer_ids = vec![customer_id.to_owned()];
-    for other in core
-        .store
-        .customers_of_anchor(&anchor)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        if !customer_ids.contains(&other) {
-            customer_ids.push(other);
-        }
-    }
-    if customer_ids.len() < 2 {
-        return Ok(());
-    }
-    let mut request = tonic::Request::new(pb::MergeRequest {
-        customer_ids,
-        reason: format!("segment: anonymous visitor identified (message {message_id})"),
-    });
-    request.set_timeout(budget);
-    core.peers
-        .identity()
-        .merge(request)
-        .await
-        .map_err(|status| idic_runtime::peers::peer_error("identity", status))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -547,7 +373,7 @@ mod tests {
         assert_eq!(track.kind, EventKind::Track);
         assert_eq!(track.occurred_at_micros, Some(1_767_323_045_000_000));
         let interaction = interaction_of(&track, 0);
-        assert_eq!(interaction.kind, pb::InteractionType::Complaint as i32);
+        assert_eq!(interaction.kind, kind::COMPLAINT);
         assert_eq!(
             interaction.needs,
             vec![("delivery".to_owned(), "evenings".to_owned())]
@@ -581,21 +407,23 @@ mod tests {
     }
 
     #[test]
-    fn identify_carries_traits_to_identity() {
+    fn identify_carries_traits_to_the_profile() {
         let event = parse_event(
             r#"{"type":"identify","messageId":"m2","userId":"u1","anonymousId":"a1",
-                "traits":{"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Engines Ltd"}}}"#,
+                "traits":{"name":"Ada Lovelace","email":"ada@example.com","company":{"name":"Engines Ltd"},
+                "birthday":"1815-12-10T00:00:00Z"}}"#,
         )
         .unwrap();
-        let record = identify_record(&event);
-        assert_eq!(record.source_record_id, "EXTERNAL_ID:segment:u1");
-        assert_eq!(record.identifiers.len(), 2);
-        assert_eq!(record.emails, ["ada@example.com"]);
-        let name = record.name.unwrap();
+        let profile = profile_of(&event);
+        assert_eq!(profile.user_id.as_deref(), Some("u1"));
+        assert_eq!(profile.anonymous_id.as_deref(), Some("a1"));
+        assert_eq!(profile.emails, ["ada@example.com"]);
         assert_eq!(
-            (name.given.as_str(), name.family.as_str()),
-            ("Ada", "Lovelace")
+            profile.name,
+            Some(("Ada".to_owned(), "Lovelace".to_owned()))
         );
-        assert_eq!(record.organization_name, "Engines Ltd");
+        assert_eq!(profile.organization_name, "Engines Ltd");
+        assert_eq!(profile.date_of_birth, "1815-12-10");
+        assert_eq!(profile.address, None);
     }
 }

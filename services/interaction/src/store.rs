@@ -9,11 +9,10 @@ use idic_runtime::outbox::{self, OutboxEvent};
 use idic_runtime::storage::{
     self, Backend, Database, Migrations, combine_split_sum, split_sum_sql,
 };
-use prost::Message as _;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
-use crate::convert::{INTERACTIONS_TOPIC, event_of};
+use crate::adapters::bus::{INTERACTIONS_TOPIC, interaction_event};
 use crate::domain::{
     ChannelReport, ChannelRow, Consent, Cost, Interaction, NewInteraction, Preference, Thread,
     ThreadRequest, TimelineCursor, TimelineFilter, contacts_only_sql, decode_needs, encode_needs,
@@ -305,7 +304,7 @@ impl SqlInteractionStore {
         if self.announce {
             let events: Vec<OutboxEvent> = new_rows
                 .iter()
-                .map(|row| OutboxEvent::new(INTERACTIONS_TOPIC, event_of(row).encode_to_vec()))
+                .map(|row| OutboxEvent::new(INTERACTIONS_TOPIC, interaction_event(row)))
                 .collect();
             outbox::enqueue(&mut transaction, self.database.backend, &events).await?;
         }
