@@ -1,10 +1,12 @@
 //! Between the wire and the domain, for the handler: [`requests`] turns each request
-//! into domain values (validating every field), [`answers`] turns what the service
-//! returned into the response, [`messages`] holds the conversions of the core values
-//! both use (and the bus adapter too). The contract's enum numbers the domain relies on are
-//! checked here against the generated code.
+//! into domain values, validating every field (a RecordInteraction's in `draft`);
+//! [`answers`] turns what the service returned into the response; [`messages`] holds
+//! the conversions of the core values that both use (and the bus adapter too). The
+//! contract's enum numbers the domain relies on are checked here against the
+//! generated code.
 
 pub mod answers;
+mod draft;
 pub mod messages;
 pub mod requests;
 
