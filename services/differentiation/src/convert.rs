@@ -4,15 +4,18 @@
 use idic_proto::v1 as pb;
 use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::timestamp_from_micros;
+use idic_runtime::warnings::FieldWarnings;
 use idic_value::diagnostics::Diagnostics;
 use idic_value::holdout::HoldoutCheck;
 use idic_value::jackson::CustomerType;
 
+use idic_value::skew::Tier;
+
 use crate::domain::{
-    Amount, NeedsProfile, Preference, StoredModel, Strategy, Transaction, TransactionKind,
-    ValueView, record_id,
+    Amount, CustomerData, CustomerScores, NeedsProfile, Preference, Recorded, SkewSnapshot,
+    StoredModel, Strategy, Transaction, TransactionKind, ValueView, record_id,
 };
-use crate::refit::{ModelDiagnostics, tier_to_proto};
+use crate::refit::{ModelDiagnostics, RefitOutcome};
 
 pub fn money(amount: Amount) -> pb::Money {
     pb::Money {
@@ -219,10 +222,7 @@ pub fn needs_to_proto(profile: NeedsProfile) -> pb::CustomerNeeds {
 }
 
 /// The strategy on the wire, with the time its skew was computed.
-pub fn strategy_to_proto(
-    strategy: Strategy,
-    computed_at: Option<prost_types::Timestamp>,
-) -> pb::GetStrategyResponse {
+pub fn strategy_to_proto(strategy: Strategy) -> pb::GetStrategyResponse {
     pb::GetStrategyResponse {
         gini: strategy.gini,
         top_20_share: strategy.top_20_share,
@@ -232,6 +232,119 @@ pub fn strategy_to_proto(
         high_needs_spread: strategy.high_needs_spread,
         focus: strategy.focus,
         explanation: strategy.explanation,
-        computed_at,
+        computed_at: Some(timestamp_from_micros(strategy.computed_at_micros)),
+    }
+}
+
+pub fn tier_to_proto(tier: Tier) -> pb::Tier {
+    match tier {
+        Tier::A => pb::Tier::A,
+        Tier::B => pb::Tier::B,
+        Tier::C => pb::Tier::C,
+        Tier::D => pb::Tier::D,
+    }
+}
+
+/// The skew figures as GetValueSkew serves them.
+pub fn skew_to_proto(skew: SkewSnapshot) -> pb::GetValueSkewResponse {
+    pb::GetValueSkewResponse {
+        computed_at: Some(timestamp_from_micros(skew.computed_at_micros)),
+        value_measure: skew.value_measure,
+        customers: skew.customers,
+        zero_value_customers: skew.zero_value_customers,
+        gini: skew.gini,
+        lorenz: skew
+            .lorenz
+            .iter()
+            .map(|point| pb::LorenzPoint {
+                customer_share: point.customer_share,
+                value_share: point.value_share,
+            })
+            .collect(),
+        top_shares: skew
+            .top_shares
+            .iter()
+            .map(|share| pb::TopShare {
+                top_percent: share.top_percent,
+                value_share: share.value_share,
+            })
+            .collect(),
+        tiers: skew
+            .tiers
+            .iter()
+            .map(|summary| pb::TierSummary {
+                tier: tier_to_proto(summary.tier) as i32,
+                customers: summary.customers,
+                threshold: summary.threshold,
+                value_share: summary.value_share,
+            })
+            .collect(),
+    }
+}
+
+/// What RecordTransactions did, transaction by transaction, with the warnings of each
+/// (in the order of `recorded`).
+pub fn recorded_to_proto(
+    recorded: Vec<(Transaction, Recorded)>,
+    warnings: Vec<FieldWarnings>,
+) -> pb::RecordTransactionsResponse {
+    let mut response = pb::RecordTransactionsResponse::default();
+    for ((transaction, outcome), warnings) in recorded.into_iter().zip(warnings) {
+        if outcome.created {
+            response.created += 1;
+        } else {
+            response.duplicates += 1;
+        }
+        response.results.push(pb::TransactionResult {
+            order_id: transaction.order_id,
+            customer_id: outcome.customer_id,
+            created: outcome.created,
+            customer_created: outcome.customer_created,
+            warnings: warnings.into_proto(),
+        });
+    }
+    response
+}
+
+pub fn refit_to_proto(outcome: &RefitOutcome) -> pb::RefitModelsResponse {
+    pb::RefitModelsResponse {
+        model: Some(model_to_proto(&outcome.model, &outcome.diagnostics)),
+        holdout: outcome
+            .holdout
+            .as_ref()
+            .map(|holdout| holdout_to_proto(&holdout.check, holdout.end_micros, holdout.periods)),
+    }
+}
+
+/// A scored customer as ListCustomers shows it.
+pub fn summary_to_proto(score: CustomerScores) -> pb::CustomerValueSummary {
+    pb::CustomerValueSummary {
+        customer_id: score.customer_id,
+        predicted_clv: score.clv,
+        historical_value: score.historical,
+        tier: tier_to_proto(score.tier) as i32,
+        rank_percentile: score.rank_percentile,
+        segment_id: score.segment_id,
+    }
+}
+
+/// Everything held of a customer, as ExportCustomerData answers it.
+pub fn export_to_proto(data: CustomerData, horizon: u32) -> pb::DifferentiationCustomerData {
+    pb::DifferentiationCustomerData {
+        transactions: data
+            .transactions
+            .iter()
+            .map(|transaction| pb::ExportedTransaction {
+                transaction: Some(transaction_event(transaction)),
+                customer_reference: customer_reference(&transaction.anchor),
+            })
+            .collect(),
+        preferences: data
+            .preferences
+            .into_iter()
+            .map(preference_to_proto)
+            .collect(),
+        value: Some(value_to_proto(data.value, horizon)),
+        customer_id: data.customer_id,
     }
 }

@@ -1,6 +1,8 @@
 //! Differentiation's domain: what a customer is worth and what it needs. No SQL and no
 //! protobuf here.
 
+pub use crate::skew::SkewSnapshot;
+
 /// An amount in one currency's minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amount {
@@ -135,8 +137,8 @@ pub struct Preference {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BaseSnapshot {
     pub computed_at_micros: i64,
-    /// The prost-encoded `GetValueSkewResponse`.
-    pub skew: Vec<u8>,
+    /// The value skew (stored as JSON).
+    pub skew: SkewSnapshot,
     pub needs_differentiation: f64,
     pub needs_segments: u32,
 }
@@ -184,6 +186,8 @@ pub struct Strategy {
     pub high_needs_spread: bool,
     pub focus: String,
     pub explanation: String,
+    /// When the skew it rests on was computed.
+    pub computed_at_micros: i64,
 }
 
 /// The record id of a customer differentiation creates in identity: `kind:value`
@@ -236,4 +240,23 @@ mod tests {
         );
         assert_eq!(record_id(&CustomerSelector::Id("cus_1".into())), "cus_1");
     }
+}
+
+/// What recording one transaction did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub customer_id: String,
+    /// False when the transaction was stored before (a retry).
+    pub created: bool,
+    /// True for the first transaction of a customer identity created for this call.
+    pub customer_created: bool,
+}
+
+/// Everything differentiation holds of one customer.
+pub struct CustomerData {
+    pub customer_id: String,
+    pub transactions: Vec<Transaction>,
+    /// Oldest first.
+    pub preferences: Vec<Preference>,
+    pub value: ValueView,
 }

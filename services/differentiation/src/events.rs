@@ -9,18 +9,18 @@ use prost::Message as _;
 
 use crate::domain::Transaction;
 
+/// The bus topic every new transaction is published on.
+pub const TRANSACTIONS_TOPIC: &str = idic_proto::topics::TRANSACTIONS.name();
+
 /// Publishes `transaction`; a bus that cannot take it is UNAVAILABLE, so that the
 /// caller retries (consumers are idempotent by order id).
 pub async fn publish_transaction(bus: &dyn EventBus, transaction: &Transaction) -> ApiResult<()> {
     let event = crate::convert::transaction_event(transaction);
-    bus.publish(
-        idic_proto::topics::TRANSACTIONS.name(),
-        &event.encode_to_vec(),
-    )
-    .await
-    .map_err(|error| ApiError::Unavailable {
-        message: error.to_string(),
-        retry_after: Duration::from_millis(200),
-    })?;
+    bus.publish(TRANSACTIONS_TOPIC, &event.encode_to_vec())
+        .await
+        .map_err(|error| ApiError::Unavailable {
+            message: error.to_string(),
+            retry_after: Duration::from_millis(200),
+        })?;
     Ok(())
 }

@@ -10,9 +10,11 @@ pub mod domain;
 pub mod events;
 pub mod handler;
 pub mod listen;
+mod parse;
 pub mod refit;
 pub mod rescore;
 pub mod service;
+pub mod skew;
 pub mod store;
 pub mod summaries;
 

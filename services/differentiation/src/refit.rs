@@ -4,22 +4,34 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use idic_proto::v1 as pb;
-use idic_runtime::storage::{now_micros, timestamp_from_micros};
+use idic_runtime::storage::now_micros;
 use idic_value::diagnostics::{self, Diagnostics};
 use idic_value::holdout::{self, HoldoutCheck};
 use idic_value::needs::{self, Segmentation};
 use idic_value::skew::{self, Tier, TierCutoffs};
 use idic_value::{CustomerSummary, DayTotals, TimeUnit, bgnbd, gamma_gamma, rfm, summarize_totals};
-use prost::Message as _;
 
 use crate::domain::{BaseSnapshot, CustomerScores, Segment, StoredModel, day_of, major_units};
+use crate::skew::SkewSnapshot;
 use crate::store::{DifferentiationStore, PurchaseDays};
 
 /// Categories kept as their own needs dimension; the rest pool into "other".
 const MAX_CATEGORIES: usize = 20;
-/// Points of the Lorenz curve after the origin.
-const LORENZ_POINTS: usize = 20;
+
+/// The holdout comparison of a refit.
+pub struct Holdout {
+    pub check: HoldoutCheck,
+    pub end_micros: i64,
+    pub periods: f64,
+}
+
+/// What a refit gives back: the model, how the fits went, and the holdout check when
+/// one was asked for.
+pub struct RefitOutcome {
+    pub model: StoredModel,
+    pub diagnostics: ModelDiagnostics,
+    pub holdout: Option<Holdout>,
+}
 
 /// Settings of the value models, from configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -304,7 +316,7 @@ pub async fn rescore(
     }
     let snapshot = BaseSnapshot {
         computed_at_micros: now_micros(),
-        skew: skew_response(&values, &tiers, now_micros(), "predicted_clv").encode_to_vec(),
+        skew: SkewSnapshot::of_values(&values, &tiers, now_micros(), "predicted_clv"),
         needs_differentiation: needs.differentiation,
         needs_segments: u32::try_from(needs.segments.len()).unwrap_or(u32::MAX),
     };
@@ -472,78 +484,4 @@ fn name_segments(segmentation: &Segmentation, names: &[String]) -> (Vec<Segment>
         });
     }
     (segments, ids)
-}
-
-/// The skew figures as served by GetValueSkew.
-pub fn skew_response(
-    values: &[f64],
-    tiers_of: &[Tier],
-    computed_at_micros: i64,
-    measure: &str,
-) -> pb::GetValueSkewResponse {
-    let figures = skew::skew(values, LORENZ_POINTS);
-    let mut tiers = Vec::new();
-    for tier in Tier::ALL {
-        let members: Vec<f64> = values
-            .iter()
-            .zip(tiers_of)
-            .filter(|(_, of)| **of == tier)
-            .map(|(value, _)| {
-                if value.is_finite() {
-                    value.max(0.0)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let sum: f64 = members.iter().sum();
-        tiers.push(pb::TierSummary {
-            tier: tier_to_proto(tier) as i32,
-            customers: members.len() as u64,
-            threshold: members.iter().copied().fold(f64::INFINITY, f64::min),
-            value_share: if figures.total > 0.0 {
-                sum / figures.total
-            } else {
-                0.0
-            },
-        });
-    }
-    for tier in &mut tiers {
-        if tier.customers == 0 {
-            tier.threshold = 0.0;
-        }
-    }
-    pb::GetValueSkewResponse {
-        computed_at: Some(timestamp_from_micros(computed_at_micros)),
-        value_measure: measure.to_owned(),
-        customers: figures.customers as u64,
-        zero_value_customers: figures.zero_value_customers as u64,
-        gini: figures.gini,
-        lorenz: figures
-            .lorenz
-            .iter()
-            .map(|&(customer_share, value_share)| pb::LorenzPoint {
-                customer_share,
-                value_share,
-            })
-            .collect(),
-        top_shares: figures
-            .top_shares
-            .iter()
-            .map(|&(top_percent, value_share)| pb::TopShare {
-                top_percent,
-                value_share,
-            })
-            .collect(),
-        tiers,
-    }
-}
-
-pub fn tier_to_proto(tier: Tier) -> pb::Tier {
-    match tier {
-        Tier::A => pb::Tier::A,
-        Tier::B => pb::Tier::B,
-        Tier::C => pb::Tier::C,
-        Tier::D => pb::Tier::D,
-    }
 }

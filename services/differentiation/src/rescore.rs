@@ -8,12 +8,10 @@
 //! among the other scored customers. The needs segment is kept (segments are
 //! re-clustered at the next refit); a customer new to the scores has none.
 
-use idic_proto::v1 as pb;
 use idic_value::skew::Tier;
 use idic_value::{CustomerSummary, DayTotals, summarize_totals};
-use prost::Message as _;
 
-use crate::domain::{CustomerScores, StoredModel, day_of, major_units};
+use crate::domain::{CustomerScores, SkewSnapshot, StoredModel, day_of, major_units};
 use crate::refit::{ValueSettings, predict};
 use crate::store::{BaseRanks, DifferentiationStore, RankProbe};
 
@@ -27,17 +25,17 @@ pub struct TierThresholds {
 
 impl TierThresholds {
     /// The thresholds the skew snapshot of a refit recorded.
-    pub fn of_snapshot(skew: &pb::GetValueSkewResponse) -> TierThresholds {
-        let of = |tier: pb::Tier| {
+    pub fn of_snapshot(skew: &SkewSnapshot) -> TierThresholds {
+        let of = |tier: Tier| {
             skew.tiers
                 .iter()
-                .find(|summary| summary.tier == tier as i32 && summary.customers > 0)
+                .find(|summary| summary.tier == tier && summary.customers > 0)
                 .map(|summary| summary.threshold)
         };
         TierThresholds {
-            a: of(pb::Tier::A),
-            b: of(pb::Tier::B),
-            c: of(pb::Tier::C),
+            a: of(Tier::A),
+            b: of(Tier::B),
+            c: of(Tier::C),
         }
     }
 
@@ -81,8 +79,7 @@ pub async fn rescore_customers(
     else {
         return Ok(());
     };
-    let skew = pb::GetValueSkewResponse::decode(snapshot.skew.as_slice())?;
-    let thresholds = TierThresholds::of_snapshot(&skew);
+    let thresholds = TierThresholds::of_snapshot(&snapshot.skew);
     for customer_id in customer_ids {
         rescore_one(store, settings, &model, &thresholds, customer_id).await?;
     }

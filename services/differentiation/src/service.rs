@@ -13,16 +13,15 @@ use idic_runtime::refs::CustomerSelector;
 use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 use idic_value::TimeUnit;
-use idic_value::holdout::HoldoutCheck;
 use idic_value::jackson::{self, Commitment};
 use idic_value::needs;
 use idic_value::skew::{self, Tier};
 
 use crate::domain::{
-    CustomerFilter, CustomerScores, MICROS_PER_DAY, NeedsProfile, Preference, StoredModel,
-    Strategy, Transaction, ValueView, day_of, record_id,
+    CustomerData, CustomerFilter, CustomerScores, MICROS_PER_DAY, NeedsProfile, Preference,
+    Recorded, SkewSnapshot, Strategy, Transaction, ValueView, day_of, record_id,
 };
-use crate::refit::{self, ModelDiagnostics, RefitError, ValueSettings};
+use crate::refit::{self, Holdout, RefitError, RefitOutcome, ValueSettings};
 use crate::store::DifferentiationStore;
 
 /// The source system differentiation creates customers under in identity.
@@ -41,53 +40,6 @@ pub struct Differentiation {
     settings: ValueSettings,
     /// One refit at a time per process (they replace the same tables).
     refit_lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// What recording one transaction did.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub customer_id: String,
-    /// False when the transaction was stored before (a retry).
-    pub created: bool,
-    /// True for the first transaction of a customer identity created for this call.
-    pub customer_created: bool,
-}
-
-/// Everything differentiation holds of one customer.
-pub struct CustomerData {
-    pub customer_id: String,
-    pub transactions: Vec<Transaction>,
-    /// Oldest first.
-    pub preferences: Vec<Preference>,
-    pub value: ValueView,
-}
-
-/// The base's value skew: as the last refit stored it, or computed live from
-/// historical revenue before any refit.
-pub enum Skew {
-    /// The encoded skew of the last refit's snapshot, as the handler wrote it.
-    Stored(Vec<u8>),
-    /// Net revenue per customer in one currency, with the tier each falls in.
-    Live {
-        values: Vec<f64>,
-        tiers: Vec<Tier>,
-        computed_at_micros: i64,
-    },
-}
-
-/// The holdout comparison of a refit.
-pub struct Holdout {
-    pub check: HoldoutCheck,
-    pub end_micros: i64,
-    pub periods: f64,
-}
-
-/// What a refit gives back: the model, how the fits went, and the holdout check when
-/// one was asked for.
-pub struct RefitOutcome {
-    pub model: StoredModel,
-    pub diagnostics: ModelDiagnostics,
-    pub holdout: Option<Holdout>,
 }
 
 /// The customers differentiation creates: under its source system, on the channel of
@@ -123,11 +75,7 @@ impl Differentiation {
     }
 
     /// The surviving customer id of a reference (cached), NOT_FOUND when unknown.
-    pub async fn resolve(
-        &self,
-        selector: &CustomerSelector,
-        budget: Duration,
-    ) -> ApiResult<String> {
+    async fn resolve(&self, selector: &CustomerSelector, budget: Duration) -> ApiResult<String> {
         self.peers.resolve_customer(selector, budget).await
     }
 
@@ -181,11 +129,17 @@ impl Differentiation {
         Ok(recorded)
     }
 
-    /// The customer's value and scores, with the model they come from.
-    pub async fn customer_value(&self, customer_id: &str) -> ApiResult<ValueView> {
+    /// The value and scores of the customer `selector` names, with the model they
+    /// come from.
+    pub async fn customer_value(
+        &self,
+        selector: &CustomerSelector,
+        budget: Duration,
+    ) -> ApiResult<ValueView> {
+        let customer_id = self.resolve(selector, budget).await?;
         let (value, scores, model) = tokio::try_join!(
-            self.store.customer_value(customer_id),
-            self.store.customer_scores(customer_id),
+            self.store.customer_value(&customer_id),
+            self.store.customer_scores(&customer_id),
             self.store.latest_model(),
         )
         .map_err(ApiError::internal)?;
@@ -227,15 +181,16 @@ impl Differentiation {
             .map_err(ApiError::internal)
     }
 
-    /// The base's value skew now.
-    pub async fn skew(&self) -> ApiResult<Skew> {
+    /// The base's value skew: as the last refit stored it, or computed live from
+    /// historical revenue before any refit.
+    pub async fn skew(&self) -> ApiResult<SkewSnapshot> {
         if let Some(snapshot) = self
             .store
             .latest_snapshot()
             .await
             .map_err(ApiError::internal)?
         {
-            return Ok(Skew::Stored(snapshot.skew));
+            return Ok(snapshot.skew);
         }
         // No refit yet: historical net revenue in the most common currency, live.
         let currency = match &self.settings.model_currency {
@@ -258,26 +213,34 @@ impl Differentiation {
             .iter()
             .map(|p| p.tier)
             .collect();
-        Ok(Skew::Live {
-            values,
-            tiers,
-            computed_at_micros: now_micros(),
-        })
+        Ok(SkewSnapshot::of_values(
+            &values,
+            &tiers,
+            now_micros(),
+            "historical_revenue",
+        ))
     }
 
-    /// The needs spread of the last refit (differentiation in bits, segments), if any.
-    pub async fn needs_spread(&self) -> ApiResult<Option<(f64, u32)>> {
+    /// The one-to-one strategy the base's value skew and needs spread call for.
+    pub async fn strategy(&self) -> ApiResult<Strategy> {
+        let skew = self.skew().await?;
         let snapshot = self
             .store
             .latest_snapshot()
             .await
             .map_err(ApiError::internal)?;
-        Ok(snapshot.map(|s| (s.needs_differentiation, s.needs_segments)))
+        let spread = snapshot.map(|s| (s.needs_differentiation, s.needs_segments));
+        Ok(strategy(&skew, spread))
     }
 
-    /// The customer's affinities (lift against the base's mix of the last refit),
-    /// expressed preferences, segment and Jackson type.
-    pub async fn customer_needs(&self, customer_id: String) -> ApiResult<NeedsProfile> {
+    /// The affinities (lift against the base's mix of the last refit), expressed
+    /// preferences, segment and Jackson type of the customer `selector` names.
+    pub async fn customer_needs(
+        &self,
+        selector: &CustomerSelector,
+        budget: Duration,
+    ) -> ApiResult<NeedsProfile> {
+        let customer_id = self.resolve(selector, budget).await?;
         let store = self.store.as_ref();
         let (spend, preferences, purchases, scores, base_shares) = tokio::try_join!(
             store.customer_category_spend(&customer_id),
@@ -315,8 +278,13 @@ impl Differentiation {
         })
     }
 
-    /// Everything held of the customer, for an export.
-    pub async fn export(&self, customer_id: String) -> ApiResult<CustomerData> {
+    /// Everything held of the customer `selector` names, for an export.
+    pub async fn export(
+        &self,
+        selector: &CustomerSelector,
+        budget: Duration,
+    ) -> ApiResult<CustomerData> {
+        let customer_id = self.resolve(selector, budget).await?;
         let (transactions, mut preferences, value, scores, model) = tokio::try_join!(
             self.store.customer_transactions(&customer_id),
             self.store.preferences(&customer_id),
@@ -381,14 +349,13 @@ pub async fn run_refit(
     })
 }
 
-/// Peppers & Rogers' matrix: value skew x needs spread -> the focus.
-pub fn strategy(
-    gini: f64,
-    top_20_share: f64,
-    needs_differentiation: f64,
-    needs_segments: u32,
-    refitted: bool,
-) -> Strategy {
+/// Peppers & Rogers' matrix: value skew x needs spread -> the focus. `needs_spread` is
+/// the last refit's (differentiation in bits, segments), `None` before any refit.
+pub fn strategy(skew: &SkewSnapshot, needs_spread: Option<(f64, u32)>) -> Strategy {
+    let gini = skew.gini;
+    let top_20_share = skew.top_20_share();
+    let refitted = needs_spread.is_some();
+    let (needs_differentiation, needs_segments) = needs_spread.unwrap_or((0.0, 0));
     let high_value_skew = top_20_share >= HIGH_VALUE_SKEW;
     let high_needs_spread = needs_differentiation >= HIGH_NEEDS_SPREAD;
     let figures = format!(
@@ -428,6 +395,7 @@ pub fn strategy(
         high_needs_spread,
         focus: focus.to_owned(),
         explanation: format!("{figures}: {advice}{caveat}"),
+        computed_at_micros: skew.computed_at_micros,
     }
 }
 

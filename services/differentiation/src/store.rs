@@ -699,14 +699,14 @@ impl DifferentiationStore for SqlDifferentiationStore {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO base_snapshots (computed_at, skew, needs_differentiation, needs_segments)
+            "INSERT INTO base_snapshots (computed_at, skew_json, needs_differentiation, needs_segments)
              VALUES ($1, $2, $3, $4)
-             ON CONFLICT (computed_at) DO UPDATE SET skew = excluded.skew,
+             ON CONFLICT (computed_at) DO UPDATE SET skew_json = excluded.skew_json,
                needs_differentiation = excluded.needs_differentiation,
                needs_segments = excluded.needs_segments",
         )
         .bind(snapshot.computed_at_micros)
-        .bind(snapshot.skew.clone())
+        .bind(serde_json::to_string(&snapshot.skew)?)
         .bind(snapshot.needs_differentiation)
         .bind(i64::from(snapshot.needs_segments))
         .execute(&mut *tx)
@@ -780,7 +780,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
 
     async fn latest_snapshot(&self) -> anyhow::Result<Option<BaseSnapshot>> {
         let row = sqlx::query(
-            "SELECT computed_at, skew, needs_differentiation, needs_segments
+            "SELECT computed_at, skew_json, needs_differentiation, needs_segments
              FROM base_snapshots ORDER BY computed_at DESC LIMIT 1",
         )
         .fetch_optional(&self.database.pool)
@@ -788,7 +788,7 @@ impl DifferentiationStore for SqlDifferentiationStore {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(BaseSnapshot {
             computed_at_micros: row.try_get(0)?,
-            skew: row.try_get(1)?,
+            skew: serde_json::from_str(&row.try_get::<String, _>(1)?)?,
             needs_differentiation: row.try_get(2)?,
             needs_segments: u32::try_from(row.try_get::<i64, _>(3)?)?,
         }))

@@ -1,7 +1,7 @@
 //! The differentiation store behaves the same on SQLite and on PostgreSQL.
 
 use idic_differentiation::domain::{
-    Amount, BaseSnapshot, OrderLine, Segment, Transaction, TransactionKind,
+    Amount, BaseSnapshot, OrderLine, Segment, SkewSnapshot, Transaction, TransactionKind,
 };
 use idic_differentiation::store::{
     DifferentiationStore, MIGRATIONS, PurchaseDays, SqlDifferentiationStore,
@@ -311,7 +311,7 @@ async fn base_figures_follow_a_refit(backend: Backend) {
     };
     let snapshot = BaseSnapshot {
         computed_at_micros: 1,
-        skew: Vec::new(),
+        skew: SkewSnapshot::of_values(&[], &[], 1, "predicted_clv"),
         needs_differentiation: 0.0,
         needs_segments: 1,
     };
