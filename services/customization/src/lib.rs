@@ -8,10 +8,13 @@
 mod breaker;
 mod convert;
 pub mod deps;
+pub mod domain;
+mod events;
 mod follow;
 mod handler;
 pub mod service;
 pub mod store;
+mod stored;
 
 use std::sync::Arc;
 use std::time::Duration;
