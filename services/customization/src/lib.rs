@@ -12,6 +12,7 @@ pub mod domain;
 mod events;
 mod follow;
 mod handler;
+mod parse;
 pub mod service;
 pub mod store;
 mod stored;

@@ -227,32 +227,7 @@ fn parse_input(
             None
         }
     };
-    let amount = match &input.amount {
-        Some(money) if !valid_currency(&money.currency) => {
-            violations.push(violation(
-                index,
-                "amount.currency",
-                "must be an ISO 4217 code such as EUR",
-            ));
-            None
-        }
-        Some(money) if money.minor_units < 0 => {
-            violations.push(violation(
-                index,
-                "amount.minor_units",
-                "must not be negative: returns and refunds are deducted by their kind",
-            ));
-            None
-        }
-        Some(money) => limits::check_money(money.minor_units, &path("amount.minor_units"))
-            .map_err(|v| violations.push(v))
-            .ok()
-            .map(|_| money.clone()),
-        None => {
-            violations.push(violation(index, "amount", "is required"));
-            None
-        }
-    };
+    let amount = parse_amount(index, input.amount.as_ref(), &mut violations);
     if let Some(margin) = input.margin_minor_units
         && let Err(v) = limits::check_money(margin, &path("margin_minor_units"))
     {
@@ -281,63 +256,21 @@ fn parse_input(
     if input.lines.len() > 1000 {
         violations.push(violation(index, "lines", "must hold at most 1000 lines"));
     }
-    let mut lines = Vec::new();
-    for (line_index, line) in input.lines.iter().enumerate() {
-        let field = |name: &str| path(&format!("lines[{line_index}].{name}"));
-        let readable_text = |text: &str, max: usize, name: &str, warnings: &mut FieldWarnings| {
-            if valid_text(text, max) {
-                return true;
-            }
-            warnings.push(
-                field(name),
-                format!("must be at most {max} characters, no control characters; left out"),
-                text,
-            );
-            false
-        };
-        let product = if readable_text(&line.product, 256, "product", &mut warnings) {
-            line.product.trim().to_owned()
-        } else {
-            String::new()
-        };
-        let category = if readable_text(&line.category, 128, "category", &mut warnings) {
-            line.category.trim().to_lowercase()
-        } else {
-            String::new()
-        };
-        let mut line_amount = line.amount.as_ref().map_or(0, |money| money.minor_units);
-        if line_amount < 0 {
-            warnings.push(
-                field("amount.minor_units"),
-                "must not be negative; the line's amount is left out",
-                &line_amount.to_string(),
-            );
-            line_amount = 0;
-        }
-        if let Err(v) = limits::check_money(line_amount, &field("amount.minor_units")) {
-            violations.push(v);
-        }
-        if let Err(v) = limits::check_quantity(line.quantity, &field("quantity")) {
-            violations.push(v);
-        }
-        if let (Some(money), Some(total)) = (&line.amount, &amount)
-            && !money.currency.is_empty()
-            && money.currency != total.currency
-        {
-            warnings.push(
-                field("amount.currency"),
-                "must be the transaction's currency; the line's amount is left out",
-                &money.currency,
-            );
-            line_amount = 0;
-        }
-        lines.push(OrderLine {
-            product,
-            category,
-            quantity: line.quantity,
-            amount_minor: line_amount,
-        });
-    }
+    let lines: Vec<OrderLine> = input
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(line_index, line)| {
+            let prefix = path(&format!("lines[{line_index}]"));
+            parse_line(
+                &prefix,
+                line,
+                amount.as_ref(),
+                &mut violations,
+                &mut warnings,
+            )
+        })
+        .collect();
     if strict {
         violations.extend(std::mem::take(&mut warnings).into_violations());
     }
@@ -355,6 +288,7 @@ fn parse_input(
     } else {
         -1
     };
+    let mut lines = lines;
     if kind != TransactionKind::Purchase {
         for line in &mut lines {
             line.amount_minor = -line.amount_minor;
@@ -381,6 +315,107 @@ fn parse_input(
     })
 }
 
+/// The transaction's amount: required, an ISO 4217 currency, not negative (returns and
+/// refunds are deducted by their kind), within the suite's money bound.
+fn parse_amount(
+    index: usize,
+    amount: Option<&pb::Money>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<pb::Money> {
+    let field = format!("transactions[{index}].amount.minor_units");
+    match amount {
+        Some(money) if !valid_currency(&money.currency) => {
+            violations.push(violation(
+                index,
+                "amount.currency",
+                "must be an ISO 4217 code such as EUR",
+            ));
+            None
+        }
+        Some(money) if money.minor_units < 0 => {
+            violations.push(violation(
+                index,
+                "amount.minor_units",
+                "must not be negative: returns and refunds are deducted by their kind",
+            ));
+            None
+        }
+        Some(money) => collect(limits::check_money(money.minor_units, &field), violations)
+            .map(|_| money.clone()),
+        None => {
+            violations.push(violation(index, "amount", "is required"));
+            None
+        }
+    }
+}
+
+/// One order line (`prefix` is its path, `transactions[i].lines[j]`). The quantity
+/// and amount must be within the suite's bounds; a product or category that cannot be
+/// read, a negative amount or an amount in another currency than the transaction's
+/// `total` is left out with a warning.
+fn parse_line(
+    prefix: &str,
+    line: &pb::OrderLine,
+    total: Option<&pb::Money>,
+    violations: &mut Vec<FieldViolation>,
+    warnings: &mut FieldWarnings,
+) -> OrderLine {
+    let field = |name: &str| format!("{prefix}.{name}");
+    let mut readable_text = |text: &str, max: usize, name: &str| {
+        if valid_text(text, max) {
+            return true;
+        }
+        warnings.push(
+            field(name),
+            format!("must be at most {max} characters, no control characters; left out"),
+            text,
+        );
+        false
+    };
+    let product = if readable_text(&line.product, 256, "product") {
+        line.product.trim().to_owned()
+    } else {
+        String::new()
+    };
+    let category = if readable_text(&line.category, 128, "category") {
+        line.category.trim().to_lowercase()
+    } else {
+        String::new()
+    };
+    let mut line_amount = line.amount.as_ref().map_or(0, |money| money.minor_units);
+    if line_amount < 0 {
+        warnings.push(
+            field("amount.minor_units"),
+            "must not be negative; the line's amount is left out",
+            &line_amount.to_string(),
+        );
+        line_amount = 0;
+    }
+    if let Err(v) = limits::check_money(line_amount, &field("amount.minor_units")) {
+        violations.push(v);
+    }
+    if let Err(v) = limits::check_quantity(line.quantity, &field("quantity")) {
+        violations.push(v);
+    }
+    if let (Some(money), Some(total)) = (&line.amount, total)
+        && !money.currency.is_empty()
+        && money.currency != total.currency
+    {
+        warnings.push(
+            field("amount.currency"),
+            "must be the transaction's currency; the line's amount is left out",
+            &money.currency,
+        );
+        line_amount = 0;
+    }
+    OrderLine {
+        product,
+        category,
+        quantity: line.quantity,
+        amount_minor: line_amount,
+    }
+}
+
 fn tier_from_proto(value: i32) -> Result<Option<Tier>, FieldViolation> {
     match pb::Tier::try_from(value) {
         Ok(pb::Tier::Unspecified) => Ok(None),
@@ -403,4 +438,73 @@ fn parse_cursor(cursor: &str) -> Result<(f64, String), FieldViolation> {
 /// The cursor of the page after `score` (see `parse_cursor`).
 pub fn cursor_of(score: &crate::domain::CustomerScores) -> String {
     format!("{}|{}", score.clv.to_bits(), score.customer_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(error: ApiError) -> Vec<String> {
+        match error {
+            ApiError::InvalidArgument(violations) => {
+                violations.into_iter().map(|v| v.field).collect()
+            }
+            other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refit_request_names_every_bad_field() {
+        let message = pb::RefitModelsRequest {
+            time_unit: "month".into(),
+            observation_end: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
+            holdout_end: Some(prost_types::Timestamp {
+                seconds: 1_700_000_100,
+                nanos: 0,
+            }),
+        };
+        let error = refit_request(&message, TimeUnit::Week).err().unwrap();
+        assert_eq!(fields(error), ["time_unit", "holdout_end"]);
+    }
+
+    #[test]
+    fn a_refit_request_defaults_its_unit_and_has_no_holdout() {
+        let refit = refit_request(&pb::RefitModelsRequest::default(), TimeUnit::Week).unwrap();
+        assert_eq!(refit.unit, TimeUnit::Week);
+        assert_eq!(refit.holdout_end_micros, None);
+    }
+
+    #[test]
+    fn a_list_request_takes_a_tier_or_a_segment_not_both() {
+        let message = pb::ListCustomersRequest {
+            tier: pb::Tier::A as i32,
+            segment_id: "seg-1".into(),
+            ..pb::ListCustomersRequest::default()
+        };
+        assert_eq!(
+            fields(list_request(&message).err().unwrap()),
+            ["segment_id"]
+        );
+        let by_tier = list_request(&pb::ListCustomersRequest {
+            tier: pb::Tier::B as i32,
+            ..pb::ListCustomersRequest::default()
+        })
+        .unwrap();
+        assert_eq!(by_tier.filter, CustomerFilter::Tier(Tier::B));
+        let unknown = pb::ListCustomersRequest {
+            tier: 42,
+            ..pb::ListCustomersRequest::default()
+        };
+        assert_eq!(fields(list_request(&unknown).err().unwrap()), ["tier"]);
+    }
+
+    #[test]
+    fn a_cursor_reads_back_as_written() {
+        let cursor = format!("{}|cus_1", 12.5_f64.to_bits());
+        assert_eq!(parse_cursor(&cursor).unwrap(), (12.5, "cus_1".into()));
+        assert!(parse_cursor("no bar").is_err());
+    }
 }
