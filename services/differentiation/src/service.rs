@@ -18,8 +18,8 @@ use idic_value::needs;
 use idic_value::skew::{self, Tier};
 
 use crate::domain::{
-    CustomerData, CustomerFilter, CustomerScores, MICROS_PER_DAY, NeedsProfile, Preference,
-    Recorded, SkewSnapshot, Strategy, Transaction, ValueView, day_of, record_id,
+    BaseSnapshot, CustomerData, CustomerFilter, CustomerScores, MICROS_PER_DAY, NeedsProfile,
+    Preference, Recorded, SkewSnapshot, Strategy, Transaction, ValueView, day_of, record_id,
 };
 use crate::refit::{self, Holdout, RefitError, RefitOutcome, ValueSettings};
 use crate::store::DifferentiationStore;
@@ -184,15 +184,32 @@ impl Differentiation {
     /// The base's value skew: as the last refit stored it, or computed live from
     /// historical revenue before any refit.
     pub async fn skew(&self) -> ApiResult<SkewSnapshot> {
-        if let Some(snapshot) = self
-            .store
+        match self.latest_snapshot().await? {
+            Some(snapshot) => Ok(snapshot.skew),
+            None => self.live_skew().await,
+        }
+    }
+
+    /// The one-to-one strategy the base's value skew and needs spread call for (both
+    /// of the same refit: the snapshot is read once).
+    pub async fn strategy(&self) -> ApiResult<Strategy> {
+        let Some(snapshot) = self.latest_snapshot().await? else {
+            return Ok(strategy(&self.live_skew().await?, None));
+        };
+        let spread = (snapshot.needs_differentiation, snapshot.needs_segments);
+        Ok(strategy(&snapshot.skew, Some(spread)))
+    }
+
+    async fn latest_snapshot(&self) -> ApiResult<Option<BaseSnapshot>> {
+        self.store
             .latest_snapshot()
             .await
-            .map_err(ApiError::internal)?
-        {
-            return Ok(snapshot.skew);
-        }
-        // No refit yet: historical net revenue in the most common currency, live.
+            .map_err(ApiError::internal)
+    }
+
+    /// The skew before any refit: historical net revenue in the model's currency (or
+    /// the most common one), computed now.
+    async fn live_skew(&self) -> ApiResult<SkewSnapshot> {
         let currency = match &self.settings.model_currency {
             Some(currency) => Some(currency.clone()),
             None => self
@@ -219,18 +236,6 @@ impl Differentiation {
             now_micros(),
             "historical_revenue",
         ))
-    }
-
-    /// The one-to-one strategy the base's value skew and needs spread call for.
-    pub async fn strategy(&self) -> ApiResult<Strategy> {
-        let skew = self.skew().await?;
-        let snapshot = self
-            .store
-            .latest_snapshot()
-            .await
-            .map_err(ApiError::internal)?;
-        let spread = snapshot.map(|s| (s.needs_differentiation, s.needs_segments));
-        Ok(strategy(&skew, spread))
     }
 
     /// The affinities (lift against the base's mix of the last refit), expressed
@@ -420,5 +425,44 @@ fn commitment_of(purchases: &[(i64, u32)], preferences: &[Preference], now: i64)
         running_commitment_months,
         high_switching_cost,
         purchase_days,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::skew::TopShare;
+
+    fn skew_with_top_20(share: f64) -> SkewSnapshot {
+        let mut skew = SkewSnapshot::of_values(&[], &[], 42, "predicted_clv");
+        skew.gini = 0.5;
+        skew.top_shares = vec![TopShare {
+            top_percent: 20.0,
+            value_share: share,
+        }];
+        skew
+    }
+
+    #[test]
+    fn the_matrix_gives_one_focus_per_quadrant() {
+        let focus =
+            |share: f64, bits: f64| strategy(&skew_with_top_20(share), Some((bits, 3))).focus;
+        assert_eq!(focus(0.8, 0.5), "customize for top customers");
+        assert_eq!(focus(0.8, 0.1), "invest in top customers");
+        assert_eq!(focus(0.3, 0.5), "customize");
+        assert_eq!(focus(0.3, 0.1), "migrate to cheaper channels");
+    }
+
+    #[test]
+    fn before_a_refit_the_strategy_says_so() {
+        let skewed = strategy(&skew_with_top_20(0.7), None);
+        assert!(skewed.high_value_skew);
+        assert!(!skewed.high_needs_spread);
+        assert_eq!(skewed.needs_segments, 0);
+        assert_eq!(skewed.computed_at_micros, 42);
+        assert!(skewed.explanation.contains("no refit yet"));
+        let refitted = strategy(&skew_with_top_20(0.7), Some((0.0, 1)));
+        assert!(!refitted.explanation.contains("no refit yet"));
+        assert_eq!(refitted.top_20_share, 0.7);
     }
 }
