@@ -34,6 +34,38 @@ fn records_that_match_join_and_others_stay_apart() {
     assert_invariants(&engine, "the upserts");
 }
 
+/// Canonical clustering: a record linked to both members of a household joins one of
+/// them (by the clustering's rules, not by arrival), never both.
+#[test]
+fn a_record_linking_a_household_does_not_chain_it_into_one_customer() {
+    for order in [["ann", "beth", "bridge"], ["bridge", "beth", "ann"]] {
+        let mut engine = engine();
+        for (step, name) in order.iter().enumerate() {
+            let raw = match *name {
+                "ann" => person(0),
+                "beth" => person(3),
+                _ => household_bridge(),
+            };
+            upsert(&mut engine, name, raw, 1_000 * (step as i64 + 1));
+        }
+        let explained = engine.explain_pair(&key("bridge"), &key("beth")).unwrap();
+        assert!(explained.above_threshold, "the bridge links to Beth too");
+        assert_ne!(
+            customer_of(&engine, "ann"),
+            customer_of(&engine, "beth"),
+            "{order:?}"
+        );
+        assert_eq!(
+            partition(&engine),
+            [names(&["ann", "bridge"]), names(&["beth"])]
+                .into_iter()
+                .collect(),
+            "{order:?}"
+        );
+        assert_invariants(&engine, "the household");
+    }
+}
+
 #[test]
 fn an_identical_rewrite_changes_nothing() {
     let mut engine = engine();

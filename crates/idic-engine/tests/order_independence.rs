@@ -17,6 +17,7 @@ fn pool(index: usize) -> RawRecord {
         6 => name_and_phone(0),
         7 => name_and_email(3),
         8 => name_and_phone(3),
+        9 => household_bridge(),
         _ => name_and_email(1),
     }
 }
@@ -33,7 +34,7 @@ fn base(records: &[(String, usize)]) -> idic_engine::Engine {
 
 /// A base of 2 to 12 records with distinct names, and the same records shuffled.
 fn base_and_shuffled() -> impl Strategy<Value = (Vec<(String, usize)>, Vec<(String, usize)>)> {
-    prop::collection::vec(0..10usize, 2..12).prop_flat_map(|contents| {
+    prop::collection::vec(0..11usize, 2..12).prop_flat_map(|contents| {
         let records: Vec<(String, usize)> = contents
             .into_iter()
             .enumerate()
@@ -59,7 +60,7 @@ proptest! {
     fn rewrites_end_where_a_fresh_base_starts(
         (records, shuffled) in base_and_shuffled(),
         rewritten in 0..10usize,
-        content in 0..10usize,
+        content in 0..11usize,
     ) {
         let mut changed = base(&shuffled);
         let target = &records[rewritten % records.len()].0;

@@ -114,6 +114,15 @@ pub fn name_and_phone(index: usize) -> RawRecord {
     raw
 }
 
+/// A record of the Lee household with no given name and both e-mails: it links to Ann
+/// and to Beth (25 bits each), who are clearly two persons.
+pub fn household_bridge() -> RawRecord {
+    let mut raw = name_and_email(0);
+    raw.given_name.clear();
+    raw.emails.push("beth.lee@example.com".to_owned());
+    raw
+}
+
 pub fn features(raw: &RawRecord) -> Features {
     let normalized = normalize_record(raw, &NormalizeOptions::default()).expect("valid record");
     Features::of(&normalized)
