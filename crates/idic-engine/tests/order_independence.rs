@@ -22,6 +22,9 @@ fn pool(index: usize) -> RawRecord {
     }
 }
 
+/// Records as (name, index in the pool).
+type Records = Vec<(String, usize)>;
+
 /// Writes `records` (name, pool index) in the given order, a write per millisecond.
 fn base(records: &[(String, usize)]) -> idic_engine::Engine {
     let mut engine = engine();
@@ -33,9 +36,9 @@ fn base(records: &[(String, usize)]) -> idic_engine::Engine {
 }
 
 /// A base of 2 to 12 records with distinct names, and the same records shuffled.
-fn base_and_shuffled() -> impl Strategy<Value = (Vec<(String, usize)>, Vec<(String, usize)>)> {
+fn base_and_shuffled() -> impl Strategy<Value = (Records, Records)> {
     prop::collection::vec(0..11usize, 2..12).prop_flat_map(|contents| {
-        let records: Vec<(String, usize)> = contents
+        let records: Records = contents
             .into_iter()
             .enumerate()
             .map(|(index, content)| (format!("r{index:02}"), content))
@@ -65,7 +68,7 @@ proptest! {
         let mut changed = base(&shuffled);
         let target = &records[rewritten % records.len()].0;
         upsert(&mut changed, target, pool(content), 100_000);
-        let fresh: Vec<(String, usize)> = records
+        let fresh: Records = records
             .iter()
             .map(|(name, old)| (name.clone(), if name == target { content } else { *old }))
             .collect();
