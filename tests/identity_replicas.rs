@@ -659,3 +659,339 @@ async fn a_leader_that_loses_its_database_session_steps_down_and_follows() {
     drop((first, second));
     postgres.drop_database().await.unwrap();
 }
+
+/// Sends a signal to a replica's process (`STOP`, `CONT`).
+fn signal(replica: &Replica, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &replica.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
+
+/// An upsert that gives up after `wait`: a frozen replica never answers.
+async fn upsert_within(
+    identity: &mut IdentityServiceClient<Channel>,
+    record: pb::SourceRecord,
+    wait: Duration,
+) -> Result<Acknowledged, tonic::Status> {
+    let mut request = tonic::Request::new(upsert_request(record));
+    request.set_timeout(wait);
+    let response = identity.upsert_record(request).await?;
+    let position = position_of(&response);
+    Ok(Acknowledged {
+        customer_id: response.into_inner().customer_id,
+        position,
+    })
+}
+
+/// What a client sees when a write cannot be done now but may be retried.
+fn retryable(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+    )
+}
+
+/// How long after `since` the leader's epoch moved (polled every 50 ms, 60 s at most).
+async fn epoch_raised_after(database_url: String, since: Instant) -> Duration {
+    use sqlx::{Connection as _, Row as _};
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&database_url).await.unwrap();
+    let query = "SELECT epoch FROM identity.identity_leader WHERE id = 1";
+    let first: i64 = sqlx::query(query)
+        .fetch_one(&mut connection)
+        .await
+        .unwrap()
+        .get(0);
+    while since.elapsed() < Duration::from_secs(60) {
+        let now: i64 = sqlx::query(query)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+            .get(0);
+        if now != first {
+            return since.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the epoch did not move in 60 s");
+}
+
+/// (epoch, lowest position, highest position) of every epoch in the log.
+async fn log_epochs(database_url: &str) -> Vec<(i64, i64, i64)> {
+    use sqlx::{Connection as _, Row as _};
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(database_url).await.unwrap();
+    sqlx::query(
+        "SELECT epoch, MIN(position), MAX(position) FROM identity.identity_log GROUP BY epoch ORDER BY epoch",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get(0), row.get(1), row.get(2)))
+    .collect()
+}
+
+/// A leader that is frozen (SIGSTOP: its process stops, its sockets stay open, so
+/// PostgreSQL keeps its sessions) is replaced within seconds: its lease session goes
+/// idle and PostgreSQL ends it. Writes in the gap fail retryably; when the frozen
+/// leader wakes (SIGCONT) it cannot commit under its old epoch, steps down and
+/// forwards; no acknowledged write is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_leader_is_replaced_and_cannot_commit_when_it_wakes() {
+    let Some(postgres) = idic_testkit::require_postgres().await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let first = start_replica(&postgres.url, data_dir.path(), "first.log");
+    let second = start_replica(&postgres.url, data_dir.path(), "second.log");
+    let mut replicas = [client(&first.address), client(&second.address)];
+    let mut acknowledged = BTreeMap::new();
+    for index in 0..21 {
+        let record = person("frozen", index);
+        let key = key_of(&record);
+        acknowledged.insert(key, upsert(&mut replicas[0], record).await.expect("leads"));
+    }
+
+    // Writers keep the leader busy as it freezes, so that it likely stops inside a
+    // write transaction, holding the row lock a new leader's epoch bump waits for.
+    // Their writes in flight then are answered after it wakes, or fail.
+    let stop_load = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for writer in 0..3 {
+        let mut to_leader = client(&first.address);
+        let stop_load = stop_load.clone();
+        load.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for index in 0.. {
+                if stop_load.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let record = person(&format!("load{writer}"), index);
+                let key = key_of(&record);
+                match upsert_within(&mut to_leader, record, Duration::from_secs(30)).await {
+                    Ok(ack) => acknowledged.push((key, ack)),
+                    Err(status) => {
+                        assert!(retryable(&status), "{status:?}");
+                        break;
+                    }
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&first, "STOP");
+    let frozen_at = Instant::now();
+    stop_load.store(true, std::sync::atomic::Ordering::Relaxed);
+    // When the follower raises the epoch: the takeover itself (writes resume later,
+    // when a client's retry reaches it).
+    let elected = tokio::spawn(epoch_raised_after(postgres.url.clone(), frozen_at));
+
+    // A client that does not know who leads: each write to one replica, on failure
+    // to the other, until acknowledged.
+    let mut target = 1;
+    let mut failed = 0;
+    let mut first_ack: Option<Duration> = None;
+    for index in 21..60 {
+        let record = person("frozen", index);
+        let key = key_of(&record);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let ack = loop {
+            match upsert_within(
+                &mut replicas[target],
+                record.clone(),
+                Duration::from_secs(2),
+            )
+            .await
+            {
+                Ok(ack) => break ack,
+                Err(status) => {
+                    assert!(
+                        retryable(&status),
+                        "a write in the gap fails retryably: {status:?}"
+                    );
+                    assert!(Instant::now() < deadline, "no replica took writes for 60 s");
+                    failed += 1;
+                    target = 1 - target;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        first_ack.get_or_insert_with(|| frozen_at.elapsed());
+        acknowledged.insert(key, ack);
+    }
+    let takeover = first_ack.expect("writes resumed");
+    let epochs_while_frozen = log_epochs(&postgres.url).await;
+
+    signal(&first, "CONT");
+    let woken_at = Instant::now();
+    // Writes through the woken replica: refused while it steps down, then forwarded.
+    for index in 60..80 {
+        let record = person("frozen", index);
+        let key = key_of(&record);
+        let ack = loop {
+            match upsert_within(&mut replicas[0], record.clone(), Duration::from_secs(5)).await {
+                Ok(ack) => break ack,
+                Err(status) => {
+                    assert!(retryable(&status), "{status:?}");
+                    assert!(
+                        woken_at.elapsed() < Duration::from_secs(30),
+                        "the woken replica did not step down: {status:?}"
+                    );
+                    failed += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        acknowledged.insert(key, ack);
+    }
+    let mut load_acknowledged = 0;
+    for writer in load {
+        for (key, ack) in writer.await.unwrap() {
+            acknowledged.insert(key, ack);
+            load_acknowledged += 1;
+        }
+    }
+    let elected = elected.await.unwrap();
+    eprintln!(
+        "leader frozen: the follower raised the epoch after {:.2} s, writes resumed after \
+         {:.2} s (client retries every 2 s), {failed} attempts failed (retryably); \
+         {load_acknowledged} writes of the load on the leader acknowledged, {} acknowledged in all",
+        elected.as_secs_f64(),
+        takeover.as_secs_f64(),
+        acknowledged.len()
+    );
+    assert!(
+        takeover < Duration::from_secs(15),
+        "the follower took over within seconds, not {takeover:?}"
+    );
+
+    // Fenced: no entry of the old epoch after the first of the new one, then or now.
+    let epochs = log_epochs(&postgres.url).await;
+    assert!(
+        epochs_while_frozen.len() >= 2,
+        "a new epoch: {epochs_while_frozen:?}"
+    );
+    for pair in epochs.windows(2) {
+        assert!(
+            pair[0].2 < pair[1].1,
+            "epoch {} committed at {} after epoch {} began at {}: {epochs:?}",
+            pair[0].0,
+            pair[0].2,
+            pair[1].0,
+            pair[1].1
+        );
+    }
+    let at = highest_position(&acknowledged);
+    let on_first = export(&mut replicas[0], at)
+        .await
+        .expect("the old leader exports");
+    let on_second = export(&mut replicas[1], at)
+        .await
+        .expect("the new leader exports");
+    assert_all_kept(&acknowledged, &on_second, "new leader");
+    assert_all_kept(&acknowledged, &on_first, "old leader, now following");
+    assert_eq!(on_first, on_second);
+    // Nothing but acknowledged records, and at most the three writes that were in
+    // flight when the leader froze (committed, their answers lost with the connection).
+    let extra = on_second.len() - acknowledged.len();
+    assert!(extra <= 3, "{extra} records were never acknowledged");
+    let log = std::fs::read_to_string(data_dir.path().join("first.log")).unwrap();
+    assert!(
+        log.contains("identity lost its leadership"),
+        "the woken leader stepped down"
+    );
+
+    drop((first, second));
+    postgres.drop_database().await.unwrap();
+}
+
+/// Reads a `Recluster` stream to its last message.
+async fn recluster(
+    identity: &mut IdentityServiceClient<Channel>,
+    dry_run: bool,
+) -> Result<pb::ReclusterSummary, tonic::Status> {
+    let mut stream = identity
+        .recluster(pb::ReclusterRequest {
+            dry_run,
+            batch_size: 7,
+        })
+        .await?
+        .into_inner();
+    let mut last = None;
+    while let Some(progress) = stream.next().await {
+        last = Some(progress?);
+    }
+    let last = last.expect("a recluster answers at least once");
+    assert!(last.done, "the last message is final");
+    Ok(last.summary.expect("a summary"))
+}
+
+/// `EstimateParameters` and `Recluster` reaching a follower go to the leader (the
+/// recluster's progress stream comes back through the follower); a dry run is
+/// answered by the follower itself. The follower takes the new parameters.
+#[tokio::test]
+async fn a_follower_forwards_estimates_and_reclusters_to_the_leader() {
+    let Some(postgres) = idic_testkit::require_postgres().await else {
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let first = start_replica(&postgres.url, data_dir.path(), "first.log");
+    let second = start_replica(&postgres.url, data_dir.path(), "second.log");
+    let (mut leader, mut follower) = (client(&first.address), client(&second.address));
+    let mut acknowledged = BTreeMap::new();
+    for index in 0..30 {
+        let record = person("forward", index);
+        let key = key_of(&record);
+        acknowledged.insert(key, upsert(&mut leader, record).await.expect("leads"));
+    }
+
+    let estimate = follower
+        .estimate_parameters(pb::EstimateParametersRequest {
+            random_pairs: 1_000,
+            candidate_pairs: 1_000,
+        })
+        .await
+        .expect("forwarded to the leader")
+        .into_inner();
+    assert_eq!(estimate.version, 1, "{estimate:?}");
+
+    let at = highest_position(&acknowledged);
+    let _ = export(&mut follower, at)
+        .await
+        .expect("the follower caught up");
+    let dry = recluster(&mut follower, true)
+        .await
+        .expect("answered locally");
+    assert!(dry.dry_run);
+    assert_eq!(dry.records_done, 30);
+    let done = recluster(&mut follower, false)
+        .await
+        .expect("forwarded to the leader");
+    assert!(!done.dry_run);
+    assert_eq!(done.records_done, 30);
+    assert_eq!(
+        (
+            done.components_changed,
+            done.customers_merged,
+            done.customers_split
+        ),
+        (
+            dry.components_changed,
+            dry.customers_merged,
+            dry.customers_split
+        ),
+        "the dry run on the follower predicted the leader's pass"
+    );
+    // The leader ran it: a second pass on the leader finds nothing left to do.
+    let again = recluster(&mut leader, false)
+        .await
+        .expect("the leader reclusters");
+    assert_eq!(again.components_changed, 0, "{again:?}");
+
+    drop((first, second));
+    postgres.drop_database().await.unwrap();
+}

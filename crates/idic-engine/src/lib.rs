@@ -47,6 +47,8 @@ mod key_index;
 mod records;
 mod replay;
 mod rescore;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -874,6 +874,17 @@ impl IdentityService for IdentityHandler {
         &self,
         request: Request<pb::ReclusterRequest>,
     ) -> Result<Response<Self::ReclusterStream>, Status> {
+        // A recluster writes: a follower forwards it, stream and all. A dry run only
+        // reads, and any replica answers it from its own engine.
+        if !request.get_ref().dry_run {
+            if let Some(mut leader) = self.leader_for(&request) {
+                let response = leader.recluster(forward::forwarded(request)).await?;
+                return Ok(response.map(|stream| Box::pin(stream) as ReclusterStream));
+            }
+            if let Some(refusal) = self.identity.replication().refuse_write() {
+                return Err(refusal.into());
+            }
+        }
         let caller = Caller::of(&request);
         let message = request.into_inner();
         let batch = recluster_batch(message.batch_size)

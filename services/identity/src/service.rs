@@ -7,6 +7,7 @@
 //! read lock and never wait for storage. If a commit fails, the engine is rebuilt from
 //! the store, so memory never stays ahead of what is durable.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -21,7 +22,8 @@ use idic_runtime::{ApiError, ApiResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::{
-    ChangeEvent, ChangeSet, Engine, ReclusterTotals, RecordEntry, RecordRow, Settings,
+    ChangeEvent, ChangeSet, Engine, ReclusterPass, ReclusterTotals, RecordEntry, RecordRow,
+    Settings,
 };
 use crate::replication::Replication;
 use crate::store::IdentityStore;
@@ -155,11 +157,25 @@ impl Identity {
     }
 
     /// Applies a change set the leader committed (a follower), and hands its events
-    /// to watchers.
+    /// to watchers. Blocking (normalizing a large entry takes a while): run it off the
+    /// async runtime.
     pub(crate) fn replay(&self, changes: ChangeSet) {
+        // Normalizing the records is most of a replay's work (a 10,000-record import
+        // batch is one entry): done before taking the write lock, so that reads wait
+        // only for the bookkeeping, which must be one step (a read never sees half of
+        // a merge).
+        let mut entries: HashMap<u32, RecordEntry> = changes
+            .records
+            .iter()
+            .filter_map(|(id, row)| Some((*id, entry_of(row.as_ref()?, &self.normalize))))
+            .collect();
         {
             let mut engine = self.write_lock();
-            engine.replay(&changes, &mut |row| entry_of(row, &self.normalize));
+            engine.replay(&changes, &mut |row| {
+                entries
+                    .remove(&row.record_id)
+                    .unwrap_or_else(|| entry_of(row, &self.normalize))
+            });
         }
         for event in changes.events {
             let _ = self.events.send(event);
@@ -264,9 +280,10 @@ impl Identity {
 
     /// Estimates match parameters from the stored records (u from random pairs, m and
     /// the prior by EM over blocked pairs, term frequencies of names), saves them and
-    /// uses them for comparisons from now on.
+    /// uses them for comparisons from now on. Saving is a write: fenced by the leader's
+    /// epoch like the change sets, so a deposed leader cannot save parameters.
     pub async fn estimate_parameters(
-        &self,
+        self: &Arc<Self>,
         random_pairs: usize,
         blocked_pairs: usize,
     ) -> ApiResult<(u64, EstimateSummary)> {
@@ -274,6 +291,43 @@ impl Identity {
             return Err(refusal);
         }
         let started = Instant::now();
+        // Sampling and EM take seconds of CPU on a large base: on a blocking thread, so
+        // that the runtime's workers go on serving reads meanwhile (reads share the read
+        // lock with the sampling; EM holds no lock).
+        let identity = self.clone();
+        let fitted = tokio::task::spawn_blocking(move || {
+            identity.fit_parameters(random_pairs, blocked_pairs)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        let Fitted {
+            params,
+            random_pairs,
+            candidate_pairs,
+            report,
+        } = fitted;
+        let summary = EstimateSummary {
+            random_pairs,
+            candidate_pairs,
+            iterations: report.iterations,
+            converged: report.converged,
+            log_likelihood: report.log_likelihood,
+            prior: report.prior,
+            household_ratio: params.household_ratio,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let report_json = serde_json::to_string(&summary).map_err(ApiError::internal)?;
+        let version = self
+            .store
+            .save_params(now_micros(), &params, &report_json)
+            .await
+            .map_err(parameters_not_saved)?;
+        self.write_lock().set_params(params);
+        Ok((version, summary))
+    }
+
+    /// The CPU-heavy part of an estimate (blocking: run it off the async runtime).
+    fn fit_parameters(&self, random_pairs: usize, blocked_pairs: usize) -> ApiResult<Fitted> {
         let (mut params, random, candidates) = {
             let engine = self.read();
             let params = engine.params().clone();
@@ -300,24 +354,12 @@ impl Identity {
         };
         estimate_u(&random, &mut params);
         let report = estimate_m(&candidates, &mut params, 100);
-        let summary = EstimateSummary {
+        Ok(Fitted {
+            params,
             random_pairs: random.len(),
             candidate_pairs: candidates.len(),
-            iterations: report.iterations,
-            converged: report.converged,
-            log_likelihood: report.log_likelihood,
-            prior: report.prior,
-            household_ratio: params.household_ratio,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        let report_json = serde_json::to_string(&summary).map_err(ApiError::internal)?;
-        let version = self
-            .store
-            .save_params(now_micros(), &params, &report_json)
-            .await
-            .map_err(ApiError::internal)?;
-        self.write_lock().set_params(params);
-        Ok((version, summary))
+            report,
+        })
     }
 
     /// Claims the one whole-base recluster allowed at a time; FAILED_PRECONDITION while
@@ -339,7 +381,7 @@ impl Identity {
     /// `progress` hears the totals after each batch and stops the pass by answering
     /// false (what was done stays done). A dry run only reads and counts.
     pub async fn recluster(
-        &self,
+        self: &Arc<Self>,
         _claim: &ReclusterClaim,
         dry_run: bool,
         batch: u32,
@@ -348,24 +390,20 @@ impl Identity {
     ) -> ApiResult<ReclusterReport> {
         let started = Instant::now();
         let mut pass = self.read().start_recluster(dry_run);
-        let report = |pass: &crate::engine::ReclusterPass| ReclusterReport {
+        let report = |pass: &ReclusterPass| ReclusterReport {
             dry_run,
             complete: pass.is_done(),
             totals: pass.totals.clone(),
             seconds: started.elapsed().as_secs_f64(),
         };
         while !pass.is_done() {
-            if dry_run {
-                self.read().recluster_dry_batch(&mut pass, batch);
+            pass = if dry_run {
+                self.recluster_dry_batch(pass, batch).await?
             } else {
-                let now = now_micros();
-                let committed = self.write(|engine| {
-                    let changes =
-                        engine.recluster_batch(&mut pass, batch, now, actor, RECLUSTER_REASON);
-                    Ok(((), changes))
-                })?;
+                let (pass, committed) = self.recluster_batch(pass, batch, actor).await?;
                 committed.wait().await?;
-            }
+                pass
+            };
             if !progress(&report(&pass)) {
                 break;
             }
@@ -384,6 +422,46 @@ impl Identity {
             "recluster finished"
         );
         Ok(report)
+    }
+
+    /// One batch of a recluster, on a blocking thread: a batch re-scores and
+    /// re-clusters thousands of records under the write lock (about 0.1 s per 10,000),
+    /// which must not hold a runtime worker.
+    async fn recluster_batch(
+        self: &Arc<Self>,
+        mut pass: ReclusterPass,
+        batch: u32,
+        actor: &str,
+    ) -> ApiResult<(ReclusterPass, Committed<()>)> {
+        let identity = self.clone();
+        let actor = actor.to_owned();
+        let (pass, committed) = tokio::task::spawn_blocking(move || {
+            let now = now_micros();
+            let committed = identity.write(|engine| {
+                let changes =
+                    engine.recluster_batch(&mut pass, batch, now, &actor, RECLUSTER_REASON);
+                Ok(((), changes))
+            });
+            (pass, committed)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        Ok((pass, committed?))
+    }
+
+    /// One batch of a dry run, on a blocking thread (see [`Identity::recluster_batch`]).
+    async fn recluster_dry_batch(
+        self: &Arc<Self>,
+        mut pass: ReclusterPass,
+        batch: u32,
+    ) -> ApiResult<ReclusterPass> {
+        let identity = self.clone();
+        tokio::task::spawn_blocking(move || {
+            identity.read().recluster_dry_batch(&mut pass, batch);
+            pass
+        })
+        .await
+        .map_err(ApiError::internal)
     }
 
     pub(crate) async fn reload(&self) {
@@ -430,6 +508,27 @@ pub struct ReclusterReport {
     pub complete: bool,
     pub totals: ReclusterTotals,
     pub seconds: f64,
+}
+
+/// What the CPU-heavy part of an estimate found.
+struct Fitted {
+    params: MatchParameters,
+    random_pairs: usize,
+    candidate_pairs: usize,
+    report: idic_matching::em::EmReport,
+}
+
+/// Saving estimated parameters failed: storage down, or this replica no longer leads
+/// (the fence refused it). Either way the caller may retry, on the leader.
+fn parameters_not_saved(error: anyhow::Error) -> ApiError {
+    tracing::warn!(
+        error = format!("{error:#}"),
+        "saving match parameters failed; they are not used"
+    );
+    ApiError::Unavailable {
+        message: "the parameters could not be saved (storage unavailable, or this replica no longer leads identity); retry".to_owned(),
+        retry_after: Duration::from_secs(1),
+    }
 }
 
 /// How a parameter estimate went.

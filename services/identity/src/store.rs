@@ -633,8 +633,14 @@ impl IdentityStore for SqlIdentityStore {
         params: &MatchParameters,
         report: &str,
     ) -> anyhow::Result<u64> {
+        let mut transaction = self.database.pool.begin().await?;
+        // Parameters are a write like a change set: a deposed leader stops here.
+        if let Some(fence) = &self.fence {
+            let epoch = fence.epoch().context("this replica does not lead")?;
+            replication::log::check_fence(&mut transaction, epoch).await?;
+        }
         let last: Option<i64> = sqlx::query("SELECT MAX(version) FROM match_parameters")
-            .fetch_one(&self.database.pool)
+            .fetch_one(&mut *transaction)
             .await?
             .get(0);
         let version = last.unwrap_or(0) + 1;
@@ -643,8 +649,9 @@ impl IdentityStore for SqlIdentityStore {
             .bind(created_at)
             .bind(serde_json::to_string(params)?)
             .bind(report.to_owned())
-            .execute(&self.database.pool)
+            .execute(&mut *transaction)
             .await?;
+        transaction.commit().await?;
         Ok(version as u64)
     }
 

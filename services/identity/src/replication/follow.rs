@@ -196,7 +196,7 @@ enum CatchUp {
 
 /// Replays every committed entry after the engine's position.
 async fn catch_up(
-    identity: &Identity,
+    identity: &Arc<Identity>,
     pool: &sqlx::AnyPool,
     replication: &Replication,
 ) -> anyhow::Result<CatchUp> {
@@ -214,7 +214,9 @@ async fn catch_up(
             return Ok(CatchUp::Gap);
         }
         for (position, changes) in entries {
-            identity.replay(changes);
+            // A large entry takes a while to replay: not on a runtime worker.
+            let replaying = identity.clone();
+            tokio::task::spawn_blocking(move || replaying.replay(changes)).await?;
             replication.set_position(position);
         }
     }
@@ -242,7 +244,7 @@ async fn reload(identity: &Identity, pool: &sqlx::AnyPool, replication: &Replica
 }
 
 /// Replays the log until the engine holds all of it; reloads on a gap.
-async fn replay_all(identity: &Identity, pool: &sqlx::AnyPool, replication: &Replication) {
+async fn replay_all(identity: &Arc<Identity>, pool: &sqlx::AnyPool, replication: &Replication) {
     let mut reloaded = false;
     loop {
         match catch_up(identity, pool, replication).await {
@@ -357,7 +359,7 @@ async fn reopen(pool: &sqlx::AnyPool) -> anyhow::Result<Lease> {
 /// With the lock held: raises the epoch (which waits out the old leader's last
 /// transaction), replays the rest of the log, then writes under the new epoch.
 async fn promote(
-    identity: &Identity,
+    identity: &Arc<Identity>,
     lease: &mut Lease,
     pool: &sqlx::AnyPool,
     replication: &Replication,

@@ -8,6 +8,7 @@
 //! naming the leader instead ([`super::Replication::refuse_write`]).
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use tonic::transport::Channel;
@@ -17,6 +18,13 @@ use super::{Replication, Role};
 
 /// Marks a request a follower forwarded.
 pub const FORWARDED_HEADER: &str = "idic-forwarded";
+
+/// How long a follower waits for the leader's connection to open.
+const FORWARD_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// HTTP/2 pings on the connection to the leader, and how long one may go unanswered.
+const FORWARD_PING_EVERY: Duration = Duration::from_secs(1);
+const FORWARD_PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub type LeaderClient = IdentityServiceClient<Channel>;
 
@@ -64,6 +72,13 @@ impl Forwarder {
         }
         let channel = Channel::from_shared(format!("http://{leader}"))
             .ok()?
+            // A frozen leader's kernel still accepts connections and acknowledges
+            // TCP, but the process answers no HTTP/2 ping: the connection is dropped
+            // and forwarded calls fail UNAVAILABLE (retryable) instead of hanging.
+            .connect_timeout(FORWARD_CONNECT_TIMEOUT)
+            .http2_keep_alive_interval(FORWARD_PING_EVERY)
+            .keep_alive_timeout(FORWARD_PING_TIMEOUT)
+            .keep_alive_while_idle(true)
             .connect_lazy();
         let client = IdentityServiceClient::new(channel)
             .max_decoding_message_size(self.max_message_bytes)

@@ -3,10 +3,12 @@
 //! every write transaction checks ([`super::log::check_fence`]).
 //!
 //! The lock lives as long as the session on one dedicated connection. A killed leader's
-//! connection closes and PostgreSQL releases the lock at once; a leader that stops
-//! answering (frozen, or cut off by the network) loses its session to PostgreSQL's idle
-//! and keepalive timeouts within seconds. Either way its writes can no longer commit:
-//! raising the epoch waits for the transactions that checked the old one.
+//! connection closes and PostgreSQL releases the lock at once; a leader cut off by the
+//! network loses its session to the keepalive and idle timeouts within seconds, and a
+//! frozen one (SIGSTOP: its kernel still answers TCP keepalives) to the idle timeout
+//! alone, since it stops renewing. Either way its writes can no longer commit: raising
+//! the epoch waits for the transactions that checked the old one, and PostgreSQL ends
+//! those a frozen leader left open ([`super::log::IDLE_IN_WRITE_TIMEOUT`]).
 
 use std::time::Duration;
 

@@ -30,12 +30,24 @@ pub struct Deposed {
     pub current: u64,
 }
 
+/// How long a write transaction may sit idle, waiting for its replica, before
+/// PostgreSQL ends it. A leader frozen mid-transaction (SIGSTOP, a stalled VM) holds
+/// the row lock that a new leader's epoch bump waits for; its lease session ends after
+/// `idle_session_timeout` (see `lease`), and this ends its transaction as soon, so the
+/// takeover does not wait for the frozen process to wake.
+pub const IDLE_IN_WRITE_TIMEOUT: &str = "5s";
+
 /// Checks that this replica still leads, and keeps other leaders from being elected
 /// until the transaction ends (the row lock blocks the epoch bump of a new leader).
 pub async fn check_fence(
     transaction: &mut sqlx::Transaction<'_, Any>,
     epoch: u64,
 ) -> anyhow::Result<()> {
+    sqlx::query(&format!(
+        "SET LOCAL idle_in_transaction_session_timeout = '{IDLE_IN_WRITE_TIMEOUT}'"
+    ))
+    .execute(&mut **transaction)
+    .await?;
     let current: i64 = sqlx::query("SELECT epoch FROM identity_leader WHERE id = 1 FOR SHARE")
         .fetch_one(&mut **transaction)
         .await?

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use idic_identity::engine::{
+use idic_engine::{
     ChangeSet, CustomerRow, Engine, EngineError, IncomingRecord, LinkRow, PackedContent,
     ReclusterTotals, RecordContent, RecordEntry, RecordKey, RecordRow, Settings,
 };
@@ -133,7 +133,7 @@ fn incoming(key: &RecordKey, raw: RawRecord, now: i64) -> IncomingRecord {
 
 fn settings() -> Settings {
     Settings {
-        threshold: idic_identity::engine::MatchThreshold::Bits(15.0),
+        threshold: idic_engine::MatchThreshold::Bits(15.0),
         source_trust: BTreeMap::new(),
     }
 }
