@@ -238,12 +238,8 @@ impl Default for MatchParameters {
         // what the single address comparison they replace did with the priors (11.5
         // bits), a shared town alone about what "same place" did (3-4 bits): the
         // generator's households were tuned with those. EM learns each from the data.
-        levels[Field::Street.index()] = probabilities(&[
-            (0.70, 0.015),
-            (0.08, 0.004),
-            (0.04, 0.008),
-            (0.18, 0.973),
-        ]);
+        levels[Field::Street.index()] =
+            probabilities(&[(0.70, 0.015), (0.08, 0.004), (0.04, 0.008), (0.18, 0.973)]);
         levels[Field::StreetNumber.index()] =
             probabilities(&[(0.70, 0.25), (0.05, 0.05), (0.25, 0.70)]);
         levels[Field::Locality.index()] =

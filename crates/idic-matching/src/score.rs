@@ -316,8 +316,7 @@ pub fn compare(
     // in one town are one person with the street mistyped or moved within it, and the
     // same house on the same street is one place whatever the town says.
     corroborated |= address.as_ref().is_some_and(|address| {
-        address.same_dwelling()
-            || (!households && (address.same_place() || address.same_house()))
+        address.same_dwelling() || (!households && (address.same_place() || address.same_house()))
     });
 
     // Household members share address, landline and devices. When the given names
@@ -1056,6 +1055,55 @@ mod tests {
         assert_eq!(
             compare(&scott, &kristen, &params, &mut NoRecord).separation(15.0),
             Some(Conflict::DifferentPersons)
+        );
+    }
+
+    /// The address is four comparisons: a replaced town and postcode leave the house
+    /// number and street agreeing, each weighed on its own.
+    #[test]
+    fn address_parts_are_compared_apart() {
+        let params = MatchParameters::default();
+        let home = features("Ann", "Lee", "1984-03-02", "62704", "Springfield");
+        let moved_town = features("Ann", "Lee", "1984-03-02", "10001", "Shelbyville");
+        let mut fields = RecordAll::default();
+        compare(&home, &moved_town, &params, &mut fields);
+        let level = |field: Field| {
+            fields
+                .0
+                .iter()
+                .find(|outcome| outcome.field == field)
+                .map(|outcome| outcome.level)
+        };
+        assert_eq!(level(Field::StreetNumber), Some(0));
+        assert_eq!(level(Field::Street), Some(0));
+        assert_eq!(
+            level(Field::Locality),
+            Some(Field::Locality.disagree_level())
+        );
+        assert_eq!(
+            level(Field::Postcode),
+            Some(Field::Postcode.disagree_level())
+        );
+        let same = compare(&home, &home, &params, &mut NoRecord);
+        let apart = compare(&home, &moved_town, &params, &mut NoRecord);
+        assert!(apart.total < same.total, "{apart:?} vs {same:?}");
+    }
+
+    /// Swapped names with one of them mistyped beyond its sound still meet: one name's
+    /// code with the birth date, and with the house.
+    #[test]
+    fn swapped_and_mistyped_names_share_a_block() {
+        use crate::blocking::block_keys;
+        let straight = features("Jacob", "Shepherdson", "1992-03-26", "", "");
+        let swapped = features("Shephsrdson", "Jacob", "1992-03-26", "", "");
+        let theirs = block_keys(&swapped);
+        assert!(block_keys(&straight).iter().any(|key| theirs.contains(key)));
+        let undated = features("Jacob", "Shephsrdzon", "", "", "");
+        let other = features("Jacob", "Shepherdson", "", "", "");
+        let theirs = block_keys(&other);
+        assert!(
+            block_keys(&undated).iter().any(|key| theirs.contains(key)),
+            "the same house files both under the given name"
         );
     }
 
