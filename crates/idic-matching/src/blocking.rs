@@ -68,11 +68,10 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         if let Some(pair) = &name_pair {
             keys.push(key(&["name+birth", pair, birth]));
         }
-        if let Some(family) = family {
-            keys.push(key(&["family+birth", family, birth]));
-        }
-        if let Some(given) = given {
-            keys.push(key(&["given+birth", given, birth]));
+        // Each name's code alone, under one label for both, so that swapped names
+        // with one of them mistyped or replaced still meet.
+        for code in [given, family].into_iter().flatten() {
+            keys.push(key(&["one-name+birth", code, birth]));
         }
     }
     for address in &features.addresses {
@@ -86,8 +85,30 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
                 keys.push(key(&["name+street", pair, &address.street]));
             }
         }
+        // One name replaced or mistyped beyond its phonetic code (FEBRL replaces given
+        // names; people change family names), the other meets at the same house: a
+        // block the size of a household.
+        if !address.street_number.is_empty() && !address.street.is_empty() {
+            for code in [given, family].into_iter().flatten() {
+                keys.push(key(&[
+                    "one-name+house",
+                    code,
+                    &address.street_number,
+                    &address.street,
+                ]));
+            }
+        }
         if address.postcode.is_empty() {
             continue;
+        }
+        // The same with the street mistyped: the house number in the postcode.
+        for code in [given, family].into_iter().flatten() {
+            keys.push(key(&[
+                "one-name+address",
+                code,
+                &address.postcode,
+                &address.street_number,
+            ]));
         }
         // Names mistyped beyond their phonetic code meet by birth date and place.
         if let Some(birth) = &birth {
@@ -95,14 +116,6 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         }
         if let Some(pair) = &name_pair {
             keys.push(key(&["name+postcode", pair, &address.postcode]));
-        }
-        if let Some(family) = family {
-            keys.push(key(&[
-                "family+address",
-                family,
-                &address.postcode,
-                &address.street_number,
-            ]));
         }
     }
     if let Some(organization) = &features.organization {

@@ -19,25 +19,43 @@ pub enum Field {
     BirthDate,
     Email,
     Phone,
-    Address,
+    /// The street name of an address (house number, town and postcode are their own
+    /// comparisons, each with its own levels and m/u: sources damage them apart).
+    Street,
     Device,
     /// Compared for its weight; the same value is also a deterministic rule, and two
     /// values that are not a plausible typo of each other are strong evidence of two
     /// persons (weighed, not a veto).
     NationalId,
+    /// The house number (with the unit: flat 4 at number 12 is not flat 5).
+    StreetNumber,
+    /// Town or suburb.
+    Locality,
+    Postcode,
 }
 
 impl Field {
-    pub const ALL: [Field; 9] = [
+    pub const ALL: [Field; 12] = [
         Field::GivenName,
         Field::FamilyName,
         Field::Organization,
         Field::BirthDate,
         Field::Email,
         Field::Phone,
-        Field::Address,
+        Field::Street,
         Field::Device,
         Field::NationalId,
+        Field::StreetNumber,
+        Field::Locality,
+        Field::Postcode,
+    ];
+
+    /// The comparisons of one address, whose positive weights a household shares.
+    pub const ADDRESS: [Field; 4] = [
+        Field::StreetNumber,
+        Field::Street,
+        Field::Locality,
+        Field::Postcode,
     ];
 
     pub fn index(self) -> usize {
@@ -52,9 +70,12 @@ impl Field {
             Field::BirthDate => "date_of_birth",
             Field::Email => "email",
             Field::Phone => "phone",
-            Field::Address => "address",
+            Field::Street => "street",
             Field::Device => "device_id",
             Field::NationalId => "national_id",
+            Field::StreetNumber => "street_number",
+            Field::Locality => "locality",
+            Field::Postcode => "postcode",
         }
     }
 
@@ -80,9 +101,17 @@ impl Field {
             Field::BirthDate => &["exact", "day_month_swapped", "one_digit", "disagree"],
             Field::Email => &["exact", "same_local_part", "disagree"],
             Field::Phone => &["exact", "disagree"],
-            Field::Address => &["exact", "same_street", "same_place_or_street", "disagree"],
+            Field::Street => &[
+                "exact",
+                "jaro_winkler>=0.94",
+                "jaro_winkler>=0.88",
+                "disagree",
+            ],
             Field::Device => &["exact", "disagree"],
             Field::NationalId => &["exact", "one_typo", "disagree"],
+            Field::StreetNumber => &["exact", "same_number_other_unit", "disagree"],
+            Field::Locality => &["exact", "jaro_winkler>=0.92", "disagree"],
+            Field::Postcode => &["exact", "one_typo", "disagree"],
         }
     }
 
@@ -205,8 +234,18 @@ impl Default for MatchParameters {
         levels[Field::Email.index()] =
             probabilities(&[(0.60, 0.00001), (0.05, 0.002), (0.35, 0.99799)]);
         levels[Field::Phone.index()] = probabilities(&[(0.60, 0.0001), (0.40, 0.9999)]);
-        levels[Field::Address.index()] =
-            probabilities(&[(0.60, 0.0002), (0.10, 0.0005), (0.10, 0.01), (0.20, 0.9893)]);
+        // The four address comparisons. Chosen so that a whole address agreeing weighs
+        // what the single address comparison they replace did with the priors (11.5
+        // bits), a shared town alone about what "same place" did (3-4 bits): the
+        // generator's households were tuned with those. EM learns each from the data.
+        levels[Field::Street.index()] =
+            probabilities(&[(0.70, 0.015), (0.08, 0.004), (0.04, 0.008), (0.18, 0.973)]);
+        levels[Field::StreetNumber.index()] =
+            probabilities(&[(0.70, 0.25), (0.05, 0.05), (0.25, 0.70)]);
+        levels[Field::Locality.index()] =
+            probabilities(&[(0.75, 0.15), (0.03, 0.02), (0.22, 0.83)]);
+        levels[Field::Postcode.index()] =
+            probabilities(&[(0.75, 0.17), (0.03, 0.03), (0.22, 0.80)]);
         levels[Field::Device.index()] = probabilities(&[(0.30, 0.001), (0.70, 0.999)]);
         // One typo: a digit wrong, missing or added, or two neighbours swapped. Random
         // 7- to 9-digit ids are that close about once in a million pairs.
@@ -225,6 +264,8 @@ impl Default for MatchParameters {
 }
 
 /// Reads saved levels and appends the priors of fields added since they were saved.
+/// Saved parameters of the single address comparison (index of [`Field::Street`],
+/// same number of levels) are read as the street's: re-estimate after upgrading.
 fn levels_with_priors_for_new_fields<'de, D>(
     deserializer: D,
 ) -> Result<Vec<Vec<LevelProbabilities>>, D::Error>
@@ -236,6 +277,15 @@ where
     if levels.len() < priors.len() {
         levels.extend_from_slice(&priors[levels.len()..]);
     }
+    // A field whose levels changed since (the one address comparison, now the street
+    // name) gets its priors rather than probabilities of other levels, or of a number
+    // of levels that would index out of bounds.
+    for (saved, prior) in levels.iter_mut().zip(&priors) {
+        if saved.len() != prior.len() {
+            saved.clone_from(prior);
+        }
+    }
+    levels.truncate(priors.len());
     Ok(levels)
 }
 

@@ -7,7 +7,7 @@
 use crate::features::{Features, NameFeatures};
 use crate::normalize::{names_agree_but_for_a_typo, names_may_agree};
 use crate::params::{Field, MatchParameters};
-use crate::record::IdKind;
+use crate::record::{IdKind, NormalizedAddress};
 
 /// Jaro-Winkler similarity. Folded names and streets are ASCII, and on ASCII it is
 /// computed over bytes: strsim's `jaro_winkler` decodes every char of the second
@@ -266,12 +266,12 @@ pub fn compare(
     let mut add = |field: Field, level: Option<u8>| {
         if let Some(level) = level {
             let agrees = match field {
-                // A shared postcode alone places, it does not identify where households
-                // and neighbours share it; in a base without households (as estimated)
-                // agreeing names in one postcode are one person with the street
-                // mistyped or moved within it.
-                Field::Address => level <= 1 || (level == 2 && !households),
-                Field::Organization => false,
+                // The address corroborates as a whole (below), not per part.
+                Field::Organization
+                | Field::Street
+                | Field::StreetNumber
+                | Field::Locality
+                | Field::Postcode => false,
                 _ => level < field.disagree_level(),
             };
             // The same local part at two providers ("jordan_lin@") says no more than
@@ -284,7 +284,7 @@ pub fn compare(
             personal |=
                 agrees && matches!(field, Field::BirthDate | Field::Email | Field::NationalId);
             let weight = params.weight(field, level);
-            if matches!(field, Field::Address | Field::Phone | Field::Device) {
+            if matches!(field, Field::Phone | Field::Device) || Field::ADDRESS.contains(&field) {
                 household_shared += weight.max(0.0);
             }
             recorder.field(field, level, weight, 0.0, false);
@@ -300,12 +300,24 @@ pub fn compare(
         Field::Phone,
         shared_level(&a.phones, &b.phones, Field::Phone),
     );
-    add(Field::Address, address_level(a, b));
+    let address = best_address(a, b, params);
+    if let Some(address) = &address {
+        for (field, level) in address.levels() {
+            add(field, level);
+        }
+    }
     add(
         Field::Device,
         shared_level(&a.devices, &b.devices, Field::Device),
     );
     add(Field::NationalId, national_id_level(a, b));
+    // A shared town or postcode alone places, it does not identify where households and
+    // neighbours share it; in a base without households (as estimated) agreeing names
+    // in one town are one person with the street mistyped or moved within it, and the
+    // same house on the same street is one place whatever the town says.
+    corroborated |= address.as_ref().is_some_and(|address| {
+        address.same_dwelling() || (!households && (address.same_place() || address.same_house()))
+    });
 
     // Household members share address, landline and devices. When the given names
     // agree only by sound or by initial (Donna/Dawn, J./James), the shared household is
@@ -395,7 +407,8 @@ pub fn household_pair(
         .iter()
         .flatten()
         .any(|outcome| outcome.field == Field::FamilyName && outcome.level <= 1);
-    if !family_agrees || address_level(a, b).is_none_or(|level| level > 1) {
+    let same_dwelling = best_address(a, b, params).is_some_and(|address| address.same_dwelling());
+    if !family_agrees || !same_dwelling {
         return None;
     }
     match (
@@ -721,45 +734,118 @@ fn shared_level(a: &[String], b: &[String], field: Field) -> Option<u8> {
     })
 }
 
-/// exact, same_street, same_place_or_street, disagree (best over all address pairs).
-fn address_level(a: &Features, b: &Features) -> Option<u8> {
-    if a.addresses.is_empty() || b.addresses.is_empty() {
-        return None;
-    }
-    let mut best = Field::Address.disagree_level();
-    for x in &a.addresses {
-        for y in &b.addresses {
-            // Symmetric on purpose: a score must not depend on which record came first.
-            // The same town places a street whose postcode one side mistyped.
-            let same_place = (!x.postcode.is_empty() && x.postcode == y.postcode)
-                || (!x.locality.is_empty() && x.locality == y.locality);
-            let level = if same_place
-                && x.street_number == y.street_number
-                && x.street == y.street
-                && x.unit == y.unit
-            {
-                0
-            } else if same_place
-                && !x.street_number.is_empty()
-                && x.street_number == y.street_number
-                && jaro_winkler(&x.street, &y.street) >= 0.9
-            {
-                1
-            } else if same_place
-                || (!x.street_number.is_empty()
-                    && x.street_number == y.street_number
-                    && jaro_winkler(&x.street, &y.street) >= 0.9)
-            {
-                // The same town, or the same house on the same street with the town
-                // (postcode and locality) replaced or mistyped.
-                2
-            } else {
-                3
-            };
-            best = best.min(level);
+/// The levels of one address pair's four comparisons; `None` where a side lacks the
+/// part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AddressLevels {
+    street_number: Option<u8>,
+    street: Option<u8>,
+    locality: Option<u8>,
+    postcode: Option<u8>,
+}
+
+impl AddressLevels {
+    fn of(x: &NormalizedAddress, y: &NormalizedAddress) -> AddressLevels {
+        let both = |p: &str, q: &str| !p.is_empty() && !q.is_empty();
+        AddressLevels {
+            street_number: both(&x.street_number, &y.street_number).then(|| {
+                if x.street_number != y.street_number {
+                    Field::StreetNumber.disagree_level()
+                } else if x.unit == y.unit {
+                    0
+                } else {
+                    1
+                }
+            }),
+            street: both(&x.street, &y.street).then(|| street_level(&x.street, &y.street)),
+            locality: both(&x.locality, &y.locality).then(|| {
+                if x.locality == y.locality {
+                    0
+                } else if jaro_winkler(&x.locality, &y.locality) >= 0.92 {
+                    1
+                } else {
+                    Field::Locality.disagree_level()
+                }
+            }),
+            postcode: both(&x.postcode, &y.postcode).then(|| {
+                if x.postcode == y.postcode {
+                    0
+                } else if strsim::damerau_levenshtein(&x.postcode, &y.postcode) <= 1 {
+                    1
+                } else {
+                    Field::Postcode.disagree_level()
+                }
+            }),
         }
     }
-    Some(best)
+
+    fn levels(&self) -> [(Field, Option<u8>); 4] {
+        [
+            (Field::StreetNumber, self.street_number),
+            (Field::Street, self.street),
+            (Field::Locality, self.locality),
+            (Field::Postcode, self.postcode),
+        ]
+    }
+
+    fn weight(&self, params: &MatchParameters) -> f64 {
+        self.levels()
+            .into_iter()
+            .filter_map(|(field, level)| Some(params.weight(field, level?)))
+            .sum()
+    }
+
+    /// The same postcode or the same town (a mistyped postcode).
+    fn same_place(&self) -> bool {
+        self.postcode == Some(0) || self.locality == Some(0)
+    }
+
+    /// The same house number on the same street (a near spelling of it).
+    fn same_house(&self) -> bool {
+        self.street_number == Some(0) && self.street.is_some_and(|level| level <= 2)
+    }
+
+    /// The same house in the same place: where one household lives.
+    fn same_dwelling(&self) -> bool {
+        self.same_house() && self.same_place()
+    }
+}
+
+/// exact, jaro_winkler>=0.94, jaro_winkler>=0.88, disagree
+fn street_level(x: &str, y: &str) -> u8 {
+    if x == y {
+        return 0;
+    }
+    let similarity = jaro_winkler(x, y);
+    if similarity >= 0.94 {
+        1
+    } else if similarity >= 0.88 {
+        2
+    } else {
+        Field::Street.disagree_level()
+    }
+}
+
+/// The address pair whose comparisons weigh most, over all addresses of the two
+/// records; `None` unless both have one. Symmetric on purpose: a score must not depend
+/// on which record came first.
+fn best_address(a: &Features, b: &Features, params: &MatchParameters) -> Option<AddressLevels> {
+    let mut best: Option<(f64, AddressLevels)> = None;
+    for x in &a.addresses {
+        for y in &b.addresses {
+            let levels = AddressLevels::of(x, y);
+            let weight = levels.weight(params);
+            // Ties go to the lowest levels, so that either record's order of addresses
+            // gives the same outcome.
+            let key = levels.levels().map(|(_, level)| level);
+            if best.is_none_or(|(top, chosen)| {
+                weight > top || (weight == top && key < chosen.levels().map(|(_, level)| level))
+            }) {
+                best = Some((weight, levels));
+            }
+        }
+    }
+    best.map(|(_, levels)| levels)
 }
 
 fn strong_identifier_rule(a: &Features, b: &Features) -> Option<Rule> {
@@ -969,6 +1055,55 @@ mod tests {
         assert_eq!(
             compare(&scott, &kristen, &params, &mut NoRecord).separation(15.0),
             Some(Conflict::DifferentPersons)
+        );
+    }
+
+    /// The address is four comparisons: a replaced town and postcode leave the house
+    /// number and street agreeing, each weighed on its own.
+    #[test]
+    fn address_parts_are_compared_apart() {
+        let params = MatchParameters::default();
+        let home = features("Ann", "Lee", "1984-03-02", "62704", "Springfield");
+        let moved_town = features("Ann", "Lee", "1984-03-02", "10001", "Shelbyville");
+        let mut fields = RecordAll::default();
+        compare(&home, &moved_town, &params, &mut fields);
+        let level = |field: Field| {
+            fields
+                .0
+                .iter()
+                .find(|outcome| outcome.field == field)
+                .map(|outcome| outcome.level)
+        };
+        assert_eq!(level(Field::StreetNumber), Some(0));
+        assert_eq!(level(Field::Street), Some(0));
+        assert_eq!(
+            level(Field::Locality),
+            Some(Field::Locality.disagree_level())
+        );
+        assert_eq!(
+            level(Field::Postcode),
+            Some(Field::Postcode.disagree_level())
+        );
+        let same = compare(&home, &home, &params, &mut NoRecord);
+        let apart = compare(&home, &moved_town, &params, &mut NoRecord);
+        assert!(apart.total < same.total, "{apart:?} vs {same:?}");
+    }
+
+    /// Swapped names with one of them mistyped beyond its sound still meet: one name's
+    /// code with the birth date, and with the house.
+    #[test]
+    fn swapped_and_mistyped_names_share_a_block() {
+        use crate::blocking::block_keys;
+        let straight = features("Jacob", "Shepherdson", "1992-03-26", "", "");
+        let swapped = features("Shephsrdson", "Jacob", "1992-03-26", "", "");
+        let theirs = block_keys(&swapped);
+        assert!(block_keys(&straight).iter().any(|key| theirs.contains(key)));
+        let undated = features("Jacob", "Shephsrdzon", "", "", "");
+        let other = features("Jacob", "Shepherdson", "", "", "");
+        let theirs = block_keys(&other);
+        assert!(
+            block_keys(&undated).iter().any(|key| theirs.contains(key)),
+            "the same house files both under the given name"
         );
     }
 

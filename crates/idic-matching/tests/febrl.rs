@@ -312,15 +312,15 @@ fn febrl_figures() {
                 if with_national_id { "with" } else { "without" }
             );
             // The precision target of issue 14, and floors a little under the lowest
-            // F1 of the four sets measured with the weighed national ids and the
-            // match probability (docs/benchmarks.md), so that a change that loses
+            // F1 of the four sets measured with the address as four comparisons and the
+            // name blocking keys (docs/benchmarks.md), so that a change that loses
             // recall fails here.
             assert!(precision >= 0.995, "{label}: precision {precision}");
             let floor = match (with_national_id, parameters) {
                 (true, Parameters::Priors) => 0.96,
-                (true, Parameters::Estimated) => 0.99,
+                (true, Parameters::Estimated) => 0.995,
                 (false, Parameters::Priors) => 0.85,
-                (false, Parameters::Estimated) => 0.96,
+                (false, Parameters::Estimated) => 0.985,
             };
             assert!(f1 >= floor, "{label}: F1 {f1} below {floor}");
         }
