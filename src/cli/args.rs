@@ -1,5 +1,8 @@
-//! The one way the command line reads a customer reference, for every command that
-//! takes one and for the `customer_ref` column of `idic import transactions`:
+//! The one way the command line (and the console's search box) reads its arguments:
+//! customer references, times and dates, for every command and for the `customer_ref`
+//! and `occurred_at` columns of `idic import transactions|interactions`.
+//!
+//! A customer reference is read as follows:
 //!
 //! - `KIND:VALUE` with KIND one of `email`, `phone`, `loyalty`, `account`, `device`,
 //!   `national` (any case);
@@ -8,9 +11,18 @@
 //! - a bare e-mail address (has an `@`) or phone number (`+` and digits, or digits
 //!   with spaces, dashes, dots or brackets);
 //! - anything else is a customer id (`cus_…`, or an alias of a merged customer).
+//!
+//! An amount is a decimal number in the currency's major unit (`12.5`, `-3.00`),
+//! read exactly into minor units.
+//!
+//! A time is RFC 3339 (`2026-03-02T09:00:00Z`, `t` or a space for the `T`, fractions,
+//! `Z` or an offset such as `+02:00`; no offset means UTC) or a date `YYYY-MM-DD`, which
+//! means the start of that day in UTC, or its end for the bounds that include the whole
+//! day ([`parse_time_through_day`]).
 
 use anyhow::Context as _;
 use idic_proto::v1 as pb;
+use idic_runtime::money::minor_unit_exponent;
 use pb::IdentifierKind as Kind;
 
 /// The identifier kinds a reference names by a word of its own.
@@ -86,6 +98,78 @@ fn is_phone_number(text: &str) -> bool {
         && body
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'))
+}
+
+/// A time as the module documentation says; a date is its first instant (UTC).
+pub fn parse_time(text: &str) -> anyhow::Result<prost_types::Timestamp> {
+    parse_rfc3339_or_date(text)
+}
+
+/// A time as [`parse_time`] reads it, except that a date is its last instant
+/// (`23:59:59.999999`, microseconds as stored), so that a bound such as
+/// `--observation-end 2025-12-31` includes the whole day.
+pub fn parse_time_through_day(text: &str) -> anyhow::Result<prost_types::Timestamp> {
+    let mut time = parse_rfc3339_or_date(text)?;
+    if is_date(text.trim()) {
+        time.seconds += 86_399;
+        time.nanos = 999_999_000;
+    }
+    Ok(time)
+}
+
+/// `YYYY-MM-DD` in shape (digits and two dashes); the calendar is checked by the parser.
+pub fn is_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit())
+}
+
+/// prost's RFC 3339 reader, which also takes a bare date and checks the calendar.
+fn parse_rfc3339_or_date(text: &str) -> anyhow::Result<prost_types::Timestamp> {
+    let text = text.trim();
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("'{text}' is not an RFC 3339 time or a YYYY-MM-DD date"))
+}
+
+/// A decimal amount ("12.5", "-3.00") in the currency's minor units, exactly.
+pub fn parse_amount(text: &str, currency: &str) -> anyhow::Result<i64> {
+    let text = text.trim();
+    let invalid = || anyhow::anyhow!("'{text}' is not an amount of {currency}");
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let exponent = minor_unit_exponent(currency) as usize;
+    if whole.is_empty() && fraction.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || fraction.len() > exponent
+    {
+        return Err(invalid());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| invalid())?
+    };
+    let fraction: i64 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<exponent$}")
+            .parse()
+            .map_err(|_| invalid())?
+    };
+    let minor = whole
+        .checked_mul(10i64.pow(exponent as u32))
+        .and_then(|value| value.checked_add(fraction))
+        .ok_or_else(invalid)?;
+    Ok(if negative { -minor } else { minor })
 }
 
 #[cfg(test)]
@@ -167,6 +251,83 @@ mod tests {
             "external::1",
         ] {
             assert!(parse_customer_ref(text).is_err(), "{text:?}");
+        }
+    }
+
+    fn seconds(text: &str) -> i64 {
+        parse_time(text).unwrap().seconds
+    }
+
+    #[test]
+    fn a_date_is_the_start_of_its_day_or_its_end() {
+        assert_eq!(seconds("1970-01-02"), 86_400);
+        assert_eq!(seconds("2026-03-02"), 1_772_409_600);
+        let end = parse_time_through_day("1970-01-01").unwrap();
+        assert_eq!((end.seconds, end.nanos), (86_399, 999_999_000));
+        // A full time is the same instant whichever reader takes it.
+        assert_eq!(
+            parse_time_through_day("2025-01-01T00:00:00Z").unwrap(),
+            parse_time("2025-01-01T00:00:00Z").unwrap()
+        );
+    }
+
+    #[test]
+    fn rfc_3339_times_in_every_form_the_commands_took() {
+        assert_eq!(seconds("2025-01-01T00:00:00Z"), 1_735_689_600);
+        assert_eq!(seconds("2025-01-01t00:00:00z"), 1_735_689_600);
+        assert_eq!(seconds("2025-01-01 00:00:00Z"), 1_735_689_600);
+        assert_eq!(seconds("2025-01-01T02:00:00+02:00"), 1_735_689_600);
+        assert_eq!(seconds("2024-12-31T23:00:00-01:00"), 1_735_689_600);
+        assert_eq!(
+            seconds(" 2025-01-01T00:00:00 "),
+            1_735_689_600,
+            "no offset is UTC"
+        );
+        assert_eq!(
+            parse_time("2025-01-01T00:00:00.5Z").unwrap().nanos,
+            500_000_000
+        );
+    }
+
+    #[test]
+    fn other_writings_of_a_time_are_refused() {
+        for text in [
+            "",
+            "01/02/2025",
+            "2025-1-2",
+            "2025-02-30",
+            "2025-13-01",
+            "2025-01-01T25:00:00Z",
+            "yesterday",
+        ] {
+            let error = parse_time(text).unwrap_err().to_string();
+            assert!(error.contains("RFC 3339"), "{text:?}: {error}");
+            assert!(parse_time_through_day(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn dates_in_shape() {
+        assert!(is_date("2026-03-02"));
+        assert!(!is_date("2026-03-02T00:00:00Z"));
+        assert!(!is_date("2026/03/02"));
+        assert!(!is_date("cus_012345"));
+    }
+
+    #[test]
+    fn amounts_in_minor_units_exactly() {
+        assert_eq!(parse_amount("12.5", "EUR").unwrap(), 1250);
+        assert_eq!(parse_amount("-3", "EUR").unwrap(), -300);
+        assert_eq!(parse_amount(".5", "EUR").unwrap(), 50);
+        assert_eq!(parse_amount("1000", "JPY").unwrap(), 1000);
+        for (text, currency) in [
+            ("1.234", "EUR"),
+            ("1.5", "JPY"),
+            ("abc", "EUR"),
+            ("", "EUR"),
+            ("99999999999999999999", "EUR"),
+        ] {
+            assert!(parse_amount(text, currency).is_err(), "{text:?} {currency}");
         }
     }
 }
