@@ -11,8 +11,7 @@ use idic_proto::v1 as pb;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::differentiation::tier_name;
-use super::interaction::{channel_name, cost_per_contact};
+use super::labels::{channel_name, cost_per_contact, tier_name};
 use super::output::time_text;
 
 const SIZE: (u32, u32) = (960, 640);

@@ -9,9 +9,30 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use super::{ClientArgs, output};
+use super::output;
 use idic_runtime::config::Secret;
 use idic_runtime::peers::PeerInterceptor;
+
+/// How client commands reach the suite and print. Global: accepted before or after
+/// the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The suite's gRPC address.
+    #[arg(
+        long,
+        global = true,
+        env = "IDIC_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// API key, when the suite has authentication on.
+    #[arg(long, global = true, env = "IDIC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Print JSON instead of tables (the protobuf JSON mapping: RFC 3339 times, enum
+    /// names, every field).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
 
 pub type SuiteChannel = InterceptedService<Channel, PeerInterceptor>;
 
@@ -63,6 +84,14 @@ pub async fn health(client_args: &ClientArgs, args: &HealthArgs) -> anyhow::Resu
     out.flush()?;
     anyhow::ensure!(all_serving, "not every service is serving");
     Ok(())
+}
+
+/// The answer of a call, or its failure as an error naming the gRPC code and the
+/// server's message: `let response = answer(client.get_thread(request)).await?;`.
+pub async fn answer<T>(
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> anyhow::Result<T> {
+    Ok(call.await.map_err(status_error)?.into_inner())
 }
 
 /// A failed call as an error that names its gRPC code and the server's message.

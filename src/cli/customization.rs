@@ -12,10 +12,9 @@ use idic_proto::v1 as pb;
 use idic_proto::v1::customization_service_client::CustomizationServiceClient;
 use serde_json::Value;
 
-use super::ClientArgs;
-use super::client::{connect, status_error};
+use super::args::parse_customer_ref;
+use super::client::{ClientArgs, answer, connect};
 use super::output::{self, time_text};
-use super::reference::parse_customer_ref;
 
 #[derive(Debug, Args)]
 pub struct OfferArgs {
@@ -128,26 +127,20 @@ pub async fn offer(client_args: &ClientArgs, args: &OfferArgs) -> anyhow::Result
         Some(name) => parse_channel(name)?,
         None => 0,
     };
-    let offering = client(client_args)
-        .await?
-        .get_tailored_offering(pb::GetTailoredOfferingRequest {
+    let offering = answer(client(client_args).await?.get_tailored_offering(
+        pb::GetTailoredOfferingRequest {
             customer: Some(parse_customer_ref(&args.reference)?),
             order,
             channel,
             occasion: args.occasion.clone(),
             idempotency_key: String::new(),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &offering, "Offering")?;
-    } else {
-        write_offering(&mut out, &offering)?;
-    }
-    out.flush()?;
-    Ok(())
+        },
+    ))
+    .await?;
+    output::print(client_args.json, offering, "Offering", |out, offering| {
+        write_offering(out, &offering)?;
+        Ok(())
+    })
 }
 
 /// An offering as the terminal shows it: each slot's choice with its reason.
@@ -214,23 +207,22 @@ pub fn write_offering(out: &mut impl Write, offering: &pb::Offering) -> std::io:
 /// `idic packaging`: ranked packaging options for an order.
 pub async fn packaging(client_args: &ClientArgs, args: &PackagingArgs) -> anyhow::Result<()> {
     let order = read_order(&args.order)?;
-    let response = client(client_args)
-        .await?
-        .get_packaging_options(pb::GetPackagingOptionsRequest {
+    let response = answer(client(client_args).await?.get_packaging_options(
+        pb::GetPackagingOptionsRequest {
             customer: Some(parse_customer_ref(&args.reference)?),
             order: Some(order),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "GetPackagingOptionsResponse")?;
-    } else {
-        write_packaging(&mut out, &response)?;
-    }
-    out.flush()?;
-    Ok(())
+        },
+    ))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "GetPackagingOptionsResponse",
+        |out, response| {
+            write_packaging(out, &response)?;
+            Ok(())
+        },
+    )
 }
 
 /// Packaging options as the terminal shows them: ranked, each with its reason.
@@ -271,11 +263,8 @@ async fn import_catalog(client_args: &ClientArgs, args: &CatalogImportArgs) -> a
     let mut client = client(client_args).await?;
     let mut out = output::stdout();
     if !components.is_empty() {
-        let response = client
-            .upsert_components(pb::UpsertComponentsRequest { components })
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        let response =
+            answer(client.upsert_components(pb::UpsertComponentsRequest { components })).await?;
         writeln!(
             out,
             "components: {} changed, {} unchanged",
@@ -283,14 +272,11 @@ async fn import_catalog(client_args: &ClientArgs, args: &CatalogImportArgs) -> a
         )?;
     }
     if let Some(rules) = rules {
-        let published = client
-            .publish_rules(pb::PublishRulesRequest {
-                rules,
-                expected_version: 0,
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        let published = answer(client.publish_rules(pb::PublishRulesRequest {
+            rules,
+            expected_version: 0,
+        }))
+        .await?;
         writeln!(
             out,
             "rules: version {} ({} rules)",
@@ -316,17 +302,14 @@ async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
         )?;
     }
     loop {
-        let page = client
-            .list_components(pb::ListComponentsRequest {
-                slot: 0,
-                page: Some(pb::PageRequest {
-                    page_size: 1000,
-                    page_token: token,
-                }),
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        let page = answer(client.list_components(pb::ListComponentsRequest {
+            slot: 0,
+            page: Some(pb::PageRequest {
+                page_size: 1000,
+                page_token: token,
+            }),
+        }))
+        .await?;
         if args.json {
             all.extend(page.components);
             token = page
@@ -368,168 +351,154 @@ async fn list_catalog(args: &ClientArgs) -> anyhow::Result<()> {
 
 /// `idic catalog rules`
 async fn rules(client_args: &ClientArgs, args: &RulesArgs) -> anyhow::Result<()> {
-    let rules = client(client_args)
-        .await?
-        .get_rules(pb::GetRulesRequest {
-            version: args.version,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &rules, "OfferRuleSet")?;
-        out.flush()?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "rules version {} ({} rules)",
-        rules.version,
-        rules.rules.len()
-    )?;
-    for rule in &rules.rules {
-        let effect = pb::OfferRuleEffect::try_from(rule.effect)
-            .map(|effect| {
-                effect
-                    .as_str_name()
-                    .trim_start_matches("OFFER_RULE_EFFECT_")
-                    .to_lowercase()
-            })
-            .unwrap_or_default();
-        let condition = rule.condition.clone().unwrap_or_default();
-        let mut when = Vec::new();
-        if !condition.tiers.is_empty() {
-            when.push(format!("tier {}", condition.tiers.join("/")));
-        }
-        if !condition.segments.is_empty() {
-            when.push(format!("segment {}", condition.segments.join("/")));
-        }
-        if !condition.customer_types.is_empty() {
-            when.push(format!("type {}", condition.customer_types.join("/")));
-        }
-        if !condition.preference.is_empty() {
-            when.push(format!("prefers {}", condition.preference));
-        }
+    let rules = answer(client(client_args).await?.get_rules(pb::GetRulesRequest {
+        version: args.version,
+    }))
+    .await?;
+    output::print(client_args.json, rules, "OfferRuleSet", |out, rules| {
         writeln!(
             out,
-            "{:<24} {:<9} {:<28} priority {:>3}  when {}",
-            rule.rule_id,
-            effect,
-            rule.component_id,
-            rule.priority,
-            if when.is_empty() {
-                "always".to_owned()
-            } else {
-                when.join(", ")
-            }
+            "rules version {} ({} rules)",
+            rules.version,
+            rules.rules.len()
         )?;
-        if !rule.explanation.is_empty() {
-            writeln!(out, "{:<24} {}", "", rule.explanation)?;
+        for rule in &rules.rules {
+            let effect = pb::OfferRuleEffect::try_from(rule.effect)
+                .map(|effect| {
+                    effect
+                        .as_str_name()
+                        .trim_start_matches("OFFER_RULE_EFFECT_")
+                        .to_lowercase()
+                })
+                .unwrap_or_default();
+            let condition = rule.condition.clone().unwrap_or_default();
+            let mut when = Vec::new();
+            if !condition.tiers.is_empty() {
+                when.push(format!("tier {}", condition.tiers.join("/")));
+            }
+            if !condition.segments.is_empty() {
+                when.push(format!("segment {}", condition.segments.join("/")));
+            }
+            if !condition.customer_types.is_empty() {
+                when.push(format!("type {}", condition.customer_types.join("/")));
+            }
+            if !condition.preference.is_empty() {
+                when.push(format!("prefers {}", condition.preference));
+            }
+            writeln!(
+                out,
+                "{:<24} {:<9} {:<28} priority {:>3}  when {}",
+                rule.rule_id,
+                effect,
+                rule.component_id,
+                rule.priority,
+                if when.is_empty() {
+                    "always".to_owned()
+                } else {
+                    when.join(", ")
+                }
+            )?;
+            if !rule.explanation.is_empty() {
+                writeln!(out, "{:<24} {}", "", rule.explanation)?;
+            }
         }
-    }
-    out.flush()?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `idic offering ID`: why did we offer this?
 pub async fn offering(client_args: &ClientArgs, args: &OfferingArgs) -> anyhow::Result<()> {
-    let stored = client(client_args)
-        .await?
-        .get_offering(pb::GetOfferingRequest {
-            offering_id: args.offering_id.clone(),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &stored, "StoredOffering")?;
-        out.flush()?;
-        return Ok(());
-    }
-    if let Some(offering) = &stored.offering {
-        write_offering(&mut out, offering)?;
-        writeln!(
-            out,
-            "\npresented {}",
-            time_text(offering.created_at.as_ref())
-        )?;
-        for choice in &offering.choices {
-            let Some(reason) = &choice.reason else {
-                continue;
-            };
-            for evidence in &reason.evidence {
+    let stored = answer(
+        client(client_args)
+            .await?
+            .get_offering(pb::GetOfferingRequest {
+                offering_id: args.offering_id.clone(),
+            }),
+    )
+    .await?;
+    output::print(client_args.json, stored, "StoredOffering", |out, stored| {
+        if let Some(offering) = &stored.offering {
+            write_offering(out, offering)?;
+            writeln!(
+                out,
+                "\npresented {}",
+                time_text(offering.created_at.as_ref())
+            )?;
+            for choice in &offering.choices {
+                let Some(reason) = &choice.reason else {
+                    continue;
+                };
+                for evidence in &reason.evidence {
+                    writeln!(
+                        out,
+                        "evidence    {}: {} {} {}",
+                        slot_name(choice.slot),
+                        evidence.source,
+                        evidence.detail,
+                        time_text(evidence.observed_at.as_ref())
+                    )?;
+                }
+            }
+        }
+        if let Some(inputs) = &stored.inputs {
+            writeln!(out, "\nbuilt from:")?;
+            writeln!(
+                out,
+                "  tier {}  segment {} {}  type {}{}",
+                if inputs.tier.is_empty() {
+                    "-"
+                } else {
+                    &inputs.tier
+                },
+                inputs.segment_id,
+                inputs.segment_label,
+                inputs.customer_type,
+                if inputs.business_account {
+                    "  (business account)"
+                } else {
+                    ""
+                }
+            )?;
+            if !inputs.preferences.is_empty() {
+                writeln!(out, "  preferences {}", inputs.preferences.join(", "))?;
+            }
+            if !inputs.refused_channels.is_empty() {
+                let refused: Vec<String> = inputs
+                    .refused_channels
+                    .iter()
+                    .map(|channel| channel_name(*channel))
+                    .collect();
+                writeln!(out, "  no consent for {}", refused.join(", "))?;
+            }
+            if let Some(order) = &inputs.order {
                 writeln!(
                     out,
-                    "evidence    {}: {} {} {}",
-                    slot_name(choice.slot),
-                    evidence.source,
-                    evidence.detail,
-                    time_text(evidence.observed_at.as_ref())
+                    "  order {} with {} line(s)",
+                    order.order_id,
+                    order.lines.len()
                 )?;
             }
         }
-    }
-    if let Some(inputs) = &stored.inputs {
-        writeln!(out, "\nbuilt from:")?;
-        writeln!(
-            out,
-            "  tier {}  segment {} {}  type {}{}",
-            if inputs.tier.is_empty() {
-                "-"
-            } else {
-                &inputs.tier
-            },
-            inputs.segment_id,
-            inputs.segment_label,
-            inputs.customer_type,
-            if inputs.business_account {
-                "  (business account)"
-            } else {
-                ""
+        if stored.outcomes.is_empty() {
+            writeln!(out, "\nno outcome recorded yet")?;
+        } else {
+            writeln!(out, "\noutcomes:")?;
+            for outcome in &stored.outcomes {
+                writeln!(
+                    out,
+                    "  {:<16}{}{}",
+                    slot_name(outcome.slot),
+                    outcome_name(outcome.outcome),
+                    if outcome.changed_to.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" to {}", outcome.changed_to)
+                    }
+                )?;
             }
-        )?;
-        if !inputs.preferences.is_empty() {
-            writeln!(out, "  preferences {}", inputs.preferences.join(", "))?;
         }
-        if !inputs.refused_channels.is_empty() {
-            let refused: Vec<String> = inputs
-                .refused_channels
-                .iter()
-                .map(|channel| channel_name(*channel))
-                .collect();
-            writeln!(out, "  no consent for {}", refused.join(", "))?;
-        }
-        if let Some(order) = &inputs.order {
-            writeln!(
-                out,
-                "  order {} with {} line(s)",
-                order.order_id,
-                order.lines.len()
-            )?;
-        }
-    }
-    if stored.outcomes.is_empty() {
-        writeln!(out, "\nno outcome recorded yet")?;
-    } else {
-        writeln!(out, "\noutcomes:")?;
-        for outcome in &stored.outcomes {
-            writeln!(
-                out,
-                "  {:<16}{}{}",
-                slot_name(outcome.slot),
-                outcome_name(outcome.outcome),
-                if outcome.changed_to.is_empty() {
-                    String::new()
-                } else {
-                    format!(" to {}", outcome.changed_to)
-                }
-            )?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+        Ok(())
+    })
 }
 
 fn outcome_name(outcome: i32) -> String {
@@ -593,28 +562,29 @@ fn slot_outcomes(args: &OutcomeArgs) -> anyhow::Result<Vec<pb::SlotOutcome>> {
 pub async fn outcome(client_args: &ClientArgs, args: &OutcomeArgs) -> anyhow::Result<()> {
     let outcomes = slot_outcomes(args)?;
     let channel = args.channel.as_deref().map(parse_channel).transpose()?;
-    let response = client(client_args)
-        .await?
-        .record_outcome(pb::RecordOutcomeRequest {
-            offering_id: args.offering_id.clone(),
-            outcomes,
-            channel: channel.unwrap_or(0),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "RecordOutcomeResponse")?;
-    } else {
-        writeln!(
-            out,
-            "{} outcome(s) recorded, {} already recorded",
-            response.recorded, response.already_recorded
-        )?;
-    }
-    out.flush()?;
-    Ok(())
+    let response = answer(
+        client(client_args)
+            .await?
+            .record_outcome(pb::RecordOutcomeRequest {
+                offering_id: args.offering_id.clone(),
+                outcomes,
+                channel: channel.unwrap_or(0),
+            }),
+    )
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "RecordOutcomeResponse",
+        |out, response| {
+            writeln!(
+                out,
+                "{} outcome(s) recorded, {} already recorded",
+                response.recorded, response.already_recorded
+            )?;
+            Ok(())
+        },
+    )
 }
 
 /// `idic report learning [--svg FILE]`
@@ -623,28 +593,22 @@ pub async fn learning_report(client_args: &ClientArgs, args: &LearningArgs) -> a
         (1..=366).contains(&args.period_days),
         "--period-days must be between 1 and 366"
     );
-    let report = client(client_args)
-        .await?
-        .get_learning_report(pb::GetLearningReportRequest {
+    let report = answer(client(client_args).await?.get_learning_report(
+        pb::GetLearningReportRequest {
             period_seconds: args.period_days * 86_400,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+        },
+    ))
+    .await?;
     if let Some(path) = &args.svg {
         super::charts::write_learning_svg(path, &report, args.period_days)?;
     }
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &report, "LearningReport")?;
-    } else {
-        write_learning(&mut out, &report)?;
+    output::print(client_args.json, report, "LearningReport", |out, report| {
+        write_learning(out, &report)?;
         if let Some(path) = &args.svg {
             writeln!(out, "chart: {}", path.display())?;
         }
-    }
-    out.flush()?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The learning report as the terminal shows it.

@@ -27,9 +27,9 @@ use idic_runtime::config::Config;
 use idic_runtime::{ServiceName, shutdown};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::client::{SuiteChannel, connect, status_error};
-use super::reference::parse_customer_ref;
-use super::{ClientArgs, customization, differentiation, identity, interaction, output};
+use super::args::parse_customer_ref;
+use super::client::{ClientArgs, SuiteChannel, answer, connect, status_error};
+use super::{customization, differentiation, identity, interaction, output};
 use crate::Application;
 
 /// The catalog and the order of `examples/`, which the README's walkthrough uses too.
@@ -412,11 +412,7 @@ async fn build_company(
     say("\n$ idic value refit")?;
     let fitting = spinner("fitting BG/NBD and Gamma-Gamma on the purchases");
     let mut client = DifferentiationServiceClient::new(connect(suite).await?);
-    let refit = client
-        .refit_models(pb::RefitModelsRequest::default())
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let refit = answer(client.refit_models(pb::RefitModelsRequest::default())).await?;
     fitting.finish_and_clear();
     let model = refit.model.unwrap_or_default();
     say(&format!(
@@ -451,19 +447,19 @@ async fn choose_customer(
         .map(|reference| (reference.reference.to_lowercase(), reference))
         .collect();
     for tier in [pb::Tier::A, pb::Tier::B, pb::Tier::C, pb::Tier::D] {
-        let listed = clients
-            .differentiation
-            .list_customers(pb::ListCustomersRequest {
-                tier: tier as i32,
-                segment_id: String::new(),
-                page: Some(pb::PageRequest {
-                    page_size: 200,
-                    page_token: String::new(),
+        let listed = answer(
+            clients
+                .differentiation
+                .list_customers(pb::ListCustomersRequest {
+                    tier: tier as i32,
+                    segment_id: String::new(),
+                    page: Some(pb::PageRequest {
+                        page_size: 200,
+                        page_token: String::new(),
+                    }),
                 }),
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        )
+        .await?;
         for summary in listed.customers {
             if idic_customization::service::proposed_control_group(
                 &summary.customer_id,
@@ -589,17 +585,13 @@ async fn identify(clients: &mut Clients, company: &Company, chosen: &Chosen) -> 
         .records
         .first()
         .context("the customer has no records")?;
-    let explanation = clients
-        .identity
-        .explain_match(pb::ExplainMatchRequest {
-            subject: Some(pb::explain_match_request::Subject::Record(pb::RecordKey {
-                source_system: first.source_system.clone(),
-                source_record_id: first.source_record_id.clone(),
-            })),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let explanation = answer(clients.identity.explain_match(pb::ExplainMatchRequest {
+        subject: Some(pb::explain_match_request::Subject::Record(pb::RecordKey {
+            source_system: first.source_system.clone(),
+            source_record_id: first.source_record_id.clone(),
+        })),
+    }))
+    .await?;
     show(|out| {
         writeln!(
             out,
@@ -618,18 +610,18 @@ async fn differentiate(
     data_dir: &Path,
 ) -> anyhow::Result<()> {
     heading("2. Differentiate: who is worth what, and what they need")?;
-    let skew = clients
-        .differentiation
-        .get_value_skew(pb::GetValueSkewRequest {})
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let strategy = clients
-        .differentiation
-        .get_strategy(pb::GetStrategyRequest {})
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let skew = answer(
+        clients
+            .differentiation
+            .get_value_skew(pb::GetValueSkewRequest {}),
+    )
+    .await?;
+    let strategy = answer(
+        clients
+            .differentiation
+            .get_strategy(pb::GetStrategyRequest {}),
+    )
+    .await?;
     let chart = data_dir.join("skew.svg");
     super::charts::write_skew_svg(&chart, &skew)?;
     show(|out| {
@@ -719,15 +711,11 @@ async fn interact(clients: &mut Clients, chosen: &Chosen) -> anyhow::Result<()> 
         })
         .await
         .map_err(status_error)?;
-    let context = clients
-        .interaction
-        .get_context(pb::GetContextRequest {
-            customer: customer(),
-            recent_limit: 5,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let context = answer(clients.interaction.get_context(pb::GetContextRequest {
+        customer: customer(),
+        recent_limit: 5,
+    }))
+    .await?;
     show(|out| {
         writeln!(
             out,
@@ -771,21 +759,19 @@ async fn customize_and_learn(
         occasion: String::new(),
         idempotency_key: idempotency_key.to_owned(),
     };
-    let offering = clients
-        .customization
-        .get_tailored_offering(request("demo-offer-1"))
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let packaging = clients
-        .customization
-        .get_packaging_options(pb::GetPackagingOptionsRequest {
+    let offering = answer(
+        clients
+            .customization
+            .get_tailored_offering(request("demo-offer-1")),
+    )
+    .await?;
+    let packaging = answer(clients.customization.get_packaging_options(
+        pb::GetPackagingOptionsRequest {
             customer: parse_customer_ref(&chosen.customer_id).ok(),
             order: Some(order.clone()),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+        },
+    ))
+    .await?;
     show(|out| {
         writeln!(
             out,
@@ -852,12 +838,12 @@ async fn customize_and_learn(
          $ idic outcome {}{accepted} --changed packaging={other}",
         chosen.name, offering.offering_id
     ))?;
-    let next = clients
-        .customization
-        .get_tailored_offering(request("demo-offer-2"))
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let next = answer(
+        clients
+            .customization
+            .get_tailored_offering(request("demo-offer-2")),
+    )
+    .await?;
     let (now_offered, _) = packaging_of(&next).context("the offering has no packaging")?;
     let reason = next
         .choices
@@ -885,21 +871,21 @@ async fn customize_and_learn(
 async fn reports(clients: &mut Clients, data_dir: &Path) -> anyhow::Result<()> {
     heading("Reports")?;
     let now = prost_types::Timestamp::from(std::time::SystemTime::now());
-    let channels = clients
-        .interaction
-        .get_channel_report(pb::GetChannelReportRequest {
-            period: Some(pb::TimeRange {
-                start: Some(prost_types::Timestamp {
-                    seconds: year_start_micros() / 1_000_000,
-                    nanos: 0,
+    let channels = answer(
+        clients
+            .interaction
+            .get_channel_report(pb::GetChannelReportRequest {
+                period: Some(pb::TimeRange {
+                    start: Some(prost_types::Timestamp {
+                        seconds: year_start_micros() / 1_000_000,
+                        nanos: 0,
+                    }),
+                    end: Some(now),
                 }),
-                end: Some(now),
+                repeat_window_days: 7,
             }),
-            repeat_window_days: 7,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    )
+    .await?;
     let chart = data_dir.join("channels.svg");
     super::charts::write_channels_svg(&chart, &channels)?;
     show(|out| {
@@ -910,14 +896,12 @@ async fn reports(clients: &mut Clients, data_dir: &Path) -> anyhow::Result<()> {
         interaction::write_channel_report(out, &channels)?;
         writeln!(out, "(chart: {})", chart.display())
     })?;
-    let learning = clients
-        .customization
-        .get_learning_report(pb::GetLearningReportRequest {
+    let learning = answer(clients.customization.get_learning_report(
+        pb::GetLearningReportRequest {
             period_seconds: 86_400,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+        },
+    ))
+    .await?;
     let chart = data_dir.join("learning.svg");
     let drawn = super::charts::write_learning_svg(&chart, &learning, 1).is_ok();
     show(|out| {

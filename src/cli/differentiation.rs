@@ -11,15 +11,15 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use idic_proto::v1 as pb;
 use idic_proto::v1::differentiation_service_client::DifferentiationServiceClient;
-use idic_runtime::money::{format_major, format_money, minor_unit_exponent};
+use idic_runtime::money::{format_major, format_money};
 use idic_runtime::warnings::WarningCounts;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::client::{connect, status_error};
-use super::output::{self, time_json, time_text};
-use super::reference::parse_customer_ref;
+use super::args::{parse_amount, parse_customer_ref, parse_time, parse_time_through_day};
+use super::client::{ClientArgs, answer, connect};
+use super::labels::tier_name;
+use super::output::{self, fail_if_rejected, time_json, time_text};
 use super::warnings::print_warning_counts;
-use super::{ClientArgs, fail_if_rejected};
 
 type Client = DifferentiationServiceClient<super::client::SuiteChannel>;
 
@@ -113,109 +113,6 @@ pub async fn run(client: &ClientArgs, command: ValueCommand) -> anyhow::Result<(
     }
 }
 
-/// Days since the epoch of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// RFC 3339 (`2025-03-01T10:30:00Z`, `...+02:00`, fractions) or `YYYY-MM-DD`
-/// (midnight UTC, or the end of that day when `end_of_day`).
-pub fn parse_time(text: &str, end_of_day: bool) -> anyhow::Result<prost_types::Timestamp> {
-    let text = text.trim();
-    let invalid = || anyhow::anyhow!("'{text}' is not a date (YYYY-MM-DD) or an RFC 3339 time");
-    let number = |range: std::ops::Range<usize>| -> anyhow::Result<i64> {
-        text.get(range)
-            .and_then(|part| part.parse().ok())
-            .ok_or_else(invalid)
-    };
-    if text.len() < 10 || text.as_bytes()[4] != b'-' || text.as_bytes()[7] != b'-' {
-        return Err(invalid());
-    }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    anyhow::ensure!(
-        (1..=12).contains(&month) && (1..=31).contains(&day),
-        invalid()
-    );
-    let days = days_from_civil(year, month, day);
-    if text.len() == 10 {
-        let seconds = days * 86_400 + if end_of_day { 86_399 } else { 0 };
-        let nanos = if end_of_day { 999_999_000 } else { 0 };
-        return Ok(prost_types::Timestamp { seconds, nanos });
-    }
-    let separator = text.as_bytes()[10];
-    anyhow::ensure!(
-        matches!(separator, b'T' | b't' | b' ') && text.len() >= 19,
-        invalid()
-    );
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    anyhow::ensure!(hour < 24 && minute < 60 && second < 61, invalid());
-    let mut rest = &text[19..];
-    let mut nanos = 0i64;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits: String = fraction.chars().take_while(char::is_ascii_digit).collect();
-        anyhow::ensure!(!digits.is_empty(), invalid());
-        let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
-        nanos = padded.parse().map_err(|_| invalid())?;
-        rest = &fraction[digits.len()..];
-    }
-    let offset_seconds = match rest {
-        "Z" | "z" => 0,
-        offset if offset.len() == 6 && (offset.starts_with('+') || offset.starts_with('-')) => {
-            let hours: i64 = offset[1..3].parse().map_err(|_| invalid())?;
-            let minutes: i64 = offset[4..6].parse().map_err(|_| invalid())?;
-            let sign = if offset.starts_with('-') { -1 } else { 1 };
-            sign * (hours * 3600 + minutes * 60)
-        }
-        _ => return Err(invalid()),
-    };
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    Ok(prost_types::Timestamp {
-        seconds,
-        nanos: i32::try_from(nanos)?,
-    })
-}
-
-/// A decimal amount ("12.5", "-3.00") in the currency's minor units, exactly.
-pub fn parse_amount(text: &str, currency: &str) -> anyhow::Result<i64> {
-    let text = text.trim();
-    let invalid = || anyhow::anyhow!("'{text}' is not an amount of {currency}");
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let exponent = minor_unit_exponent(currency) as usize;
-    if whole.is_empty() && fraction.is_empty()
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-        || fraction.len() > exponent
-    {
-        return Err(invalid());
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| invalid())?
-    };
-    let fraction: i64 = if fraction.is_empty() {
-        0
-    } else {
-        format!("{fraction:0<exponent$}")
-            .parse()
-            .map_err(|_| invalid())?
-    };
-    let minor = whole
-        .checked_mul(10i64.pow(exponent as u32))
-        .and_then(|value| value.checked_add(fraction))
-        .ok_or_else(invalid)?;
-    Ok(if negative { -minor } else { minor })
-}
-
 /// One CSV row as a transaction, and the optional cells left out because they could
 /// not be read (refused instead with `strict`).
 fn transaction_of(
@@ -272,7 +169,7 @@ fn transaction_of(
         customer: Some(parse_customer_ref(get("customer_ref")).context("customer_ref")?),
         order_id: get("order_id").to_owned(),
         kind: kind as i32,
-        occurred_at: Some(parse_time(get("occurred_at"), false).context("occurred_at")?),
+        occurred_at: Some(parse_time(get("occurred_at")).context("occurred_at")?),
         amount: Some(pb::Money {
             currency,
             minor_units: amount.abs(),
@@ -477,12 +374,12 @@ async fn refit(client_args: &ClientArgs, args: &RefitArgs) -> anyhow::Result<()>
     let observation_end = args
         .observation_end
         .as_deref()
-        .map(|text| parse_time(text, true))
+        .map(parse_time_through_day)
         .transpose()?;
     let holdout_end = args
         .holdout_end
         .as_deref()
-        .map(|text| parse_time(text, true))
+        .map(parse_time_through_day)
         .transpose()?;
     let time_unit = match args.time_unit {
         None => String::new(),
@@ -632,16 +529,6 @@ fn print_holdout(
     )
 }
 
-pub fn tier_name(tier: i32) -> &'static str {
-    match pb::Tier::try_from(tier) {
-        Ok(pb::Tier::A) => "A",
-        Ok(pb::Tier::B) => "B",
-        Ok(pb::Tier::C) => "C",
-        Ok(pb::Tier::D) => "D",
-        _ => "-",
-    }
-}
-
 /// `idic value customer REF`
 async fn customer(client_args: &ClientArgs, args: &CustomerArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
@@ -734,25 +621,22 @@ async fn customer(client_args: &ClientArgs, args: &CustomerArgs) -> anyhow::Resu
 /// `idic value skew` and `idic report skew`
 pub async fn skew(client_args: &ClientArgs, args: &SkewArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let skew = client
-        .get_value_skew(pb::GetValueSkewRequest {})
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let skew = answer(client.get_value_skew(pb::GetValueSkewRequest {})).await?;
     if let Some(path) = &args.svg {
         super::charts::write_skew_svg(path, &skew)?;
     }
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &skew, "GetValueSkewResponse")?;
-    } else {
-        write_skew(&mut out, &skew)?;
-        if let Some(path) = &args.svg {
-            writeln!(out, "chart: {}", path.display())?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+    output::print(
+        client_args.json,
+        skew,
+        "GetValueSkewResponse",
+        |out, skew| {
+            write_skew(out, &skew)?;
+            if let Some(path) = &args.svg {
+                writeln!(out, "chart: {}", path.display())?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// The skew as the terminal shows it.
@@ -801,18 +685,15 @@ async fn list(client_args: &ClientArgs, args: &ListArgs) -> anyhow::Result<()> {
     let mut customers = Vec::new();
     let mut page_token = String::new();
     while customers.len() < args.limit as usize {
-        let response = client
-            .list_customers(pb::ListCustomersRequest {
-                tier: tier.map_or(0, |tier| tier as i32),
-                segment_id: args.segment.clone(),
-                page: Some(pb::PageRequest {
-                    page_size: (args.limit as usize - customers.len()).min(1000) as u32,
-                    page_token,
-                }),
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        let response = answer(client.list_customers(pb::ListCustomersRequest {
+            tier: tier.map_or(0, |tier| tier as i32),
+            segment_id: args.segment.clone(),
+            page: Some(pb::PageRequest {
+                page_size: (args.limit as usize - customers.len()).min(1000) as u32,
+                page_token,
+            }),
+        }))
+        .await?;
         customers.extend(response.customers);
         page_token = response
             .page
@@ -856,85 +737,79 @@ async fn list(client_args: &ClientArgs, args: &ListArgs) -> anyhow::Result<()> {
 /// `idic needs REF`
 pub async fn needs(client_args: &ClientArgs, reference: &str) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .get_customer_needs(pb::GetCustomerNeedsRequest {
-            customer: Some(parse_customer_ref(reference)?),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "GetCustomerNeedsResponse")?;
-        out.flush()?;
-        return Ok(());
-    }
-    let needs = response.needs.unwrap_or_default();
-    writeln!(out, "customer  {}", needs.customer_id)?;
-    writeln!(
-        out,
-        "segment   {} {}",
-        needs.segment_id,
-        if needs.segment_label.is_empty() {
-            String::new()
-        } else {
-            format!("({})", needs.segment_label)
-        }
-    )?;
-    let customer_type = pb::CustomerType::try_from(needs.customer_type)
-        .map(|kind| {
-            kind.as_str_name()
-                .trim_start_matches("CUSTOMER_TYPE_")
-                .to_lowercase()
-                .replace('_', " ")
-        })
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "type      {customer_type}: {}",
-        needs.customer_type_explanation
-    )?;
-    if !needs.affinities.is_empty() {
-        writeln!(out, "{:<20} {:>7} {:>6}", "category", "share", "lift")?;
-        for affinity in &needs.affinities {
+    let response = answer(client.get_customer_needs(pb::GetCustomerNeedsRequest {
+        customer: Some(parse_customer_ref(reference)?),
+    }))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "GetCustomerNeedsResponse",
+        |out, response| {
+            let needs = response.needs.unwrap_or_default();
+            writeln!(out, "customer  {}", needs.customer_id)?;
             writeln!(
                 out,
-                "{:<20} {:>6.1}% {:>6.2}",
-                affinity.category,
-                affinity.share * 100.0,
-                affinity.lift
+                "segment   {} {}",
+                needs.segment_id,
+                if needs.segment_label.is_empty() {
+                    String::new()
+                } else {
+                    format!("({})", needs.segment_label)
+                }
             )?;
-        }
-    }
-    for preference in &needs.preferences {
-        writeln!(
-            out,
-            "prefers   {} = {}  ({})",
-            preference.key,
-            preference.value,
-            time_text(preference.expressed_at.as_ref())
-        )?;
-    }
-    out.flush()?;
-    Ok(())
+            let customer_type = pb::CustomerType::try_from(needs.customer_type)
+                .map(|kind| {
+                    kind.as_str_name()
+                        .trim_start_matches("CUSTOMER_TYPE_")
+                        .to_lowercase()
+                        .replace('_', " ")
+                })
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "type      {customer_type}: {}",
+                needs.customer_type_explanation
+            )?;
+            if !needs.affinities.is_empty() {
+                writeln!(out, "{:<20} {:>7} {:>6}", "category", "share", "lift")?;
+                for affinity in &needs.affinities {
+                    writeln!(
+                        out,
+                        "{:<20} {:>6.1}% {:>6.2}",
+                        affinity.category,
+                        affinity.share * 100.0,
+                        affinity.lift
+                    )?;
+                }
+            }
+            for preference in &needs.preferences {
+                writeln!(
+                    out,
+                    "prefers   {} = {}  ({})",
+                    preference.key,
+                    preference.value,
+                    time_text(preference.expressed_at.as_ref())
+                )?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// `idic strategy`
 pub async fn strategy(client_args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let strategy = client
-        .get_strategy(pb::GetStrategyRequest {})
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &strategy, "GetStrategyResponse")?;
-    } else {
-        write_strategy(&mut out, &strategy)?;
-    }
-    out.flush()?;
-    Ok(())
+    let strategy = answer(client.get_strategy(pb::GetStrategyRequest {})).await?;
+    output::print(
+        client_args.json,
+        strategy,
+        "GetStrategyResponse",
+        |out, strategy| {
+            write_strategy(out, &strategy)?;
+            Ok(())
+        },
+    )
 }
 
 /// The strategy as the terminal shows it.
@@ -972,16 +847,6 @@ pub fn write_strategy(
 mod tests {
     use super::*;
 
-    #[test]
-    fn amounts_are_exact() {
-        assert_eq!(parse_amount("12.5", "EUR").unwrap(), 1250);
-        assert_eq!(parse_amount("-3", "EUR").unwrap(), -300);
-        assert_eq!(parse_amount("1000", "JPY").unwrap(), 1000);
-        assert!(parse_amount("1.234", "EUR").is_err());
-        assert!(parse_amount("abc", "EUR").is_err());
-        assert!(parse_amount("", "EUR").is_err());
-    }
-
     fn transactions_csv(text: &str) -> (HashMap<String, usize>, Vec<csv::StringRecord>) {
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let columns = reader
@@ -1013,26 +878,5 @@ mod tests {
         assert!(format!("{strict:#}").starts_with("margin"), "{strict:#}");
         // A required cell still refuses the row.
         assert!(transaction_of(&rows[1], &columns, false).is_err());
-    }
-
-    #[test]
-    fn times_parse() {
-        assert_eq!(parse_time("1970-01-02", false).unwrap().seconds, 86_400);
-        assert_eq!(parse_time("1970-01-01", true).unwrap().seconds, 86_399);
-        assert_eq!(
-            parse_time("2025-01-01T00:00:00Z", false).unwrap().seconds,
-            1_735_689_600
-        );
-        assert_eq!(
-            parse_time("2025-01-01T02:00:00+02:00", false)
-                .unwrap()
-                .seconds,
-            1_735_689_600
-        );
-        assert_eq!(
-            parse_time("2025-01-01T00:00:00.5Z", false).unwrap().nanos,
-            500_000_000
-        );
-        assert!(parse_time("01/02/2025", false).is_err());
     }
 }

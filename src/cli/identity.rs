@@ -18,11 +18,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::records_csv::RecordCsv;
 
-use super::client::{connect, status_error};
-use super::output::{self, time_text};
-use super::reference::parse_customer_ref;
+use super::args::parse_customer_ref;
+use super::client::{ClientArgs, answer, connect, status_error};
+use super::output::{self, fail_if_rejected, time_text};
 use super::warnings::print_warning_counts;
-use super::{ClientArgs, fail_if_rejected};
 
 #[derive(Debug, Args)]
 pub struct ImportRecordsArgs {
@@ -472,74 +471,70 @@ pub async fn whois(client_args: &ClientArgs, args: &WhoisArgs) -> anyhow::Result
         .await
         .map_err(|status| anyhow::anyhow!("{}", status.message()))?
         .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "ResolveResponse")?;
-        out.flush()?;
-        return Ok(());
-    }
-    if response.candidates.is_empty() {
-        writeln!(out, "no candidate")?;
-        out.flush()?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "{:<40} {:>7} {:>11}  {:<5} {:<28} matched",
-        "customer", "score", "probability", "match", "name"
-    )?;
-    for candidate in response.candidates {
-        writeln!(
-            out,
-            "{:<40} {:>7.1} {:>11.4}  {:<5} {:<28} {}",
-            candidate.customer_id,
-            candidate.score,
-            candidate.probability,
-            if candidate.above_threshold {
-                "yes"
-            } else {
-                "no"
-            },
-            candidate.display_name,
-            candidate.matched_fields.join(",")
-        )?;
-    }
-    out.flush()?;
-    Ok(())
+    output::print(
+        client_args.json,
+        response,
+        "ResolveResponse",
+        |out, response| {
+            if response.candidates.is_empty() {
+                writeln!(out, "no candidate")?;
+                return Ok(());
+            }
+            writeln!(
+                out,
+                "{:<40} {:>7} {:>11}  {:<5} {:<28} matched",
+                "customer", "score", "probability", "match", "name"
+            )?;
+            for candidate in response.candidates {
+                writeln!(
+                    out,
+                    "{:<40} {:>7.1} {:>11.4}  {:<5} {:<28} {}",
+                    candidate.customer_id,
+                    candidate.score,
+                    candidate.probability,
+                    if candidate.above_threshold {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    candidate.display_name,
+                    candidate.matched_fields.join(",")
+                )?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// `idic identity estimate`
 async fn estimate(args: &ClientArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(args).await?);
-    let report = client
-        .estimate_parameters(pb::EstimateParametersRequest::default())
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if args.json {
-        output::write_message(&mut out, &report, "EstimateParametersResponse")?;
-        out.flush()?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "parameters version {}: {} random pairs, {} candidate pairs, {} EM iterations ({}), prior {:.6}, household ratio {:.2}, {:.1} s",
-        report.version,
-        report.random_pairs,
-        report.candidate_pairs,
-        report.iterations,
-        if report.converged {
-            "converged"
-        } else {
-            "not converged"
+    let report =
+        answer(client.estimate_parameters(pb::EstimateParametersRequest::default())).await?;
+    output::print(
+        args.json,
+        report,
+        "EstimateParametersResponse",
+        |out, report| {
+            writeln!(
+                out,
+                "parameters version {}: {} random pairs, {} candidate pairs, {} EM iterations ({}), prior {:.6}, household ratio {:.2}, {:.1} s",
+                report.version,
+                report.random_pairs,
+                report.candidate_pairs,
+                report.iterations,
+                if report.converged {
+                    "converged"
+                } else {
+                    "not converged"
+                },
+                report.prior,
+                report.household_ratio,
+                report.seconds
+            )?;
+            Ok(())
         },
-        report.prior,
-        report.household_ratio,
-        report.seconds
-    )?;
-    out.flush()?;
-    Ok(())
+    )
 }
 
 /// `SYSTEM/RECORD_ID`, as the import summary names a record.
@@ -577,22 +572,20 @@ fn channel_text(channel: i32) -> String {
 /// `idic customer REF`: the golden record with the provenance of each field.
 pub async fn customer(client_args: &ClientArgs, args: &CustomerRefArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .get_customer(pb::GetCustomerRequest {
-            customer: Some(parse_customer_ref(&args.reference)?),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "GetCustomerResponse")?;
-    } else {
-        let customer = response.customer.context("no customer in the response")?;
-        write_customer(&mut out, &customer)?;
-    }
-    out.flush()?;
-    Ok(())
+    let response = answer(client.get_customer(pb::GetCustomerRequest {
+        customer: Some(parse_customer_ref(&args.reference)?),
+    }))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "GetCustomerResponse",
+        |out, response| {
+            let customer = response.customer.context("no customer in the response")?;
+            write_customer(out, &customer)?;
+            Ok(())
+        },
+    )
 }
 
 pub fn write_customer(out: &mut impl Write, customer: &pb::Customer) -> anyhow::Result<()> {
@@ -719,26 +712,24 @@ pub async fn erase(client_args: &ClientArgs, args: &EraseArgs) -> anyhow::Result
     );
     anyhow::ensure!(!args.reason.trim().is_empty(), "--reason must not be empty");
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .erase_customer(pb::EraseCustomerRequest {
-            customer: Some(parse_customer_ref(&args.reference)?),
-            reason: args.reason.clone(),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "EraseCustomerResponse")?;
-    } else {
-        writeln!(
-            out,
-            "erased {}: {} source record(s), with its data in every service",
-            response.customer_id, response.records_erased
-        )?;
-    }
-    out.flush()?;
-    Ok(())
+    let response = answer(client.erase_customer(pb::EraseCustomerRequest {
+        customer: Some(parse_customer_ref(&args.reference)?),
+        reason: args.reason.clone(),
+    }))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "EraseCustomerResponse",
+        |out, response| {
+            writeln!(
+                out,
+                "erased {}: {} source record(s), with its data in every service",
+                response.customer_id, response.records_erased
+            )?;
+            Ok(())
+        },
+    )
 }
 
 /// `idic export customer REF`: always JSON, the subject-access answer.
@@ -747,13 +738,10 @@ pub async fn export_customer(
     args: &CustomerRefArgs,
 ) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .export_customer(pb::ExportCustomerRequest {
-            customer: Some(parse_customer_ref(&args.reference)?),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let response = answer(client.export_customer(pb::ExportCustomerRequest {
+        customer: Some(parse_customer_ref(&args.reference)?),
+    }))
+    .await?;
     let mut out = output::stdout();
     output::write_message(&mut out, &response, "ExportCustomerResponse")?;
     out.flush()?;
@@ -762,27 +750,25 @@ pub async fn export_customer(
 
 async fn merge(client_args: &ClientArgs, args: &MergeArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .merge(pb::MergeRequest {
-            customer_ids: args.customer_ids.clone(),
-            reason: args.reason.clone(),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "MergeResponse")?;
-    } else {
-        writeln!(
-            out,
-            "merged {} into {}",
-            response.merged_customer_ids.join(", "),
-            response.customer_id
-        )?;
-    }
-    out.flush()?;
-    Ok(())
+    let response = answer(client.merge(pb::MergeRequest {
+        customer_ids: args.customer_ids.clone(),
+        reason: args.reason.clone(),
+    }))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "MergeResponse",
+        |out, response| {
+            writeln!(
+                out,
+                "merged {} into {}",
+                response.merged_customer_ids.join(", "),
+                response.customer_id
+            )?;
+            Ok(())
+        },
+    )
 }
 
 async fn unmerge(client_args: &ClientArgs, args: &UnmergeArgs) -> anyhow::Result<()> {
@@ -792,29 +778,27 @@ async fn unmerge(client_args: &ClientArgs, args: &UnmergeArgs) -> anyhow::Result
         .map(|text| parse_record_key(text))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .unmerge(pb::UnmergeRequest {
-            records,
-            reason: args.reason.clone(),
-            block_remerge: args.block_remerge,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "UnmergeResponse")?;
-    } else {
-        writeln!(
-            out,
-            "split {} record(s) off {} into the new customer {}",
-            args.records.len(),
-            response.customer_id,
-            response.new_customer_id
-        )?;
-    }
-    out.flush()?;
-    Ok(())
+    let response = answer(client.unmerge(pb::UnmergeRequest {
+        records,
+        reason: args.reason.clone(),
+        block_remerge: args.block_remerge,
+    }))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "UnmergeResponse",
+        |out, response| {
+            writeln!(
+                out,
+                "split {} record(s) off {} into the new customer {}",
+                args.records.len(),
+                response.customer_id,
+                response.new_customer_id
+            )?;
+            Ok(())
+        },
+    )
 }
 
 async fn explain(client_args: &ClientArgs, args: &ExplainArgs) -> anyhow::Result<()> {
@@ -827,21 +811,19 @@ async fn explain(client_args: &ClientArgs, args: &ExplainArgs) -> anyhow::Result
         None => pb::explain_match_request::Subject::Record(record),
     };
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .explain_match(pb::ExplainMatchRequest {
-            subject: Some(subject),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "ExplainMatchResponse")?;
-    } else {
-        write_explanation(&mut out, &response)?;
-    }
-    out.flush()?;
-    Ok(())
+    let response = answer(client.explain_match(pb::ExplainMatchRequest {
+        subject: Some(subject),
+    }))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "ExplainMatchResponse",
+        |out, response| {
+            write_explanation(out, &response)?;
+            Ok(())
+        },
+    )
 }
 
 /// Each link: the two records, its probability, and the weight of every field.
@@ -931,17 +913,14 @@ async fn history(client_args: &ClientArgs, args: &CustomerRefArgs) -> anyhow::Re
     let mut events = Vec::new();
     let mut page_token = String::new();
     loop {
-        let response = client
-            .get_merge_history(pb::GetMergeHistoryRequest {
-                customer: Some(customer.clone()),
-                page: Some(pb::PageRequest {
-                    page_size: 1000,
-                    page_token,
-                }),
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        let response = answer(client.get_merge_history(pb::GetMergeHistoryRequest {
+            customer: Some(customer.clone()),
+            page: Some(pb::PageRequest {
+                page_size: 1000,
+                page_token,
+            }),
+        }))
+        .await?;
         events.extend(response.events);
         page_token = response
             .page
@@ -973,33 +952,28 @@ async fn history(client_args: &ClientArgs, args: &CustomerRefArgs) -> anyhow::Re
 
 async fn lookup(client_args: &ClientArgs, args: &CustomerRefArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let response = client
-        .lookup_customer_id(pb::LookupCustomerIdRequest {
-            customer: Some(parse_customer_ref(&args.reference)?),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    let mut out = output::stdout();
-    if client_args.json {
-        output::write_message(&mut out, &response, "LookupCustomerIdResponse")?;
-    } else {
-        writeln!(out, "{}", response.customer_id)?;
-    }
-    out.flush()?;
-    Ok(())
+    let response = answer(client.lookup_customer_id(pb::LookupCustomerIdRequest {
+        customer: Some(parse_customer_ref(&args.reference)?),
+    }))
+    .await?;
+    output::print(
+        client_args.json,
+        response,
+        "LookupCustomerIdResponse",
+        |out, response| {
+            writeln!(out, "{}", response.customer_id)?;
+            Ok(())
+        },
+    )
 }
 
 async fn watch(client_args: &ClientArgs, args: &WatchArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let mut stream = client
-        .watch_changes(pb::WatchChangesRequest {
-            after_event_id: args.after,
-            from_start: args.from_start,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let mut stream = answer(client.watch_changes(pb::WatchChangesRequest {
+        after_event_id: args.after,
+        from_start: args.from_start,
+    }))
+    .await?;
     let mut out = output::stdout();
     while let Some(event) = stream.next().await {
         let event = event.map_err(status_error)?;
@@ -1017,14 +991,11 @@ async fn watch(client_args: &ClientArgs, args: &WatchArgs) -> anyhow::Result<()>
 /// server works, then the summary.
 pub async fn recluster(client_args: &ClientArgs, args: &ReclusterArgs) -> anyhow::Result<()> {
     let mut client = Client::new(connect(client_args).await?);
-    let mut stream = client
-        .recluster(pb::ReclusterRequest {
-            dry_run: args.dry_run,
-            batch_size: args.batch,
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
+    let mut stream = answer(client.recluster(pb::ReclusterRequest {
+        dry_run: args.dry_run,
+        batch_size: args.batch,
+    }))
+    .await?;
     let progress = if client_args.json {
         ProgressBar::hidden()
     } else {

@@ -2,6 +2,7 @@
 //! reach a running suite at `--server`. The client flags (`--server`, `--api-key`,
 //! `--json`) are global: they may come before or after the subcommand.
 
+pub(crate) mod args;
 pub(crate) mod charts;
 mod client;
 mod customization;
@@ -9,10 +10,12 @@ mod demo;
 pub mod differentiation;
 mod identity;
 mod interaction;
+mod labels;
 mod output;
-pub(crate) mod reference;
 mod serve;
 mod warnings;
+
+pub use self::client::ClientArgs;
 
 use std::path::PathBuf;
 
@@ -148,27 +151,6 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// How client commands reach the suite and print. Global: accepted before or after
-/// the subcommand.
-#[derive(Debug, Clone, Args)]
-pub struct ClientArgs {
-    /// The suite's gRPC address.
-    #[arg(
-        long,
-        global = true,
-        env = "IDIC_SERVER",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub server: String,
-    /// API key, when the suite has authentication on.
-    #[arg(long, global = true, env = "IDIC_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-    /// Print JSON instead of tables (the protobuf JSON mapping: RFC 3339 times, enum
-    /// names, every field).
-    #[arg(long, global = true)]
-    pub json: bool,
-}
-
 impl Cli {
     /// Runs the command. A reader that closed our standard output early (`| head`)
     /// ends it quietly, with success.
@@ -254,13 +236,6 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
     let mut out = output::stdout();
     std::io::Write::write_all(&mut out, &script)?;
     std::io::Write::flush(&mut out)?;
-    Ok(())
-}
-
-/// Ends an import that rejected rows with a failure, after its summary was printed,
-/// so that scripts notice.
-fn fail_if_rejected(rejected: u64, what: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(rejected == 0, "{rejected} {what} rejected (see above)");
     Ok(())
 }
 

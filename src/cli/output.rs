@@ -43,6 +43,13 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// Ends an import that rejected rows with a failure, after its summary was printed,
+/// so that scripts notice.
+pub fn fail_if_rejected(rejected: u64, what: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(rejected == 0, "{rejected} {what} rejected (see above)");
+    Ok(())
+}
+
 /// The contracts' descriptors, decoded once.
 static POOL: LazyLock<Result<DescriptorPool, String>> = LazyLock::new(|| {
     DescriptorPool::decode(idic_proto::FILE_DESCRIPTOR_SET).map_err(|error| error.to_string())
@@ -77,6 +84,25 @@ pub fn write_message(
     message_name: &str,
 ) -> anyhow::Result<()> {
     write_json(out, &message_json(message, message_name)?)
+}
+
+/// Prints a command's answer and flushes: with `--json` (`json`) the response in the
+/// protobuf JSON mapping (`message_name` as for [`message_json`]), otherwise what
+/// `table` writes of it. Every read command ends with this.
+pub fn print<M: prost::Message>(
+    json: bool,
+    response: M,
+    message_name: &str,
+    table: impl FnOnce(&mut Out, M) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = stdout();
+    if json {
+        write_message(&mut out, &response, message_name)?;
+    } else {
+        table(&mut out, response)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Writes a JSON value, pretty, with a final newline.

@@ -7,8 +7,8 @@ use idic_runtime::config::Secret;
 use idic_runtime::peers::Peers;
 use tonic::{Code, Status};
 
-use super::ConsoleState;
-use crate::cli::reference::parse_customer_ref;
+use super::state::ConsoleState;
+use crate::cli::args::{is_date, parse_customer_ref};
 
 /// Recent contacts shown on the customer page.
 const TIMELINE_ROWS: u32 = 25;
@@ -142,17 +142,6 @@ fn partial_record(text: &str) -> Option<pb::SourceRecord> {
         return None;
     }
     Some(partial)
-}
-
-fn is_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit())
 }
 
 async fn resolve(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,13 @@ use serde::Deserialize;
 
 use super::data::{self, Calls, SearchOutcome};
 use super::session::{self, SessionUser};
-use super::{ConsoleState, charts, constant_header, pages};
+use super::state::ConsoleState;
+use super::{charts, pages};
+
+/// A header value that is always valid (constant text).
+fn constant_header(text: &'static str) -> HeaderValue {
+    HeaderValue::from_static(text)
+}
 
 /// Forms are small: a key or a search text.
 const MAX_FORM_BYTES: usize = 16 * 1024;

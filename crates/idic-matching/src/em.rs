@@ -160,6 +160,8 @@ fn maximisation(pairs: &[Levels], params: &mut MatchParameters, posteriors: &[f6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::{NormalizeOptions, normalize_record};
+    use crate::record::{IdKind, RawAddress, RawRecord};
 
     /// Pairs drawn from known m/u: EM must find m again.
     #[test]
@@ -216,5 +218,60 @@ mod tests {
                 "{field:?}: {m_exact} vs {true_m}"
             );
         }
+    }
+
+    /// A person of the Shepherd household at one address (as in `score`'s tests).
+    fn person(given: &str, dob: &str, national_id: &str) -> Features {
+        let raw = RawRecord {
+            given_name: given.into(),
+            family_name: "Shepherd".into(),
+            date_of_birth: dob.into(),
+            addresses: vec![RawAddress {
+                street_number: "39".into(),
+                street: "Burnage Place".into(),
+                locality: "Winston Hills".into(),
+                postcode: "3183".into(),
+                country: "AU".into(),
+                ..RawAddress::default()
+            }],
+            identifiers: if national_id.is_empty() {
+                Vec::new()
+            } else {
+                vec![crate::record::RawIdentifier {
+                    kind: IdKind::National,
+                    system: String::new(),
+                    value: national_id.into(),
+                }]
+            },
+            ..RawRecord::default()
+        };
+        Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+    }
+
+    /// The estimate: spouses and parents (both differ) as common as twins or replaced
+    /// values (one differs) mean households.
+    #[test]
+    fn the_household_ratio_is_estimated_from_candidate_pairs() {
+        let mut params = MatchParameters::default();
+        let ann = person("Ann", "1932-09-07", "");
+        let (beth, annie_reborn, bob) = (
+            person("Beth", "1932-09-07", ""),
+            person("Ann", "1967-02-11", ""),
+            person("Bob", "1930-01-15", ""),
+        );
+        let damaged = [(&ann, &beth), (&ann, &annie_reborn), (&ann, &ann)];
+        estimate_household_ratio(damaged.iter().copied(), &mut params);
+        assert!(
+            !params.households_share_evidence(),
+            "{}",
+            params.household_ratio
+        );
+        let family = [(&ann, &bob), (&beth, &bob), (&ann, &beth)];
+        estimate_household_ratio(family.iter().copied(), &mut params);
+        assert!(
+            params.households_share_evidence(),
+            "{}",
+            params.household_ratio
+        );
     }
 }

@@ -1503,31 +1503,4 @@ mod tests {
             "{unrelated:?}"
         );
     }
-
-    /// The estimate: spouses and parents (both differ) as common as twins or replaced
-    /// values (one differs) mean households.
-    #[test]
-    fn the_household_ratio_is_estimated_from_candidate_pairs() {
-        let mut params = MatchParameters::default();
-        let ann = person("Ann", "1932-09-07", "");
-        let (beth, annie_reborn, bob) = (
-            person("Beth", "1932-09-07", ""),
-            person("Ann", "1967-02-11", ""),
-            person("Bob", "1930-01-15", ""),
-        );
-        let damaged = [(&ann, &beth), (&ann, &annie_reborn), (&ann, &ann)];
-        crate::em::estimate_household_ratio(damaged.iter().copied(), &mut params);
-        assert!(
-            !params.households_share_evidence(),
-            "{}",
-            params.household_ratio
-        );
-        let family = [(&ann, &bob), (&beth, &bob), (&ann, &beth)];
-        crate::em::estimate_household_ratio(family.iter().copied(), &mut params);
-        assert!(
-            params.households_share_evidence(),
-            "{}",
-            params.household_ratio
-        );
-    }
 }

@@ -18,106 +18,17 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::Status;
 
-use crate::config::{ApiKeyConfig, Secret, ServiceName};
+use crate::config::{ApiKeyConfig, Secret};
 use crate::delegation;
+use crate::scopes::intersection;
 
-/// What an RPC does, which decides the scope it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    /// Reads only the customer id a reference resolves to. A client needs
-    /// `<service>:read`; a peer acting for a client needs only its own key's scope,
-    /// since every service resolves the references of the calls it serves.
-    Lookup,
-    Write,
-    /// Only `admin` may call it (erasure, stewardship across customers).
-    Admin,
-}
-
-/// The scope that grants everything.
-pub const ADMIN_SCOPE: &str = "admin";
-
-/// The scope a call of `access` on `service` needs.
-pub fn scope_for(service: ServiceName, access: Access) -> String {
-    match access {
-        Access::Read | Access::Lookup => format!("{service}:read"),
-        Access::Write => format!("{service}:write"),
-        Access::Admin => ADMIN_SCOPE.to_owned(),
-    }
-}
-
-/// Every scope a key may hold: `admin` and `<service>:read|write` for each service.
-pub fn known_scopes() -> BTreeSet<String> {
-    let mut scopes: BTreeSet<String> = ServiceName::ALL
-        .iter()
-        .flat_map(|service| [format!("{service}:read"), format!("{service}:write")])
-        .collect();
-    scopes.insert(ADMIN_SCOPE.to_owned());
-    scopes
-}
-
-/// Whether `scopes` grant `scope` (`admin` grants all).
-pub fn grants(scopes: &BTreeSet<String>, scope: &str) -> bool {
-    scopes.contains(scope) || scopes.contains(ADMIN_SCOPE)
-}
-
-/// What both scope sets grant.
-fn intersection(first: &BTreeSet<String>, second: &BTreeSet<String>) -> BTreeSet<String> {
-    if first.contains(ADMIN_SCOPE) {
-        return second.clone();
-    }
-    if second.contains(ADMIN_SCOPE) {
-        return first.clone();
-    }
-    first.intersection(second).cloned().collect()
-}
-
-/// The SHA-256 digest of an API key, the only form in which keys are kept.
-pub type KeyDigest = [u8; 32];
-
-pub fn digest_key(key: &str) -> KeyDigest {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// The digest of `key` as `key_sha256` holds it.
-pub fn hex_digest(key: &str) -> String {
-    hex::encode(digest_key(key))
-}
-
-/// Who is calling, as handlers see it (audit trails record `client`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub client: String,
-    /// What the caller may do; for a call made on a client's behalf, what both the
-    /// peer key and the client hold.
-    pub scopes: BTreeSet<String>,
-    /// False when authentication is off.
-    pub authenticated: bool,
-}
-
-impl Caller {
-    /// The caller when authentication is off (development).
-    pub fn anonymous() -> Self {
-        Caller {
-            client: "anonymous".to_owned(),
-            scopes: BTreeSet::new(),
-            authenticated: false,
-        }
-    }
-
-    /// The caller of a request that passed the auth layer.
-    pub fn of<T>(request: &tonic::Request<T>) -> Caller {
-        request
-            .extensions()
-            .get::<Caller>()
-            .cloned()
-            .unwrap_or_else(Caller::anonymous)
-    }
-}
+// The scopes and key digests are their own leaf modules (configuration validates
+// against them too); these are their long-standing paths.
+pub use crate::key_digest::{KeyDigest, digest_key, hex_digest};
+pub use crate::scopes::{ADMIN_SCOPE, Access, Caller, grants, known_scopes, scope_for};
 
 /// What a path needs: its scope and how it was declared.
 #[derive(Debug, Clone)]

@@ -8,70 +8,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The four services of the suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceName {
-    Identity,
-    Differentiation,
-    Interaction,
-    Customization,
-}
-
-impl ServiceName {
-    pub const ALL: [ServiceName; 4] = [
-        ServiceName::Identity,
-        ServiceName::Differentiation,
-        ServiceName::Interaction,
-        ServiceName::Customization,
-    ];
-
-    /// The short name used in configuration, metrics, schemas and file names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceName::Identity => "identity",
-            ServiceName::Differentiation => "differentiation",
-            ServiceName::Interaction => "interaction",
-            ServiceName::Customization => "customization",
-        }
-    }
-
-    /// The fully qualified gRPC service name.
-    pub fn grpc_name(self) -> &'static str {
-        use idic_proto::service_names as names;
-        match self {
-            ServiceName::Identity => names::IDENTITY,
-            ServiceName::Differentiation => names::DIFFERENTIATION,
-            ServiceName::Interaction => names::INTERACTION,
-            ServiceName::Customization => names::CUSTOMIZATION,
-        }
-    }
-}
-
-impl fmt::Display for ServiceName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ServiceName {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        ServiceName::ALL
-            .into_iter()
-            .find(|name| name.as_str() == text.trim().to_ascii_lowercase())
-            .ok_or_else(|| {
-                format!("unknown service '{text}': expected identity, differentiation, interaction or customization")
-            })
-    }
-}
+pub use crate::service_name::ServiceName;
 
 /// A value that must never appear in logs or printed configuration.
 #[derive(Clone, PartialEq, Eq)]
@@ -187,9 +130,9 @@ pub struct ApiKeyConfig {
 
 impl ApiKeyConfig {
     /// The digest the key is known by.
-    pub fn digest(&self) -> Result<crate::auth::KeyDigest, String> {
+    pub fn digest(&self) -> Result<crate::key_digest::KeyDigest, String> {
         match (&self.key, &self.key_sha256) {
-            (Some(key), None) => Ok(crate::auth::digest_key(key.expose())),
+            (Some(key), None) => Ok(crate::key_digest::digest_key(key.expose())),
             (None, Some(hex_digest)) => {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(hex_digest.trim(), &mut digest).map_err(|_| {
@@ -548,7 +491,8 @@ impl Config {
         let mut config = figment
             .extract::<Config>()
             .map_err(|error| ConfigError(error.to_string()))?;
-        config.load_warnings = crate::config_keys::check_unknown_keys(&figment, file)?;
+        config.load_warnings = crate::config_keys::check_unknown_keys::<Config>(&figment, file)
+            .map_err(ConfigError)?;
         config.validated()
     }
 
@@ -665,7 +609,7 @@ impl Config {
 /// process holds no key in clear. Unknown scopes and a key given twice are refused:
 /// both are mistakes that would otherwise show only as refused calls.
 fn validated_keys(keys: Vec<ApiKeyConfig>) -> Result<Vec<ApiKeyConfig>, ConfigError> {
-    let known = crate::auth::known_scopes();
+    let known = crate::scopes::known_scopes();
     let mut seen = std::collections::HashMap::new();
     let mut hashed = Vec::with_capacity(keys.len());
     for key in keys {
@@ -899,11 +843,11 @@ mod tests {
         assert!(held.key.is_none(), "no key in clear after loading");
         assert_eq!(
             held.key_sha256.as_deref(),
-            Some(crate::auth::hex_digest("0123456789abcdef0123").as_str())
+            Some(crate::key_digest::hex_digest("0123456789abcdef0123").as_str())
         );
         let mut both = Config::default();
         both.auth.keys = vec![ApiKeyConfig {
-            key_sha256: Some(crate::auth::hex_digest("0123456789abcdef0123")),
+            key_sha256: Some(crate::key_digest::hex_digest("0123456789abcdef0123")),
             ..key("callcenter", "0123456789abcdef0123", &["identity:read"])
         }];
         assert!(refusal(both).contains("both key and key_sha256"));
@@ -956,6 +900,74 @@ mod tests {
             let config = Config::load(None).expect("valid");
             assert_eq!(config.auth.keys.len(), 1);
             assert_eq!(config.auth.keys[0].client, "orders");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_known_keys_include_unset_options_and_tables() {
+        let keys = crate::config_keys::known_keys::<Config>();
+        for key in [
+            "customization",
+            "grpc.concurrency_limit",
+            "grpc.tls_client_ca_file",
+            "peers.api_key",
+            "database_url",
+        ] {
+            assert!(keys.iter().any(|known| known == key), "{key} in {keys:?}");
+        }
+    }
+
+    #[test]
+    fn a_misspelled_key_in_the_file_is_refused_with_the_closest_one() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "idic.toml",
+                r#"
+                [customisation]
+                cache_ttl_ms = 5
+                "#,
+            )?;
+            let error = Config::load(Some(Path::new("idic.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("unknown key 'customisation'"), "{error}");
+            assert!(error.contains("did you mean 'customization'"), "{error}");
+            jail.create_file(
+                "idic.toml",
+                r#"
+                [[auth.keys]]
+                client = "orders"
+                kye = "0123456789abcdef0123"
+                key = "0123456789abcdef0124"
+                scopes = ["customization:read"]
+                "#,
+            )?;
+            let error = Config::load(Some(Path::new("idic.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("auth.keys.0.kye"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelled_variable_is_a_warning_naming_the_closest_one() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("IDIC_GRPC__CONCURENCY_LIMIT", "9");
+            jail.set_env("IDIC_TEST_DATABASE_URL", "postgres://elsewhere/test");
+            jail.set_env("IDIC_SERVER", "http://127.0.0.1:1");
+            jail.set_env("IDIC_LOG_FILTER", "debug");
+            jail.set_env("IDIC_FEBRL_DIR", "/var/cache/febrl");
+            let config = Config::load(None).expect("variables only warn");
+            assert_eq!(config.grpc.concurrency_limit, 1024, "the default stays");
+            assert_eq!(config.load_warnings.len(), 1, "{:?}", config.load_warnings);
+            let warning = &config.load_warnings[0];
+            assert!(warning.contains("IDIC_GRPC__CONCURENCY_LIMIT"), "{warning}");
+            assert!(
+                warning.contains("did you mean 'IDIC_GRPC__CONCURRENCY_LIMIT'"),
+                "{warning}"
+            );
             Ok(())
         });
     }

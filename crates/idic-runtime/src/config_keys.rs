@@ -1,7 +1,9 @@
 //! Unknown configuration keys: a misspelled key would otherwise be ignored and its
 //! default used without a word. Keys from the TOML file are refused; `IDIC_` variables
-//! are warnings (see [`crate::config::Config::load`] for why), each naming the closest
-//! valid key.
+//! are warnings (see `Config::load` for why), each naming the closest valid key.
+//!
+//! A leaf: it knows the configuration only as the type `C` it is asked about (its
+//! defaults give the valid keys), so `config` uses it without being used back.
 
 use std::path::Path;
 
@@ -9,16 +11,18 @@ use figment::providers::Serialized;
 use figment::value::{Dict, Value};
 use figment::{Figment, Source};
 
-use crate::config::{Config, ConfigError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// Refuses unknown keys set in `file`; returns one warning per unknown `IDIC_` variable.
-pub(crate) fn check_unknown_keys(
+/// Refuses unknown keys set in `file` (the error is the message); returns one warning
+/// per unknown `IDIC_` variable. `C` is the configuration the figment is read into.
+pub(crate) fn check_unknown_keys<C: DeserializeOwned + Serialize + Default>(
     figment: &Figment,
     file: Option<&Path>,
-) -> Result<Vec<String>, ConfigError> {
-    let known = known_keys();
+) -> Result<Vec<String>, String> {
+    let known = known_keys::<C>();
     let mut warnings = Vec::new();
-    for path in ignored_paths(figment) {
+    for path in ignored_paths::<C>(figment) {
         let origin = figment.find_metadata(&metadata_key(figment, &path));
         let from_file =
             origin.is_some_and(|metadata| matches!(metadata.source, Some(Source::File(_))));
@@ -27,10 +31,10 @@ pub(crate) fn check_unknown_keys(
                 || "the configuration".to_owned(),
                 |file| file.display().to_string(),
             );
-            return Err(ConfigError(format!(
+            return Err(format!(
                 "{file}: unknown key '{path}'{}",
                 did_you_mean(&path, known.iter().map(String::as_str))
-            )));
+            ));
         }
         let variable = env_name(&path);
         let candidates: Vec<String> = known.iter().map(|key| env_name(key)).collect();
@@ -42,14 +46,14 @@ pub(crate) fn check_unknown_keys(
     Ok(warnings)
 }
 
-/// The keys the merged configuration holds that `Config` does not read.
-fn ignored_paths(figment: &Figment) -> Vec<String> {
+/// The keys the merged configuration holds that `C` does not read.
+fn ignored_paths<C: DeserializeOwned>(figment: &Figment) -> Vec<String> {
     let mut ignored = Vec::new();
     let Ok(merged) = figment.extract::<Value>() else {
         return ignored;
     };
     // Errors are reported by the typed extraction; only the ignored keys matter here.
-    let _: Result<Config, _> =
+    let _: Result<C, _> =
         serde_ignored::deserialize(&merged, |path| ignored.push(path.to_string()));
     ignored
 }
@@ -71,9 +75,9 @@ fn env_name(path: &str) -> String {
     format!("IDIC_{}", path.replace('.', "__").to_ascii_uppercase())
 }
 
-/// Every key (tables and values) of the configuration, dotted.
-fn known_keys() -> Vec<String> {
-    let defaults = Figment::from(Serialized::defaults(Config::default()));
+/// Every key (tables and values) of the configuration `C`, dotted.
+pub(crate) fn known_keys<C: Serialize + Default>() -> Vec<String> {
+    let defaults = Figment::from(Serialized::defaults(C::default()));
     let mut keys = Vec::new();
     if let Ok(dict) = defaults.extract::<Dict>() {
         collect_keys(&dict, "", &mut keys);
@@ -116,75 +120,38 @@ fn closest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Op
 }
 
 #[cfg(test)]
-#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
+    #[derive(Default, Serialize, serde::Deserialize)]
+    struct Settings {
+        listen: String,
+        grpc: Grpc,
+        api_key: Option<String>,
+    }
+
+    #[derive(Default, Serialize, serde::Deserialize)]
+    struct Grpc {
+        concurrency_limit: u32,
+    }
+
     #[test]
     fn known_keys_include_unset_options_and_tables() {
-        let keys = known_keys();
-        for key in [
-            "customization",
-            "grpc.concurrency_limit",
-            "grpc.tls_client_ca_file",
-            "peers.api_key",
-            "database_url",
-        ] {
-            assert!(keys.iter().any(|known| known == key), "{key} in {keys:?}");
-        }
+        let mut keys = known_keys::<Settings>();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["api_key", "grpc", "grpc.concurrency_limit", "listen"].map(String::from)
+        );
     }
 
     #[test]
-    fn a_misspelled_key_in_the_file_is_refused_with_the_closest_one() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "idic.toml",
-                r#"
-                [customisation]
-                cache_ttl_ms = 5
-                "#,
-            )?;
-            let error = Config::load(Some(Path::new("idic.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(error.contains("unknown key 'customisation'"), "{error}");
-            assert!(error.contains("did you mean 'customization'"), "{error}");
-            jail.create_file(
-                "idic.toml",
-                r#"
-                [[auth.keys]]
-                client = "orders"
-                kye = "0123456789abcdef0123"
-                key = "0123456789abcdef0124"
-                scopes = ["customization:read"]
-                "#,
-            )?;
-            let error = Config::load(Some(Path::new("idic.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(error.contains("auth.keys.0.kye"), "{error}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn a_misspelled_variable_is_a_warning_naming_the_closest_one() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("IDIC_GRPC__CONCURENCY_LIMIT", "9");
-            jail.set_env("IDIC_TEST_DATABASE_URL", "postgres://elsewhere/test");
-            jail.set_env("IDIC_SERVER", "http://127.0.0.1:1");
-            jail.set_env("IDIC_LOG_FILTER", "debug");
-            jail.set_env("IDIC_FEBRL_DIR", "/var/cache/febrl");
-            let config = Config::load(None).expect("variables only warn");
-            assert_eq!(config.grpc.concurrency_limit, 1024, "the default stays");
-            assert_eq!(config.load_warnings.len(), 1, "{:?}", config.load_warnings);
-            let warning = &config.load_warnings[0];
-            assert!(warning.contains("IDIC_GRPC__CONCURENCY_LIMIT"), "{warning}");
-            assert!(
-                warning.contains("did you mean 'IDIC_GRPC__CONCURRENCY_LIMIT'"),
-                "{warning}"
-            );
-            Ok(())
-        });
+    fn the_closest_key_is_suggested_only_when_close() {
+        let known = ["grpc.concurrency_limit", "listen"];
+        assert_eq!(
+            did_you_mean("grpc.concurency_limit", known),
+            " (did you mean 'grpc.concurrency_limit'?)"
+        );
+        assert_eq!(did_you_mean("database", known), "");
     }
 }

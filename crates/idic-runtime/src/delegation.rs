@@ -14,7 +14,7 @@ use std::future::Future;
 use tokio::task::futures::TaskLocalFuture;
 use tonic::metadata::MetadataMap;
 
-use crate::auth::Caller;
+use crate::scopes::Caller;
 
 /// The client a peer call is made for.
 pub const ON_BEHALF_OF_CLIENT: &str = "x-idic-on-behalf-of";
@@ -52,7 +52,7 @@ pub fn current() -> Option<Caller> {
 /// served: authentication off, or work done as the service). Lets a service leave out a
 /// part a peer would refuse, without asking.
 pub fn caller_may(scope: &str) -> bool {
-    current().is_none_or(|caller| crate::auth::grants(&caller.scopes, scope))
+    current().is_none_or(|caller| crate::scopes::grants(&caller.scopes, scope))
 }
 
 /// Adds the current client (if any) to an outgoing peer call.

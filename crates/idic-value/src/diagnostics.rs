@@ -10,17 +10,11 @@
 use crate::bgnbd::BgNbdFit;
 use crate::gamma_gamma::GammaGammaFit;
 
-/// Below this a parameter is taken for 0: the data push it out of the model.
-pub const LOWER_BOUND: f64 = 1e-4;
-/// Above this a parameter is taken for infinite.
-pub const UPPER_BOUND: f64 = 1e4;
+// The bounds are a leaf of their own: the fits check them too.
+pub use crate::bounds::{LOWER_BOUND, UPPER_BOUND, within_bounds};
+
 /// Fewer customers than this leave estimates too uncertain to act on without a look.
 pub const FEW_CUSTOMERS: usize = 100;
-
-/// Whether a fitted parameter is one the data determine (see the module's note).
-pub fn within_bounds(value: f64) -> bool {
-    value.is_finite() && (LOWER_BOUND..=UPPER_BOUND).contains(&value)
-}
 
 /// How one fit went, for the response and the CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -211,7 +211,7 @@ impl GammaGamma {
         self.has_finite_mean()
             && [self.p, self.q, self.gamma]
                 .into_iter()
-                .all(crate::diagnostics::within_bounds)
+                .all(crate::bounds::within_bounds)
     }
 
     /// The spend per transaction to predict with: the model's expectation when the

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bgnbd;
+mod bounds;
 pub mod diagnostics;
 pub mod gamma_gamma;
 pub mod holdout;

@@ -5,8 +5,8 @@
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
-use super::GeneratorConfig;
 use super::catalog::Catalog;
+use super::config::GeneratorConfig;
 use super::corrupt::ascii_letters;
 use super::entity::{
     Address, Contact, Date, Organization, OrganizationName, Person, Phone, Unit, UnitKind,

@@ -5,6 +5,7 @@
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
+use super::config::{CorruptionRates, Forms, GeneratedRecord, GeneratorConfig};
 use super::corrupt::{
     date_digit_typo, email_local_typo, extra_space, fold_diacritics, format_phone, typo,
 };
@@ -15,7 +16,6 @@ use super::names::{ORGANIZATION_SUFFIXES, PLUS_TAGS};
 use super::places::{CITIES, DIRECTIONS, STATE_NAMES, STREET_NAMES, STREET_TYPES};
 use super::registry::Registry;
 use super::sources::{Profile, System};
-use super::{CorruptionRates, Forms, GeneratedRecord, GeneratorConfig};
 
 /// The one contact a sparse record keeps besides the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

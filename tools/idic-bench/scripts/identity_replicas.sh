@@ -5,7 +5,7 @@
 # machine's load before and after.
 #
 #   idic-generate --records 200000 --seed 11 --out records.csv --truth truth.csv
-#   IDIC=target/release/idic crates/idic-bench/scripts/identity_replicas.sh records.csv
+#   IDIC=target/release/idic tools/idic-bench/scripts/identity_replicas.sh records.csv
 #
 # Needs psql, curl and bc, and PostgreSQL at 127.0.0.1:5432 (user postgres, trust).
 set -u

@@ -20,7 +20,7 @@ use idic_value::TimeUnit;
 use idic_value::skew::{self, TierCutoffs};
 use tonic::transport::Endpoint;
 
-use crate::cli::parse_duration;
+use crate::duration::parse_duration;
 use crate::machine::utc_now;
 
 #[derive(Debug, Subcommand)]

@@ -204,7 +204,7 @@ pub async fn measure(
     estimate: bool,
 ) -> anyhow::Result<FebrlFigures> {
     let data = tempfile::tempdir()?;
-    let (channel, stop, task) = crate::identity::start_suite(data.path(), threshold).await?;
+    let (channel, stop, task) = crate::suite::start_suite(data.path(), threshold).await?;
     let started = Instant::now();
     let mut client =
         IdentityServiceClient::new(channel.clone()).max_encoding_message_size(256 * 1024 * 1024);
@@ -227,7 +227,7 @@ pub async fn measure(
         estimate_and_recluster(&mut client).await?;
     }
     let elapsed = started.elapsed();
-    let assignments = crate::identity::clusters(channel).await?;
+    let assignments = crate::suite::clusters(channel).await?;
     stop.cancel();
     task.await??;
     let truth: Vec<(String, u64)> = rows
@@ -278,7 +278,7 @@ async fn estimate_and_recluster(
 pub async fn run(args: FebrlArgs) -> anyhow::Result<()> {
     let threshold = args
         .threshold
-        .unwrap_or_else(crate::identity::default_threshold_bits);
+        .unwrap_or_else(crate::suite::default_threshold_bits);
     let mut report = String::new();
     for set in &args.sets {
         let rows = read_set(&args.dir, *set)?;

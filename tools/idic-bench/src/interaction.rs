@@ -19,7 +19,7 @@ use idic_runtime::ServiceName;
 use idic_runtime::config::SecretUrl;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::cli::parse_duration;
+use crate::duration::parse_duration;
 use crate::machine::utc_now;
 
 #[derive(Debug, Subcommand)]

@@ -22,7 +22,7 @@ use idic_runtime::config::SecretUrl;
 use sqlx::Connection as _;
 use tonic::transport::Channel;
 
-use crate::cli::parse_duration;
+use crate::duration::parse_duration;
 use crate::load::FixedRateSchedule;
 use crate::machine::{Machine, load_average, utc_now};
 

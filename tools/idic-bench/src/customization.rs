@@ -20,7 +20,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::cli::parse_duration;
+use crate::duration::parse_duration;
 use crate::machine::{Machine, utc_now};
 
 #[derive(Debug, Subcommand)]

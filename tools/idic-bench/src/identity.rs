@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use futures::StreamExt;
 use idic::records_csv::RecordCsv;
 use idic_matching::blocking::block_keys;
 use idic_matching::features::Features;
@@ -29,6 +28,8 @@ use idic_testkit::generator::{
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
+
+use crate::suite::{clusters, default_threshold_bits, start_suite};
 
 #[derive(Debug, Subcommand)]
 pub enum IdentityBench {
@@ -247,64 +248,7 @@ async fn stream_file(
     Ok((response, elapsed))
 }
 
-/// Every record's customer, keyed as the generator keys records.
-pub(crate) async fn clusters(channel: Channel) -> anyhow::Result<Vec<(String, String)>> {
-    let mut client = IdentityServiceClient::new(channel);
-    let mut stream = client
-        .export_clusters(pb::ExportClustersRequest {})
-        .await?
-        .into_inner();
-    let mut assignments = Vec::new();
-    while let Some(assignment) = stream.next().await {
-        let assignment = assignment?;
-        assignments.push((
-            format!(
-                "{}/{}",
-                assignment.source_system, assignment.source_record_id
-            ),
-            assignment.customer_id,
-        ));
-    }
-    Ok(assignments)
-}
-
 // ----- accuracy ---------------------------------------------------------------------
-
-/// Starts the suite in this process on a temporary data directory.
-/// The threshold in bits the server links at by default: the configured match
-/// probability under the priors (the bench does not estimate parameters).
-pub(crate) fn default_threshold_bits() -> f64 {
-    idic_matching::params::MatchParameters::default().threshold_for_probability(
-        idic_runtime::config::IdentityConfig::default().match_probability,
-    )
-}
-
-pub(crate) async fn start_suite(
-    directory: &Path,
-    threshold: Option<f64>,
-) -> anyhow::Result<(
-    Channel,
-    tokio_util::sync::CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-)> {
-    let mut config = idic_runtime::Config {
-        listen: "127.0.0.1:0".parse()?,
-        admin_listen: None,
-        data_dir: directory.to_path_buf(),
-        ..idic_runtime::Config::default()
-    };
-    if let Some(threshold) = threshold {
-        config.identity.match_threshold = Some(threshold);
-    }
-    let application = idic::Application::build(config).await?;
-    let address = application.grpc_address();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(application.run_until_stopped(stop.clone().cancelled_owned()));
-    let channel = Channel::from_shared(format!("http://{address}"))?
-        .connect()
-        .await?;
-    Ok((channel, stop, task))
-}
 
 /// Blocking recall: true pairs (same entity) that share at least one blocking key.
 /// Reachable: true pairs joined by a chain of such pairs within the entity, the most a
