@@ -41,6 +41,7 @@
 //!    (a tombstone once erased) that lists it.
 
 mod changes;
+mod conflict_memo;
 mod golden;
 mod invariants;
 mod key_index;
@@ -50,6 +51,7 @@ mod rescore;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -61,6 +63,8 @@ use idic_matching::record::IdKind;
 use idic_matching::score::{NoRecord, PairScore, RecordAll, compare, hard_conflict};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
+
+use conflict_memo::ConflictMemo;
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
 pub use golden::{Golden, Provenance, golden_record};
@@ -193,6 +197,9 @@ pub struct Engine {
     aliases: FxHashMap<Arc<str>, Arc<str>>,
     blocked: FxHashSet<(u32, u32)>,
     next_event_id: u64,
+    /// Pairs the clustering found clearly different or not, for the next writes to the
+    /// same group; cleared whenever a record's fields or the parameters change.
+    conflicts: ConflictMemo,
 }
 
 fn ordered(a: u32, b: u32) -> (u32, u32) {
@@ -217,6 +224,7 @@ impl Engine {
             aliases: FxHashMap::default(),
             blocked: FxHashSet::default(),
             next_event_id: 1,
+            conflicts: ConflictMemo::default(),
         }
     }
 
@@ -226,6 +234,7 @@ impl Engine {
 
     /// New parameters apply to comparisons from now on; links already found stay.
     pub fn set_params(&mut self, params: MatchParameters) {
+        self.conflicts.clear();
         self.threshold = self.settings.threshold.bits(&params);
         self.params = Arc::new(params);
     }
@@ -250,6 +259,7 @@ impl Engine {
 
     /// Puts a stored record back (at start). Links and customers follow.
     pub fn load_record(&mut self, record_id: u32, entry: RecordEntry) {
+        self.conflicts.clear();
         let slot = record_id as usize;
         if self.records.len() <= slot {
             self.records.resize_with(slot + 1, || None);
@@ -617,6 +627,8 @@ impl Engine {
                     .unwrap_or_default();
                 seeds.extend(self.links[id as usize].iter().map(|link| link.other));
                 self.unfile(id, &mut changes, false);
+                // The record's fields change: what was remembered about it is stale.
+                self.conflicts.clear();
                 let entry = self.records[id as usize].as_mut().expect("present");
                 entry.content = packed;
                 entry.features = incoming.features;
@@ -801,7 +813,9 @@ impl Engine {
         reason: &str,
         changes: &mut ChangeSet,
     ) -> Recluster {
-        let clusters = self.canonical_clusters(&self.links, component);
+        let memo = RefCell::new(std::mem::take(&mut self.conflicts));
+        let clusters = self.clusters_with_memo(&self.links, component, Some(&memo));
+        self.conflicts = memo.into_inner();
         let plan = self.plan_survivors(component, clusters, keep_id_with);
         self.apply_survivor_plan(plan, now, actor, reason, changes)
     }
@@ -1090,6 +1104,17 @@ impl Engine {
     /// The canonical clusters of a component under the links of `graph` (the engine's,
     /// or a dry run's copy), as record ids.
     fn canonical_clusters(&self, graph: &[Vec<LinkTo>], component: &[u32]) -> Vec<Vec<u32>> {
+        self.clusters_with_memo(graph, component, None)
+    }
+
+    /// [`Engine::canonical_clusters`], asking `memo` first whether two records are
+    /// clearly different (the same answer as comparing them).
+    fn clusters_with_memo(
+        &self,
+        graph: &[Vec<LinkTo>],
+        component: &[u32],
+        memo: Option<&RefCell<ConflictMemo>>,
+    ) -> Vec<Vec<u32>> {
         let position: FxHashMap<u32, usize> = component
             .iter()
             .enumerate()
@@ -1135,6 +1160,7 @@ impl Engine {
             steward_linked: steward_linked.as_deref(),
             params: &self.params,
             threshold: self.threshold,
+            memo,
         };
         cluster(&sort_keys, &mut links, &constraints)
             .into_iter()
@@ -1429,6 +1455,8 @@ impl Engine {
         reason: &str,
         now: i64,
     ) -> Result<(Arc<str>, usize, ChangeSet), EngineError> {
+        // Erased records leave their slots: forget what was remembered about them.
+        self.conflicts.clear();
         let customer = self
             .surviving_id(customer_id)
             .ok_or_else(|| EngineError::NotFound(format!("no customer with id {customer_id}")))?
@@ -1522,6 +1550,8 @@ struct ComponentConstraints<'a> {
     steward_linked: Option<&'a [bool]>,
     params: &'a MatchParameters,
     threshold: f64,
+    /// Answers remembered from earlier writes (the write path only).
+    memo: Option<&'a RefCell<ConflictMemo>>,
 }
 
 impl ComponentConstraints<'_> {
@@ -1530,13 +1560,21 @@ impl ComponentConstraints<'_> {
     }
 
     fn clearly_different(&self, x: usize, y: usize) -> bool {
-        hard_conflict(
+        let (a, b) = (self.ids[x], self.ids[y]);
+        if let Some(known) = self.memo.and_then(|memo| memo.borrow().get(a, b)) {
+            return known;
+        }
+        let clearly_different = hard_conflict(
             &self.entries[x].features,
             &self.entries[y].features,
             self.params,
             self.threshold,
         )
-        .is_some()
+        .is_some();
+        if let Some(memo) = self.memo {
+            memo.borrow_mut().remember(a, b, clearly_different);
+        }
+        clearly_different
     }
 
     /// Whether a unit of one cluster is clearly a different person from a unit of the

@@ -21,6 +21,8 @@ impl Engine {
         changes: &ChangeSet,
         entry_of: &mut dyn FnMut(&RecordRow) -> RecordEntry,
     ) {
+        // Records may be replaced or dropped below.
+        self.conflicts.clear();
         // Customers first, so that records moving into a new customer find it.
         for row in changes.customers.values().flatten() {
             self.replay_customer(row);
