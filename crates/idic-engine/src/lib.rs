@@ -42,6 +42,7 @@
 
 mod changes;
 mod golden;
+mod image;
 mod invariants;
 mod key_index;
 mod records;
@@ -62,6 +63,7 @@ use smallvec::SmallVec;
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
 pub use golden::{Golden, Provenance, golden_record};
+pub use image::{EngineImage, ImageError, ImageOf};
 pub use invariants::InvariantViolations;
 pub use records::{IncomingRecord, PackedContent, RecordContent, RecordEntry, RecordKey};
 pub use rescore::{ReclusterPass, ReclusterTotals};
