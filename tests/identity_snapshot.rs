@@ -479,8 +479,7 @@ fn snapshot_position(log: &Path) -> u64 {
     let text = std::fs::read_to_string(log).unwrap();
     let line = text
         .lines()
-        .filter(|line| line.contains("identity snapshot written"))
-        .next_back()
+        .rfind(|line| line.contains("identity snapshot written"))
         .unwrap_or_else(|| panic!("no snapshot in {text}"));
     let rest = line
         .split("Log(")

@@ -53,6 +53,9 @@ struct ImageRecord {
     features: Features,
 }
 
+/// A link as the image holds it: the other record, `LinkKind` as stored, the weight.
+type ImageLink = (u32, u8, f32);
+
 /// The engine's state as read back. Field order is the wire order of
 /// [`Engine::image`]: postcard is not self-describing, so both must change together
 /// (and the snapshot's format version with them).
@@ -67,7 +70,7 @@ pub struct EngineImage {
     customers: Vec<ImageCustomer>,
     records: Vec<ImageRecord>,
     /// Each record's links as the engine holds them (both directions), non-empty only.
-    links: Vec<(u32, Vec<(u32, u8, f32)>)>,
+    links: Vec<(u32, Vec<ImageLink>)>,
     aliases: Vec<(String, u32)>,
     blocked: Vec<(u32, u32)>,
 }
@@ -454,12 +457,17 @@ mod tests {
         Engine::from_image(settings(), MatchParameters::default(), image).unwrap()
     }
 
+    /// Key, channel, observed at, packed content, features, customer.
+    type RecordState = (RecordKey, i32, i64, Vec<u8>, Features, String);
+    /// Created, updated, erased, members, aliases.
+    type CustomerState = (i64, i64, Option<i64>, Vec<u32>, Vec<String>);
+
     /// Everything the engine holds, in an order-free form.
     #[derive(Debug, PartialEq)]
     struct State {
-        records: Vec<Option<(RecordKey, i32, i64, Vec<u8>, Features, String)>>,
+        records: Vec<Option<RecordState>>,
         links: Vec<Vec<(u32, u8, u32)>>,
-        customers: BTreeMap<String, (i64, i64, Option<i64>, Vec<u32>, Vec<String>)>,
+        customers: BTreeMap<String, CustomerState>,
         aliases: BTreeMap<String, String>,
         blocked: BTreeSet<(u32, u32)>,
         blocks: BTreeMap<String, Vec<u32>>,

@@ -27,11 +27,13 @@ pub struct ServiceContext {
     pub after_drain: AfterDrain,
 }
 
+type DrainTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Tasks a process runs after its last call was answered (see
 /// [`ServiceContext::after_drain`]).
 #[derive(Clone, Default)]
 pub struct AfterDrain {
-    tasks: Arc<Mutex<Vec<Pin<Box<dyn Future<Output = ()> + Send>>>>>,
+    tasks: Arc<Mutex<Vec<DrainTask>>>,
 }
 
 impl AfterDrain {
