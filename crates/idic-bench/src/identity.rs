@@ -1040,6 +1040,7 @@ fn restart_with_and_without_snapshot(
     let load = crate::machine::load_average();
     let stopped = stop_server(server)?;
     let snapshot = snapshot_bytes(data_dir);
+    anyhow::ensure!(snapshot > 0, "the server wrote no snapshot at shutdown");
     lines.push(format!(
         "stop (SIGTERM, drain, snapshot written): {:.1} s; snapshot on disk {:.1} MiB (load average before {load})",
         stopped.as_secs_f64(),

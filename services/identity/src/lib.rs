@@ -114,7 +114,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
         snapshot::spawn_schedule(&identity, snapshots.clone(), context.shutdown.clone());
         context
             .after_drain
-            .add(snapshot::at_shutdown(Arc::downgrade(&identity), snapshots));
+            .add(snapshot::at_shutdown(identity.clone(), snapshots));
     }
     watch_engine_size(&identity);
     let readiness = identity.replication().readiness();

@@ -382,11 +382,9 @@ pub fn spawn_schedule(
     });
 }
 
-/// The snapshot taken at graceful shutdown, once in-flight calls are drained.
-pub async fn at_shutdown(identity: std::sync::Weak<Identity>, snapshots: Arc<Snapshots>) {
-    let Some(identity) = identity.upgrade() else {
-        return;
-    };
+/// The snapshot taken at graceful shutdown, once in-flight calls are drained. Holds
+/// the service alive till then: the server that held it is gone by that time.
+pub async fn at_shutdown(identity: Arc<Identity>, snapshots: Arc<Snapshots>) {
     if snapshots.changes.load(Ordering::Relaxed) == 0 {
         tracing::info!("identity snapshot on disk is current; none taken at shutdown");
         return;
