@@ -30,6 +30,8 @@ pub struct Application {
     keys: KeyReloader,
     /// Tells the services that shutdown began.
     stopping: CancellationToken,
+    /// What the services finish once calls are drained.
+    after_drain: idic_runtime::shared::AfterDrain,
 }
 
 impl Application {
@@ -74,6 +76,7 @@ impl Application {
                 internal_key,
             },
             stopping: context.shutdown.clone(),
+            after_drain: context.after_drain.clone(),
         })
     }
 
@@ -119,6 +122,7 @@ impl Application {
                 },
             )
             .await;
+        self.after_drain.run().await;
         stop.cancel();
         if let Some(admin) = admin {
             admin.await.context("admin server task")??;

@@ -43,6 +43,7 @@
 mod changes;
 mod conflict_memo;
 mod golden;
+mod image;
 mod invariants;
 mod key_index;
 mod records;
@@ -68,6 +69,7 @@ use conflict_memo::ConflictMemo;
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordRow};
 pub use golden::{Golden, Provenance, golden_record};
+pub use image::{EngineImage, ImageError, ImageOf};
 pub use invariants::InvariantViolations;
 pub use records::{IncomingRecord, PackedContent, RecordContent, RecordEntry, RecordKey};
 pub use rescore::{ReclusterPass, ReclusterTotals};

@@ -41,7 +41,7 @@ pub struct RecordContent {
 /// take several times the memory in small strings, which at a million records was
 /// the largest part of the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedContent(Box<[u8]>);
+pub struct PackedContent(pub(crate) Box<[u8]>);
 
 impl PackedContent {
     pub fn pack(content: &RecordContent) -> Self {

@@ -8,7 +8,7 @@ use crate::record::{
 };
 
 /// A name part ready for comparison.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NameFeatures {
     /// Folded: lower-case ASCII, single spaces.
     pub folded: String,
@@ -45,8 +45,9 @@ impl NameFeatures {
     }
 }
 
-/// Everything the matcher looks at in one record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Everything the matcher looks at in one record. Serializable so that an engine
+/// snapshot keeps features and a start from it normalizes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Features {
     pub given: Option<NameFeatures>,
     pub family: Option<NameFeatures>,

@@ -320,6 +320,13 @@ pub struct IdentityConfig {
     /// reach this replica's gRPC server, published while it leads so that a follower
     /// can name (and forward writes to) the leader. Empty: the listen address.
     pub advertise_address: String,
+    /// Where the engine's snapshots go (local disk: a pod's `emptyDir`). Empty: under
+    /// the data directory in the embedded mode, none on PostgreSQL; `off`: none.
+    pub snapshot_dir: String,
+    /// A snapshot is taken this often when records changed, and at graceful shutdown.
+    pub snapshot_every_seconds: u64,
+    /// ... and as soon as this many records changed since the last one.
+    pub snapshot_every_changes: u64,
 }
 
 impl Default for IdentityConfig {
@@ -330,6 +337,9 @@ impl Default for IdentityConfig {
             match_threshold: None,
             source_trust: std::collections::BTreeMap::new(),
             advertise_address: String::new(),
+            snapshot_dir: String::new(),
+            snapshot_every_seconds: 300,
+            snapshot_every_changes: 100_000,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! What every service of a process shares: configuration, cache, event bus and peer
 //! clients. Redis when `REDIS_URL` is set, in-process otherwise.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 
@@ -20,6 +22,38 @@ pub struct ServiceContext {
     /// Cancelled when the process begins to shut down: long-lived streams end then,
     /// so that draining does not wait for them.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Work to finish once the servers have drained, before the process exits (an
+    /// identity snapshot of the final state).
+    pub after_drain: AfterDrain,
+}
+
+type DrainTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Tasks a process runs after its last call was answered (see
+/// [`ServiceContext::after_drain`]).
+#[derive(Clone, Default)]
+pub struct AfterDrain {
+    tasks: Arc<Mutex<Vec<DrainTask>>>,
+}
+
+impl AfterDrain {
+    pub fn add(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::pin(task));
+    }
+
+    /// Runs every task added, together, to its end.
+    pub async fn run(&self) {
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        futures::future::join_all(tasks).await;
+    }
 }
 
 impl ServiceContext {
@@ -57,6 +91,7 @@ impl ServiceContext {
             bus,
             peers,
             shutdown,
+            after_drain: AfterDrain::default(),
         })
     }
 }

@@ -10,7 +10,7 @@ use idic_proto::v1 as pb;
 use idic_runtime::storage::timestamp_from_micros;
 use idic_runtime::{FieldViolation, limits};
 
-use crate::engine::{ChangeEvent, Golden, IncomingRecord, RecordContent, RecordEntry, RecordKey};
+use idic_engine::{ChangeEvent, Golden, IncomingRecord, RecordContent, RecordEntry, RecordKey};
 
 const MAX_KEY_BYTES: usize = 128;
 const MAX_ATTRIBUTES: usize = 64;

@@ -22,7 +22,7 @@ use crate::convert::{
     key_to_proto, parse_key, query_features, record_ref, source_record, unreadable_fields,
     warning_to_proto,
 };
-use crate::engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
+use idic_engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
 use crate::export;
 use crate::replication::consistency;
 use crate::replication::forward::{self, Forwarder, LeaderClient};
@@ -179,7 +179,7 @@ fn shared_identifier(selector: &CustomerSelector, candidates: &[Candidate]) -> A
 
 /// The values of a customer's records that were kept as received but not read.
 fn unread_values(
-    members: &[&crate::engine::RecordEntry],
+    members: &[&idic_engine::RecordEntry],
     options: &idic_matching::normalize::NormalizeOptions,
 ) -> Vec<pb::UnreadValue> {
     let mut unread = Vec::new();
@@ -403,7 +403,7 @@ impl IdentityService for IdentityHandler {
         tokio::spawn(parse_batches(stream, options, parsed_sender));
         let mut summary = pb::ImportRecordsResponse::default();
         let mut warning_counts = WarningCounts::default();
-        let mut pending: std::collections::VecDeque<Committed<Vec<crate::engine::UpsertResult>>> =
+        let mut pending: std::collections::VecDeque<Committed<Vec<idic_engine::UpsertResult>>> =
             std::collections::VecDeque::new();
         while let Some(batch) = parsed.recv().await {
             let batch = batch?;
@@ -441,7 +441,7 @@ impl IdentityService for IdentityHandler {
             let now = batch.now;
             let committed = self.identity.write(|engine| {
                 let mut results = Vec::with_capacity(batch.valid.len());
-                let mut changes = crate::engine::ChangeSet::default();
+                let mut changes = idic_engine::ChangeSet::default();
                 for (_, parsed) in batch.valid {
                     let (result, record_changes) =
                         engine.upsert(parsed.incoming, parsed.explicit_time, now);
@@ -1046,7 +1046,7 @@ async fn parse_batches(
     }
 }
 
-fn tally(summary: &mut pb::ImportRecordsResponse, results: &[crate::engine::UpsertResult]) {
+fn tally(summary: &mut pb::ImportRecordsResponse, results: &[idic_engine::UpsertResult]) {
     for result in results {
         match result.outcome {
             Outcome::Unchanged => summary.unchanged += 1,

@@ -11,6 +11,7 @@ mod export;
 mod handler;
 pub mod replication;
 pub mod service;
+pub mod snapshot;
 pub mod store;
 
 use std::sync::Arc;
@@ -86,12 +87,17 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     let normalize = NormalizeOptions {
         default_region: config.identity.default_region.clone(),
     };
-    let identity = match database.backend {
-        Backend::Sqlite => {
+    let snapshots = snapshot::from_config(config, database.backend)?;
+    let identity = match (database.backend, snapshots.clone()) {
+        (Backend::Sqlite, Some(snapshots)) => {
+            let store: Arc<dyn IdentityStore> = Arc::new(SqlIdentityStore::new(database));
+            Identity::start_single(store, settings, normalize, outbox, snapshots).await?
+        }
+        (Backend::Sqlite, None) => {
             let store: Arc<dyn IdentityStore> = Arc::new(SqlIdentityStore::new(database));
             Identity::start(store, settings, normalize, outbox).await?
         }
-        Backend::Postgres => {
+        (Backend::Postgres, snapshots) => {
             replication::follow::start(replication::follow::ReplicaOptions {
                 database,
                 settings,
@@ -99,10 +105,17 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
                 outbox,
                 address: advertised_address(config),
                 shutdown: context.shutdown.clone(),
+                snapshots,
             })
             .await?
         }
     };
+    if let Some(snapshots) = snapshots {
+        snapshot::spawn_schedule(&identity, snapshots.clone(), context.shutdown.clone());
+        context
+            .after_drain
+            .add(snapshot::at_shutdown(identity.clone(), snapshots));
+    }
     watch_engine_size(&identity);
     let readiness = identity.replication().readiness();
     let limit = config.grpc.max_message_bytes;

@@ -8,7 +8,7 @@
 //! the store, so memory never stays ahead of what is durable.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -21,11 +21,12 @@ use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::engine::{
+use idic_engine::{
     ChangeEvent, ChangeSet, Engine, ReclusterPass, ReclusterTotals, RecordEntry, RecordRow,
     Settings,
 };
-use crate::replication::Replication;
+use crate::replication::{Replication, Role};
+use crate::snapshot::{self, Position, Snapshots};
 use crate::store::IdentityStore;
 
 /// The bus topic on which committed change events are published (JSON, read by
@@ -99,6 +100,23 @@ pub struct Identity {
     replication: Arc<Replication>,
     /// Whether a whole-base recluster runs (one at a time).
     reclustering: AtomicBool,
+    /// Change sets the engine holds that are not yet committed (or, failed, not yet
+    /// undone by a reload): a snapshot is taken only when there are none.
+    pending: AtomicU64,
+    snapshots: Option<Arc<Snapshots>>,
+    /// The database's instance id, which snapshots carry (empty without snapshots).
+    instance: String,
+}
+
+/// How a start gets its engine.
+#[derive(Default)]
+pub struct Startup {
+    /// Already loaded (from a snapshot); `None`: rebuilt from the tables.
+    pub engine: Option<Engine>,
+    pub snapshots: Option<Arc<Snapshots>>,
+    pub instance: String,
+    /// What the snapshot in `engine` covers.
+    pub position: Option<Position>,
 }
 
 impl Identity {
@@ -113,6 +131,45 @@ impl Identity {
         Identity::start_replicated(store, settings, normalize, outbox, replication).await
     }
 
+    /// The single replica with snapshots: starts from the newest snapshot when its
+    /// change counter is the database's (nothing was written since), else from the
+    /// tables.
+    pub async fn start_single(
+        store: Arc<dyn IdentityStore>,
+        settings: Settings,
+        normalize: NormalizeOptions,
+        outbox: Outbox,
+        snapshots: Arc<Snapshots>,
+    ) -> anyhow::Result<Arc<Identity>> {
+        let (instance, changes) = store.generation().await?;
+        let restored = snapshot::restore(
+            &snapshots,
+            store.as_ref(),
+            &settings,
+            &instance,
+            move |position| match position {
+                Position::Changes(taken) if taken == changes => Ok(()),
+                Position::Changes(taken) => Err(format!(
+                    "taken at change {taken}, the database is at change {changes}"
+                )),
+                Position::Log(_) => Err("taken by a replica on PostgreSQL".to_owned()),
+            },
+        )
+        .await?;
+        let (engine, position) = match restored {
+            Some(restored) => (Some(restored.engine), Some(restored.position)),
+            None => (None, None),
+        };
+        let startup = Startup {
+            engine,
+            snapshots: Some(snapshots),
+            instance,
+            position,
+        };
+        let replication = Arc::new(Replication::single());
+        Identity::start_with(store, settings, normalize, outbox, replication, startup).await
+    }
+
     /// Loads the engine from the store and starts the persister, in the role
     /// `replication` holds (see `crate::replication`).
     pub async fn start_replicated(
@@ -122,14 +179,40 @@ impl Identity {
         outbox: Outbox,
         replication: Arc<Replication>,
     ) -> anyhow::Result<Arc<Identity>> {
-        let started = Instant::now();
-        let engine = load_engine(store.as_ref(), &settings, &normalize).await?;
-        tracing::info!(
-            records = engine.record_count(),
-            customers = engine.customer_count(),
-            seconds = started.elapsed().as_secs_f64(),
-            "identity engine loaded"
-        );
+        Identity::start_with(
+            store,
+            settings,
+            normalize,
+            outbox,
+            replication,
+            Startup::default(),
+        )
+        .await
+    }
+
+    /// Starts with the engine `startup` brings, or one loaded from the tables.
+    pub async fn start_with(
+        store: Arc<dyn IdentityStore>,
+        settings: Settings,
+        normalize: NormalizeOptions,
+        outbox: Outbox,
+        replication: Arc<Replication>,
+        startup: Startup,
+    ) -> anyhow::Result<Arc<Identity>> {
+        let engine = match startup.engine {
+            Some(engine) => engine,
+            None => {
+                let started = Instant::now();
+                let engine = load_engine(store.as_ref(), &settings, &normalize).await?;
+                tracing::info!(
+                    records = engine.record_count(),
+                    customers = engine.customer_count(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "identity engine loaded from the tables"
+                );
+                engine
+            }
+        };
         let (persister, queue) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(4096);
         let identity = Arc::new(Identity {
@@ -142,6 +225,9 @@ impl Identity {
             reloading: AtomicBool::new(false),
             replication,
             reclustering: AtomicBool::new(false),
+            pending: AtomicU64::new(0),
+            snapshots: startup.snapshots,
+            instance: startup.instance,
         });
         tokio::spawn(persist(Arc::downgrade(&identity), queue, outbox));
         Ok(identity)
@@ -176,6 +262,15 @@ impl Identity {
                     .remove(&row.record_id)
                     .unwrap_or_else(|| entry_of(row, &self.normalize))
             });
+        }
+        if let Some(snapshots) = &self.snapshots {
+            snapshots.note_changes(changes.records.len());
+            if erases(&changes) {
+                // Not awaited: the erasure counter it raises at once keeps any snapshot
+                // captured before it from being published.
+                let snapshots = snapshots.clone();
+                tokio::task::spawn_blocking(move || snapshots.forget_all());
+            }
         }
         for event in changes.events {
             let _ = self.events.send(event);
@@ -230,6 +325,10 @@ impl Identity {
             });
         }
         let (done, receiver) = oneshot::channel();
+        if let Some(snapshots) = &self.snapshots {
+            snapshots.note_changes(changes.records.len());
+        }
+        self.pending.fetch_add(1, Ordering::AcqRel);
         // Queued while the lock is held: the store sees changes in engine order.
         self.persister
             .send(Pending { changes, done })
@@ -244,6 +343,12 @@ impl Identity {
     /// Removes what committed erasures left of the erased records in the storage
     /// files. UNAVAILABLE when it could not yet: erasing the customer again retries.
     pub async fn purge_erased(&self) -> ApiResult<()> {
+        if let Some(snapshots) = &self.snapshots {
+            let snapshots = snapshots.clone();
+            tokio::task::spawn_blocking(move || snapshots.forget_all())
+                .await
+                .map_err(ApiError::internal)?;
+        }
         self.store.purge_erased().await.map_err(|error| {
             tracing::warn!(error = format!("{error:#}"), "purging erased records failed");
             ApiError::Unavailable {
@@ -464,6 +569,30 @@ impl Identity {
         .map_err(ApiError::internal)
     }
 
+    /// The database's instance id (see `IdentityStore::generation`).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// With the engine's lock held: the position the engine stands at when every write
+    /// it holds is committed, else `None`. Embedded, that is the database's change
+    /// counter (read here: blocking, off the runtime); replicas, the log position.
+    pub(crate) fn settled_position(&self) -> anyhow::Result<Option<Position>> {
+        if self.pending.load(Ordering::Acquire) != 0 || self.reloading.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        match self.replication.role() {
+            Role::Single => {
+                let runtime = tokio::runtime::Handle::try_current()?;
+                let (_, changes) = runtime.block_on(self.store.generation())?;
+                Ok(Some(Position::Changes(changes)))
+            }
+            Role::Leader { .. } | Role::Follower { .. } => {
+                Ok(Some(Position::Log(self.replication.position())))
+            }
+        }
+    }
+
     pub(crate) async fn reload(&self) {
         self.reloading.store(true, Ordering::Release);
         loop {
@@ -484,6 +613,14 @@ impl Identity {
         self.reloading.store(false, Ordering::Release);
         tracing::warn!("identity engine rebuilt from storage");
     }
+}
+
+/// Whether a change set erases a customer.
+fn erases(changes: &ChangeSet) -> bool {
+    changes
+        .events
+        .iter()
+        .any(|event| event.kind == idic_engine::ChangeKind::Erased)
 }
 
 /// The reason MERGED and SPLIT events of a whole-base recluster carry.
@@ -619,7 +756,7 @@ async fn load_engine(
                     key: record.key,
                     channel: record.channel,
                     observed_at: record.observed_at,
-                    content: crate::engine::PackedContent::pack(&record.content),
+                    content: idic_engine::PackedContent::pack(&record.content),
                     features,
                     customer: record.customer,
                 },
@@ -642,7 +779,7 @@ async fn load_engine(
 /// A record's matching features. Normalizing is tolerant and pure, so a restart (or a
 /// follower) reads each record as its write did; a record that rules made since leave
 /// unusable has no features.
-fn features_of(content: &crate::engine::RecordContent, normalize: &NormalizeOptions) -> Features {
+fn features_of(content: &idic_engine::RecordContent, normalize: &NormalizeOptions) -> Features {
     let normalized =
         idic_matching::normalize::normalize_record(&content.record, normalize).unwrap_or_default();
     Features::of(&normalized)
@@ -655,7 +792,7 @@ fn entry_of(row: &RecordRow, normalize: &NormalizeOptions) -> RecordEntry {
         key: row.key.clone(),
         channel: row.channel,
         observed_at: row.observed_at,
-        content: crate::engine::PackedContent::pack(&row.content),
+        content: idic_engine::PackedContent::pack(&row.content),
         features: features_of(&row.content, normalize),
         customer: row.customer.clone(),
     }
@@ -690,6 +827,9 @@ async fn persist(
             Ok(()) => {
                 let position = identity.replication.committed_position();
                 identity.replication.set_position(position);
+                identity
+                    .pending
+                    .fetch_sub(waiters.len() as u64, Ordering::AcqRel);
                 for waiter in waiters {
                     let _ = waiter.send(Ok(position));
                 }
@@ -712,14 +852,18 @@ async fn persist(
             }
             Err(error) => {
                 let message = format!("{error:#}");
+                let mut failed = waiters.len() as u64;
                 for waiter in waiters {
                     let _ = waiter.send(Err(message.clone()));
                 }
                 // Whatever else was queued was built on the failed state: fail it too.
                 while let Ok(pending) = queue.try_recv() {
+                    failed += 1;
                     let _ = pending.done.send(Err(message.clone()));
                 }
                 identity.reload().await;
+                // Only now: until the reload, the engine held what never committed.
+                identity.pending.fetch_sub(failed, Ordering::AcqRel);
             }
         }
     }

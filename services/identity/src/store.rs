@@ -17,7 +17,7 @@ use idic_runtime::storage::{
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
 
-use crate::engine::{
+use idic_engine::{
     ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordContent, RecordKey,
 };
 use crate::replication::{self, Fence};
@@ -79,6 +79,11 @@ pub trait IdentityStore: Send + Sync + 'static {
         report: &str,
     ) -> anyhow::Result<u64>;
     async fn latest_params(&self) -> anyhow::Result<Option<MatchParameters>>;
+    /// This database's instance id (made at its first start) and its change counter,
+    /// which every commit without a log raises (embedded; see `crate::snapshot`).
+    async fn generation(&self) -> anyhow::Result<(String, u64)> {
+        Ok((String::new(), 0))
+    }
     /// Copies the SQLite write-ahead log back into the database file, and empties it
     /// when it has grown large (nothing to do on PostgreSQL).
     async fn checkpoint(&self) -> anyhow::Result<()> {
@@ -445,6 +450,15 @@ async fn write_events(
     Ok(())
 }
 
+/// Raises the change counter that tells a snapshot from the embedded database whether
+/// it is current (replicas have the log's position for that).
+async fn count_change(transaction: &mut Transaction<'_>) -> anyhow::Result<()> {
+    sqlx::query("UPDATE identity_generation SET changes = changes + 1 WHERE id = 1")
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
 fn event_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<ChangeEvent> {
     Ok(ChangeEvent {
         event_id: row.get::<i64, _>(0) as u64,
@@ -580,6 +594,9 @@ impl IdentityStore for SqlIdentityStore {
         write_customers(&mut transaction, backend, changes).await?;
         write_blocks(&mut transaction, backend, changes).await?;
         write_events(&mut transaction, backend, changes).await?;
+        if self.fence.is_none() {
+            count_change(&mut transaction).await?;
+        }
         outbox::enqueue(&mut transaction, backend, &announcements(changes)?).await?;
         transaction.commit().await?;
         if let (Some(fence), Some(position)) = (&self.fence, position) {
@@ -653,6 +670,19 @@ impl IdentityStore for SqlIdentityStore {
             .await?;
         transaction.commit().await?;
         Ok(version as u64)
+    }
+
+    async fn generation(&self) -> anyhow::Result<(String, u64)> {
+        let pool = &self.database.pool;
+        // Concurrent first starts (replicas): the first one's id stays.
+        sqlx::query("UPDATE identity_generation SET instance = $1 WHERE id = 1 AND instance = ''")
+            .bind(uuid::Uuid::new_v4().simple().to_string())
+            .execute(pool)
+            .await?;
+        let row = sqlx::query("SELECT instance, changes FROM identity_generation WHERE id = 1")
+            .fetch_one(pool)
+            .await?;
+        Ok((row.get::<String, _>(0), row.get::<i64, _>(1) as u64))
     }
 
     async fn latest_params(&self) -> anyhow::Result<Option<MatchParameters>> {

@@ -118,6 +118,12 @@ pub struct ImportArgs {
     /// memory while it ran.
     #[arg(long)]
     pub recluster: bool,
+    /// After the import (embedded only): stop the server (SIGTERM: it writes its
+    /// engine snapshot), start it again from the snapshot, then once more without it
+    /// (rebuilt from the tables), and report each restart's time to listening, peak
+    /// memory and the snapshot's size.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 pub async fn run(command: IdentityBench) -> anyhow::Result<()> {
@@ -934,6 +940,75 @@ async fn estimate_and_recluster(channel: Channel, pid: u32) -> anyhow::Result<Ve
     Ok(lines)
 }
 
+/// Stops a server with SIGTERM and returns how long it took to exit (the drain, then
+/// identity's snapshot of the final state).
+fn stop_server(mut server: Server) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()?;
+    server.child.wait()?;
+    Ok(started.elapsed())
+}
+
+/// Bytes of the snapshot files in identity's snapshot directory.
+fn snapshot_bytes(data_dir: &Path) -> u64 {
+    std::fs::read_dir(data_dir.join("identity-snapshots"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.metadata().ok())
+                .map(|meta| meta.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// One start on `data_dir`: time to listening and the peak memory once listening.
+fn timed_start(binary: &Path, data_dir: &Path) -> anyhow::Result<(Server, Duration, Option<u64>)> {
+    let started = Instant::now();
+    let server = start_server(binary, data_dir, None, None)?;
+    let elapsed = started.elapsed();
+    let peak = peak_memory(server.child.id());
+    Ok((server, elapsed, peak))
+}
+
+/// Restarts the embedded server from its snapshot, then from the tables alone; a line
+/// per step. Returns the last server started.
+fn restart_with_and_without_snapshot(
+    server: Server,
+    binary: &Path,
+    data_dir: &Path,
+) -> anyhow::Result<(Vec<String>, Server)> {
+    let mut lines = Vec::new();
+    let load = crate::machine::load_average();
+    let stopped = stop_server(server)?;
+    let snapshot = snapshot_bytes(data_dir);
+    anyhow::ensure!(snapshot > 0, "the server wrote no snapshot at shutdown");
+    lines.push(format!(
+        "stop (SIGTERM, drain, snapshot written): {:.1} s; snapshot on disk {:.1} MiB (load average before {load})",
+        stopped.as_secs_f64(),
+        snapshot as f64 / 1048576.0
+    ));
+    let load = crate::machine::load_average();
+    let (server, elapsed, peak) = timed_start(binary, data_dir)?;
+    lines.push(format!(
+        "restart from the snapshot: {:.2} s to listening, peak memory (VmHWM) {} (load average before {load})",
+        elapsed.as_secs_f64(),
+        mebibytes(peak)
+    ));
+    stop_server(server)?;
+    std::fs::remove_dir_all(data_dir.join("identity-snapshots"))?;
+    let load = crate::machine::load_average();
+    let (server, elapsed, peak) = timed_start(binary, data_dir)?;
+    lines.push(format!(
+        "restart without a snapshot (rebuilt from the tables): {:.2} s to listening, peak memory (VmHWM) {} (load average before {load})",
+        elapsed.as_secs_f64(),
+        mebibytes(peak)
+    ));
+    Ok((lines, server))
+}
+
 fn default_idic_binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     Ok(exe.with_file_name("idic"))
@@ -1006,6 +1081,14 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     if args.recluster {
         lines.extend(estimate_and_recluster(channel.clone(), server.child.id()).await?);
     }
+    let server = if args.restart && args.database_url.is_none() {
+        let (lines_of_restart, server) =
+            restart_with_and_without_snapshot(server, &binary, &data_dir)?;
+        lines.extend(lines_of_restart);
+        server
+    } else {
+        server
+    };
     if let Some((bytes, wal)) = storage {
         let wal_note = if args.database_url.is_none() {
             format!(

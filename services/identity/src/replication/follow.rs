@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::lease::{self, Lease};
 use super::{Replication, Role, log};
-use crate::engine::Settings;
-use crate::service::Identity;
+use idic_engine::Settings;
+use crate::service::{Identity, Startup};
+use crate::snapshot::{self, Position, Snapshots};
 use crate::store::{IdentityStore, SqlIdentityStore};
 
 /// How often a follower reads new log entries and tries the lock.
@@ -57,6 +58,8 @@ pub struct ReplicaOptions {
     /// Published while leading: where the others reach this replica.
     pub address: String,
     pub shutdown: CancellationToken,
+    /// Local snapshots: a start loads the newest and replays the log from there.
+    pub snapshots: Option<Arc<Snapshots>>,
 }
 
 /// Starts identity as a replica: leader if nobody leads, else a follower.
@@ -71,17 +74,25 @@ pub async fn start(options: ReplicaOptions) -> anyhow::Result<Arc<Identity>> {
         // Elected before loading: the load sees every commit of any earlier leader.
         let epoch = lease.take_office(&options.address).await?;
         let last = log::last_position(&pool).await?;
+        let startup = from_snapshot(&options, store.as_ref(), last).await?;
+        let from_snapshot = startup.engine.is_some();
         replication.fence.lead(epoch, last);
-        replication.reset_position(last);
+        replication.reset_position(startup_position(&startup, last));
         replication.set_role(Role::Leader { epoch });
-        let identity = Identity::start_replicated(
+        let identity = Identity::start_with(
             store,
             options.settings,
             options.normalize,
             options.outbox,
             replication.clone(),
+            startup,
         )
         .await?;
+        if from_snapshot {
+            // The log after the snapshot, before the first write (the tables on a gap).
+            replay_all(&identity, &pool, &replication).await;
+            identity.rebuild_memberships();
+        }
         tracing::info!(epoch, position = last, "identity replica leads");
         tokio::spawn(run(
             Arc::downgrade(&identity),
@@ -96,16 +107,18 @@ pub async fn start(options: ReplicaOptions) -> anyhow::Result<Arc<Identity>> {
     }
     // Read before the load: replaying from here again what the load saw is harmless.
     let from = log::last_position(&pool).await?;
-    replication.reset_position(from);
+    let startup = from_snapshot(&options, store.as_ref(), from).await?;
+    replication.reset_position(startup_position(&startup, from));
     // Known from the first call on, so that writes are forwarded at once.
     let leader = lease::leader_address(&pool).await?;
     replication.set_role(Role::Follower { leader });
-    let identity = Identity::start_replicated(
+    let identity = Identity::start_with(
         store,
         options.settings,
         options.normalize,
         options.outbox,
         replication.clone(),
+        startup,
     )
     .await?;
     tracing::info!(position = from, "identity replica follows");
@@ -119,6 +132,53 @@ pub async fn start(options: ReplicaOptions) -> anyhow::Result<Arc<Identity>> {
         Stage::Following,
     ));
     Ok(identity)
+}
+
+/// The engine from the newest local snapshot the log can bring up to date (its
+/// position at most the log's head `last`), if snapshots are on. A log that no longer
+/// holds the entries after it is found by the first catch-up, which reloads.
+async fn from_snapshot(
+    options: &ReplicaOptions,
+    store: &dyn IdentityStore,
+    last: u64,
+) -> anyhow::Result<Startup> {
+    let Some(snapshots) = &options.snapshots else {
+        return Ok(Startup::default());
+    };
+    let (instance, _) = store.generation().await?;
+    let restored = snapshot::restore(
+        snapshots,
+        store,
+        &options.settings,
+        &instance,
+        move |position| match position {
+            Position::Log(taken) if taken <= last => Ok(()),
+            Position::Log(taken) => Err(format!(
+                "taken at log position {taken}, beyond the log's head {last}"
+            )),
+            Position::Changes(_) => Err("taken by the embedded single replica".to_owned()),
+        },
+    )
+    .await?;
+    let (engine, position) = match restored {
+        Some(restored) => (Some(restored.engine), Some(restored.position)),
+        None => (None, None),
+    };
+    Ok(Startup {
+        engine,
+        snapshots: Some(snapshots.clone()),
+        instance,
+        position,
+    })
+}
+
+/// The log position the starting engine holds: its snapshot's, or `read_before_load`
+/// for an engine loaded from the tables.
+fn startup_position(startup: &Startup, read_before_load: u64) -> u64 {
+    match startup.position {
+        Some(Position::Log(position)) => position,
+        _ => read_before_load,
+    }
 }
 
 /// Where a replica is in its life.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row as _};
 
 use super::Fence;
-use crate::engine::{
+use idic_engine::{
     ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordContent, RecordKey,
     RecordRow,
 };

@@ -6,7 +6,7 @@
 //!   can never commit.
 //! - The log: each group commit of the leader also writes its change set as one
 //!   numbered entry ([`log`]); followers replay the entries in order
-//!   ([`crate::engine::Engine::replay`]) and take over when the lock comes free
+//!   ([`idic_engine::Engine::replay`]) and take over when the lock comes free
 //!   ([`follow`]).
 //! - Clients: a follower forwards writes to the leader ([`forward`]); positions in
 //!   metadata let a client read its writes on any replica ([`consistency`]).
