@@ -22,11 +22,11 @@ use crate::convert::{
     key_to_proto, parse_key, query_features, record_ref, source_record, unreadable_fields,
     warning_to_proto,
 };
-use idic_engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
 use crate::export;
 use crate::replication::consistency;
 use crate::replication::forward::{self, Forwarder, LeaderClient};
 use crate::service::{Committed, Identity, ReclusterReport};
+use idic_engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
 
 /// Errors kept in an import's answer; the count covers them all.
 const MAX_REPORTED_ERRORS: usize = 1000;

@@ -21,13 +21,13 @@ use idic_runtime::storage::now_micros;
 use idic_runtime::{ApiError, ApiResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::replication::{Replication, Role};
+use crate::snapshot::{self, Position, Snapshots};
+use crate::store::IdentityStore;
 use idic_engine::{
     ChangeEvent, ChangeSet, Engine, ReclusterPass, ReclusterTotals, RecordEntry, RecordRow,
     Settings,
 };
-use crate::replication::{Replication, Role};
-use crate::snapshot::{self, Position, Snapshots};
-use crate::store::IdentityStore;
 
 /// The bus topic on which committed change events are published (JSON, read by
 /// `idic_runtime::follow`), through the outbox written with each change set.

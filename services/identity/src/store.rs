@@ -17,10 +17,10 @@ use idic_runtime::storage::{
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, Row};
 
+use crate::replication::{self, Fence};
 use idic_engine::{
     ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, LinkRow, RecordContent, RecordKey,
 };
-use crate::replication::{self, Fence};
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::lease::{self, Lease};
 use super::{Replication, Role, log};
-use idic_engine::Settings;
 use crate::service::{Identity, Startup};
 use crate::snapshot::{self, Position, Snapshots};
 use crate::store::{IdentityStore, SqlIdentityStore};
+use idic_engine::Settings;
 
 /// How often a follower reads new log entries and tries the lock.
 const POLL: Duration = Duration::from_millis(100);

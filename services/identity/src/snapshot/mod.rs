@@ -29,10 +29,10 @@ use idic_runtime::Config;
 use idic_runtime::storage::{Backend, now_micros};
 use tokio_util::sync::CancellationToken;
 
-use idic_engine::{Engine, EngineImage, Settings};
 use crate::service::Identity;
 use crate::store::IdentityStore;
 pub use file::{Header, Position};
+use idic_engine::{Engine, EngineImage, Settings};
 
 /// How often the schedule checks whether a snapshot is due.
 const TICK: Duration = Duration::from_secs(1);
