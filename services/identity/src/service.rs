@@ -569,15 +569,10 @@ impl Identity {
         .map_err(ApiError::internal)
     }
 
-    /// The database's instance id (see `IdentityStore::generation`).
-    pub fn instance(&self) -> &str {
-        &self.instance
-    }
-
     /// With the engine's lock held: the position the engine stands at when every write
     /// it holds is committed, else `None`. Embedded, that is the database's change
     /// counter (read here: blocking, off the runtime); replicas, the log position.
-    pub(crate) fn settled_position(&self) -> anyhow::Result<Option<Position>> {
+    fn settled(&self) -> anyhow::Result<Option<Position>> {
         if self.pending.load(Ordering::Acquire) != 0 || self.reloading.load(Ordering::Acquire) {
             return Ok(None);
         }
@@ -866,5 +861,20 @@ async fn persist(
                 identity.pending.fetch_sub(failed, Ordering::AcqRel);
             }
         }
+    }
+}
+
+impl snapshot::Source for Identity {
+    fn engine(&self) -> RwLockReadGuard<'_, Engine> {
+        self.read()
+    }
+
+    fn settled_position(&self) -> anyhow::Result<Option<Position>> {
+        self.settled()
+    }
+
+    /// The database's instance id (see `IdentityStore::generation`).
+    fn instance(&self) -> &str {
+        &self.instance
     }
 }

@@ -21,7 +21,7 @@ pub mod file;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -29,10 +29,22 @@ use idic_runtime::Config;
 use idic_runtime::storage::{Backend, now_micros};
 use tokio_util::sync::CancellationToken;
 
-use crate::service::Identity;
 use crate::store::IdentityStore;
 pub use file::{Header, Position};
 use idic_engine::{Engine, EngineImage, Settings};
+
+/// What a snapshot is taken of: the service's engine, the position it stands at and
+/// the database it belongs to. A trait, so that this module does not import the
+/// service that imports it (the service implements it).
+pub trait Source: Send + Sync + 'static {
+    /// The engine, read-locked.
+    fn engine(&self) -> RwLockReadGuard<'_, Engine>;
+    /// With the engine's lock held: the position it stands at when every write it
+    /// holds is committed, else `None` (a snapshot must wait).
+    fn settled_position(&self) -> anyhow::Result<Option<Position>>;
+    /// The database's instance id.
+    fn instance(&self) -> &str;
+}
 
 /// How often the schedule checks whether a snapshot is due.
 const TICK: Duration = Duration::from_secs(1);
@@ -168,10 +180,10 @@ impl Snapshots {
 
     /// Takes a snapshot of `identity` if every write its engine holds is committed.
     /// Blocking: call off the async runtime (`tokio::task::spawn_blocking`).
-    pub fn take(&self, identity: &Identity) -> anyhow::Result<Taken> {
+    pub fn take(&self, identity: &impl Source) -> anyhow::Result<Taken> {
         let started = Instant::now();
         let erasures = self.erasures.load(Ordering::Acquire);
-        let engine = identity.read();
+        let engine = identity.engine();
         let locked = Instant::now();
         let Some(position) = identity.settled_position()? else {
             return Ok(Taken::NotNow);
@@ -314,10 +326,10 @@ pub async fn restore(
 }
 
 /// Takes a snapshot off the runtime and logs what it did.
-pub async fn take_now(identity: &Arc<Identity>, snapshots: &Arc<Snapshots>) -> Option<Taken> {
+pub async fn take_now<S: Source>(identity: &Arc<S>, snapshots: &Arc<Snapshots>) -> Option<Taken> {
     let identity = identity.clone();
     let taker = snapshots.clone();
-    match tokio::task::spawn_blocking(move || taker.take(&identity)).await {
+    match tokio::task::spawn_blocking(move || taker.take(identity.as_ref())).await {
         Ok(Ok(taken)) => {
             if let Taken::Written {
                 position,
@@ -353,8 +365,8 @@ pub async fn take_now(identity: &Arc<Identity>, snapshots: &Arc<Snapshots>) -> O
 }
 
 /// Takes snapshots when due until the process stops.
-pub fn spawn_schedule(
-    identity: &Arc<Identity>,
+pub fn spawn_schedule<S: Source>(
+    identity: &Arc<S>,
     snapshots: Arc<Snapshots>,
     shutdown: CancellationToken,
 ) {
@@ -384,7 +396,7 @@ pub fn spawn_schedule(
 
 /// The snapshot taken at graceful shutdown, once in-flight calls are drained. Holds
 /// the service alive till then: the server that held it is gone by that time.
-pub async fn at_shutdown(identity: Arc<Identity>, snapshots: Arc<Snapshots>) {
+pub async fn at_shutdown<S: Source>(identity: Arc<S>, snapshots: Arc<Snapshots>) {
     if snapshots.changes.load(Ordering::Relaxed) == 0 {
         tracing::info!("identity snapshot on disk is current; none taken at shutdown");
         return;
