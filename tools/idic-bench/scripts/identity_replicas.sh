@@ -18,7 +18,7 @@ W=$(mktemp -d)
 psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 echo "load before: $(cat /proc/loadavg)"
 start() { # name port admin
-  DATABASE_URL=$URL IDIC_IDENTITY__ADVERTISE_ADDRESS=127.0.0.1:$2 IDIC_LOG_FILTER=info \
+  DATABASE_URL=$URL IDIC_IDENTITY__SNAPSHOT_DIR=$W/snap-$1 IDIC_IDENTITY__ADVERTISE_ADDRESS=127.0.0.1:$2 IDIC_LOG_FILTER=info \
     $IDIC serve --service identity --listen 127.0.0.1:$2 --admin-listen 127.0.0.1:$3 --data-dir $W/data-$1 \
     > $W/$1.out 2> $W/$1.log &
   echo $! > $W/$1.pid
@@ -41,15 +41,16 @@ tail -5 $W/import.out
 HEAD=$(psql -h 127.0.0.1 -U postgres -d $DB -tAc "SELECT MAX(position) FROM identity.identity_log")
 sleep 2.5
 kill $SAMPLER
-echo "log head position $HEAD; follower lag (entries) max during import: $(awk '$2!="na"{ if ($2>m) m=$2 } END {print m}' $W/lag.txt)"
+echo "log head position $HEAD; follower lag (entries) max during import: $(awk -v t0=$T0 -v t1=$T1 '$1>=t0 && $1<=t1 { n++; if ($2=="na") na++; else if ($2+0>m) m=$2+0 } END {print m+0 " in " n " samples every 0.25 s (" na+0 " without a reading)"}' $W/lag.txt)"
 awk -v t1=$T1 '$2!="na" && $1>=t1 {print "lag at +" ($1-t1) " s after import end: " $2}' $W/lag.txt | head -4
 psql -h 127.0.0.1 -U postgres -d $DB -tAc "SELECT 'identity_log: ' || COUNT(*) || ' entries, ' || pg_size_pretty(pg_total_relation_size('identity.identity_log')) || ', ' || (pg_total_relation_size('identity.identity_log') / $RECORDS) || ' bytes per record' FROM identity.identity_log"
 psql -h 127.0.0.1 -U postgres -d $DB -tAc "SELECT 'identity schema total: ' || pg_size_pretty(SUM(pg_total_relation_size(c.oid))) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'identity' AND c.relkind = 'r'"
-# a follower restart: stop b, start it again, time to listening
+# a follower restart: stop b (it writes its engine snapshot), start it again from the
+# snapshot and the log after it, time to listening
 kill -TERM $(cat $W/b.pid); while kill -0 $(cat $W/b.pid) 2>/dev/null; do sleep 0.1; done
 rm -f $W/b.out
 start b 50162 9562
-grep -o '"identity engine loaded".*\|identity engine loaded.*' $W/b.log | tail -1
+grep -i 'snapshot\|engine' $W/b.log | tail -4
 echo "follower b peak memory: $(grep VmHWM /proc/$(cat $W/b.pid)/status)"
 echo "leader a peak memory: $(grep VmHWM /proc/$(cat $W/a.pid)/status)"
 echo "load after: $(cat /proc/loadavg)"
