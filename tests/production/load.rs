@@ -56,24 +56,25 @@ impl Figures {
 }
 
 /// Whether a client may retry the same request: the server said UNAVAILABLE or
-/// DEADLINE_EXCEEDED, or the client library reports its own deadline firing (tonic:
-/// CANCELLED "Timeout expired") or the connection breaking under the call (tonic:
-/// UNKNOWN "transport error"), neither of which the server chose.
+/// DEADLINE_EXCEEDED, or the client library reports a failure of its own (see
+/// [`is_client_side`]), which the server did not choose.
 pub fn is_retryable(status: &tonic::Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) || is_client_side(status)
+}
+
+/// A failure the client library reports, not a status the server sent: its own
+/// deadline firing (tonic: CANCELLED "Timeout expired"), the connection breaking under
+/// the call (UNKNOWN "transport error"), or the call dropped because its connection
+/// closed before an answer came (hyper's "operation was canceled", seen when a
+/// process is SIGKILLed mid-call).
+pub fn is_client_side(status: &tonic::Status) -> bool {
     match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded => true,
-        Code::Cancelled => status.message() == "Timeout expired",
+        Code::Cancelled => {
+            status.message() == "Timeout expired" || status.message() == "operation was canceled"
+        }
         Code::Unknown => status.message().starts_with("transport error"),
         _ => false,
     }
-}
-
-/// A failure the client library reports, not a status the server sent.
-pub fn is_client_side(status: &tonic::Status) -> bool {
-    matches!(
-        (status.code(), status.message()),
-        (Code::Cancelled, "Timeout expired")
-    ) || (status.code() == Code::Unknown && status.message().starts_with("transport error"))
 }
 
 fn customer_of(sequence: u64) -> String {
