@@ -36,11 +36,7 @@ impl Drop for Replica {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    idic_testkit::free_loopback_address().port()
 }
 
 /// Starts a replica on `database_url` and waits until it listens. Its log goes to

@@ -70,11 +70,7 @@ impl Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    idic_testkit::free_loopback_address().port()
 }
 
 /// Starts identity on `data_dir` (embedded, or on `database_url`) with `env` set, and

@@ -15,7 +15,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -328,10 +327,7 @@ fn every_variable_the_manifests_set_is_one_the_binary_reads() {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    idic_testkit::free_loopback_address().port()
 }
 
 /// The port of `flag`'s address among `args` (`--listen 0.0.0.0:50051` -> 50051).

@@ -758,7 +758,7 @@ fn a_circle_through_use_and_inline_paths_is_found() {
         ),
         (
             "src/auth.rs",
-            "pub struct Digest;\nfn f() -> crate::config::Config { todo!() }\n",
+            "pub struct Digest;\nfn f(config: crate::config::Config) -> usize { config.len() }\n",
         ),
         ("src/leaf.rs", "pub fn g() {}\n"),
     ]);

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -184,27 +184,9 @@ pub struct Cluster {
     data_dir: tempfile::TempDir,
 }
 
-/// A port nobody listens on now; the process binds it a moment later. Taken below the
-/// kernel's ephemeral range (32768-60999 by default): a port the kernel handed out
-/// as `127.0.0.1:0` can be given to another test's outgoing connection (to PostgreSQL,
-/// Redis) before the process binds it, which a CI run once saw ("Address already in
-/// use"). Ports below the range are never handed out implicitly; the process id
-/// spreads concurrent test binaries apart, and each candidate is checked free.
+/// A port nobody listens on now; the process binds it a moment later.
 pub fn free_address() -> SocketAddr {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    const LOW: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    let spread = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
-    for _ in 0..SPAN {
-        let step = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = LOW + (spread + step.wrapping_mul(7_919)) % SPAN;
-        let address = SocketAddr::from(([127, 0, 0, 1], port as u16));
-        if TcpListener::bind(address).is_ok() {
-            return address;
-        }
-    }
-    panic!("no free loopback port below the ephemeral range")
+    idic_testkit::free_loopback_address()
 }
 
 impl Cluster {

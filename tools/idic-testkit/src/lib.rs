@@ -18,7 +18,9 @@ mod suite;
 /// paths stay for the tests and benchmarks.
 pub use idic_datagen::{activity, generator, transactions};
 
-pub use servers::{TestPostgres, TestRedis, require_postgres, require_redis};
+pub use servers::{
+    TestPostgres, TestRedis, free_loopback_address, require_postgres, require_redis,
+};
 pub use storage::TestDatabase;
 pub use suite::{Backend, SuiteOptions, TestSuite};
 

@@ -136,3 +136,26 @@ pub async fn require_redis() -> Option<TestRedis> {
         }
     }
 }
+
+/// A loopback address nobody listens on now, for a process the test starts a moment
+/// later. Taken below the kernel's ephemeral range (32768-60999 by default): a port
+/// handed out as `127.0.0.1:0` can be given to another test's outgoing connection (to
+/// PostgreSQL, Redis) before the process binds it, which a CI run once saw ("Address
+/// already in use"). Ports below the range are never handed out implicitly; the
+/// process id spreads concurrent test binaries apart, and each candidate is checked.
+pub fn free_loopback_address() -> std::net::SocketAddr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let spread = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
+    for _ in 0..SPAN {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = LOW + (spread + step.wrapping_mul(7_919)) % SPAN;
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port as u16));
+        if std::net::TcpListener::bind(address).is_ok() {
+            return address;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range")
+}
