@@ -505,6 +505,9 @@ async fn operator_story(browser: &Browser, base: &str, jane: &str, key: &str) {
 
     // Logging out ends the session: the pages lead to login again.
     browser.click("header form button").await;
+    // The logout's POST and its redirect must land before the next navigation, which
+    // would otherwise cancel them (a CI run saw the session still open).
+    browser.path_after_navigation("/console/login").await;
     browser.goto(&format!("{base}/console/value")).await;
     assert_eq!(browser.path().await, "/console/login");
 }
