@@ -238,11 +238,15 @@ async fn an_embedded_restart_from_the_snapshot_gives_the_customers_of_a_rebuild(
     assert!(log.contains("identity snapshot not current"), "{log}");
     assert!(log.contains(FROM_TABLES), "{log}");
     assert_eq!(export(&mut third.client()).await, after_writes);
-    third.stop();
+    let third_log = third.stop();
 
     // The snapshot written at that shutdown against a rebuild with snapshots off.
     let from_snapshot = start(data.path(), None, &[], "fourth.log");
-    assert!(from_snapshot.log_text().contains(FROM_SNAPSHOT));
+    assert!(
+        from_snapshot.log_text().contains(FROM_SNAPSHOT),
+        "{third_log}\n---\n{}",
+        from_snapshot.log_text()
+    );
     let exported = export(&mut from_snapshot.client()).await;
     from_snapshot.stop();
     let rebuilt = start(

@@ -176,10 +176,11 @@ pub async fn demo(
     let address = application.grpc_address();
     let admin = application.admin_address();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signalled = shutdown::signal();
     let server = tokio::spawn(application.run_until_stopped(async move {
         tokio::select! {
             _ = stopped => {}
-            () = shutdown::signal() => {}
+            () = signalled => {}
         }
     }));
     let suite = ClientArgs {

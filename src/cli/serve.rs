@@ -81,8 +81,10 @@ pub async fn serve(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         args,
         application.key_reloader(),
     )?;
+    // Listening for SIGTERM before announcing too: one right after must drain, not kill.
+    let stopped = shutdown::signal();
     announce(&application);
-    application.run_until_stopped(shutdown::signal()).await?;
+    application.run_until_stopped(stopped).await?;
     tracing::info!("stopped");
     Ok(())
 }
