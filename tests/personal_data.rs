@@ -361,3 +361,59 @@ async fn erasure_leaves_no_personal_data_in_the_files() {
     assert_eq!(again.records_erased, 0);
     suite.stop().await.unwrap();
 }
+
+/// Estimated parameters count every name in the base (term frequencies), and their
+/// versions are kept: after an erasure none of them holds the erased customer's name
+/// (the snapshot written after an erasure: `tests/identity_snapshot.rs`).
+#[tokio::test]
+async fn erasure_takes_her_name_out_of_every_estimated_parameter_version() {
+    let suite = suite().await;
+    let customer_id = seed_customer(&suite).await;
+    let mut identity = IdentityServiceClient::new(channel(&suite));
+    identity
+        .upsert_record(pb::UpsertRecordRequest {
+            record: Some(pb::SourceRecord {
+                source_system: "crm".into(),
+                source_record_id: "other-1".into(),
+                name: Some(pb::PersonName {
+                    given: "Harold".into(),
+                    family: "Brown".into(),
+                    ..Default::default()
+                }),
+                emails: vec!["harold.brown@example.com".into()],
+                ..Default::default()
+            }),
+            strict: false,
+        })
+        .await
+        .expect("identity takes a second record");
+    for _ in 0..2 {
+        // Two versions: every saved version must forget her.
+        identity
+            .estimate_parameters(pb::EstimateParametersRequest {
+                random_pairs: 1_000,
+                candidate_pairs: 0,
+            })
+            .await
+            .expect("an admin may estimate");
+    }
+    identity
+        .erase_customer(pb::EraseCustomerRequest {
+            customer: by_id(&customer_id),
+            reason: "data subject request 43".into(),
+        })
+        .await
+        .expect("an admin may erase");
+    let data_dir = suite.config.data_dir.clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left = files_holding_secrets(&data_dir);
+    while !left.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = files_holding_secrets(&data_dir);
+    }
+    assert!(
+        left.is_empty(),
+        "personal data left after the erasure: {left:?}"
+    );
+    suite.stop().await.unwrap();
+}

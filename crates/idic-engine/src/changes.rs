@@ -1,6 +1,7 @@
 //! What one write changed, for the store to persist in the same order the engine
 //! applied it. Rows carry final states, so applying a change set twice is harmless.
 
+use idic_matching::params::ErasedNames;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -112,6 +113,9 @@ pub struct ChangeSet {
     pub blocks: FxHashMap<(u32, u32), bool>,
     /// In the order they happened.
     pub events: Vec<ChangeEvent>,
+    /// The names of the records an erasure removed, which saved parameters' name
+    /// frequencies must forget in the same commit. Never written to the change log.
+    pub erased_names: ErasedNames,
 }
 
 impl ChangeSet {
@@ -123,6 +127,7 @@ impl ChangeSet {
             && self.aliases.is_empty()
             && self.blocks.is_empty()
             && self.events.is_empty()
+            && self.erased_names.is_empty()
     }
 
     pub fn upsert_record(&mut self, row: RecordRow) {
@@ -177,5 +182,6 @@ impl ChangeSet {
         self.aliases.extend(later.aliases);
         self.blocks.extend(later.blocks);
         self.events.extend(later.events);
+        self.erased_names.extend(later.erased_names);
     }
 }

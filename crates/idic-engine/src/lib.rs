@@ -59,7 +59,7 @@ use std::sync::Arc;
 use idic_matching::blocking::{BlockKey, block_keys};
 use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
 use idic_matching::features::Features;
-use idic_matching::params::MatchParameters;
+use idic_matching::params::{ErasedNames, MatchParameters};
 use idic_matching::record::IdKind;
 use idic_matching::score::{NoRecord, PairScore, RecordAll, compare, hard_conflict};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -1466,7 +1466,11 @@ impl Engine {
         if customer.erased_at.is_some() {
             return Ok((customer.id.clone(), 0, ChangeSet::default()));
         }
-        let mut changes = ChangeSet::default();
+        let mut changes = ChangeSet {
+            erased_names: self.names_of(&customer.members),
+            ..ChangeSet::default()
+        };
+        self.forget_names(&changes.erased_names);
         let mut neighbours = Vec::new();
         for id in &customer.members {
             neighbours.extend(self.links[*id as usize].iter().map(|link| link.other));
@@ -1516,6 +1520,38 @@ impl Engine {
             self.debug_check_around(&component);
         }
         Ok((customer.id.clone(), customer.members.len(), changes))
+    }
+}
+
+impl Engine {
+    /// The folded given and family names of `records`, one entry per record holding one.
+    fn names_of(&self, records: &[u32]) -> ErasedNames {
+        let mut names = ErasedNames::default();
+        for entry in records
+            .iter()
+            .filter_map(|id| self.records.get(*id as usize)?.as_ref())
+        {
+            let features = &entry.features;
+            if let Some(given) = &features.given {
+                names.given.push(given.folded.to_string());
+            }
+            if let Some(family) = &features.family {
+                names.family.push(family.folded.to_string());
+            }
+        }
+        names
+    }
+
+    /// Erased records' names leave the parameters' name frequencies, so that the next
+    /// snapshot or saved estimate holds none of them.
+    fn forget_names(&mut self, names: &ErasedNames) {
+        if names.is_empty() {
+            return;
+        }
+        let mut params = (*self.params).clone();
+        if params.forget_names(names) {
+            self.params = Arc::new(params);
+        }
     }
 }
 

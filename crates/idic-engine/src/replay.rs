@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use idic_matching::blocking::block_keys;
 
-use super::{ChangeSet, Customer, Engine, LinkTo, RecordEntry, RecordRow, ordered};
+use super::{ChangeKind, ChangeSet, Customer, Engine, LinkTo, RecordEntry, RecordRow, ordered};
 
 impl Engine {
     /// Applies a committed change set. `entry_of` turns a stored record row into the
@@ -23,6 +23,21 @@ impl Engine {
     ) {
         // Records may be replaced or dropped below.
         self.conflicts.clear();
+        if changes
+            .events
+            .iter()
+            .any(|event| event.kind == ChangeKind::Erased)
+        {
+            // The log carries no names: the records about to be dropped tell them.
+            let erased: Vec<u32> = changes
+                .records
+                .iter()
+                .filter(|(_, row)| row.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            let names = self.names_of(&erased);
+            self.forget_names(&names);
+        }
         // Customers first, so that records moving into a new customer find it.
         for row in changes.customers.values().flatten() {
             self.replay_customer(row);

@@ -5,7 +5,8 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use idic_engine::{ChangeKind, EngineError};
+use idic_engine::{ChangeKind, EngineError, PackedContent, RecordEntry, RecordRow};
+use idic_matching::params::{MatchParameters, TermFrequencies};
 use support::*;
 
 fn names(list: &[&str]) -> BTreeSet<String> {
@@ -198,4 +199,63 @@ fn erasing_a_customer_removes_its_records_and_keeps_a_tombstone() {
     assert!(changes.is_empty());
     assert_eq!(names_of(&engine, &ann), names(&["ann", "ann-mail"]));
     assert_invariants(&engine, "the erasure");
+}
+
+/// Parameters whose name frequencies count `family` names over `records` records.
+fn with_family_names(family: &[(&str, u64)], records: u64) -> MatchParameters {
+    let counts = family
+        .iter()
+        .map(|(name, count)| ((*name).to_owned(), *count))
+        .collect();
+    MatchParameters {
+        family_name_frequencies: TermFrequencies::from_counts(counts, records),
+        ..MatchParameters::default()
+    }
+}
+
+fn entry_of(row: &RecordRow) -> RecordEntry {
+    RecordEntry {
+        sort_key: row.key.sort_key().into_boxed_str(),
+        key: row.key.clone(),
+        channel: row.channel,
+        observed_at: row.observed_at,
+        content: PackedContent::pack(&row.content),
+        features: features(&row.content.record),
+        customer: row.customer.clone(),
+    }
+}
+
+/// A name is personal data: after an erasure the parameters' name frequencies (which
+/// snapshots and saved estimates hold) no longer count the erased records, on the
+/// leader and on a follower replaying the erasure. A name others share stays.
+#[test]
+fn an_erasure_takes_the_erased_names_out_of_the_name_frequencies() {
+    let params = with_family_names(&[("stone", 1), ("lee", 2), ("diaz", 1)], 4);
+    let mut leader = engine();
+    leader.set_params(params.clone());
+    let mut follower = engine();
+    follower.set_params(params);
+    let mut replayed = Vec::new();
+    for (name, index, now) in [("ann", 0, 1_000), ("bob", 1, 2_000), ("beth", 3, 3_000)] {
+        let (_, changes) = leader.upsert(incoming(&key(name), person(index), now), false, now);
+        replayed.push(changes);
+    }
+    let bob = customer_of(&leader, "bob");
+    let ann = customer_of(&leader, "ann");
+    let (_, _, erased) = leader.erase(&bob, "dpo", "request", 4_000).unwrap();
+    assert_eq!(erased.erased_names.family, vec!["stone".to_owned()]);
+    let (_, _, erased_ann) = leader.erase(&ann, "dpo", "request", 5_000).unwrap();
+    replayed.extend([erased, erased_ann]);
+    for changes in &replayed {
+        follower.replay(changes, &mut |row| entry_of(row));
+    }
+    for (who, engine) in [("leader", &leader), ("follower", &follower)] {
+        let family = &engine.params().family_name_frequencies;
+        assert!(!family.shares.contains_key("stone"), "{who}: {family:?}");
+        assert!(
+            (family.share("lee") - 0.25).abs() < 1e-12,
+            "{who}: Beth Lee is still there: {family:?}"
+        );
+        assert!(family.shares.contains_key("diaz"), "{who}: {family:?}");
+    }
 }

@@ -162,6 +162,47 @@ impl TermFrequencies {
     pub fn share(&self, value: &str) -> f64 {
         self.shares.get(value).copied().unwrap_or(self.unseen_share)
     }
+
+    /// Takes one erased record's `value` out of the table: its count drops by one, and
+    /// the value leaves the table with its last record, so that saved parameters keep
+    /// no name of an erased customer. Returns whether the table changed.
+    pub fn forget(&mut self, value: &str) -> bool {
+        let Some(share) = self.shares.get(value).copied() else {
+            return false;
+        };
+        // `from_counts` makes `unseen_share` 1/records, so a share is count/records.
+        let count = if self.unseen_share > 0.0 {
+            (share / self.unseen_share).round()
+        } else {
+            1.0
+        };
+        if count <= 1.0 {
+            self.shares.remove(value);
+        } else {
+            self.shares
+                .insert(value.to_owned(), (count - 1.0) * self.unseen_share);
+        }
+        true
+    }
+}
+
+/// The folded names of erased records, one entry per record and name, which the
+/// term-frequency tables must forget.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErasedNames {
+    pub given: Vec<String>,
+    pub family: Vec<String>,
+}
+
+impl ErasedNames {
+    pub fn is_empty(&self) -> bool {
+        self.given.is_empty() && self.family.is_empty()
+    }
+
+    pub fn extend(&mut self, later: ErasedNames) {
+        self.given.extend(later.given);
+        self.family.extend(later.family);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,6 +331,20 @@ where
 }
 
 impl MatchParameters {
+    /// Takes erased records' names out of the term-frequency tables (see
+    /// [`TermFrequencies::forget`]): one entry of `given` / `family` per erased record
+    /// holding that (folded) name. Returns whether a table changed.
+    pub fn forget_names(&mut self, names: &ErasedNames) -> bool {
+        let mut changed = false;
+        for name in &names.given {
+            changed |= self.given_name_frequencies.forget(name);
+        }
+        for name in &names.family {
+            changed |= self.family_name_frequencies.forget(name);
+        }
+        changed
+    }
+
     /// Whether the base has households whose members share family name, address,
     /// phone and devices: then that agreement is no evidence of one person when given
     /// names or birth dates clearly differ.
@@ -398,5 +453,44 @@ mod tests {
         let (unseen, _) = params.exact_weight_with_frequency(Field::FamilyName, "never-seen");
         assert!(rare > common + 5.0, "rare {rare} vs common {common}");
         assert!(unseen >= rare);
+    }
+
+    /// An erasure takes its records' names out of the tables: a name held only by
+    /// the erased records leaves, a shared one keeps the others' count.
+    #[test]
+    fn forgetting_erased_names_keeps_the_other_records_counts() {
+        let mut params = MatchParameters::default();
+        let counts = HashMap::from([
+            ("smith".to_owned(), 3),
+            ("quixtanilla".to_owned(), 2),
+            ("zenobia".to_owned(), 1),
+        ]);
+        params.family_name_frequencies = TermFrequencies::from_counts(counts.clone(), 1_000);
+        params.given_name_frequencies = TermFrequencies::from_counts(counts, 1_000);
+        let erased = ErasedNames {
+            given: vec!["zenobia".to_owned()],
+            family: vec![
+                "quixtanilla".to_owned(),
+                "quixtanilla".to_owned(),
+                "smith".to_owned(),
+            ],
+        };
+        assert!(params.forget_names(&erased));
+        let family = &params.family_name_frequencies;
+        assert!(!family.shares.contains_key("quixtanilla"));
+        assert!((family.share("smith") - 2.0 / 1_000.0).abs() < 1e-12);
+        assert!(!params.given_name_frequencies.shares.contains_key("zenobia"));
+        assert!(
+            params
+                .given_name_frequencies
+                .shares
+                .contains_key("quixtanilla")
+        );
+        // Names no table holds change nothing.
+        let unknown = ErasedNames {
+            given: vec!["never-seen".to_owned()],
+            family: Vec::new(),
+        };
+        assert!(!params.forget_names(&unknown));
     }
 }

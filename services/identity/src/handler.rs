@@ -761,12 +761,15 @@ impl IdentityService for IdentityHandler {
         };
         let customer = self.find_customer_or_tombstone(&selector)?;
         let now = now_micros();
-        let committed = self.identity.write(|engine| {
-            let (id, erased, changes) = engine
-                .erase(&customer.id, &caller.client, &reason, now)
-                .map_err(engine_error)?;
-            Ok(((id, erased), changes))
-        })?;
+        let committed = self
+            .identity
+            .write_erasure(|engine| {
+                let (id, erased, changes) = engine
+                    .erase(&customer.id, &caller.client, &reason, now)
+                    .map_err(engine_error)?;
+                Ok(((id, erased), changes))
+            })
+            .await?;
         let ((id, erased), position) = committed.wait_position().await?;
         // Also when the customer was already erased, so that a retry after a failed
         // purge completes it.

@@ -100,6 +100,10 @@ pub struct Identity {
     replication: Arc<Replication>,
     /// Whether a whole-base recluster runs (one at a time).
     reclustering: AtomicBool,
+    /// Held by an estimate from reading the records until its parameters are saved,
+    /// and by an erasure's write: an estimate that counted names before an erasure
+    /// would otherwise save the erased names after the erasure took them out.
+    estimating: tokio::sync::Mutex<()>,
     /// Change sets the engine holds that are not yet committed (or, failed, not yet
     /// undone by a reload): a snapshot is taken only when there are none.
     pending: AtomicU64,
@@ -225,6 +229,7 @@ impl Identity {
             reloading: AtomicBool::new(false),
             replication,
             reclustering: AtomicBool::new(false),
+            estimating: tokio::sync::Mutex::new(()),
             pending: AtomicU64::new(0),
             snapshots: startup.snapshots,
             instance: startup.instance,
@@ -340,6 +345,16 @@ impl Identity {
         })
     }
 
+    /// [`Identity::write`] for an erasure: after any estimate in flight has saved its
+    /// parameters, whose name counts the erasure's commit then takes the names out of.
+    pub async fn write_erasure<T>(
+        &self,
+        operation: impl FnOnce(&mut Engine) -> ApiResult<(T, ChangeSet)>,
+    ) -> ApiResult<Committed<T>> {
+        let _estimating = self.estimating.lock().await;
+        self.write(operation)
+    }
+
     /// Removes what committed erasures left of the erased records in the storage
     /// files. UNAVAILABLE when it could not yet: erasing the customer again retries.
     pub async fn purge_erased(&self) -> ApiResult<()> {
@@ -395,6 +410,7 @@ impl Identity {
         if let Some(refusal) = self.replication.refuse_write() {
             return Err(refusal);
         }
+        let _estimating = self.estimating.lock().await;
         let started = Instant::now();
         // Sampling and EM take seconds of CPU on a large base: on a blocking thread, so
         // that the runtime's workers go on serving reads meanwhile (reads share the read

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use idic_matching::params::MatchParameters;
+use idic_matching::params::{ErasedNames, MatchParameters};
 use idic_runtime::follow::{self, CHANGES_TOPIC, IdentityChangeEvent};
 use idic_runtime::outbox::{self, OutboxEvent};
 use idic_runtime::storage::{
@@ -594,6 +594,7 @@ impl IdentityStore for SqlIdentityStore {
         write_customers(&mut transaction, backend, changes).await?;
         write_blocks(&mut transaction, backend, changes).await?;
         write_events(&mut transaction, backend, changes).await?;
+        forget_erased_names(&mut transaction, &changes.erased_names).await?;
         if self.fence.is_none() {
             count_change(&mut transaction).await?;
         }
@@ -696,6 +697,34 @@ impl IdentityStore for SqlIdentityStore {
         })
         .transpose()
     }
+}
+
+/// Takes erased records' names out of every saved parameter version's name
+/// frequencies, in the erasure's own transaction: a name is personal data, and the
+/// versions are kept as history (README: Erasure and export).
+async fn forget_erased_names(
+    transaction: &mut sqlx::Transaction<'_, Any>,
+    names: &ErasedNames,
+) -> anyhow::Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query("SELECT version, parameters FROM match_parameters")
+        .fetch_all(&mut **transaction)
+        .await?;
+    for row in rows {
+        let version: i64 = row.get(0);
+        let mut params: MatchParameters = serde_json::from_str(&row.get::<String, _>(1))
+            .with_context(|| format!("saved parameters version {version} are not valid JSON"))?;
+        if params.forget_names(names) {
+            sqlx::query("UPDATE match_parameters SET parameters = $1 WHERE version = $2")
+                .bind(serde_json::to_string(&params)?)
+                .bind(version)
+                .execute(&mut **transaction)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
