@@ -75,6 +75,12 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         }
     }
     for address in &features.addresses {
+        // Both names mistyped or replaced beyond their phonetic codes, and the postcode
+        // too (FEBRL damages several fields of one duplicate): the birth date in the
+        // same town. A town holds thousands, but few share a birth date.
+        if let (Some(birth), false) = (&birth, address.locality.is_empty()) {
+            keys.push(key(&["birth+locality", birth, &address.locality]));
+        }
         // A mistyped or replaced postcode: the names still meet in the same town or
         // on the same street.
         if let Some(pair) = &name_pair {
@@ -101,21 +107,17 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         if address.postcode.is_empty() {
             continue;
         }
-        // The same with the street mistyped: the house number in the postcode.
+        // One name mistyped or replaced, and the birth date and house number replaced
+        // too: the other name in the postcode. It holds the name pair's key and the
+        // house number's (name codes with postcode, one name with postcode and house
+        // number) that it replaces: fewer keys per record, and on the generator's
+        // 100,000 records 6% more candidate pairs.
         for code in [given, family].into_iter().flatten() {
-            keys.push(key(&[
-                "one-name+address",
-                code,
-                &address.postcode,
-                &address.street_number,
-            ]));
+            keys.push(key(&["one-name+postcode", code, &address.postcode]));
         }
         // Names mistyped beyond their phonetic code meet by birth date and place.
         if let Some(birth) = &birth {
             keys.push(key(&["birth+postcode", birth, &address.postcode]));
-        }
-        if let Some(pair) = &name_pair {
-            keys.push(key(&["name+postcode", pair, &address.postcode]));
         }
     }
     if let Some(organization) = &features.organization {
@@ -124,4 +126,62 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::{NormalizeOptions, normalize_record};
+    use crate::record::{RawAddress, RawRecord};
+
+    fn person(
+        given: &str,
+        family: &str,
+        dob: &str,
+        number: &str,
+        town: &str,
+        postcode: &str,
+    ) -> Features {
+        let raw = RawRecord {
+            given_name: given.into(),
+            family_name: family.into(),
+            date_of_birth: dob.into(),
+            addresses: vec![RawAddress {
+                street_number: number.into(),
+                street: "Eddy Crescent".into(),
+                locality: town.into(),
+                postcode: postcode.into(),
+                country: "AU".into(),
+                ..RawAddress::default()
+            }],
+            ..RawRecord::default()
+        };
+        Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+    }
+
+    fn share_a_key(a: &Features, b: &Features) -> bool {
+        let theirs = block_keys(b);
+        block_keys(a).iter().any(|key| theirs.contains(key))
+    }
+
+    /// FEBRL's duplicates with the given name mistyped beyond its sound and the birth
+    /// date and house number replaced meet by the family name in the postcode.
+    #[test]
+    fn one_name_in_the_postcode_is_a_block() {
+        let original = person("Kiara", "Everett", "1961-03-02", "12", "Duffy", "2611");
+        let duplicate = person("Kieran", "Everett", "1987-11-20", "40", "Dufyf", "2611");
+        assert!(share_a_key(&original, &duplicate));
+        let neighbour = person("Kieran", "Morrison", "1987-11-20", "40", "Dufyf", "2611");
+        assert!(!share_a_key(&original, &neighbour));
+    }
+
+    /// Both names and the postcode damaged: the birth date in the same town.
+    #[test]
+    fn the_birth_date_in_the_town_is_a_block() {
+        let original = person("Grace", "Rixqers", "1918-08-20", "", "Kambah", "2902");
+        let duplicate = person("Tia", "Georfe", "1918-08-20", "", "Kambah", "2920");
+        assert!(share_a_key(&original, &duplicate));
+        let other_town = person("Tia", "Georfe", "1918-08-20", "", "Kaleen", "2920");
+        assert!(!share_a_key(&original, &other_town));
+    }
 }

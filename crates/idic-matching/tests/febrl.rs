@@ -312,15 +312,16 @@ fn febrl_figures() {
                 if with_national_id { "with" } else { "without" }
             );
             // The precision target of issue 14, and floors a little under the lowest
-            // F1 of the four sets measured with the address as four comparisons and the
-            // name blocking keys (docs/benchmarks.md), so that a change that loses
+            // F1 of the four sets measured (docs/benchmarks.md; with the parameters
+            // estimated, the issue's targets: >= 0.995 with the national id, >= 0.99
+            // without, lowest measured 0.9990 and 0.9940), so that a change that loses
             // recall fails here.
             assert!(precision >= 0.995, "{label}: precision {precision}");
             let floor = match (with_national_id, parameters) {
                 (true, Parameters::Priors) => 0.96,
                 (true, Parameters::Estimated) => 0.995,
                 (false, Parameters::Priors) => 0.85,
-                (false, Parameters::Estimated) => 0.985,
+                (false, Parameters::Estimated) => 0.99,
             };
             assert!(f1 >= floor, "{label}: F1 {f1} below {floor}");
         }
