@@ -261,3 +261,40 @@ async fn a_small_import_or_one_that_asks_not_to_starts_nothing() {
     assert_eq!(estimate(&mut client).await, 1);
     suite.stop().await.unwrap();
 }
+
+/// `idic import records` prints what the automatic step did, and `--no-auto-estimate`
+/// reaches the server.
+#[tokio::test]
+async fn the_cli_summary_says_what_the_automatic_step_did() {
+    let suite = TestSuite::start().await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        "source_system,source_record_id,given_name,family_name,email\ncrm,1,Ann,Lee,ann@example.com\n",
+    )
+    .unwrap();
+    let runs: [(&[&str], &str); 2] = [
+        (
+            &[],
+            "automatic estimate and recluster: not run: 1 records, it runs from 10000",
+        ),
+        (
+            &["--no-auto-estimate"],
+            "automatic estimate and recluster: switched off",
+        ),
+    ];
+    for (extra, expected) in runs {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_idic"))
+            .args(["import", "records"])
+            .arg(file.path())
+            .args(extra)
+            .args(["--server", &suite.endpoint()])
+            .output()
+            .await
+            .expect("idic runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        assert!(stdout.contains(expected), "{extra:?}: {stdout}");
+    }
+    suite.stop().await.unwrap();
+}
