@@ -46,6 +46,7 @@ async fn import_persons(suite: &TestSuite, count: usize) {
         .map(|chunk| pb::ImportRecordsRequest {
             records: chunk.to_vec(),
             strict: false,
+            skip_auto_estimate: false,
         })
         .collect();
     let summary = suite

@@ -405,6 +405,7 @@ async fn a_client_reads_its_writes_and_steward_actions_through_the_follower() {
         .map(|batch| pb::ImportRecordsRequest {
             records: (0..10).map(|n| person("bulk", batch * 10 + n)).collect(),
             strict: false,
+            skip_auto_estimate: false,
         })
         .collect();
     let imported = identity

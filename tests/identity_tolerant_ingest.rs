@@ -297,10 +297,12 @@ async fn an_import_counts_warnings_per_field_and_reason_and_strict_batches_refus
     let tolerant = pb::ImportRecordsRequest {
         records: vec![ann("webshop", "u-1"), dirty_ann("c-1"), second_dirty],
         strict: false,
+        skip_auto_estimate: false,
     };
     let strict = pb::ImportRecordsRequest {
         records: vec![ann("webshop", "u-9"), dirty_ann("c-9")],
         strict: true,
+        skip_auto_estimate: false,
     };
     let summary = identity
         .import_records(futures::stream::iter([tolerant, strict]))

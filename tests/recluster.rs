@@ -95,6 +95,7 @@ async fn import(client: &mut Client, records: Vec<pb::SourceRecord>) {
         .import_records(futures::stream::iter([pb::ImportRecordsRequest {
             records,
             strict: false,
+            skip_auto_estimate: false,
         }]))
         .await
         .expect("the import runs")

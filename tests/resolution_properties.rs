@@ -38,12 +38,14 @@ async fn resolve_all(records: &[GeneratedRecord]) -> Vec<(String, String)> {
             batches.push(pb::ImportRecordsRequest {
                 records: std::mem::take(&mut batch),
                 strict: false,
+                skip_auto_estimate: false,
             });
         }
     }
     batches.push(pb::ImportRecordsRequest {
         records: batch,
         strict: false,
+        skip_auto_estimate: false,
     });
     let suite = TestSuite::start().await;
     let mut identity = suite.identity();

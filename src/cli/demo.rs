@@ -380,6 +380,7 @@ async fn build_company(
             file: data_dir.join("records.csv"),
             batch: 1000,
             strict: false,
+            no_auto_estimate: false,
         },
     )
     .await?;

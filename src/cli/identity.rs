@@ -38,6 +38,11 @@ pub struct ImportRecordsArgs {
     /// country, a channel), instead of storing it with a warning.
     #[arg(long)]
     pub strict: bool,
+    /// Do not start the automatic parameter estimate and recluster that an import
+    /// otherwise starts while the base has no estimated parameters and holds at least
+    /// 10,000 records (the server's `identity.auto_estimate` can switch it off for all).
+    #[arg(long)]
+    pub no_auto_estimate: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -222,6 +227,7 @@ pub async fn import_records_with_summary(
     let path = args.file.clone();
     let batch = args.batch;
     let strict = args.strict;
+    let skip_auto_estimate = args.no_auto_estimate;
     let reader_progress = progress.clone();
     // Reading and parsing the CSV runs beside the stream, so the network never waits on it.
     let reader = tokio::task::spawn_blocking(move || -> anyhow::Result<CsvOutcome> {
@@ -246,6 +252,7 @@ pub async fn import_records_with_summary(
                     .blocking_send(pb::ImportRecordsRequest {
                         records: std::mem::take(&mut records),
                         strict,
+                        skip_auto_estimate,
                     })
                     .is_err()
                 {
@@ -255,7 +262,11 @@ pub async fn import_records_with_summary(
         }
         reader_progress.inc(records.len() as u64);
         if !records.is_empty() {
-            let _ = sender.blocking_send(pb::ImportRecordsRequest { records, strict });
+            let _ = sender.blocking_send(pb::ImportRecordsRequest {
+                records,
+                strict,
+                skip_auto_estimate,
+            });
         }
         Ok(outcome)
     });
@@ -285,6 +296,9 @@ pub async fn import_records_with_summary(
         summary.customers_created, summary.customers_merged
     )?;
     print_import_warnings(&mut out, &summary, &csv_outcome)?;
+    if let Some(auto) = &summary.auto_estimate {
+        writeln!(out, "{}", auto_estimate_text(auto))?;
+    }
     let mut rejected: Vec<(u64, String, String)> = csv_outcome.refused.clone();
     rejected.extend(summary.errors.iter().map(|error| {
         let key = error
@@ -314,6 +328,32 @@ pub async fn import_records_with_summary(
     }
     out.flush()?;
     Ok(rejected_total)
+}
+
+/// The import summary's line on the automatic estimate and recluster.
+fn auto_estimate_text(auto: &pb::AutoEstimate) -> String {
+    use pb::auto_estimate::Outcome;
+    let what = match auto.outcome() {
+        Outcome::Started => format!(
+            "started in the background ({} records, no estimated parameters yet); the server logs when it ends, and /metrics counts idic_identity_auto_estimate_runs_total{{event=\"finished\"}}",
+            auto.records
+        ),
+        Outcome::SwitchedOff => "switched off".to_owned(),
+        Outcome::TooFewRecords => format!(
+            "not run: {} records, it runs from {}",
+            auto.records, auto.min_records
+        ),
+        Outcome::AlreadyEstimated => "not needed: parameters were estimated already".to_owned(),
+        Outcome::AlreadyRunning => {
+            "not started: an estimate or recluster is running already".to_owned()
+        }
+        Outcome::NotChecked => {
+            "not started: the server could not read its parameters (the next import asks again)"
+                .to_owned()
+        }
+        Outcome::Unspecified => "not reported by the server".to_owned(),
+    };
+    format!("automatic estimate and recluster: {what}")
 }
 
 /// What reading the CSV found that the server does not see: the warnings of cells the

@@ -238,6 +238,7 @@ async fn import_bulk(
         .map(|chunk| pb::ImportRecordsRequest {
             records: chunk.iter().map(|index| bulk_record(*index)).collect(),
             strict: false,
+            skip_auto_estimate: false,
         })
         .collect();
     let stream = futures::stream::iter(batches).then(move |batch| async move {

@@ -327,6 +327,10 @@ pub struct IdentityConfig {
     pub snapshot_every_seconds: u64,
     /// ... and as soon as this many records changed since the last one.
     pub snapshot_every_changes: u64,
+    /// After an import, while the base has no estimated parameters and holds at least
+    /// 10,000 records, estimate them and recluster the whole base in the background
+    /// (default on; `IDIC_IDENTITY__AUTO_ESTIMATE=false` turns it off).
+    pub auto_estimate: bool,
 }
 
 impl Default for IdentityConfig {
@@ -340,6 +344,7 @@ impl Default for IdentityConfig {
             snapshot_dir: String::new(),
             snapshot_every_seconds: 300,
             snapshot_every_changes: 100_000,
+            auto_estimate: true,
         }
     }
 }
@@ -730,6 +735,17 @@ mod tests {
         let debugged = format!("{config:?}");
         assert!(!debugged.contains("super-secret-key-123"));
         assert!(!debugged.contains("hunter2"));
+    }
+
+    /// The automatic estimate after an import is on unless switched off.
+    #[test]
+    fn the_automatic_estimate_is_on_by_default_and_switches_off() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load(None).expect("defaults").identity.auto_estimate);
+            jail.set_env("IDIC_IDENTITY__AUTO_ESTIMATE", "false");
+            assert!(!Config::load(None).expect("valid").identity.auto_estimate);
+            Ok(())
+        });
     }
 
     /// The match probability is checked, and the former bits setting still reads.

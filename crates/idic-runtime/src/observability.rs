@@ -24,6 +24,12 @@ pub const BUS_CONSUME_LAG: &str = "idic_bus_consume_lag_seconds";
 pub const RESOLVE_CACHE_LOOKUPS: &str = "idic_resolve_cache_lookups_total";
 pub const IDENTITY_ENGINE_RECORDS: &str = "idic_identity_engine_records";
 pub const IDENTITY_ENGINE_CUSTOMERS: &str = "idic_identity_engine_customers";
+pub const IDENTITY_AUTO_ESTIMATE_RUNS: &str = "idic_identity_auto_estimate_runs_total";
+pub const IDENTITY_AUTO_ESTIMATE_RUNNING: &str = "idic_identity_auto_estimate_running";
+pub const IDENTITY_AUTO_ESTIMATE_GROUPS_CHANGED: &str =
+    "idic_identity_auto_estimate_groups_changed_total";
+/// The stages of the automatic estimate that `IDENTITY_AUTO_ESTIMATE_RUNS` counts.
+pub const AUTO_ESTIMATE_EVENTS: [&str; 3] = ["started", "finished", "failed"];
 pub const PROCESS_MEMORY: &str = "process_resident_memory_bytes";
 pub const OPEN_CONNECTIONS: &str = "idic_grpc_open_connections";
 pub const DATABASE_CONNECTIONS: &str = "idic_database_connections";
@@ -109,6 +115,18 @@ fn describe_all() {
         IDENTITY_ENGINE_CUSTOMERS,
         "Live customers (clusters) held by the identity engine in memory"
     );
+    describe_counter!(
+        IDENTITY_AUTO_ESTIMATE_RUNS,
+        "Automatic parameter estimates and reclusters after an import, by event (started, finished, failed)"
+    );
+    describe_gauge!(
+        IDENTITY_AUTO_ESTIMATE_RUNNING,
+        "1 while the automatic parameter estimate and recluster after an import runs, else 0"
+    );
+    describe_counter!(
+        IDENTITY_AUTO_ESTIMATE_GROUPS_CHANGED,
+        "Groups of records whose clusters the automatic recluster after an import changed"
+    );
     describe_gauge!(
         PROCESS_MEMORY,
         Unit::Bytes,
@@ -160,6 +178,11 @@ pub fn register_server(methods: &[ServedMethod], customization: bool) {
     let _registered = metrics::histogram!(BUS_PUBLISH_LAG);
     let _registered = metrics::histogram!(BUS_CONSUME_LAG);
     metrics::gauge!(OPEN_CONNECTIONS).set(0.0);
+    for event in AUTO_ESTIMATE_EVENTS {
+        metrics::counter!(IDENTITY_AUTO_ESTIMATE_RUNS, "event" => event).absolute(0);
+    }
+    metrics::gauge!(IDENTITY_AUTO_ESTIMATE_RUNNING).set(0.0);
+    metrics::counter!(IDENTITY_AUTO_ESTIMATE_GROUPS_CHANGED).absolute(0);
     refresh_process_memory();
 }
 
@@ -255,6 +278,16 @@ pub fn record_consume_lag(lag: Duration) {
 pub fn record_identity_engine(records: usize, customers: usize) {
     metrics::gauge!(IDENTITY_ENGINE_RECORDS).set(records as f64);
     metrics::gauge!(IDENTITY_ENGINE_CUSTOMERS).set(customers as f64);
+}
+
+/// A stage of the automatic estimate after an import (one of `AUTO_ESTIMATE_EVENTS`);
+/// a finished run adds the groups its recluster changed.
+pub fn record_auto_estimate(event: &'static str, groups_changed: u64) {
+    debug_assert!(AUTO_ESTIMATE_EVENTS.contains(&event));
+    metrics::counter!(IDENTITY_AUTO_ESTIMATE_RUNS, "event" => event).increment(1);
+    let running = if event == "started" { 1.0 } else { 0.0 };
+    metrics::gauge!(IDENTITY_AUTO_ESTIMATE_RUNNING).set(running);
+    metrics::counter!(IDENTITY_AUTO_ESTIMATE_GROUPS_CHANGED).increment(groups_changed);
 }
 
 /// Work done just before each scrape: gauges whose value is cheaper to read when

@@ -17,6 +17,7 @@ use idic_runtime::warnings::WarningCounts;
 use idic_runtime::{ApiError, ApiResult, FieldViolation};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auto_estimate::{self, AfterImport, Decision};
 use crate::convert::{
     ParsedRecord, event_to_proto, golden_to_proto, identifier_features, incoming_record,
     key_to_proto, parse_key, query_features, record_ref, source_record, unreadable_fields,
@@ -25,7 +26,9 @@ use crate::convert::{
 use crate::export;
 use crate::replication::consistency;
 use crate::replication::forward::{self, Forwarder, LeaderClient};
-use crate::service::{Committed, Identity, ReclusterReport};
+use crate::service::{
+    Committed, DEFAULT_CANDIDATE_PAIRS, DEFAULT_RANDOM_PAIRS, Identity, ReclusterReport,
+};
 use idic_engine::{Candidate, Customer, EngineError, Outcome, PairExplanation, RecordKey};
 
 /// Errors kept in an import's answer; the count covers them all.
@@ -43,6 +46,9 @@ pub struct IdentityHandler {
     peers: Option<Peers>,
     /// A follower's way to the leader, for writes.
     forwarder: Forwarder,
+    /// Whether an import may start the automatic estimate and recluster
+    /// (`identity.auto_estimate`; see `crate::auto_estimate`).
+    auto_estimate: bool,
 }
 
 /// The most the other services may take to answer an export, within the caller's
@@ -56,7 +62,14 @@ impl IdentityHandler {
             shutdown,
             peers: None,
             forwarder: Forwarder::default(),
+            auto_estimate: true,
         }
+    }
+
+    /// Switches the automatic estimate and recluster after an import on or off.
+    pub fn with_auto_estimate(mut self, enabled: bool) -> Self {
+        self.auto_estimate = enabled;
+        self
     }
 
     /// Lets a follower forward writes to the leader (see `replication::forward`).
@@ -218,12 +231,10 @@ fn required_reason(reason: &str) -> Result<String, FieldViolation> {
     Ok(reason.to_owned())
 }
 
-/// Pairs `EstimateParameters` samples when the request says 0, and the most it accepts:
-/// the work (and the call's time) grows with them, about a second per million on the
-/// reference machine, and more pairs no longer improve the estimates.
-const DEFAULT_RANDOM_PAIRS: u32 = 200_000;
+/// The most pairs `EstimateParameters` accepts (the defaults, for a request that says 0,
+/// are the service's): the work (and the call's time) grows with them, about a second
+/// per million on the reference machine, and more pairs no longer improve the estimates.
 const MAX_RANDOM_PAIRS: u32 = 1_000_000;
-const DEFAULT_CANDIDATE_PAIRS: u32 = 500_000;
 const MAX_CANDIDATE_PAIRS: u32 = 2_000_000;
 
 /// A pair count of `EstimateParameters`: 0 is the default, above `max` is refused.
@@ -280,6 +291,23 @@ fn recluster_progress(report: &ReclusterReport, done: bool) -> pb::ReclusterProg
             seconds: report.seconds,
         }),
         done,
+    }
+}
+
+fn auto_estimate_to_proto(after: AfterImport) -> pb::AutoEstimate {
+    use pb::auto_estimate::Outcome as Wire;
+    let outcome = match after.decision {
+        Decision::Started => Wire::Started,
+        Decision::SwitchedOff => Wire::SwitchedOff,
+        Decision::TooFewRecords => Wire::TooFewRecords,
+        Decision::AlreadyEstimated => Wire::AlreadyEstimated,
+        Decision::AlreadyRunning => Wire::AlreadyRunning,
+        Decision::NotChecked => Wire::NotChecked,
+    };
+    pb::AutoEstimate {
+        outcome: outcome as i32,
+        records: after.records,
+        min_records: auto_estimate::MIN_RECORDS,
     }
 }
 
@@ -403,10 +431,12 @@ impl IdentityService for IdentityHandler {
         tokio::spawn(parse_batches(stream, options, parsed_sender));
         let mut summary = pb::ImportRecordsResponse::default();
         let mut warning_counts = WarningCounts::default();
+        let mut skip_auto_estimate = false;
         let mut pending: std::collections::VecDeque<Committed<Vec<idic_engine::UpsertResult>>> =
             std::collections::VecDeque::new();
         while let Some(batch) = parsed.recv().await {
             let batch = batch?;
+            skip_auto_estimate |= batch.skip_auto_estimate;
             summary.received += batch.received;
             summary.rejected += batch.errors_total;
             for error in batch.errors {
@@ -464,6 +494,11 @@ impl IdentityService for IdentityHandler {
             tally(&mut summary, &results);
         }
         summary.warning_counts = warning_counts.into_proto();
+        // Every record is committed: the automatic step may start (it does not delay
+        // the answer).
+        let enabled = self.auto_estimate && !skip_auto_estimate;
+        let after = auto_estimate::after_import(&self.identity, enabled, &self.shutdown).await;
+        summary.auto_estimate = Some(auto_estimate_to_proto(after));
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(consistency::tag(Response::new(summary), position))
     }
@@ -854,9 +889,11 @@ impl IdentityService for IdentityHandler {
                 return Err(ApiError::InvalidArgument(violations).into());
             }
         };
+        // One estimate or recluster at a time, the automatic one after an import too.
+        let claim = self.identity.claim_recluster()?;
         let (version, summary) = self
             .identity
-            .estimate_parameters(random, candidates)
+            .estimate_parameters(&claim, random, candidates)
             .await?;
         Ok(Response::new(pb::EstimateParametersResponse {
             version,
@@ -990,6 +1027,8 @@ struct ParsedBatch {
     valid: Vec<(u64, ParsedRecord)>,
     errors_total: u64,
     errors: Vec<pb::RecordError>,
+    /// The message asked that the import start no automatic estimate.
+    skip_auto_estimate: bool,
 }
 
 /// Reads the import stream, parses and normalizes each message's records.
@@ -1015,6 +1054,7 @@ async fn parse_batches(
             valid: Vec::with_capacity(message.records.len()),
             errors_total: 0,
             errors: Vec::new(),
+            skip_auto_estimate: message.skip_auto_estimate,
         };
         for record in &message.records {
             batch.received += 1;

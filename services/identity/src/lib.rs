@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auto_estimate;
 mod convert;
 /// The engine is its own crate (`crates/idic-engine`); re-exported under its old path.
 pub use idic_engine as engine;
@@ -121,6 +122,7 @@ pub async fn build(context: &ServiceContext) -> anyhow::Result<ServiceRegistrati
     let limit = config.grpc.max_message_bytes;
     let server = IdentityServiceServer::new(
         IdentityHandler::new(identity, context.shutdown.clone())
+            .with_auto_estimate(config.identity.auto_estimate)
             .with_peers(context.peers.clone())
             .with_forwarding(Forwarder::new(config.grpc.tls_cert_file.is_none(), limit)),
     )

@@ -33,6 +33,13 @@ use idic_engine::{
 /// `idic_runtime::follow`), through the outbox written with each change set.
 pub use idic_runtime::follow::CHANGES_TOPIC;
 
+/// Pairs an estimate samples by default (an `EstimateParameters` request that says 0,
+/// and the automatic estimate after an import): random pairs for u, blocked pairs for
+/// m. About a second per million pairs on the reference machine; more pairs no longer
+/// improve the estimates.
+pub const DEFAULT_RANDOM_PAIRS: u32 = 200_000;
+pub const DEFAULT_CANDIDATE_PAIRS: u32 = 500_000;
+
 /// Change sets waiting for the same commit, at most.
 const GROUP_COMMIT_LIMIT: usize = 256;
 
@@ -401,9 +408,11 @@ impl Identity {
     /// Estimates match parameters from the stored records (u from random pairs, m and
     /// the prior by EM over blocked pairs, term frequencies of names), saves them and
     /// uses them for comparisons from now on. Saving is a write: fenced by the leader's
-    /// epoch like the change sets, so a deposed leader cannot save parameters.
+    /// epoch like the change sets, so a deposed leader cannot save parameters. The
+    /// claim serializes it with reclusters and the automatic estimate after an import.
     pub async fn estimate_parameters(
         self: &Arc<Self>,
+        _claim: &ReclusterClaim,
         random_pairs: usize,
         blocked_pairs: usize,
     ) -> ApiResult<(u64, EstimateSummary)> {
@@ -483,17 +492,24 @@ impl Identity {
         })
     }
 
-    /// Claims the one whole-base recluster allowed at a time; FAILED_PRECONDITION while
+    /// Claims the one whole-base recluster or parameter estimate allowed at a time
+    /// (explicit, or the automatic step after an import); FAILED_PRECONDITION while
     /// another runs. The claim ends when the returned guard is dropped.
     pub fn claim_recluster(self: &Arc<Self>) -> ApiResult<ReclusterClaim> {
         if self.reclustering.swap(true, Ordering::AcqRel) {
             return Err(ApiError::FailedPrecondition(
-                "a recluster is already running; wait for it to finish".to_owned(),
+                "a recluster or parameter estimate is already running; wait for it to finish"
+                    .to_owned(),
             ));
         }
         Ok(ReclusterClaim {
             identity: self.clone(),
         })
+    }
+
+    /// The version of the latest saved parameters; 0 while the base runs on the priors.
+    pub async fn params_version(&self) -> anyhow::Result<u64> {
+        self.store.params_version().await
     }
 
     /// Re-scores every blocked pair with the current parameters and re-clusters the
@@ -637,7 +653,8 @@ fn erases(changes: &ChangeSet) -> bool {
 /// The reason MERGED and SPLIT events of a whole-base recluster carry.
 pub const RECLUSTER_REASON: &str = "recluster with the current parameters";
 
-/// The right to run the one whole-base recluster; dropping it gives the right back.
+/// The right to run the one whole-base recluster or estimate; dropping it gives the
+/// right back.
 pub struct ReclusterClaim {
     identity: Arc<Identity>,
 }

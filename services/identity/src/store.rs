@@ -79,6 +79,9 @@ pub trait IdentityStore: Send + Sync + 'static {
         report: &str,
     ) -> anyhow::Result<u64>;
     async fn latest_params(&self) -> anyhow::Result<Option<MatchParameters>>;
+    /// The version of the latest saved parameters, 0 when none were ever estimated
+    /// (cheaper than loading them: the automatic estimate asks after every import).
+    async fn params_version(&self) -> anyhow::Result<u64>;
     /// This database's instance id (made at its first start) and its change counter,
     /// which every commit without a log raises (embedded; see `crate::snapshot`).
     async fn generation(&self) -> anyhow::Result<(String, u64)> {
@@ -684,6 +687,11 @@ impl IdentityStore for SqlIdentityStore {
             .fetch_one(pool)
             .await?;
         Ok((row.get::<String, _>(0), row.get::<i64, _>(1) as u64))
+    }
+
+    async fn params_version(&self) -> anyhow::Result<u64> {
+        let version = replication::log::params_version(&self.database.pool).await?;
+        Ok(version.max(0) as u64)
     }
 
     async fn latest_params(&self) -> anyhow::Result<Option<MatchParameters>> {

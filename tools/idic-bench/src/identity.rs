@@ -231,6 +231,8 @@ async fn stream_file(
                     .blocking_send(pb::ImportRecordsRequest {
                         records: std::mem::take(&mut records),
                         strict: false,
+                        // The bench runs estimate and recluster itself, when asked and timed.
+                        skip_auto_estimate: true,
                     })
                     .is_err()
             {
@@ -241,6 +243,8 @@ async fn stream_file(
             let _ = sender.blocking_send(pb::ImportRecordsRequest {
                 records,
                 strict: false,
+                // The bench runs estimate and recluster itself, when asked and timed.
+                skip_auto_estimate: true,
             });
         }
         Ok(())
