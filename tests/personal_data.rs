@@ -306,6 +306,18 @@ fn files_holding_secrets(directory: &Path) -> Vec<(PathBuf, &'static str)> {
     found
 }
 
+/// The files still holding a secret once the other services have had up to 20 s to
+/// follow identity's erasure (none, or what they left).
+async fn secrets_left_after_followers(directory: &Path) -> Vec<(PathBuf, &'static str)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left = files_holding_secrets(directory);
+    while !left.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = files_holding_secrets(directory);
+    }
+    left
+}
+
 #[tokio::test]
 async fn erasure_leaves_no_personal_data_in_the_files() {
     let suite = suite().await;
@@ -338,12 +350,7 @@ async fn erasure_leaves_no_personal_data_in_the_files() {
     assert_eq!(erased.records_erased, 1);
 
     // The other services erase as they follow identity's change stream.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut left = files_holding_secrets(&data_dir);
-    while !left.is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        left = files_holding_secrets(&data_dir);
-    }
+    let left = secrets_left_after_followers(&data_dir).await;
     assert!(
         left.is_empty(),
         "personal data left after the erasure: {left:?}"
@@ -404,13 +411,7 @@ async fn erasure_takes_her_name_out_of_every_estimated_parameter_version() {
         })
         .await
         .expect("an admin may erase");
-    let data_dir = suite.config.data_dir.clone();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut left = files_holding_secrets(&data_dir);
-    while !left.is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        left = files_holding_secrets(&data_dir);
-    }
+    let left = secrets_left_after_followers(&suite.config.data_dir).await;
     assert!(
         left.is_empty(),
         "personal data left after the erasure: {left:?}"

@@ -9,7 +9,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use idic_engine::{ChangeSet, PackedContent, RecordEntry, RecordRow};
+use idic_engine::ChangeSet;
 use idic_matching::record::RawRecord;
 use support::*;
 
@@ -33,18 +33,6 @@ fn generated(index: usize) -> RawRecord {
         1 + (index / 720) % 28
     );
     raw
-}
-
-fn entry_of(row: &RecordRow) -> RecordEntry {
-    RecordEntry {
-        sort_key: row.key.sort_key().into_boxed_str(),
-        key: row.key.clone(),
-        channel: row.channel,
-        observed_at: row.observed_at,
-        content: PackedContent::pack(&row.content),
-        features: features(&row.content.record),
-        customer: row.customer.clone(),
-    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use idic_engine::{ChangeKind, EngineError, PackedContent, RecordEntry, RecordRow};
+use idic_engine::{ChangeKind, EngineError};
 use idic_matching::params::{MatchParameters, TermFrequencies};
 use support::*;
 
@@ -210,18 +210,6 @@ fn with_family_names(family: &[(&str, u64)], records: u64) -> MatchParameters {
     MatchParameters {
         family_name_frequencies: TermFrequencies::from_counts(counts, records),
         ..MatchParameters::default()
-    }
-}
-
-fn entry_of(row: &RecordRow) -> RecordEntry {
-    RecordEntry {
-        sort_key: row.key.sort_key().into_boxed_str(),
-        key: row.key.clone(),
-        channel: row.channel,
-        observed_at: row.observed_at,
-        content: PackedContent::pack(&row.content),
-        features: features(&row.content.record),
-        customer: row.customer.clone(),
     }
 }
 

@@ -7,7 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use idic_engine::{Engine, IncomingRecord, MatchThreshold, RecordContent, RecordKey, Settings};
+use idic_engine::{
+    Engine, IncomingRecord, MatchThreshold, PackedContent, RecordContent, RecordEntry, RecordKey,
+    RecordRow, Settings,
+};
 use idic_matching::features::Features;
 use idic_matching::normalize::{NormalizeOptions, normalize_record};
 use idic_matching::params::MatchParameters;
@@ -126,6 +129,19 @@ pub fn household_bridge() -> RawRecord {
 pub fn features(raw: &RawRecord) -> Features {
     let normalized = normalize_record(raw, &NormalizeOptions::default()).expect("valid record");
     Features::of(&normalized)
+}
+
+/// A stored row as the engine holds it, as a load and a follower's replay make it.
+pub fn entry_of(row: &RecordRow) -> RecordEntry {
+    RecordEntry {
+        sort_key: row.key.sort_key().into_boxed_str(),
+        key: row.key.clone(),
+        channel: row.channel,
+        observed_at: row.observed_at,
+        content: PackedContent::pack(&row.content),
+        features: features(&row.content.record),
+        customer: row.customer.clone(),
+    }
 }
 
 pub fn key(name: &str) -> RecordKey {
