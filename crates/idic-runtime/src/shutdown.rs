@@ -14,31 +14,9 @@ pub fn signal() -> impl Future<Output = ()> + Send + 'static {
         let terminate = signal(SignalKind::terminate());
         let interrupt = signal(SignalKind::interrupt());
         async move {
-            let terminated = async {
-                match terminate {
-                    Ok(mut terminate) => {
-                        terminate.recv().await;
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "cannot listen for SIGTERM");
-                        std::future::pending::<()>().await;
-                    }
-                }
-            };
-            let interrupted = async {
-                match interrupt {
-                    Ok(mut interrupt) => {
-                        interrupt.recv().await;
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "cannot listen for SIGINT");
-                        std::future::pending::<()>().await;
-                    }
-                }
-            };
             tokio::select! {
-                () = interrupted => tracing::info!("SIGINT received"),
-                () = terminated => tracing::info!("SIGTERM received"),
+                () = received(interrupt, "SIGINT") => tracing::info!("SIGINT received"),
+                () = received(terminate, "SIGTERM") => tracing::info!("SIGTERM received"),
             }
         }
     }
@@ -50,6 +28,20 @@ pub fn signal() -> impl Future<Output = ()> + Send + 'static {
                 std::future::pending::<()>().await;
             }
             tracing::info!("Ctrl-C received");
+        }
+    }
+}
+
+/// Completes when `listener` sees its signal; never, when it could not be set up.
+#[cfg(unix)]
+async fn received(listener: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match listener {
+        Ok(mut listener) => {
+            listener.recv().await;
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for {name}");
+            std::future::pending::<()>().await;
         }
     }
 }
