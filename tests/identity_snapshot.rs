@@ -509,3 +509,57 @@ async fn wait_for_export(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn no_snapshot_is_taken_while_an_import_streams() {
+    let data = tempfile::tempdir().unwrap();
+    let snapshot_dir = data.path().join("identity-snapshots");
+    // Due after every change, checked every second.
+    let server = start(
+        data.path(),
+        None,
+        &[("IDIC_IDENTITY__SNAPSHOT_EVERY_CHANGES", "1")],
+        "import.log",
+    );
+    let (batches, stream) = tokio::sync::mpsc::channel::<pb::ImportRecordsRequest>(4);
+    let mut client = server.client();
+    let import = tokio::spawn(async move {
+        client
+            .import_records(tokio_stream::wrappers::ReceiverStream::new(stream))
+            .await
+    });
+    batches
+        .send(pb::ImportRecordsRequest {
+            records: (0..50).map(|index| record("crm", index, index)).collect(),
+            strict: false,
+        })
+        .await
+        .unwrap();
+    // The first batch commits while the stream stays open: without the import's
+    // guard, the schedule would write a snapshot within a second or two.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        snapshots(&snapshot_dir).is_empty(),
+        "a snapshot was written while the import streamed: {}",
+        server.log_text()
+    );
+    drop(batches);
+    let summary = import
+        .await
+        .unwrap()
+        .expect("the import is taken")
+        .into_inner();
+    assert_eq!(summary.received, 50);
+    // Once the import has ended, the snapshot it made due is written (the schedule
+    // retries a refused snapshot after 5 s).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while snapshots(&snapshot_dir).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot after the import ended: {}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.stop();
+}

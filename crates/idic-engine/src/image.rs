@@ -117,7 +117,11 @@ impl Engine {
     /// over the customers and records to number customer ids; the records themselves
     /// are read while serializing.
     pub fn image(&self) -> ImageOf<'_> {
-        let customers: Vec<&Customer> = self.customers.values().collect();
+        let customers: Vec<&Customer> = self
+            .customers
+            .values()
+            .map(|customer| &**customer)
+            .collect();
         let mut ids: Vec<&str> = customers.iter().map(|customer| &*customer.id).collect();
         let mut index: FxHashMap<&str, u32> = FxHashMap::default();
         index.reserve(ids.len());
@@ -185,7 +189,11 @@ impl Engine {
                 aliases: customer.aliases.into_iter().map(Arc::from).collect(),
                 erased_at: customer.erased_at,
             };
-            if engine.customers.insert(id.clone(), restored).is_some() {
+            if engine
+                .customers
+                .insert(id.clone(), Box::new(restored))
+                .is_some()
+            {
                 return refuse(format!("customer {id} twice"));
             }
         }

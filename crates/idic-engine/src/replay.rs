@@ -101,13 +101,15 @@ impl Engine {
         let customer = self
             .customers
             .entry(row.customer_id.clone())
-            .or_insert_with(|| Customer {
-                id: row.customer_id.clone(),
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-                members: Vec::new(),
-                aliases: Vec::new(),
-                erased_at: None,
+            .or_insert_with(|| {
+                Box::new(Customer {
+                    id: row.customer_id.clone(),
+                    created_at: row.created_at,
+                    updated_at: row.updated_at,
+                    members: Vec::new(),
+                    aliases: Vec::new(),
+                    erased_at: None,
+                })
             });
         customer.created_at = row.created_at;
         customer.updated_at = row.updated_at;

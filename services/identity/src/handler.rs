@@ -422,6 +422,7 @@ impl IdentityService for IdentityHandler {
             return leader.import_records(request).await;
         }
         let started = Instant::now();
+        let _streaming = self.identity.import_streaming();
         let stream = request.into_inner();
         // Parsing and normalizing runs in its own task, so that it overlaps the engine's
         // work on the previous batch (a core each).

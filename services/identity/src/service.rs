@@ -114,6 +114,9 @@ pub struct Identity {
     /// Change sets the engine holds that are not yet committed (or, failed, not yet
     /// undone by a reload): a snapshot is taken only when there are none.
     pending: AtomicU64,
+    /// Import streams in progress: no snapshot is taken while one streams (see
+    /// [`Identity::import_streaming`]).
+    imports: AtomicU64,
     snapshots: Option<Arc<Snapshots>>,
     /// The database's instance id, which snapshots carry (empty without snapshots).
     instance: String,
@@ -238,6 +241,7 @@ impl Identity {
             reclustering: AtomicBool::new(false),
             estimating: tokio::sync::Mutex::new(()),
             pending: AtomicU64::new(0),
+            imports: AtomicU64::new(0),
             snapshots: startup.snapshots,
             instance: startup.instance,
         });
@@ -601,11 +605,27 @@ impl Identity {
         .map_err(ApiError::internal)
     }
 
+    /// Marks a bulk import as streaming until the returned guard is dropped. A snapshot
+    /// waits for the end of every import: taken in the middle of one, it stalled the
+    /// import's writes for the seconds its serialization holds the lock, raised the
+    /// peak memory of the import, and was out of date a moment later. The schedule
+    /// takes it once the import has ended (the records it changed make it due).
+    pub fn import_streaming(self: &Arc<Self>) -> ImportStreaming {
+        self.imports.fetch_add(1, Ordering::AcqRel);
+        ImportStreaming {
+            identity: self.clone(),
+        }
+    }
+
     /// With the engine's lock held: the position the engine stands at when every write
-    /// it holds is committed, else `None`. Embedded, that is the database's change
-    /// counter (read here: blocking, off the runtime); replicas, the log position.
+    /// it holds is committed and no import streams, else `None`. Embedded, that is the
+    /// database's change counter (read here: blocking, off the runtime); replicas, the
+    /// log position.
     fn settled(&self) -> anyhow::Result<Option<Position>> {
-        if self.pending.load(Ordering::Acquire) != 0 || self.reloading.load(Ordering::Acquire) {
+        if self.pending.load(Ordering::Acquire) != 0
+            || self.reloading.load(Ordering::Acquire)
+            || self.imports.load(Ordering::Acquire) != 0
+        {
             return Ok(None);
         }
         match self.replication.role() {
@@ -662,6 +682,17 @@ pub struct ReclusterClaim {
 impl Drop for ReclusterClaim {
     fn drop(&mut self) {
         self.identity.reclustering.store(false, Ordering::Release);
+    }
+}
+
+/// A bulk import in progress (see [`Identity::import_streaming`]); dropping it ends it.
+pub struct ImportStreaming {
+    identity: Arc<Identity>,
+}
+
+impl Drop for ImportStreaming {
+    fn drop(&mut self) {
+        self.identity.imports.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
