@@ -531,7 +531,7 @@ async fn no_snapshot_is_taken_while_an_import_streams() {
     batches
         .send(pb::ImportRecordsRequest {
             records: (0..50).map(|index| record("crm", index, index)).collect(),
-            strict: false,
+            ..Default::default()
         })
         .await
         .unwrap();

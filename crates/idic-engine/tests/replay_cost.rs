@@ -9,7 +9,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use idic_engine::ChangeSet;
+use idic_engine::{ChangeSet, RecordEntry};
 use idic_matching::record::RawRecord;
 use support::*;
 
