@@ -1540,6 +1540,52 @@ mod tests {
         assert!(compare(&plain, &other, &params, &mut NoRecord).is_link(15.0));
     }
 
+    #[test]
+    fn a_slip_near_the_start_of_a_long_given_name_is_a_typo() {
+        let given = |name: &str| NameFeatures::given(name);
+        // Jaro-Winkler scores these below 0.92; one slip in five letters or more.
+        assert!(jaro_winkler("aalejandro", "alejandro") < 0.92);
+        assert_eq!(given_level(&given("aalejandro"), &given("alejandro")), 2);
+        assert_eq!(given_level(&given("jsmes"), &given("james")), 2);
+        // Four letters one slip apart are often two names.
+        assert!(given_level(&given("mark"), &given("mary")) > 2);
+    }
+
+    #[test]
+    fn a_loose_given_name_without_a_family_name_needs_more_than_the_birth_date() {
+        let params = MatchParameters::default();
+        let person = |given: &str, family: &str, email: &str| {
+            let raw = RawRecord {
+                given_name: given.into(),
+                family_name: family.into(),
+                date_of_birth: "1977-09-28".into(),
+                emails: if email.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![email.into()]
+                },
+                ..RawRecord::default()
+            };
+            Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+        };
+        let (brandon, brenda) = (person("Brandon", "", ""), person("Brenda", "Torres", ""));
+        let mut fields = RecordAll::default();
+        let pair = compare(&brandon, &brenda, &params, &mut fields);
+        assert!(
+            fields
+                .0
+                .iter()
+                .any(|o| o.field == Field::GivenName && o.level == GIVEN_PHONETIC_LEVEL)
+        );
+        assert!(pair.total >= 15.0 && !pair.is_link(15.0), "{pair:?}");
+        // A shared e-mail corroborates.
+        let (brandon, brenda) = (
+            person("Brandon", "", "bt1977@example.com"),
+            person("Brenda", "Torres", "bt1977@example.com"),
+        );
+        assert!(compare(&brandon, &brenda, &params, &mut NoRecord).is_link(15.0));
+    }
+
     fn person(given: &str, dob: &str, national_id: &str) -> Features {
         let raw = RawRecord {
             given_name: given.into(),
