@@ -61,7 +61,9 @@ use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
 use idic_matching::features::Features;
 use idic_matching::params::{ErasedNames, MatchParameters};
 use idic_matching::record::IdKind;
-use idic_matching::score::{NoRecord, PairScore, RecordAll, compare, hard_conflict};
+use idic_matching::score::{
+    NoRecord, PairScore, RecordAll, compare, hard_conflict, personal_agreement,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -1602,6 +1604,26 @@ impl ComponentConstraints<'_> {
         self.blocked.contains(&ordered(self.ids[x], self.ids[y]))
     }
 
+    /// One cluster names a generation ("Jr", "Sr") and the other none, and no record of
+    /// one agrees with a record of the other on anything personal (birth date, e-mail,
+    /// national id): the other may be the namesake father or son of the household,
+    /// whom name, address and landline cannot tell apart, so the clusters stay apart.
+    fn namesake_unresolved(&self, members_a: &[usize], members_b: &[usize]) -> bool {
+        let suffixed = |members: &[usize]| {
+            members
+                .iter()
+                .any(|item| self.entries[*item].features.generation.is_some())
+        };
+        if suffixed(members_a) == suffixed(members_b) {
+            return false;
+        }
+        !members_a.iter().any(|x| {
+            members_b
+                .iter()
+                .any(|y| personal_agreement(&self.entries[*x].features, &self.entries[*y].features))
+        })
+    }
+
     fn clearly_different(&self, x: usize, y: usize) -> bool {
         let (a, b) = (self.ids[x], self.ids[y]);
         if let Some(known) = self.memo.and_then(|memo| memo.borrow().get(a, b)) {
@@ -1661,6 +1683,9 @@ impl Constraints for ComponentConstraints<'_> {
                 .iter()
                 .any(|x| members_b.iter().any(|y| self.blocked(*x, *y)))
         {
+            return false;
+        }
+        if self.steward_linked.is_none() && self.namesake_unresolved(members_a, members_b) {
             return false;
         }
         // No pair across the two clusters may be clearly different persons: a record

@@ -362,3 +362,50 @@ fn a_pass_with_changed_parameters_splits_then_joins_again_and_a_second_pass_does
         "the oldest id survives"
     );
 }
+
+fn brian(family: &str, dob: &str, email: &str) -> RawRecord {
+    RawRecord {
+        given_name: "Brian".to_owned(),
+        family_name: family.to_owned(),
+        date_of_birth: dob.to_owned(),
+        emails: vec![email.to_owned()],
+        phones: vec!["+1 443 846 6507".to_owned()],
+        addresses: vec![RawAddress {
+            street_number: "560".to_owned(),
+            street: "Eagle Street".to_owned(),
+            locality: "Baltimore".to_owned(),
+            postcode: "21240".to_owned(),
+            country: "US".to_owned(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// A "Jr" cluster and a record that gives no suffix and shares only what the household
+/// shares (name, address, landline) with it: the namesake father stays apart, while the
+/// son's own record without the "Jr" (same birth date and e-mail) joins.
+#[test]
+fn a_namesake_without_personal_evidence_stays_out_of_a_suffixed_cluster() {
+    let mut engine = new_engine();
+    let junior = write(
+        &mut engine,
+        "junior",
+        brian("Roberts Jr", "2006-11-09", "brian.roberts06@comcast.net"),
+        1_000,
+    );
+    let son = write(
+        &mut engine,
+        "son",
+        brian("Roberts", "2006-11-09", "brian.roberts06@comcast.net"),
+        2_000,
+    );
+    let father = write(
+        &mut engine,
+        "father",
+        brian("Roberts", "", "brian.roberts@yahoo.com"),
+        3_000,
+    );
+    assert_eq!(customer_of(&engine, junior), customer_of(&engine, son));
+    assert_ne!(customer_of(&engine, father), customer_of(&engine, son));
+}

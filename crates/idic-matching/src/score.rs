@@ -263,6 +263,8 @@ pub fn compare(
     // Agreement on something a household does not share: birth date or e-mail.
     let mut personal = false;
     let households = params.households_share_evidence();
+    // Agreement on anything but the birth date (see `lone_given_and_birth` below).
+    let mut beyond_birth = false;
     let mut add = |field: Field, level: Option<u8>| {
         if let Some(level) = level {
             let agrees = match field {
@@ -283,6 +285,7 @@ pub fn compare(
             corroborated |= agrees;
             personal |=
                 agrees && matches!(field, Field::BirthDate | Field::Email | Field::NationalId);
+            beyond_birth |= agrees && field != Field::BirthDate;
             let weight = params.weight(field, level);
             if matches!(field, Field::Phone | Field::Device) || Field::ADDRESS.contains(&field) {
                 household_shared += weight.max(0.0);
@@ -339,6 +342,15 @@ pub fn compare(
     if ((given_loosely && households) || namesake_in_household) && !personal {
         corroborated = false;
     }
+    // A record without a family name whose given name agrees only by sound or initial
+    // (Brandon/Brenda) and shares only the birth date with the other: thousands share
+    // a birth date, so that is no evidence of one person; one such link chains two
+    // customers together.
+    let lone_given_and_birth =
+        given_loosely_person(&names) && (a.family.is_none() || b.family.is_none());
+    if lone_given_and_birth && !beyond_birth {
+        corroborated = false;
+    }
 
     let rule = strong_identifier_rule(a, b);
     // Households share family name, address, phone and devices; when the persons'
@@ -376,6 +388,17 @@ pub fn compare(
         persons_differ,
         personal_total,
         household_discounted,
+    }
+}
+
+/// Whether the given names agree only by sound or initial (or one is missing).
+fn given_loosely_person(names: &[Option<FieldOutcome>; 2]) -> bool {
+    match names[0].as_ref() {
+        Some(outcome) if outcome.field == Field::GivenName => {
+            outcome.level >= GIVEN_PHONETIC_LEVEL
+                && outcome.level < Field::GivenName.disagree_level()
+        }
+        _ => false,
     }
 }
 
@@ -431,6 +454,19 @@ pub fn hard_conflict(
     threshold: f64,
 ) -> Option<Conflict> {
     compare(a, b, params, &mut NoRecord).separation(threshold)
+}
+
+/// Whether the two records agree on something one person has and a household member
+/// does not: the birth date (or a typo of it), an e-mail that is not made of the names
+/// alone, or a national id.
+pub fn personal_agreement(a: &Features, b: &Features) -> bool {
+    let agrees =
+        |field: Field, level: Option<u8>| level.is_some_and(|level| level < field.disagree_level());
+    agrees(Field::BirthDate, birth_date_level(a, b))
+        || (agrees(Field::Email, email_level(a, b))
+            && !(email_level(a, b) == Some(EMAIL_SAME_LOCAL_LEVEL)
+                && shared_locals_are_names(a, b)))
+        || agrees(Field::NationalId, national_id_level(a, b))
 }
 
 /// Middle initials or generational suffixes that both records give and that differ:
@@ -627,7 +663,7 @@ fn given_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
         } else {
             5
         }
-    } else if jaro_winkler(&a.folded, &b.folded) >= 0.92 {
+    } else if jaro_winkler(&a.folded, &b.folded) >= 0.92 || one_slip_apart(&a.folded, &b.folded) {
         2
     } else if (!a.phonetic.is_empty() && a.phonetic == b.phonetic)
         || names_agree_but_for_a_typo(&a.folded, &a.root, &b.folded, &b.root)
@@ -641,6 +677,16 @@ fn given_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
 
 /// exact, jaro_winkler>=0.94 or one part of a double-barrelled name, phonetic,
 /// jaro_winkler>=0.88, disagree
+/// Given names of at least [`ONE_SLIP_LENGTH`] letters one slip apart (a letter
+/// doubled, dropped, replaced or two swapped): a typo, as close as Jaro-Winkler's 0.92,
+/// which scores a slip near the start low ("Aalejandro", "Jsmes").
+fn one_slip_apart(x: &str, y: &str) -> bool {
+    x.len().min(y.len()) >= ONE_SLIP_LENGTH && strsim::damerau_levenshtein(x, y) == 1
+}
+
+/// Shorter names one slip apart are often two names ("Mark"/"Mary", "Jean"/"Joan").
+const ONE_SLIP_LENGTH: usize = 5;
+
 fn family_level(a: &NameFeatures, b: &NameFeatures) -> u8 {
     if a.folded == b.folded {
         return 0;
@@ -1492,6 +1538,52 @@ mod tests {
         // Without any suffix the household still corroborates exact names.
         let other = features("John", "Smith", "", "62704", "Springfield");
         assert!(compare(&plain, &other, &params, &mut NoRecord).is_link(15.0));
+    }
+
+    #[test]
+    fn a_slip_near_the_start_of_a_long_given_name_is_a_typo() {
+        let given = |name: &str| NameFeatures::given(name);
+        // Jaro-Winkler scores these below 0.92; one slip in five letters or more.
+        assert!(jaro_winkler("aalejandro", "alejandro") < 0.92);
+        assert_eq!(given_level(&given("aalejandro"), &given("alejandro")), 2);
+        assert_eq!(given_level(&given("jsmes"), &given("james")), 2);
+        // Four letters one slip apart are often two names.
+        assert!(given_level(&given("mark"), &given("mary")) > 2);
+    }
+
+    #[test]
+    fn a_loose_given_name_without_a_family_name_needs_more_than_the_birth_date() {
+        let params = MatchParameters::default();
+        let person = |given: &str, family: &str, email: &str| {
+            let raw = RawRecord {
+                given_name: given.into(),
+                family_name: family.into(),
+                date_of_birth: "1977-09-28".into(),
+                emails: if email.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![email.into()]
+                },
+                ..RawRecord::default()
+            };
+            Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+        };
+        let (brandon, brenda) = (person("Brandon", "", ""), person("Brenda", "Torres", ""));
+        let mut fields = RecordAll::default();
+        let pair = compare(&brandon, &brenda, &params, &mut fields);
+        assert!(
+            fields
+                .0
+                .iter()
+                .any(|o| o.field == Field::GivenName && o.level == GIVEN_PHONETIC_LEVEL)
+        );
+        assert!(pair.total >= 15.0 && !pair.is_link(15.0), "{pair:?}");
+        // A shared e-mail corroborates.
+        let (brandon, brenda) = (
+            person("Brandon", "", "bt1977@example.com"),
+            person("Brenda", "Torres", "bt1977@example.com"),
+        );
+        assert!(compare(&brandon, &brenda, &params, &mut NoRecord).is_link(15.0));
     }
 
     fn person(given: &str, dob: &str, national_id: &str) -> Features {
