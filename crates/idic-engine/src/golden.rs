@@ -99,7 +99,7 @@ fn rank<'a, V: Clone, K: std::hash::Hash + Eq>(
     ranked.sort_by(|x, y| {
         (y.support, y.trust, y.best.observed_at)
             .cmp(&(x.support, x.trust, x.best.observed_at))
-            .then_with(|| x.best.sort_key.cmp(&y.best.sort_key))
+            .then_with(|| x.best.key.order().cmp(&y.best.key.order()))
     });
     let rule = match (ranked.first(), ranked.get(1)) {
         (Some(_), None) => "only_value",

@@ -254,7 +254,6 @@ impl Engine {
             self.blocks.entry(block).or_default().push(record.slot);
         }
         self.records[slot] = Some(RecordEntry {
-            sort_key: key.sort_key().into_boxed_str(),
             key,
             channel: record.channel,
             observed_at: record.observed_at,

@@ -67,7 +67,6 @@ mod tests {
     fn entry(system: &str, id: &str) -> Option<RecordEntry> {
         Some(RecordEntry {
             key: RecordKey::new(system, id),
-            sort_key: RecordKey::new(system, id).sort_key().into_boxed_str(),
             channel: 0,
             observed_at: 0,
             content: crate::records::PackedContent::pack(&Default::default()),

@@ -364,7 +364,7 @@ impl Engine {
             .iter()
             .filter_map(|id| self.records[*id as usize].as_ref())
             .collect();
-        members.sort_by(|x, y| (x.observed_at, &x.sort_key).cmp(&(y.observed_at, &y.sort_key)));
+        members.sort_by(|x, y| (x.observed_at, x.key.order()).cmp(&(y.observed_at, y.key.order())));
         members
     }
 
@@ -433,10 +433,10 @@ impl Engine {
         pairs
     }
 
-    fn sort_key_of(&self, id: u32) -> &str {
+    fn order_of(&self, id: u32) -> (&str, &str) {
         self.records[id as usize]
             .as_ref()
-            .map_or("", |entry| &entry.sort_key)
+            .map_or(("", ""), |entry| entry.key.order())
     }
 
     pub fn features_of(&self, id: u32) -> Option<&Features> {
@@ -648,10 +648,8 @@ impl Engine {
             }
             None => {
                 let id = self.records.len() as u32;
-                let sort_key = incoming.key.sort_key().into_boxed_str();
                 self.records.push(Some(RecordEntry {
                     key: incoming.key,
-                    sort_key,
                     channel: incoming.channel,
                     observed_at: incoming.observed_at,
                     content: packed,
@@ -1133,7 +1131,7 @@ impl Engine {
             .iter()
             .map(|id| self.records[*id as usize].as_ref().expect("live"))
             .collect();
-        let sort_keys: Vec<&str> = entries.iter().map(|entry| &*entry.sort_key).collect();
+        let sort_keys: Vec<(&str, &str)> = entries.iter().map(|entry| entry.key.order()).collect();
         let mut links = Vec::new();
         // Allocated only for the rare component that holds steward links.
         let mut steward_linked: Option<Vec<bool>> = None;
@@ -1229,11 +1227,11 @@ impl Engine {
                 }
             }
             if group.len() > 1 {
-                group.sort_by(|x, y| self.sort_key_of(*x).cmp(self.sort_key_of(*y)));
+                group.sort_by(|x, y| self.order_of(*x).cmp(&self.order_of(*y)));
                 groups.push(group);
             }
         }
-        groups.sort_by(|x, y| self.sort_key_of(x[0]).cmp(self.sort_key_of(y[0])));
+        groups.sort_by(|x, y| self.order_of(x[0]).cmp(&self.order_of(y[0])));
         groups
     }
 
@@ -1250,7 +1248,7 @@ impl Engine {
             .copied()
             .filter(|id| !grouped.contains(id))
             .collect();
-        heads.sort_by(|x, y| self.sort_key_of(*x).cmp(self.sort_key_of(*y)));
+        heads.sort_by(|x, y| self.order_of(*x).cmp(&self.order_of(*y)));
         heads.dedup();
         let Some((&anchor, others)) = heads.split_first() else {
             return;
@@ -1326,7 +1324,7 @@ impl Engine {
         let anchor = *customers[0]
             .members
             .iter()
-            .min_by(|x, y| self.sort_key_of(**x).cmp(self.sort_key_of(**y)))
+            .min_by(|x, y| self.order_of(**x).cmp(&self.order_of(**y)))
             .expect("a live customer has records");
         for member in all.iter().copied().filter(|member| *member != anchor) {
             self.add_steward_link(anchor, member, &mut changes);

@@ -22,10 +22,13 @@ impl RecordKey {
         }
     }
 
-    /// One string that orders keys the same way on every run and every machine; it
+    /// Orders keys the same way on every run and every machine (system, then id); it
     /// breaks ties in clustering, which keeps clusters independent of arrival order.
-    pub fn sort_key(&self) -> String {
-        format!("{}\u{1f}{}", self.source_system, self.source_record_id)
+    /// The same order as the joined string `system + "\u{1f}" + id` that the engine
+    /// kept per record before (a prefix of a system sorts first either way, since
+    /// systems hold no control characters), so a base clustered then is the same now.
+    pub fn order(&self) -> (&str, &str) {
+        (&self.source_system, &self.source_record_id)
     }
 }
 
@@ -70,7 +73,6 @@ pub struct IncomingRecord {
 #[derive(Debug, Clone)]
 pub struct RecordEntry {
     pub key: RecordKey,
-    pub sort_key: Box<str>,
     pub channel: i32,
     pub observed_at: i64,
     pub content: PackedContent,

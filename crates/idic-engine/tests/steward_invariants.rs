@@ -201,7 +201,6 @@ impl Stored {
             engine.load_record(
                 *id,
                 RecordEntry {
-                    sort_key: row.key.sort_key().into_boxed_str(),
                     key: row.key.clone(),
                     channel: row.channel,
                     observed_at: row.observed_at,
@@ -228,7 +227,6 @@ impl Stored {
 /// A stored row as the engine holds it, as both a load and a replay make it.
 fn entry_of(row: &RecordRow) -> RecordEntry {
     RecordEntry {
-        sort_key: row.key.sort_key().into_boxed_str(),
         key: row.key.clone(),
         channel: row.channel,
         observed_at: row.observed_at,

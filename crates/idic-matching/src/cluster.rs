@@ -53,16 +53,18 @@ pub trait Constraints {
     fn merged(&self, a: Self::State, b: Self::State) -> Self::State;
 }
 
-/// Clusters `items` items linked by `links`. `sort_keys[i]` is item i's source key,
-/// which breaks ties. Returns clusters as sorted item lists, sorted by first item key.
-pub fn cluster<C: Constraints>(
-    sort_keys: &[&str],
+/// Clusters `items` items linked by `links`. `sort_keys[i]` is item i's source key
+/// (anything with a total order that does not depend on arrival: a string, or the
+/// source system and record id as a pair), which breaks ties. Returns clusters as
+/// sorted item lists, sorted by first item key.
+pub fn cluster<K: Ord, C: Constraints>(
+    sort_keys: &[K],
     links: &mut [Link],
     constraints: &C,
 ) -> Vec<Vec<usize>> {
     let items = sort_keys.len();
     let pair_key = |link: &Link| {
-        let (x, y) = (sort_keys[link.a], sort_keys[link.b]);
+        let (x, y) = (&sort_keys[link.a], &sort_keys[link.b]);
         if x <= y { (x, y) } else { (y, x) }
     };
     links.sort_by(|first, second| {
@@ -120,9 +122,9 @@ pub fn cluster<C: Constraints>(
         .filter(|cluster| !cluster.is_empty())
         .collect();
     for cluster in &mut clusters {
-        cluster.sort_by(|x, y| sort_keys[*x].cmp(sort_keys[*y]));
+        cluster.sort_by(|x, y| sort_keys[*x].cmp(&sort_keys[*y]));
     }
-    clusters.sort_by(|x, y| sort_keys[x[0]].cmp(sort_keys[y[0]]));
+    clusters.sort_by(|x, y| sort_keys[x[0]].cmp(&sort_keys[y[0]]));
     clusters
 }
 

@@ -811,7 +811,6 @@ async fn load_engine(
             engine.load_record(
                 record.record_id,
                 RecordEntry {
-                    sort_key: record.key.sort_key().into_boxed_str(),
                     key: record.key,
                     channel: record.channel,
                     observed_at: record.observed_at,
@@ -847,7 +846,6 @@ fn features_of(content: &idic_engine::RecordContent, normalize: &NormalizeOption
 /// A stored (or replayed) record row as the engine holds it.
 fn entry_of(row: &RecordRow, normalize: &NormalizeOptions) -> RecordEntry {
     RecordEntry {
-        sort_key: row.key.sort_key().into_boxed_str(),
         key: row.key.clone(),
         channel: row.channel,
         observed_at: row.observed_at,

@@ -134,7 +134,6 @@ pub fn features(raw: &RawRecord) -> Features {
 /// A stored row as the engine holds it, as a load and a follower's replay make it.
 pub fn entry_of(row: &RecordRow) -> RecordEntry {
     RecordEntry {
-        sort_key: row.key.sort_key().into_boxed_str(),
         key: row.key.clone(),
         channel: row.channel,
         observed_at: row.observed_at,
