@@ -11,9 +11,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use futures::StreamExt;
 use idic_proto::v1 as pb;
 use idic_testkit::TestSuite;
+use idic_testkit::identity::cluster_rows;
 
 const RECORDS: usize = 2_000;
 
@@ -97,13 +97,7 @@ async fn the_faker_corpus_is_imported_whole_and_evaluated() {
     assert!(summary.warned > 0, "the corpus has unreadable fields");
 
     let mut out = String::from("source_system,source_record_id,customer_id\n");
-    let mut stream = client
-        .export_clusters(pb::ExportClustersRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(row) = stream.next().await {
-        let row = row.unwrap();
+    for row in cluster_rows(&mut client).await {
         out.push_str(&format!(
             "{},{},{}\n",
             row.source_system, row.source_record_id, row.customer_id

@@ -13,6 +13,7 @@ use idic_proto::v1::auto_estimate::Outcome;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use idic_runtime::peers::PeerChannel;
 use idic_testkit::generator::{GeneratorConfig, generate, write_records_csv};
+use idic_testkit::identity::{change_events, cluster_rows};
 use idic_testkit::{Backend, SuiteOptions, TestSuite};
 use tonic::Code;
 
@@ -119,13 +120,7 @@ async fn recluster(client: &mut Client) {
 /// The clusters as sets of record keys, whatever their ids.
 async fn partition(client: &mut Client) -> BTreeSet<BTreeSet<(String, String)>> {
     let mut clusters: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
-    let mut stream = client
-        .export_clusters(pb::ExportClustersRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(row) = stream.next().await {
-        let row = row.unwrap();
+    for row in cluster_rows(client).await {
         clusters
             .entry(row.customer_id)
             .or_default()
@@ -136,19 +131,8 @@ async fn partition(client: &mut Client) -> BTreeSet<BTreeSet<(String, String)>> 
 
 /// The MERGED and SPLIT events a recluster with the estimate emitted, by actor.
 async fn recluster_events(client: &mut Client) -> BTreeMap<String, usize> {
-    let mut stream = client
-        .watch_changes(pb::WatchChangesRequest {
-            after_event_id: 0,
-            from_start: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let mut actors = BTreeMap::new();
-    while let Ok(Some(event)) =
-        tokio::time::timeout(Duration::from_millis(500), stream.next()).await
-    {
-        let event = event.unwrap();
+    for event in change_events(client, 0, Duration::from_millis(500)).await {
         if event.reason.starts_with("recluster") {
             *actors.entry(event.actor).or_insert(0) += 1;
         }

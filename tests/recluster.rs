@@ -12,6 +12,7 @@ use futures::StreamExt;
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
 use idic_runtime::peers::PeerChannel;
+use idic_testkit::identity::change_events;
 use idic_testkit::{Backend, SuiteOptions, TestSuite};
 use tonic::Code;
 
@@ -164,21 +165,7 @@ async fn summary_of(client: &mut Client, dry_run: bool) -> pb::ReclusterSummary 
 /// The committed change events after `after`: the stored ones are replayed at once,
 /// so a short quiet spell ends the list.
 async fn events_after(client: &mut Client, after: u64) -> Vec<pb::ChangeEvent> {
-    let mut stream = client
-        .watch_changes(pb::WatchChangesRequest {
-            after_event_id: after,
-            from_start: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut events = Vec::new();
-    while let Ok(Some(event)) =
-        tokio::time::timeout(Duration::from_millis(400), stream.next()).await
-    {
-        events.push(event.unwrap());
-    }
-    events
+    change_events(client, after, Duration::from_millis(400)).await
 }
 
 async fn last_event_id(client: &mut Client) -> u64 {

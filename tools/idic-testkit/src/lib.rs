@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bus;
+pub mod identity;
 pub mod raw;
 mod servers;
 mod storage;

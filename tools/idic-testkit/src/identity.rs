@@ -1,0 +1,46 @@
+//! Reading identity's streams in tests: the change events and the cluster export.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use idic_proto::v1 as pb;
+use idic_proto::v1::identity_service_client::IdentityServiceClient;
+use idic_runtime::peers::PeerChannel;
+
+/// The committed change events after `after`. The stored ones are replayed at once,
+/// so a stream quiet for `quiet` has given them all.
+pub async fn change_events(
+    client: &mut IdentityServiceClient<PeerChannel>,
+    after: u64,
+    quiet: Duration,
+) -> Vec<pb::ChangeEvent> {
+    let mut stream = client
+        .watch_changes(pb::WatchChangesRequest {
+            after_event_id: after,
+            from_start: true,
+        })
+        .await
+        .expect("WatchChanges is answered")
+        .into_inner();
+    let mut events = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(quiet, stream.next()).await {
+        events.push(event.expect("a change event"));
+    }
+    events
+}
+
+/// Every record's assignment to a customer, as `ExportClusters` streams them.
+pub async fn cluster_rows(
+    client: &mut IdentityServiceClient<PeerChannel>,
+) -> Vec<pb::RecordAssignment> {
+    let mut stream = client
+        .export_clusters(pb::ExportClustersRequest {})
+        .await
+        .expect("ExportClusters is answered")
+        .into_inner();
+    let mut rows = Vec::new();
+    while let Some(row) = stream.next().await {
+        rows.push(row.expect("an exported row"));
+    }
+    rows
+}
