@@ -6,18 +6,18 @@
 //! a second one changes nothing. Engine-level, no server: the store is modelled by
 //! applying the change sets to maps.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use idic_engine::{
-    ChangeSet, CustomerRow, Engine, EngineError, IncomingRecord, LinkRow, PackedContent,
-    ReclusterTotals, RecordContent, RecordEntry, RecordKey, RecordRow, Settings,
+    ChangeSet, CustomerRow, Engine, EngineError, LinkRow, ReclusterTotals, RecordKey, RecordRow,
 };
-use idic_matching::features::Features;
-use idic_matching::normalize::{NormalizeOptions, normalize_record};
 use idic_matching::params::MatchParameters;
 use idic_matching::record::{RawAddress, RawRecord};
 use proptest::prelude::*;
+use support::{entry_of, incoming, settings};
 
 // ----- records --------------------------------------------------------------------
 
@@ -113,31 +113,6 @@ fn variant(person_index: usize, variant: usize) -> RawRecord {
     raw
 }
 
-fn features(raw: &RawRecord) -> Features {
-    let normalized = normalize_record(raw, &NormalizeOptions::default()).expect("valid record");
-    Features::of(&normalized)
-}
-
-fn incoming(key: &RecordKey, raw: RawRecord, now: i64) -> IncomingRecord {
-    IncomingRecord {
-        key: key.clone(),
-        channel: 1,
-        observed_at: now,
-        features: features(&raw),
-        content: RecordContent {
-            record: raw,
-            attributes: BTreeMap::new(),
-        },
-    }
-}
-
-fn settings() -> Settings {
-    Settings {
-        threshold: idic_engine::MatchThreshold::Bits(15.0),
-        source_trust: BTreeMap::new(),
-    }
-}
-
 // ----- the store, modelled ------------------------------------------------------------
 
 /// What the store holds after applying every change set, as the SQL store does.
@@ -198,17 +173,7 @@ impl Stored {
             engine.load_customer(customer.clone());
         }
         for (id, row) in &self.records {
-            engine.load_record(
-                *id,
-                RecordEntry {
-                    key: row.key.clone(),
-                    channel: row.channel,
-                    observed_at: row.observed_at,
-                    content: PackedContent::pack(&row.content),
-                    features: features(&row.content.record),
-                    customer: row.customer.clone(),
-                },
-            );
+            engine.load_record(*id, entry_of(row));
         }
         for link in self.links.values() {
             engine.load_link(*link);
@@ -221,18 +186,6 @@ impl Stored {
         }
         engine.finish_loading(self.last_event_id + 1);
         engine
-    }
-}
-
-/// A stored row as the engine holds it, as both a load and a replay make it.
-fn entry_of(row: &RecordRow) -> RecordEntry {
-    RecordEntry {
-        key: row.key.clone(),
-        channel: row.channel,
-        observed_at: row.observed_at,
-        content: PackedContent::pack(&row.content),
-        features: features(&row.content.record),
-        customer: row.customer.clone(),
     }
 }
 
