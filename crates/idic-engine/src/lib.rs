@@ -1606,13 +1606,13 @@ impl ComponentConstraints<'_> {
     /// one agrees with a record of the other on anything personal (birth date, e-mail,
     /// national id): the other may be the namesake father or son of the household,
     /// whom name, address and landline cannot tell apart, so the clusters stay apart.
-    fn namesake_unresolved(&self, members_a: &[usize], members_b: &[usize]) -> bool {
-        let suffixed = |members: &[usize]| {
-            members
-                .iter()
-                .any(|item| self.entries[*item].features.generation.is_some())
-        };
-        if suffixed(members_a) == suffixed(members_b) {
+    /// `suffixed_a` / `suffixed_b`: whether the cluster names a generation (its state).
+    fn namesake_unresolved(
+        &self,
+        (suffixed_a, members_a): (bool, &[usize]),
+        (suffixed_b, members_b): (bool, &[usize]),
+    ) -> bool {
+        if suffixed_a == suffixed_b {
             return false;
         }
         !members_a.iter().any(|x| {
@@ -1668,13 +1668,22 @@ impl ComponentConstraints<'_> {
 }
 
 impl Constraints for ComponentConstraints<'_> {
-    /// Nothing per cluster: different national ids are weighed pair by pair (strong
+    /// Whether a record of the cluster names a generation ("Jr", "Sr"); see
+    /// `namesake_unresolved`. Different national ids are weighed pair by pair (strong
     /// evidence of two persons, not a veto; issue 14), in `clearly_different`.
-    type State = ();
+    type State = bool;
 
-    fn state_of(&self, _: usize) {}
+    fn state_of(&self, item: usize) -> bool {
+        self.entries[item].features.generation.is_some()
+    }
 
-    fn compatible(&self, _: &(), _: &(), members_a: &[usize], members_b: &[usize]) -> bool {
+    fn compatible(
+        &self,
+        suffixed_a: &bool,
+        suffixed_b: &bool,
+        members_a: &[usize],
+        members_b: &[usize],
+    ) -> bool {
         // A steward's block is never crossed.
         if !self.blocked.is_empty()
             && members_a
@@ -1683,7 +1692,9 @@ impl Constraints for ComponentConstraints<'_> {
         {
             return false;
         }
-        if self.steward_linked.is_none() && self.namesake_unresolved(members_a, members_b) {
+        if self.steward_linked.is_none()
+            && self.namesake_unresolved((*suffixed_a, members_a), (*suffixed_b, members_b))
+        {
             return false;
         }
         // No pair across the two clusters may be clearly different persons: a record
@@ -1696,7 +1707,9 @@ impl Constraints for ComponentConstraints<'_> {
             .any(|x| members_b.iter().any(|y| self.clearly_different(*x, *y)))
     }
 
-    fn merged(&self, _: (), _: ()) {}
+    fn merged(&self, suffixed_a: bool, suffixed_b: bool) -> bool {
+        suffixed_a || suffixed_b
+    }
 }
 
 /// Whether `entry` holds one of the identifiers, e-mails or phones of `query`.

@@ -327,13 +327,8 @@ pub fn compare(
     // no evidence of one person: only a birth date or an e-mail corroborates then.
     // A record without a given name ("Peña" at the till with the family landline)
     // could be anyone of the household, so the same holds.
-    let given_loosely = match names[0].as_ref() {
-        Some(outcome) if outcome.field == Field::GivenName => {
-            outcome.level >= GIVEN_PHONETIC_LEVEL
-                && outcome.level < Field::GivenName.disagree_level()
-        }
-        _ => a.organization.is_none() && b.organization.is_none(),
-    };
+    let loose_given = given_agrees_loosely(&names);
+    let given_loosely = loose_given.unwrap_or(a.organization.is_none() && b.organization.is_none());
     // One record gives a generational suffix ("Jr") and the other none: a namesake
     // parent or child is in the household, so sharing it says nothing either.
     let namesake_in_household = a.generation.is_some() != b.generation.is_some();
@@ -347,7 +342,7 @@ pub fn compare(
     // a birth date, so that is no evidence of one person; one such link chains two
     // customers together.
     let lone_given_and_birth =
-        given_loosely_person(&names) && (a.family.is_none() || b.family.is_none());
+        loose_given == Some(true) && (a.family.is_none() || b.family.is_none());
     if lone_given_and_birth && !beyond_birth {
         corroborated = false;
     }
@@ -391,14 +386,15 @@ pub fn compare(
     }
 }
 
-/// Whether the given names agree only by sound or initial (or one is missing).
-fn given_loosely_person(names: &[Option<FieldOutcome>; 2]) -> bool {
+/// Whether the given names agree only by sound or initial; `None` when no given names
+/// were compared (one is missing, or the records name an organization).
+fn given_agrees_loosely(names: &[Option<FieldOutcome>; 2]) -> Option<bool> {
     match names[0].as_ref() {
-        Some(outcome) if outcome.field == Field::GivenName => {
+        Some(outcome) if outcome.field == Field::GivenName => Some(
             outcome.level >= GIVEN_PHONETIC_LEVEL
-                && outcome.level < Field::GivenName.disagree_level()
-        }
-        _ => false,
+                && outcome.level < Field::GivenName.disagree_level(),
+        ),
+        _ => None,
     }
 }
 
