@@ -8,28 +8,29 @@
 //! function of the two records and the parameters, so it is remembered until one of
 //! them changes (the engine clears the memo then; see its callers).
 
+use idic_matching::score::Separation;
 use rustc_hash::FxHashMap;
 
 /// Pairs remembered at most: about 36 MiB of table. Past it the memo starts over,
 /// which costs only comparisons.
 const MAX_PAIRS: usize = 1_800_000;
 
-/// Record pair (in the order asked) -> whether the two are clearly different persons.
+/// Record pair (in the order asked) -> whether and why the two are apart.
 #[derive(Debug, Default)]
 pub(crate) struct ConflictMemo {
-    known: FxHashMap<(u32, u32), bool>,
+    known: FxHashMap<(u32, u32), Separation>,
 }
 
 impl ConflictMemo {
-    pub(crate) fn get(&self, a: u32, b: u32) -> Option<bool> {
+    pub(crate) fn get(&self, a: u32, b: u32) -> Option<Separation> {
         self.known.get(&(a, b)).copied()
     }
 
-    pub(crate) fn remember(&mut self, a: u32, b: u32, clearly_different: bool) {
+    pub(crate) fn remember(&mut self, a: u32, b: u32, separation: Separation) {
         if self.known.len() >= MAX_PAIRS {
             self.known.clear();
         }
-        self.known.insert((a, b), clearly_different);
+        self.known.insert((a, b), separation);
     }
 
     /// Forgets everything: a record's fields, a record slot or the parameters changed.
@@ -51,11 +52,11 @@ mod tests {
     fn remembers_pairs_in_the_order_asked_and_forgets_on_clear() {
         let mut memo = ConflictMemo::default();
         assert_eq!(memo.get(1, 2), None);
-        memo.remember(1, 2, true);
-        assert_eq!(memo.get(1, 2), Some(true));
+        memo.remember(1, 2, Separation::Persons);
+        assert_eq!(memo.get(1, 2), Some(Separation::Persons));
         assert_eq!(memo.get(2, 1), None);
-        memo.remember(2, 1, false);
-        assert_eq!(memo.get(2, 1), Some(false));
+        memo.remember(2, 1, Separation::None);
+        assert_eq!(memo.get(2, 1), Some(Separation::None));
         memo.clear();
         assert_eq!(memo.get(1, 2), None);
     }
@@ -64,11 +65,11 @@ mod tests {
     fn starts_over_when_full() {
         let mut memo = ConflictMemo::default();
         for id in 0..MAX_PAIRS as u32 {
-            memo.remember(id, id + 1, false);
+            memo.remember(id, id + 1, Separation::None);
         }
         assert_eq!(memo.known.len(), MAX_PAIRS);
-        memo.remember(u32::MAX, 0, true);
+        memo.remember(u32::MAX, 0, Separation::GivenNamesOnly);
         assert_eq!(memo.known.len(), 1);
-        assert_eq!(memo.get(u32::MAX, 0), Some(true));
+        assert_eq!(memo.get(u32::MAX, 0), Some(Separation::GivenNamesOnly));
     }
 }

@@ -57,12 +57,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use idic_matching::blocking::{BlockKey, block_keys};
-use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
+use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster, may_join};
 use idic_matching::features::Features;
 use idic_matching::params::{ErasedNames, MatchParameters};
 use idic_matching::record::IdKind;
 use idic_matching::score::{
-    NoRecord, PairScore, RecordAll, compare, hard_conflict, personal_agreement,
+    NoRecord, PairScore, RecordAll, Separation, compare, given_name_bridges, personal_agreement,
+    separation,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
@@ -1622,22 +1623,21 @@ impl ComponentConstraints<'_> {
         })
     }
 
-    fn clearly_different(&self, x: usize, y: usize) -> bool {
+    fn separation(&self, x: usize, y: usize) -> Separation {
         let (a, b) = (self.ids[x], self.ids[y]);
         if let Some(known) = self.memo.and_then(|memo| memo.borrow().get(a, b)) {
             return known;
         }
-        let clearly_different = hard_conflict(
+        let separation = separation(
             &self.entries[x].features,
             &self.entries[y].features,
             self.params,
             self.threshold,
-        )
-        .is_some();
+        );
         if let Some(memo) = self.memo {
-            memo.borrow_mut().remember(a, b, clearly_different);
+            memo.borrow_mut().remember(a, b, separation);
         }
-        clearly_different
+        separation
     }
 
     /// Whether a unit of one cluster is clearly a different person from a unit of the
@@ -1657,7 +1657,7 @@ impl ComponentConstraints<'_> {
         let mut apart: FxHashMap<(usize, usize), bool> = FxHashMap::default();
         for x in members_a {
             for y in members_b {
-                let clearly_different = self.clearly_different(*x, *y);
+                let clearly_different = self.separation(*x, *y) != Separation::None;
                 *apart
                     .entry((unit(vouched_a, *x), unit(vouched_b, *y)))
                     .or_insert(true) &= clearly_different;
@@ -1702,9 +1702,18 @@ impl Constraints for ComponentConstraints<'_> {
         if let Some(linked) = self.steward_linked {
             return !self.units_clearly_apart(linked, members_a, members_b);
         }
-        !members_a
-            .iter()
-            .any(|x| members_b.iter().any(|y| self.clearly_different(*x, *y)))
+        may_join(
+            members_a,
+            members_b,
+            |x, y| self.separation(x, y),
+            |z, x, y| {
+                given_name_bridges(
+                    &self.entries[z].features,
+                    &self.entries[x].features,
+                    &self.entries[y].features,
+                )
+            },
+        )
     }
 
     fn merged(&self, suffixed_a: bool, suffixed_b: bool) -> bool {

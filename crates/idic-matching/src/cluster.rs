@@ -9,6 +9,8 @@
 
 use std::cmp::Ordering;
 
+use crate::score::Separation;
+
 /// A link between two records of the group (indexes into the group).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
@@ -128,6 +130,40 @@ pub fn cluster<K: Ord, C: Constraints>(
     clusters
 }
 
+/// Whether two clusters may become one: no pair across them is apart, except pairs
+/// apart by their given names alone that a third record of either cluster explains:
+/// its given name agrees closely with both, and it is apart from neither. One slip in
+/// each of two records of one person gives such a pair ("BRJIAN" and "rian", with
+/// "Brian" beside them); household members and twins have no such third record.
+/// `separation(x, y)` answers for two items, `bridges(z, x, y)` whether `z`'s given
+/// name agrees closely with both `x`'s and `y`'s.
+pub fn may_join(
+    members_a: &[usize],
+    members_b: &[usize],
+    mut separation: impl FnMut(usize, usize) -> Separation,
+    bridges: impl Fn(usize, usize, usize) -> bool,
+) -> bool {
+    let mut apart_by_given_names = Vec::new();
+    for &x in members_a {
+        for &y in members_b {
+            match separation(x, y) {
+                Separation::None => {}
+                Separation::GivenNamesOnly => apart_by_given_names.push((x, y)),
+                Separation::Persons => return false,
+            }
+        }
+    }
+    apart_by_given_names.into_iter().all(|(x, y)| {
+        members_a.iter().chain(members_b).any(|&z| {
+            z != x
+                && z != y
+                && bridges(z, x, y)
+                && separation(z, x) == Separation::None
+                && separation(z, y) == Separation::None
+        })
+    })
+}
+
 fn find(parent: &mut [usize], item: usize) -> usize {
     let mut root = item;
     while parent[root] != root {
@@ -208,6 +244,29 @@ mod tests {
             cluster(&keys, &mut [forced()], &conflicting),
             vec![vec![0, 1]]
         );
+    }
+
+    /// Items 0 and 1 are apart by their given names alone, item 2 bridges them;
+    /// item 3 is apart from 0 as a person.
+    #[test]
+    fn clusters_apart_by_given_names_alone_join_when_a_record_bridges_them() {
+        let separation = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 1) => Separation::GivenNamesOnly,
+            (0, 3) => Separation::Persons,
+            _ => Separation::None,
+        };
+        let bridges = |z: usize, _: usize, _: usize| z == 2;
+        assert!(!may_join(&[0], &[1], separation, bridges));
+        assert!(may_join(&[0, 2], &[1], separation, bridges));
+        assert!(may_join(&[0], &[1, 2], separation, bridges));
+        assert!(!may_join(&[0, 2], &[1, 3], separation, bridges));
+        // A bridge that is itself apart from one of them explains nothing.
+        let bridge_apart = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 1) => Separation::GivenNamesOnly,
+            (1, 2) => Separation::GivenNamesOnly,
+            _ => Separation::None,
+        };
+        assert!(!may_join(&[0, 2], &[1], bridge_apart, bridges));
     }
 
     #[test]

@@ -191,6 +191,10 @@ pub struct PairScore {
     /// otherwise it only must not be against one person (below zero) for the pair
     /// not to keep its clusters apart.
     pub household_discounted: bool,
+    /// Of what marks two persons, only the given names differ (birth dates, markers
+    /// and national ids do not): a slip in each of two records of one person does
+    /// that, so a third record may explain it (see [`Separation::GivenNamesOnly`]).
+    pub given_names_only: bool,
 }
 
 impl PairScore {
@@ -217,6 +221,30 @@ impl PairScore {
         (self.rule.is_none() && self.persons_differ && self.personal_total < bar)
             .then_some(Conflict::DifferentPersons)
     }
+
+    /// How the pair keeps clusters apart at `threshold` bits, for the clustering.
+    pub fn separation_kind(&self, threshold: f64) -> Separation {
+        match self.separation(threshold) {
+            None => Separation::None,
+            Some(_) if self.given_names_only => Separation::GivenNamesOnly,
+            Some(_) => Separation::Persons,
+        }
+    }
+}
+
+/// Whether two records may share a cluster, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separation {
+    /// Nothing keeps them apart.
+    None,
+    /// They are different persons by their given names alone ("BRJIAN" and "rian"),
+    /// which a slip in each of two records of one person also gives: a third record
+    /// whose given name agrees closely with both and that is apart from neither
+    /// ("Brian") explains the difference (see [`crate::cluster::may_join`]).
+    GivenNamesOnly,
+    /// Different persons (birth dates, middle initials, suffixes or national ids
+    /// differ, with or without the given names), or a conflict: apart, whatever else.
+    Persons,
 }
 
 /// Compares `a` and `b` field by field.
@@ -356,11 +384,10 @@ pub fn compare(
     // National ids more than a typo apart are strong evidence of two persons, weighed
     // like the rest (FEBRL replaces the id in about 6% of its duplicates): they mark
     // the persons as different, so that what a household shares does not count.
-    let persons_differ = !same_organization
-        && (given_names_differ(a, b, &names)
-            || birth_dates_clearly_differ(a, b, birth)
-            || markers_differ
-            || national_ids_differ(a, b));
+    let given_differ = given_names_differ(a, b, &names);
+    let others_differ =
+        birth_dates_clearly_differ(a, b, birth) || markers_differ || national_ids_differ(a, b);
+    let persons_differ = !same_organization && (given_differ || others_differ);
     if markers_differ {
         // A namesake father and son share the given name too.
         household_shared += given_weight;
@@ -383,6 +410,7 @@ pub fn compare(
         persons_differ,
         personal_total,
         household_discounted,
+        given_names_only: given_differ && !others_differ,
     }
 }
 
@@ -450,6 +478,27 @@ pub fn hard_conflict(
     threshold: f64,
 ) -> Option<Conflict> {
     compare(a, b, params, &mut NoRecord).separation(threshold)
+}
+
+/// [`hard_conflict`] with its kind, for the clustering.
+pub fn separation(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+    threshold: f64,
+) -> Separation {
+    compare(a, b, params, &mut NoRecord).separation_kind(threshold)
+}
+
+/// Whether `z`'s given name agrees closely (exactly, as a nickname, or but for a slip)
+/// with both `x`'s and `y`'s: what makes `z` explain their given names' difference as
+/// one slip in each ("Brian" for "BRJIAN" and "rian"). Sound or initial alone does not.
+pub fn given_name_bridges(z: &Features, x: &Features, y: &Features) -> bool {
+    let close = |a: &Features, b: &Features| match (&a.given, &b.given) {
+        (Some(a), Some(b)) => given_level(a, b) < GIVEN_PHONETIC_LEVEL,
+        _ => false,
+    };
+    close(z, x) && close(z, y)
 }
 
 /// Whether the two records agree on something one person has and a household member
@@ -1336,6 +1385,45 @@ mod tests {
         let score = compare(&ann, &typo, &params, &mut NoRecord);
         assert_eq!(score.separation(15.0), None);
         assert!(score.is_link(22.0), "{score:?}");
+    }
+
+    /// Two slips, one in each of two records of Brian ("BRJIAN", "rian"), make the
+    /// given names clearly differ; "Brian" agrees closely with both and explains it.
+    /// Twins differ by given names alone too, and nobody's name bridges theirs.
+    #[test]
+    fn a_difference_in_given_names_alone_can_be_bridged() {
+        let params = MatchParameters::default();
+        let person = |given: &str, dob: &str| features(given, "Campbell", dob, "97659", "Amanda");
+        let (brian, slipped, other_slip) = (
+            person("Brian", "2000-02-05"),
+            person("Brjian", "2000-02-05"),
+            person("rian", "2000-02-05"),
+        );
+        assert_eq!(
+            separation(&slipped, &other_slip, &params, 15.0),
+            Separation::GivenNamesOnly
+        );
+        assert_eq!(
+            separation(&brian, &slipped, &params, 15.0),
+            Separation::None
+        );
+        assert_eq!(
+            separation(&brian, &other_slip, &params, 15.0),
+            Separation::None
+        );
+        assert!(given_name_bridges(&brian, &slipped, &other_slip));
+        let (mark, twin) = (person("Mark", "2000-02-05"), person("Joseph", "2000-02-05"));
+        assert_eq!(
+            separation(&mark, &twin, &params, 15.0),
+            Separation::GivenNamesOnly
+        );
+        assert!(!given_name_bridges(&brian, &mark, &twin));
+        // A parent: the birth dates differ too, which no third record explains.
+        let father = person("Brjian", "1968-07-30");
+        assert_eq!(
+            separation(&father, &other_slip, &params, 15.0),
+            Separation::Persons
+        );
     }
 
     #[test]

@@ -12,13 +12,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use idic_matching::blocking::block_keys;
-use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster};
+use idic_matching::cluster::{Constraints, Link, LinkStrength, cluster, may_join};
 use idic_matching::em::{Levels, estimate_household_ratio, estimate_m, estimate_u, levels_of};
 use idic_matching::features::Features;
 use idic_matching::normalize::{NormalizeOptions, normalize_record};
 use idic_matching::params::MatchParameters;
 use idic_matching::record::{IdKind, RawAddress, RawIdentifier, RawRecord};
-use idic_matching::score::{NoRecord, RecordAll, compare, hard_conflict};
+use idic_matching::score::{NoRecord, RecordAll, compare, given_name_bridges, separation};
 
 /// The match probability the service links at by default
 /// (`identity.match_probability`), fixed before febrl3/4 were measured; in bits it
@@ -116,18 +116,21 @@ struct PairwiseConstraints<'a> {
 impl Constraints for PairwiseConstraints<'_> {
     type State = ();
     fn state_of(&self, _: usize) {}
+    /// The engine's rule (`idic_engine`'s constraints without steward actions).
     fn compatible(&self, _: &(), _: &(), members_a: &[usize], members_b: &[usize]) -> bool {
-        members_a.iter().all(|x| {
-            members_b.iter().all(|y| {
-                hard_conflict(
-                    &self.features[*x],
-                    &self.features[*y],
+        may_join(
+            members_a,
+            members_b,
+            |x, y| {
+                separation(
+                    &self.features[x],
+                    &self.features[y],
                     self.params,
                     self.threshold,
                 )
-                .is_none()
-            })
-        })
+            },
+            |z, x, y| given_name_bridges(&self.features[z], &self.features[x], &self.features[y]),
+        )
     }
     fn merged(&self, _: (), _: ()) {}
 }
