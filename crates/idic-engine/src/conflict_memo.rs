@@ -47,6 +47,7 @@ impl ConflictMemo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idic_matching::score::Difference;
 
     #[test]
     fn remembers_pairs_in_the_order_asked_and_forgets_on_clear() {
@@ -68,8 +69,11 @@ mod tests {
             memo.remember(id, id + 1, Separation::None);
         }
         assert_eq!(memo.known.len(), MAX_PAIRS);
-        memo.remember(u32::MAX, 0, Separation::GivenNamesOnly);
+        memo.remember(u32::MAX, 0, Separation::Only(Difference::GivenNames));
         assert_eq!(memo.known.len(), 1);
-        assert_eq!(memo.get(u32::MAX, 0), Some(Separation::GivenNamesOnly));
+        assert_eq!(
+            memo.get(u32::MAX, 0),
+            Some(Separation::Only(Difference::GivenNames))
+        );
     }
 }

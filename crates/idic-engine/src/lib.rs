@@ -62,8 +62,7 @@ use idic_matching::features::Features;
 use idic_matching::params::{ErasedNames, MatchParameters};
 use idic_matching::record::IdKind;
 use idic_matching::score::{
-    NoRecord, PairScore, RecordAll, Separation, compare, given_name_bridges, personal_agreement,
-    separation,
+    NoRecord, PairScore, RecordAll, Separation, compare, explains, personal_agreement, separation,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
@@ -1706,11 +1705,12 @@ impl Constraints for ComponentConstraints<'_> {
             members_a,
             members_b,
             |x, y| self.separation(x, y),
-            |z, x, y| {
-                given_name_bridges(
+            |z, x, y, difference| {
+                explains(
                     &self.entries[z].features,
                     &self.entries[x].features,
                     &self.entries[y].features,
+                    difference,
                 )
             },
         )

@@ -9,7 +9,7 @@
 
 use std::cmp::Ordering;
 
-use crate::score::Separation;
+use crate::score::{Difference, Separation};
 
 /// A link between two records of the group (indexes into the group).
 #[derive(Debug, Clone, PartialEq)]
@@ -131,33 +131,34 @@ pub fn cluster<K: Ord, C: Constraints>(
 }
 
 /// Whether two clusters may become one: no pair across them is apart, except pairs
-/// apart by their given names alone that a third record of either cluster explains:
-/// its given name agrees closely with both, and it is apart from neither. One slip in
-/// each of two records of one person gives such a pair ("BRJIAN" and "rian", with
-/// "Brian" beside them); household members and twins have no such third record.
-/// `separation(x, y)` answers for two items, `bridges(z, x, y)` whether `z`'s given
-/// name agrees closely with both `x`'s and `y`'s.
+/// apart by one difference (given names alone, or birth dates alone) that a third
+/// record of either cluster explains: it is apart from neither and agrees with one of
+/// them on that mark. A slip or a replaced value in one of two records of one person
+/// gives such a pair ("BRJIAN" and "rian" beside "Brian"); twins and household members
+/// have no such third record, since what holds a record to one keeps it from the
+/// other. `separation(x, y)` answers for two items, `explains(z, x, y, difference)`
+/// whether `z` agrees with `x` or `y` on the mark that differs.
 pub fn may_join(
     members_a: &[usize],
     members_b: &[usize],
     mut separation: impl FnMut(usize, usize) -> Separation,
-    bridges: impl Fn(usize, usize, usize) -> bool,
+    explains: impl Fn(usize, usize, usize, Difference) -> bool,
 ) -> bool {
-    let mut apart_by_given_names = Vec::new();
+    let mut to_explain = Vec::new();
     for &x in members_a {
         for &y in members_b {
             match separation(x, y) {
                 Separation::None => {}
-                Separation::GivenNamesOnly => apart_by_given_names.push((x, y)),
+                Separation::Only(difference) => to_explain.push((x, y, difference)),
                 Separation::Persons => return false,
             }
         }
     }
-    apart_by_given_names.into_iter().all(|(x, y)| {
+    to_explain.into_iter().all(|(x, y, difference)| {
         members_a.iter().chain(members_b).any(|&z| {
             z != x
                 && z != y
-                && bridges(z, x, y)
+                && explains(z, x, y, difference)
                 && separation(z, x) == Separation::None
                 && separation(z, y) == Separation::None
         })
@@ -246,27 +247,27 @@ mod tests {
         );
     }
 
-    /// Items 0 and 1 are apart by their given names alone, item 2 bridges them;
+    /// Items 0 and 1 are apart by their given names alone, item 2 explains it;
     /// item 3 is apart from 0 as a person.
     #[test]
-    fn clusters_apart_by_given_names_alone_join_when_a_record_bridges_them() {
+    fn clusters_apart_by_one_difference_join_when_a_record_explains_it() {
+        let given = Separation::Only(Difference::GivenNames);
         let separation = |x: usize, y: usize| match (x.min(y), x.max(y)) {
-            (0, 1) => Separation::GivenNamesOnly,
+            (0, 1) => given,
             (0, 3) => Separation::Persons,
             _ => Separation::None,
         };
-        let bridges = |z: usize, _: usize, _: usize| z == 2;
-        assert!(!may_join(&[0], &[1], separation, bridges));
-        assert!(may_join(&[0, 2], &[1], separation, bridges));
-        assert!(may_join(&[0], &[1, 2], separation, bridges));
-        assert!(!may_join(&[0, 2], &[1, 3], separation, bridges));
-        // A bridge that is itself apart from one of them explains nothing.
-        let bridge_apart = |x: usize, y: usize| match (x.min(y), x.max(y)) {
-            (0, 1) => Separation::GivenNamesOnly,
-            (1, 2) => Separation::GivenNamesOnly,
+        let explains = |z: usize, _: usize, _: usize, _: Difference| z == 2;
+        assert!(!may_join(&[0], &[1], separation, explains));
+        assert!(may_join(&[0, 2], &[1], separation, explains));
+        assert!(may_join(&[0], &[1, 2], separation, explains));
+        assert!(!may_join(&[0, 2], &[1, 3], separation, explains));
+        // A record that is itself apart from one of them explains nothing.
+        let apart_from_the_bridge = |x: usize, y: usize| match (x.min(y), x.max(y)) {
+            (0, 1) | (1, 2) => given,
             _ => Separation::None,
         };
-        assert!(!may_join(&[0, 2], &[1], bridge_apart, bridges));
+        assert!(!may_join(&[0, 2], &[1], apart_from_the_bridge, explains));
     }
 
     #[test]

@@ -191,10 +191,18 @@ pub struct PairScore {
     /// otherwise it only must not be against one person (below zero) for the pair
     /// not to keep its clusters apart.
     pub household_discounted: bool,
-    /// Of what marks two persons, only the given names differ (birth dates, markers
-    /// and national ids do not): a slip in each of two records of one person does
-    /// that, so a third record may explain it (see [`Separation::GivenNamesOnly`]).
-    pub given_names_only: bool,
+    /// Of what marks two persons, only the given names or only the birth dates
+    /// differ (and no middle initials, suffixes or national ids): what a value
+    /// replaced or mistyped in one of two records of one person gives, so a third
+    /// record may explain it (see [`Separation`]).
+    pub one_difference: Option<Difference>,
+}
+
+/// The one mark of two persons that differs between two records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Difference {
+    GivenNames,
+    BirthDates,
 }
 
 impl PairScore {
@@ -226,8 +234,9 @@ impl PairScore {
     pub fn separation_kind(&self, threshold: f64) -> Separation {
         match self.separation(threshold) {
             None => Separation::None,
-            Some(_) if self.given_names_only => Separation::GivenNamesOnly,
-            Some(_) => Separation::Persons,
+            Some(_) => self
+                .one_difference
+                .map_or(Separation::Persons, Separation::Only),
         }
     }
 }
@@ -237,13 +246,14 @@ impl PairScore {
 pub enum Separation {
     /// Nothing keeps them apart.
     None,
-    /// They are different persons by their given names alone ("BRJIAN" and "rian"),
-    /// which a slip in each of two records of one person also gives: a third record
-    /// whose given name agrees closely with both and that is apart from neither
-    /// ("Brian") explains the difference (see [`crate::cluster::may_join`]).
-    GivenNamesOnly,
-    /// Different persons (birth dates, middle initials, suffixes or national ids
-    /// differ, with or without the given names), or a conflict: apart, whatever else.
+    /// Different persons by their given names alone ("BRJIAN" and "rian", "Katie"
+    /// and a replaced "Yvonne") or by their birth dates alone, which a slip or a
+    /// replaced value in one of two records of one person also gives: a third record
+    /// apart from neither, which agrees with one of them on that mark, explains it
+    /// (see [`explains`] and [`crate::cluster::may_join`]).
+    Only(Difference),
+    /// Different persons (given names and birth dates both differ, or middle
+    /// initials, suffixes or national ids do): apart, whatever else.
     Persons,
 }
 
@@ -385,9 +395,14 @@ pub fn compare(
     // like the rest (FEBRL replaces the id in about 6% of its duplicates): they mark
     // the persons as different, so that what a household shares does not count.
     let given_differ = given_names_differ(a, b, &names);
-    let others_differ =
-        birth_dates_clearly_differ(a, b, birth) || markers_differ || national_ids_differ(a, b);
-    let persons_differ = !same_organization && (given_differ || others_differ);
+    let births_differ = birth_dates_clearly_differ(a, b, birth);
+    let ids_differ = markers_differ || national_ids_differ(a, b);
+    let persons_differ = !same_organization && (given_differ || births_differ || ids_differ);
+    let one_difference = match (given_differ, births_differ, ids_differ) {
+        (true, false, false) => Some(Difference::GivenNames),
+        (false, true, false) => Some(Difference::BirthDates),
+        _ => None,
+    };
     if markers_differ {
         // A namesake father and son share the given name too.
         household_shared += given_weight;
@@ -410,7 +425,7 @@ pub fn compare(
         persons_differ,
         personal_total,
         household_discounted,
-        given_names_only: given_differ && !others_differ,
+        one_difference,
     }
 }
 
@@ -490,15 +505,24 @@ pub fn separation(
     compare(a, b, params, &mut NoRecord).separation_kind(threshold)
 }
 
-/// Whether `z`'s given name agrees closely (exactly, as a nickname, or but for a slip)
-/// with both `x`'s and `y`'s: what makes `z` explain their given names' difference as
-/// one slip in each ("Brian" for "BRJIAN" and "rian"). Sound or initial alone does not.
-pub fn given_name_bridges(z: &Features, x: &Features, y: &Features) -> bool {
-    let close = |a: &Features, b: &Features| match (&a.given, &b.given) {
-        (Some(a), Some(b)) => given_level(a, b) < GIVEN_PHONETIC_LEVEL,
-        _ => false,
+/// Whether `z`, a record apart from neither `x` nor `y`, explains their one
+/// difference: it agrees with one of them on that mark, closely (a given name exactly,
+/// as a nickname or but for a slip, not by sound or initial alone; a birth date but
+/// for a slip), while nothing keeps it from the other. Then `z` is one person's record
+/// beside the first, and the evidence that holds it to the second overcame the same
+/// difference ("Brian" for "BRJIAN" and "rian"; "Katie" with Yvonne's e-mail for a
+/// replaced "Yvonne").
+pub fn explains(z: &Features, x: &Features, y: &Features, difference: Difference) -> bool {
+    let agrees = |a: &Features, b: &Features| match difference {
+        Difference::GivenNames => match (&a.given, &b.given) {
+            (Some(a), Some(b)) => given_level(a, b) < GIVEN_PHONETIC_LEVEL,
+            _ => false,
+        },
+        Difference::BirthDates => {
+            birth_date_level(a, b).is_some_and(|level| level < Field::BirthDate.disagree_level())
+        }
     };
-    close(z, x) && close(z, y)
+    agrees(z, x) || agrees(z, y)
 }
 
 /// Whether the two records agree on something one person has and a household member
@@ -1388,10 +1412,12 @@ mod tests {
     }
 
     /// Two slips, one in each of two records of Brian ("BRJIAN", "rian"), make the
-    /// given names clearly differ; "Brian" agrees closely with both and explains it.
-    /// Twins differ by given names alone too, and nobody's name bridges theirs.
+    /// given names clearly differ; "Brian" agrees closely with one of them and is apart
+    /// from neither, which explains it. Twins differ by given names alone too, and a
+    /// record of one is apart from the other. A replaced birth date is explained by a
+    /// record with the true one.
     #[test]
-    fn a_difference_in_given_names_alone_can_be_bridged() {
+    fn one_difference_can_be_explained_by_a_third_record() {
         let params = MatchParameters::default();
         let person = |given: &str, dob: &str| features(given, "Campbell", dob, "97659", "Amanda");
         let (brian, slipped, other_slip) = (
@@ -1399,10 +1425,8 @@ mod tests {
             person("Brjian", "2000-02-05"),
             person("rian", "2000-02-05"),
         );
-        assert_eq!(
-            separation(&slipped, &other_slip, &params, 15.0),
-            Separation::GivenNamesOnly
-        );
+        let given = Separation::Only(Difference::GivenNames);
+        assert_eq!(separation(&slipped, &other_slip, &params, 15.0), given);
         assert_eq!(
             separation(&brian, &slipped, &params, 15.0),
             Separation::None
@@ -1411,14 +1435,31 @@ mod tests {
             separation(&brian, &other_slip, &params, 15.0),
             Separation::None
         );
-        assert!(given_name_bridges(&brian, &slipped, &other_slip));
+        assert!(explains(
+            &brian,
+            &slipped,
+            &other_slip,
+            Difference::GivenNames
+        ));
         let (mark, twin) = (person("Mark", "2000-02-05"), person("Joseph", "2000-02-05"));
-        assert_eq!(
-            separation(&mark, &twin, &params, 15.0),
-            Separation::GivenNamesOnly
+        assert_eq!(separation(&mark, &twin, &params, 15.0), given);
+        assert!(!explains(&brian, &mark, &twin, Difference::GivenNames));
+        assert_ne!(
+            separation(&person("Mark", "2000-02-05"), &twin, &params, 15.0),
+            Separation::None
         );
-        assert!(!given_name_bridges(&brian, &mark, &twin));
-        // A parent: the birth dates differ too, which no third record explains.
+        let replaced = person("Brian", "1994-11-23");
+        assert_eq!(
+            separation(&replaced, &other_slip, &params, 15.0),
+            Separation::Only(Difference::BirthDates)
+        );
+        assert!(explains(
+            &brian,
+            &replaced,
+            &other_slip,
+            Difference::BirthDates
+        ));
+        // A parent: given names and birth dates both differ, which nothing explains.
         let father = person("Brjian", "1968-07-30");
         assert_eq!(
             separation(&father, &other_slip, &params, 15.0),

@@ -18,7 +18,7 @@ use idic_matching::features::Features;
 use idic_matching::normalize::{NormalizeOptions, normalize_record};
 use idic_matching::params::MatchParameters;
 use idic_matching::record::{IdKind, RawAddress, RawIdentifier, RawRecord};
-use idic_matching::score::{NoRecord, RecordAll, compare, given_name_bridges, separation};
+use idic_matching::score::{NoRecord, RecordAll, compare, explains, separation};
 
 /// The match probability the service links at by default
 /// (`identity.match_probability`), fixed before febrl3/4 were measured; in bits it
@@ -129,7 +129,14 @@ impl Constraints for PairwiseConstraints<'_> {
                     self.threshold,
                 )
             },
-            |z, x, y| given_name_bridges(&self.features[z], &self.features[x], &self.features[y]),
+            |z, x, y, difference| {
+                explains(
+                    &self.features[z],
+                    &self.features[x],
+                    &self.features[y],
+                    difference,
+                )
+            },
         )
     }
     fn merged(&self, _: (), _: ()) {}
