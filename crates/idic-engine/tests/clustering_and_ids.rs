@@ -222,3 +222,46 @@ fn customer_ids_are_never_reused() {
     assert!(engine.surviving_id(&mail).unwrap().erased_at.is_some());
     assert_invariants(&engine, "the writes");
 }
+
+/// Brian Lee's records with a slip each in the given name ("Brjian", "rian", with other
+/// e-mails) are clearly two persons to each other, as twins would be; "Brian", which
+/// each agrees with, explains the difference, so all three are one customer in every
+/// arrival order. Twins of the household stay two customers beside them.
+#[test]
+fn records_apart_by_one_slip_each_join_through_the_record_they_both_agree_with() {
+    let brian = |given: &str, email: &str| {
+        let mut raw = person(0);
+        raw.given_name = given.to_owned();
+        raw.date_of_birth = "2000-02-05".to_owned();
+        raw.emails = vec![email.to_owned()];
+        raw
+    };
+    let records = [
+        ("brian", brian("Brian", "brian.lee@example.com")),
+        ("slip", brian("Brjian", "b.lee@example.net")),
+        ("other-slip", brian("rian", "lee2000@example.org")),
+        ("twin", brian("Joseph", "joseph.lee@example.com")),
+    ];
+    for order in [[0, 1, 2, 3], [1, 2, 3, 0], [3, 2, 1, 0]] {
+        let mut engine = engine();
+        for (step, index) in order.iter().enumerate() {
+            let (name, raw) = &records[*index];
+            upsert(&mut engine, name, raw.clone(), 1_000 * (step as i64 + 1));
+        }
+        let slips = engine
+            .explain_pair(&key("slip"), &key("other-slip"))
+            .unwrap();
+        assert!(
+            slips.score.separation(THRESHOLD_BITS).is_some(),
+            "the slips alone are two persons: {slips:?}"
+        );
+        assert_eq!(
+            partition(&engine),
+            [names(&["brian", "slip", "other-slip"]), names(&["twin"])]
+                .into_iter()
+                .collect(),
+            "{order:?}"
+        );
+        assert_invariants(&engine, "the slips");
+    }
+}
