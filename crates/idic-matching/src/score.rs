@@ -696,7 +696,18 @@ fn name_outcome(
         Field::GivenName => given_level(a, b),
         _ => family_level(a, b),
     };
-    let (weight, frequency_adjustment) = if level == 0 {
+    let (weight, frequency_adjustment) = if level == 0 && swapped {
+        // Read crosswise, the value is a given name in one record and a family name in
+        // the other, and either may be the swapped one: it weighs as the commoner of
+        // the two ("Adams" is rare as a given name, yet every Adams shares it).
+        let as_given = params.exact_weight_with_frequency(Field::GivenName, &a.root);
+        let as_family = params.exact_weight_with_frequency(Field::FamilyName, &a.folded);
+        if as_given.0 <= as_family.0 {
+            as_given
+        } else {
+            as_family
+        }
+    } else if level == 0 {
         let value = if field == Field::GivenName {
             &a.root
         } else {
