@@ -66,6 +66,16 @@ fn shared_locals_are_names(a: &Features, b: &Features) -> bool {
         .all(|local| spelled_from_names(local, a) || spelled_from_names(local, b))
 }
 
+/// Whether every local part the two records share names a family's mailbox
+/// ("hernandezfamily@", "the.jones.family@"), which the household shares.
+fn shared_locals_are_family_mailboxes(a: &Features, b: &Features) -> bool {
+    let mut shared = a
+        .email_locals()
+        .filter(|local| b.email_locals().any(|other| other == *local))
+        .peekable();
+    shared.peek().is_some() && shared.all(|local| local.contains("family"))
+}
+
 /// Receives each field's outcome as it is compared.
 pub trait Recorder {
     fn field(
@@ -320,12 +330,22 @@ pub fn compare(
                 && !(field == Field::Email
                     && level == EMAIL_SAME_LOCAL_LEVEL
                     && shared_locals_are_names(a, b));
+            // A family mailbox ("hernandezfamily@") is the household's, like its
+            // landline: it places the records in one household, it does not tell its
+            // members apart.
+            let family_mailbox = field == Field::Email
+                && level <= EMAIL_SAME_LOCAL_LEVEL
+                && shared_locals_are_family_mailboxes(a, b);
             corroborated |= agrees;
+            let agrees = agrees && !family_mailbox;
             personal |=
                 agrees && matches!(field, Field::BirthDate | Field::Email | Field::NationalId);
             beyond_birth |= agrees && field != Field::BirthDate;
             let weight = params.weight(field, level);
-            if matches!(field, Field::Phone | Field::Device) || Field::ADDRESS.contains(&field) {
+            if matches!(field, Field::Phone | Field::Device)
+                || Field::ADDRESS.contains(&field)
+                || family_mailbox
+            {
                 household_shared += weight.max(0.0);
             }
             recorder.field(field, level, weight, 0.0, false);
@@ -526,15 +546,16 @@ pub fn explains(z: &Features, x: &Features, y: &Features, difference: Difference
 }
 
 /// Whether the two records agree on something one person has and a household member
-/// does not: the birth date (or a typo of it), an e-mail that is not made of the names
-/// alone, or a national id.
+/// does not: the birth date (or a typo of it), an e-mail that is neither made of the
+/// names alone nor a family mailbox, or a national id.
 pub fn personal_agreement(a: &Features, b: &Features) -> bool {
     let agrees =
         |field: Field, level: Option<u8>| level.is_some_and(|level| level < field.disagree_level());
     agrees(Field::BirthDate, birth_date_level(a, b))
         || (agrees(Field::Email, email_level(a, b))
             && !(email_level(a, b) == Some(EMAIL_SAME_LOCAL_LEVEL)
-                && shared_locals_are_names(a, b)))
+                && shared_locals_are_names(a, b))
+            && !shared_locals_are_family_mailboxes(a, b))
         || agrees(Field::NationalId, national_id_level(a, b))
 }
 
@@ -1476,6 +1497,44 @@ mod tests {
             separation(&father, &other_slip, &params, 15.0),
             Separation::Persons
         );
+    }
+
+    /// A family mailbox is the household's: a father and his son who share it stay
+    /// two persons, while two records of one person that share it still link.
+    #[test]
+    fn a_family_mailbox_is_shared_like_the_landline() {
+        let params = MatchParameters::default();
+        let person = |given: &str, dob: &str| {
+            let mut raw = RawRecord {
+                given_name: given.into(),
+                family_name: "Navarro".into(),
+                date_of_birth: dob.into(),
+                emails: vec!["navarrofamily@example.com".into()],
+                addresses: vec![RawAddress {
+                    street_number: "12".into(),
+                    street: "High Street".into(),
+                    locality: "Springfield".into(),
+                    postcode: "62704".into(),
+                    country: "US".into(),
+                    ..RawAddress::default()
+                }],
+                ..RawRecord::default()
+            };
+            raw.phones = vec!["+1 217 555 0148".into()];
+            Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+        };
+        let (father, son) = (person("James", "1981-08-27"), person("Jamie", "2008-07-22"));
+        assert!(!personal_agreement(&father, &son));
+        assert_ne!(separation(&father, &son, &params, 15.0), Separation::None);
+        let again = person("James", "1981-08-27");
+        let score = compare(&father, &again, &params, &mut NoRecord);
+        assert!(score.is_link(15.0), "{score:?}");
+        // A personal address is still the person's.
+        let mut own = person("Jamie", "2008-07-22");
+        own.emails = vec!["james.navarro81@example.com".into()];
+        let mut father_own = person("James", "1981-08-27");
+        father_own.emails = vec!["james.navarro81@example.com".into()];
+        assert!(personal_agreement(&father_own, &own));
     }
 
     #[test]
