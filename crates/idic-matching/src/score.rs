@@ -308,6 +308,7 @@ pub fn compare(
         .map_or(0.0, |outcome| outcome.weight.max(0.0));
     household_shared += family_weight;
     let mut corroborated = false;
+    let mut corroborated_beyond_email = false;
     // Agreement on something a household does not share: birth date or e-mail.
     let mut personal = false;
     let households = params.households_share_evidence();
@@ -337,6 +338,9 @@ pub fn compare(
                 && level <= EMAIL_SAME_LOCAL_LEVEL
                 && shared_locals_are_family_mailboxes(a, b);
             corroborated |= agrees;
+            if field != Field::Email {
+                corroborated_beyond_email |= agrees;
+            }
             let agrees = agrees && !family_mailbox;
             personal |=
                 agrees && matches!(field, Field::BirthDate | Field::Email | Field::NationalId);
@@ -376,9 +380,21 @@ pub fn compare(
     // neighbours share it; in a base without households (as estimated) agreeing names
     // in one town are one person with the street mistyped or moved within it, and the
     // same house on the same street is one place whatever the town says.
-    corroborated |= address.as_ref().is_some_and(|address| {
+    let address_corroborates = address.as_ref().is_some_and(|address| {
         address.same_dwelling() || (!households && (address.same_place() || address.same_house()))
     });
+    corroborated |= address_corroborates;
+    // An address spelled from the names ("jessica_adams@yahoo.com") is what namesakes
+    // end up sharing in a large base: it corroborates agreeing names
+    // at the same place, not between records that live elsewhere (neither the same
+    // town or postcode nor the same house). It keeps its weight.
+    let names_made_email = email == Some(0) && shared_locals_are_names(a, b);
+    let elsewhere = address
+        .as_ref()
+        .is_some_and(|address| !address.same_place() && !address.same_house());
+    if names_made_email && elsewhere {
+        corroborated = corroborated_beyond_email || address_corroborates;
+    }
 
     // Household members share address, landline and devices. When the given names
     // agree only by sound or by initial (Donna/Dawn, J./James), the shared household is
@@ -1535,6 +1551,63 @@ mod tests {
         let mut father_own = person("James", "1981-08-27");
         father_own.emails = vec!["james.navarro81@example.com".into()];
         assert!(personal_agreement(&father_own, &own));
+    }
+
+    /// Namesakes in two towns who give the same address spelled from their names are
+    /// not corroborated by it; in one town they are, and a personal address (with
+    /// digits) corroborates anywhere.
+    #[test]
+    fn an_address_spelled_from_the_names_corroborates_only_in_one_place() {
+        let params = MatchParameters::default();
+        let jessica = |email: &str, postcode: &str, locality: &str, street: &str| {
+            let raw = RawRecord {
+                given_name: "Jessica".into(),
+                family_name: "Adams".into(),
+                emails: vec![email.into()],
+                addresses: vec![RawAddress {
+                    street_number: "96".into(),
+                    street: street.into(),
+                    locality: locality.into(),
+                    postcode: postcode.into(),
+                    country: "US".into(),
+                    ..RawAddress::default()
+                }],
+                ..RawRecord::default()
+            };
+            Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+        };
+        let here = jessica(
+            "jessica_adams@yahoo.com",
+            "68766",
+            "North Marcton",
+            "Tammie Way",
+        );
+        let elsewhere = jessica(
+            "jessica_adams@yahoo.com",
+            "67402",
+            "Davidtown",
+            "Taylor Loop",
+        );
+        let score = compare(&here, &elsewhere, &params, &mut NoRecord);
+        assert!(!score.corroborated, "{score:?}");
+        assert!(!score.is_link(15.0));
+        let next_door = jessica(
+            "jessica_adams@yahoo.com",
+            "68766",
+            "North Marcton",
+            "Elm Road",
+        );
+        assert!(compare(&here, &next_door, &params, &mut NoRecord).corroborated);
+        let (mine, mine_elsewhere) = (
+            jessica(
+                "jadams1983@yahoo.com",
+                "68766",
+                "North Marcton",
+                "Tammie Way",
+            ),
+            jessica("jadams1983@yahoo.com", "67402", "Davidtown", "Taylor Loop"),
+        );
+        assert!(compare(&mine, &mine_elsewhere, &params, &mut NoRecord).corroborated);
     }
 
     #[test]
