@@ -1520,24 +1520,12 @@ mod tests {
     #[test]
     fn a_family_mailbox_is_shared_like_the_landline() {
         let params = MatchParameters::default();
+        // At one address, with the landline and the family mailbox.
         let person = |given: &str, dob: &str| {
-            let mut raw = RawRecord {
-                given_name: given.into(),
-                family_name: "Navarro".into(),
-                date_of_birth: dob.into(),
-                emails: vec!["navarrofamily@example.com".into()],
-                addresses: vec![RawAddress {
-                    street_number: "12".into(),
-                    street: "High Street".into(),
-                    locality: "Springfield".into(),
-                    postcode: "62704".into(),
-                    country: "US".into(),
-                    ..RawAddress::default()
-                }],
-                ..RawRecord::default()
-            };
-            raw.phones = vec!["+1 217 555 0148".into()];
-            Features::of(&normalize_record(&raw, &NormalizeOptions::default()).unwrap())
+            let mut features = features(given, "Navarro", dob, "62704", "Springfield");
+            features.emails = vec!["navarrofamily@example.com".into()];
+            features.phones = vec!["+12175550148".into()];
+            features
         };
         let (father, son) = (person("James", "1981-08-27"), person("Jamie", "2008-07-22"));
         assert!(!personal_agreement(&father, &son));
