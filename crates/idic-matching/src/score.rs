@@ -385,9 +385,9 @@ pub fn compare(
     });
     corroborated |= address_corroborates;
     // An address spelled from the names ("jessica_adams@yahoo.com") is what namesakes
-    // end up sharing in a large base: it corroborates agreeing names
-    // at the same place, not between records that live elsewhere (neither the same
-    // town or postcode nor the same house). It keeps its weight.
+    // end up sharing in a large base: it corroborates agreeing names at the same
+    // place, not between records that live elsewhere (neither the same town or
+    // postcode nor the same house). It keeps its weight.
     let names_made_email = email == Some(0) && shared_locals_are_names(a, b);
     let elsewhere = address
         .as_ref()
