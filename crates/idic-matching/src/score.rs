@@ -1134,6 +1134,7 @@ fn national_ids_differ(a: &Features, b: &Features) -> bool {
 mod tests {
     use super::*;
     use crate::normalize::{NormalizeOptions, normalize_record};
+    use crate::params::TermFrequencies;
     use crate::record::{RawAddress, RawRecord};
 
     #[test]
@@ -1596,6 +1597,45 @@ mod tests {
             jessica("jadams1983@yahoo.com", "67402", "Davidtown", "Taylor Loop"),
         );
         assert!(compare(&mine, &mine_elsewhere, &params, &mut NoRecord).corroborated);
+    }
+
+    /// "Adams" is rare as a given name and common as a family name: read crosswise
+    /// (one record swapped the names) the pair weighs no more than the same names
+    /// read straight.
+    #[test]
+    fn swapped_names_weigh_as_the_commoner_reading() {
+        let mut params = MatchParameters::default();
+        let counts = |pairs: &[(&str, u64)]| {
+            pairs
+                .iter()
+                .map(|(name, count)| ((*name).to_owned(), *count))
+                .collect()
+        };
+        params.given_name_frequencies =
+            TermFrequencies::from_counts(counts(&[("jessica", 200), ("adams", 1)]), 10_000);
+        params.family_name_frequencies =
+            TermFrequencies::from_counts(counts(&[("adams", 150), ("jessica", 1)]), 10_000);
+        let names_weight = |x: &Features, y: &Features| {
+            let mut all = RecordAll::default();
+            compare(x, y, &params, &mut all);
+            all.0
+                .iter()
+                .filter(|o| matches!(o.field, Field::GivenName | Field::FamilyName))
+                .map(|o| o.weight)
+                .sum::<f64>()
+        };
+        let straight = features("Jessica", "Adams", "", "68766", "North Marcton");
+        let again = features("Jessica", "Adams", "", "67402", "Davidtown");
+        let swapped = features("Adams", "Jessica", "", "67402", "Davidtown");
+        let (crosswise, same) = (
+            names_weight(&straight, &swapped),
+            names_weight(&straight, &again),
+        );
+        assert!(
+            crosswise <= same + 1e-9,
+            "crosswise {crosswise} > straight {same}"
+        );
+        assert!(crosswise > 0.0, "{crosswise}");
     }
 
     #[test]
