@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use idic_proto::v1 as pb;
 use idic_proto::v1::customer_ref;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
@@ -167,20 +166,11 @@ async fn write_people(identity: &mut IdentityServiceClient<Channel>, from: usize
 async fn export(
     identity: &mut IdentityServiceClient<Channel>,
 ) -> BTreeMap<(String, String), String> {
-    let mut stream = identity
-        .export_clusters(pb::ExportClustersRequest {})
+    idic_testkit::identity::cluster_rows(identity)
         .await
-        .expect("the export starts")
-        .into_inner();
-    let mut assignments = BTreeMap::new();
-    while let Some(assignment) = stream.next().await {
-        let assignment = assignment.expect("the export streams");
-        assignments.insert(
-            (assignment.source_system, assignment.source_record_id),
-            assignment.customer_id,
-        );
-    }
-    assignments
+        .into_iter()
+        .map(|row| ((row.source_system, row.source_record_id), row.customer_id))
+        .collect()
 }
 
 /// The snapshot files in `dir`.

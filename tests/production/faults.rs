@@ -253,17 +253,11 @@ async fn import_bulk(
 
 /// Every source record id identity holds, from its cluster export.
 async fn stored_record_ids(cluster: &Cluster) -> BTreeSet<String> {
-    let mut stream = cluster
-        .identity("dpo")
-        .export_clusters(pb::ExportClustersRequest {})
+    idic_testkit::identity::cluster_rows(&mut cluster.identity("dpo"))
         .await
-        .expect("the clusters export")
-        .into_inner();
-    let mut ids = BTreeSet::new();
-    while let Some(assignment) = stream.next().await {
-        ids.insert(assignment.expect("the export streams").source_record_id);
-    }
-    ids
+        .into_iter()
+        .map(|row| row.source_record_id)
+        .collect()
 }
 
 /// Single upserts, one after another until `stop`, counted like the order load.

@@ -1669,7 +1669,7 @@ impl ComponentConstraints<'_> {
 impl Constraints for ComponentConstraints<'_> {
     /// Whether a record of the cluster names a generation ("Jr", "Sr"); see
     /// `namesake_unresolved`. Different national ids are weighed pair by pair (strong
-    /// evidence of two persons, not a veto; issue 14), in `clearly_different`.
+    /// evidence of two persons, not a veto; issue 14), in `separation`.
     type State = bool;
 
     fn state_of(&self, item: usize) -> bool {
@@ -1691,15 +1691,13 @@ impl Constraints for ComponentConstraints<'_> {
         {
             return false;
         }
-        if self.steward_linked.is_none()
-            && self.namesake_unresolved((*suffixed_a, members_a), (*suffixed_b, members_b))
-        {
-            return false;
-        }
         // No pair across the two clusters may be clearly different persons: a record
         // that matches both members of a household must not chain them into one.
         if let Some(linked) = self.steward_linked {
             return !self.units_clearly_apart(linked, members_a, members_b);
+        }
+        if self.namesake_unresolved((*suffixed_a, members_a), (*suffixed_b, members_b)) {
+            return false;
         }
         may_join(
             members_a,

@@ -61,19 +61,20 @@ fn shared_locals_are_names(a: &Features, b: &Features) -> bool {
             ]
             .contains(&letters)
     };
-    a.email_locals()
-        .filter(|local| b.email_locals().any(|other| other == *local))
-        .all(|local| spelled_from_names(local, a) || spelled_from_names(local, b))
+    shared_locals(a, b).all(|local| spelled_from_names(local, a) || spelled_from_names(local, b))
 }
 
 /// Whether every local part the two records share names a family's mailbox
 /// ("hernandezfamily@", "the.jones.family@"), which the household shares.
 fn shared_locals_are_family_mailboxes(a: &Features, b: &Features) -> bool {
-    let mut shared = a
-        .email_locals()
-        .filter(|local| b.email_locals().any(|other| other == *local))
-        .peekable();
+    let mut shared = shared_locals(a, b).peekable();
     shared.peek().is_some() && shared.all(|local| local.contains("family"))
+}
+
+/// The e-mail local parts that both records carry.
+fn shared_locals<'a>(a: &'a Features, b: &'a Features) -> impl Iterator<Item = &'a str> {
+    a.email_locals()
+        .filter(|local| b.email_locals().any(|other| other == *local))
 }
 
 /// Receives each field's outcome as it is compared.
@@ -388,11 +389,11 @@ pub fn compare(
     // end up sharing in a large base: it corroborates agreeing names at the same
     // place, not between records that live elsewhere (neither the same town or
     // postcode nor the same house). It keeps its weight.
-    let names_made_email = email == Some(0) && shared_locals_are_names(a, b);
+    // Spelling the names out allocates: asked only of pairs that live elsewhere.
     let elsewhere = address
         .as_ref()
         .is_some_and(|address| !address.same_place() && !address.same_house());
-    if names_made_email && elsewhere {
+    if elsewhere && email == Some(0) && shared_locals_are_names(a, b) {
         corroborated = corroborated_beyond_email || address_corroborates;
     }
 
@@ -531,7 +532,8 @@ pub fn hard_conflict(
     compare(a, b, params, &mut NoRecord).separation(threshold)
 }
 
-/// [`hard_conflict`] with its kind, for the clustering.
+/// How two records stand for the clustering at `threshold` bits: together, apart by
+/// one difference a third record may explain, or apart (see [`Separation`]).
 pub fn separation(
     a: &Features,
     b: &Features,

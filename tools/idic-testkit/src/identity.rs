@@ -5,12 +5,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use idic_proto::v1 as pb;
 use idic_proto::v1::identity_service_client::IdentityServiceClient;
-use idic_runtime::peers::PeerChannel;
+use tonic::codegen::{Body, Bytes, StdError};
 
 /// The committed change events after `after`. The stored ones are replayed at once,
 /// so a stream quiet for `quiet` has given them all.
-pub async fn change_events(
-    client: &mut IdentityServiceClient<PeerChannel>,
+pub async fn change_events<T: Transport>(
+    client: &mut IdentityServiceClient<T>,
     after: u64,
     quiet: Duration,
 ) -> Vec<pb::ChangeEvent> {
@@ -30,8 +30,8 @@ pub async fn change_events(
 }
 
 /// Every record's assignment to a customer, as `ExportClusters` streams them.
-pub async fn cluster_rows(
-    client: &mut IdentityServiceClient<PeerChannel>,
+pub async fn cluster_rows<T: Transport>(
+    client: &mut IdentityServiceClient<T>,
 ) -> Vec<pb::RecordAssignment> {
     let mut stream = client
         .export_clusters(pb::ExportClustersRequest {})
@@ -43,4 +43,24 @@ pub async fn cluster_rows(
         rows.push(row.expect("an exported row"));
     }
     rows
+}
+
+/// Any channel a generated client runs on (a plain `Channel`, or one with the peers'
+/// interceptor): what tonic's generated methods ask of it.
+pub trait Transport:
+    tonic::client::GrpcService<
+        tonic::body::Body,
+        Error: Into<StdError>,
+        ResponseBody: Body<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+    >
+{
+}
+
+impl<T> Transport for T where
+    T: tonic::client::GrpcService<
+            tonic::body::Body,
+            Error: Into<StdError>,
+            ResponseBody: Body<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+        >
+{
 }
