@@ -33,6 +33,13 @@ impl ConflictMemo {
         self.known.insert((a, b), separation);
     }
 
+    /// Forgets one pair (asked either way): what the base says of a number the two
+    /// share turned.
+    pub(crate) fn forget(&mut self, a: u32, b: u32) {
+        self.known.remove(&(a, b));
+        self.known.remove(&(b, a));
+    }
+
     /// Forgets everything: a record's fields, a record slot or the parameters changed.
     pub(crate) fn clear(&mut self) {
         // Keeps the table's memory only when it is small.

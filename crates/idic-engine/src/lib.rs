@@ -46,6 +46,7 @@ mod golden;
 mod image;
 mod invariants;
 mod key_index;
+mod phone_holders;
 mod records;
 mod replay;
 mod rescore;
@@ -62,7 +63,8 @@ use idic_matching::features::Features;
 use idic_matching::params::{ErasedNames, MatchParameters};
 use idic_matching::record::IdKind;
 use idic_matching::score::{
-    NoRecord, PairScore, RecordAll, Separation, compare, explains, personal_agreement, separation,
+    NoRecord, PairScore, PhoneHolders, RecordAll, Separation, compare_in, explains,
+    personal_agreement, separation,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
@@ -464,7 +466,13 @@ impl Engine {
                 continue;
             }
             let mut fields = RecordAll::default();
-            let score = compare(query, &entry.features, &self.params, &mut fields);
+            let score = compare_in(
+                query,
+                &entry.features,
+                &self.params,
+                &self.phone_holders(),
+                &mut fields,
+            );
             let decisive = score.rule.is_some() || only_holders;
             let total = if decisive {
                 score.total.max(self.threshold)
@@ -531,10 +539,11 @@ impl Engine {
             ))
         })?;
         let mut fields = RecordAll::default();
-        let mut score = compare(
+        let mut score = compare_in(
             &entry_a.features,
             &entry_b.features,
             &self.params,
+            &self.phone_holders(),
             &mut fields,
         );
         // The explanation names what keeps the pair apart at the configured threshold.
@@ -607,7 +616,13 @@ impl Engine {
     ) -> (UpsertResult, ChangeSet) {
         let mut changes = ChangeSet::default();
         let packed = PackedContent::pack(&incoming.content);
-        let (id, seeds) = match self.by_key.get(&incoming.key, &self.records) {
+        let stored = self
+            .by_key
+            .get(&incoming.key, &self.records)
+            .and_then(|id| self.records[id as usize].as_ref())
+            .map(|entry| &entry.features);
+        let phones_before = self.phone_roles(stored.into_iter().chain([&incoming.features]));
+        let (id, mut seeds) = match self.by_key.get(&incoming.key, &self.records) {
             Some(id) => {
                 let Some(existing) = self.records[id as usize].as_ref() else {
                     unreachable!("by_key only names live records")
@@ -665,8 +680,10 @@ impl Engine {
             .as_ref()
             .map(|entry| block_keys(&entry.features))
             .unwrap_or_default();
-        self.link(id, &keys, &mut changes);
+        // Filed before it is compared: whether its numbers are one person's counts it too.
         self.file(id, &keys);
+        self.link(id, &keys, &mut changes);
+        seeds.extend(self.relink_turned(phones_before, &mut changes));
         let component = self.component(&seeds);
         let outcome = self.recluster(&component, &[], now, AUTOMATIC, "", &mut changes);
         let entry = self.records[id as usize].as_ref().expect("present");
@@ -740,12 +757,19 @@ impl Engine {
             return;
         };
         let features = &entry.features;
+        let phones = self.phone_holders();
         let mut found = Vec::new();
         for other in self.candidates_for_keys(keys, Some(id)) {
             let Some(other_entry) = &self.records[other as usize] else {
                 continue;
             };
-            let score = compare(features, &other_entry.features, &self.params, &mut NoRecord);
+            let score = compare_in(
+                features,
+                &other_entry.features,
+                &self.params,
+                &phones,
+                &mut NoRecord,
+            );
             if score.is_link(self.threshold) {
                 let kind = if score.rule.is_some() {
                     LinkKind::Rule
@@ -1160,8 +1184,10 @@ impl Engine {
                 });
             }
         }
+        let phones = self.phone_holders();
         let constraints = ComponentConstraints {
             entries: &entries,
+            phones: &phones,
             ids: component,
             blocked: &self.blocked,
             steward_linked: steward_linked.as_deref(),
@@ -1476,6 +1502,13 @@ impl Engine {
             ..ChangeSet::default()
         };
         self.forget_names(&changes.erased_names);
+        let phones_before = self.phone_roles(
+            customer
+                .members
+                .iter()
+                .filter_map(|id| self.records[*id as usize].as_ref())
+                .map(|entry| &entry.features),
+        );
         let mut neighbours = Vec::new();
         for id in &customer.members {
             neighbours.extend(self.links[*id as usize].iter().map(|link| link.other));
@@ -1518,6 +1551,7 @@ impl Engine {
             reason: reason.to_owned(),
         };
         changes.events.push(event);
+        neighbours.extend(self.relink_turned(phones_before, &mut changes));
         neighbours.retain(|id| self.records[*id as usize].is_some());
         if !neighbours.is_empty() {
             let component = self.component(&neighbours);
@@ -1587,6 +1621,8 @@ struct Recluster {
 /// ids among them) and pairs a steward blocked.
 struct ComponentConstraints<'a> {
     entries: &'a [&'a RecordEntry],
+    /// What the base says of the numbers records share.
+    phones: &'a dyn PhoneHolders,
     ids: &'a [u32],
     blocked: &'a FxHashSet<(u32, u32)>,
     /// Per item, whether a steward link holds it; `None` when the component has none.
@@ -1631,6 +1667,7 @@ impl ComponentConstraints<'_> {
             &self.entries[x].features,
             &self.entries[y].features,
             self.params,
+            self.phones,
             self.threshold,
         );
         if let Some(memo) = self.memo {

@@ -20,7 +20,7 @@
 use std::ops::Range;
 
 use idic_matching::blocking::block_keys;
-use idic_matching::score::{NoRecord, compare};
+use idic_matching::score::{NoRecord, compare_in};
 use rustc_hash::FxHashSet;
 
 use super::{ChangeSet, Engine, LinkKind, LinkRow, LinkTo, SurvivorPlan};
@@ -194,6 +194,7 @@ impl Engine {
     /// says which of its links (to later records) to add, drop or re-weigh.
     fn rescore_links(&self, links: &[Vec<LinkTo>], range: Range<u32>) -> Rescored {
         let mut rescored = Rescored::default();
+        let phones = self.phone_holders();
         for id in range {
             let Some(entry) = self.records[id as usize].as_ref() else {
                 continue;
@@ -215,10 +216,11 @@ impl Engine {
                     continue;
                 }
                 // The later record against the earlier, as an import compares them.
-                let score = compare(
+                let score = compare_in(
                     &other_entry.features,
                     &entry.features,
                     &self.params,
+                    &phones,
                     &mut NoRecord,
                 );
                 if score.is_link(self.threshold) {

@@ -20,6 +20,11 @@ fn key(parts: &[&str]) -> BlockKey {
     hasher.finish()
 }
 
+/// The key of the records that carry a (normalized) phone number.
+pub fn phone_key(phone: &str) -> BlockKey {
+    key(&["phone", phone])
+}
+
 /// Every key of `features`, deduplicated.
 pub fn block_keys(features: &Features) -> Vec<BlockKey> {
     let mut keys = Vec::with_capacity(16);
@@ -32,7 +37,7 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         keys.push(key(&["email-local", local]));
     }
     for phone in &features.phones {
-        keys.push(key(&["phone", phone]));
+        keys.push(phone_key(phone));
     }
     for identifier in &features.identifiers {
         keys.push(key(&[

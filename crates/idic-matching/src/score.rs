@@ -268,11 +268,41 @@ pub enum Separation {
     Persons,
 }
 
-/// Compares `a` and `b` field by field.
+/// What the base says of a phone number that records share: whether only one
+/// person's records carry it (their own mobile) or also those of another, clearly
+/// different person (a household's landline, a parent's mobile given for a child).
+pub trait PhoneHolders {
+    /// Whether the records that carry `phone` (normalized) are all one person's, as far
+    /// as they show: no two of them are clearly two persons (see [`clearly_two_persons`]).
+    fn one_person(&self, phone: &str) -> bool;
+}
+
+/// No base to ask: any shared phone may be a household's, as a landline is.
+pub struct NoBase;
+
+impl PhoneHolders for NoBase {
+    fn one_person(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// Compares `a` and `b` field by field, any shared phone taken as a household's.
 pub fn compare(
     a: &Features,
     b: &Features,
     params: &MatchParameters,
+    recorder: &mut impl Recorder,
+) -> PairScore {
+    compare_in(a, b, params, &NoBase, recorder)
+}
+
+/// Compares `a` and `b` field by field; `phones` tells which shared phones are one
+/// person's, which are then evidence a household does not share.
+pub fn compare_in(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+    phones: &dyn PhoneHolders,
     recorder: &mut impl Recorder,
 ) -> PairScore {
     let mut total = 0.0;
@@ -362,10 +392,16 @@ pub fn compare(
     add(Field::BirthDate, birth);
     let email = email_level(a, b);
     add(Field::Email, email);
-    add(
-        Field::Phone,
-        shared_level(&a.phones, &b.phones, Field::Phone),
-    );
+    let phone = shared_level(&a.phones, &b.phones, Field::Phone);
+    add(Field::Phone, phone);
+    // Asked of the base only where it decides something (below): it looks at every
+    // record that carries the number.
+    let personal_phone = || {
+        phone == Some(0)
+            && a.phones
+                .iter()
+                .any(|number| b.phones.contains(number) && phones.one_person(number))
+    };
     let address = best_address(a, b, params);
     if let Some(address) = &address {
         for (field, level) in address.levels() {
@@ -443,6 +479,10 @@ pub fn compare(
     if markers_differ {
         // A namesake father and son share the given name too.
         household_shared += given_weight;
+    } else if persons_differ && households && personal_phone() {
+        // A number no other person's record carries is this person's own: a replaced
+        // given name or birth date, not a twin or a namesake at the family landline.
+        household_shared -= params.weight(Field::Phone, 0).max(0.0);
     }
     // Without households in the base (as estimated), a replaced given name or birth
     // date weighs only its own disagreement; different suffixes always name two.
@@ -538,9 +578,37 @@ pub fn separation(
     a: &Features,
     b: &Features,
     params: &MatchParameters,
+    phones: &dyn PhoneHolders,
     threshold: f64,
 ) -> Separation {
-    compare(a, b, params, &mut NoRecord).separation_kind(threshold)
+    compare_in(a, b, params, phones, &mut NoRecord).separation_kind(threshold)
+}
+
+/// Whether two records are clearly two persons whatever else they share: their given
+/// names and their birth dates both clearly differ (read straight and crosswise), or
+/// their middle initials or generational suffixes do. Household members are; one
+/// person's records with one value replaced are not. Needs no parameters, so that what
+/// it says of a base does not change with an estimate.
+pub fn clearly_two_persons(a: &Features, b: &Features) -> bool {
+    if person_markers_differ(a, b) {
+        return true;
+    }
+    // The birth dates first: comparing digits is cheaper than names, and most records
+    // at one number are one person's.
+    if !birth_dates_clearly_differ(a, b, birth_date_level(a, b)) {
+        return false;
+    }
+    let (Some(given_a), Some(given_b)) = (&a.given, &b.given) else {
+        return false;
+    };
+    let crosswise_agree = |given: &NameFeatures, family: Option<&NameFeatures>| {
+        family.is_some_and(|family| given.folded == family.folded)
+    };
+    given_a.folded != given_b.folded
+        && !crosswise_agree(given_a, b.family.as_ref())
+        && !crosswise_agree(given_b, a.family.as_ref())
+        && given_level(given_a, given_b) == Field::GivenName.disagree_level()
+        && given_spellings_differ(&given_a.folded, &given_b.folded)
 }
 
 /// Whether `z`, a record apart from neither `x` nor `y`, explains their one
@@ -609,9 +677,14 @@ fn given_names_differ(a: &Features, b: &Features, names: &[Option<FieldOutcome>;
     } else {
         (given_a.folded.as_str(), given_b.folded.as_str())
     };
-    // Two slips in a short name leave little of it, and typists rarely miss the first
-    // letter: "Mary" and "Earl" are two persons; "Jon" and "Jno" (one slip) or
-    // "Anna" and "Alma" may be one.
+    given_spellings_differ(x, y)
+}
+
+/// Whether two given names that do not agree are more than a typist's slips apart.
+/// Two slips in a short name leave little of it, and typists rarely miss the first
+/// letter: "Mary" and "Earl" are two persons; "Jon" and "Jno" (one slip) or "Anna" and
+/// "Alma" may be one.
+fn given_spellings_differ(x: &str, y: &str) -> bool {
     let edits = strsim::damerau_levenshtein(x, y);
     edits > 2
         || (edits == 2
@@ -1477,13 +1550,16 @@ mod tests {
             person("rian", "2000-02-05"),
         );
         let given = Separation::Only(Difference::GivenNames);
-        assert_eq!(separation(&slipped, &other_slip, &params, 15.0), given);
         assert_eq!(
-            separation(&brian, &slipped, &params, 15.0),
+            separation(&slipped, &other_slip, &params, &NoBase, 15.0),
+            given
+        );
+        assert_eq!(
+            separation(&brian, &slipped, &params, &NoBase, 15.0),
             Separation::None
         );
         assert_eq!(
-            separation(&brian, &other_slip, &params, 15.0),
+            separation(&brian, &other_slip, &params, &NoBase, 15.0),
             Separation::None
         );
         assert!(explains(
@@ -1493,15 +1569,15 @@ mod tests {
             Difference::GivenNames
         ));
         let (mark, twin) = (person("Mark", "2000-02-05"), person("Joseph", "2000-02-05"));
-        assert_eq!(separation(&mark, &twin, &params, 15.0), given);
+        assert_eq!(separation(&mark, &twin, &params, &NoBase, 15.0), given);
         assert!(!explains(&brian, &mark, &twin, Difference::GivenNames));
         assert_ne!(
-            separation(&person("Mark", "2000-02-05"), &twin, &params, 15.0),
+            separation(&person("Mark", "2000-02-05"), &twin, &params, &NoBase, 15.0),
             Separation::None
         );
         let replaced = person("Brian", "1994-11-23");
         assert_eq!(
-            separation(&replaced, &other_slip, &params, 15.0),
+            separation(&replaced, &other_slip, &params, &NoBase, 15.0),
             Separation::Only(Difference::BirthDates)
         );
         assert!(explains(
@@ -1513,7 +1589,7 @@ mod tests {
         // A parent: given names and birth dates both differ, which nothing explains.
         let father = person("Brjian", "1968-07-30");
         assert_eq!(
-            separation(&father, &other_slip, &params, 15.0),
+            separation(&father, &other_slip, &params, &NoBase, 15.0),
             Separation::Persons
         );
     }
@@ -1532,7 +1608,10 @@ mod tests {
         };
         let (father, son) = (person("James", "1981-08-27"), person("Jamie", "2008-07-22"));
         assert!(!personal_agreement(&father, &son));
-        assert_ne!(separation(&father, &son, &params, 15.0), Separation::None);
+        assert_ne!(
+            separation(&father, &son, &params, &NoBase, 15.0),
+            Separation::None
+        );
         let again = person("James", "1981-08-27");
         let score = compare(&father, &again, &params, &mut NoRecord);
         assert!(score.is_link(15.0), "{score:?}");
@@ -2009,5 +2088,103 @@ mod tests {
             Some(Conflict::DifferentPersons),
             "{unrelated:?}"
         );
+    }
+
+    /// The base says which numbers are one person's.
+    struct OnePersons(&'static [&'static str]);
+
+    impl PhoneHolders for OnePersons {
+        fn one_person(&self, phone: &str) -> bool {
+            self.0.contains(&phone)
+        }
+    }
+
+    fn with_phone(features: Features, phone: &str) -> Features {
+        Features {
+            phones: vec![phone.into()],
+            ..features
+        }
+    }
+
+    /// Twins share the household's landline; one person's records with the given name
+    /// or the birth date replaced share the person's own mobile. Only the base tells
+    /// the two numbers apart: a shared number that no other person carries is personal
+    /// evidence, and a landline stays the household's.
+    #[test]
+    fn a_number_only_one_person_carries_is_personal_evidence() {
+        let params = MatchParameters::default();
+        assert!(params.households_share_evidence());
+        let phone = "+14155550123";
+        let ann = with_phone(person("Ann", "1932-09-07", ""), phone);
+        let beth = with_phone(person("Beth", "1932-09-07", ""), phone);
+        let at_the_landline = compare_in(&ann, &beth, &params, &NoBase, &mut NoRecord);
+        assert_eq!(
+            at_the_landline.separation(15.0),
+            Some(Conflict::DifferentPersons),
+            "{at_the_landline:?}"
+        );
+        assert_eq!(
+            at_the_landline,
+            compare(&ann, &beth, &params, &mut NoRecord)
+        );
+        let own_mobile = OnePersons(&["+14155550123"]);
+        let replaced = compare_in(&ann, &beth, &params, &own_mobile, &mut NoRecord);
+        assert_eq!(replaced.separation(15.0), None, "{replaced:?}");
+        assert!(replaced.is_link(15.0), "{replaced:?}");
+        assert_eq!(replaced.total, at_the_landline.total);
+        let reborn = with_phone(person("Ann", "1967-02-11", ""), phone);
+        assert!(!compare_in(&ann, &reborn, &params, &NoBase, &mut NoRecord).is_link(15.0));
+        assert!(compare_in(&ann, &reborn, &params, &own_mobile, &mut NoRecord).is_link(15.0));
+        // Another number of the person's says nothing of this one.
+        let elsewhere = OnePersons(&["+14155550199"]);
+        assert!(!compare_in(&ann, &beth, &params, &elsewhere, &mut NoRecord).is_link(15.0));
+        // Different middle initials are two persons whatever number they share.
+        let ann_b = Features {
+            middle_initial: Some(b'b'),
+            ..ann.clone()
+        };
+        let ann_c = Features {
+            middle_initial: Some(b'c'),
+            ..beth.clone()
+        };
+        let markers = compare_in(&ann_b, &ann_c, &params, &own_mobile, &mut NoRecord);
+        assert_eq!(markers.separation(15.0), Some(Conflict::DifferentPersons));
+    }
+
+    /// What marks a number as a household's: two of its holders that are clearly two
+    /// persons (given names and birth dates both differ, or their markers do), not one
+    /// person's records with one value replaced or mistyped.
+    #[test]
+    fn clearly_two_persons_needs_both_marks_or_different_markers() {
+        let ann = person("Ann", "1932-09-07", "");
+        assert!(!clearly_two_persons(&ann, &ann));
+        assert!(!clearly_two_persons(
+            &ann,
+            &person("Beth", "1932-09-07", "")
+        ));
+        assert!(!clearly_two_persons(&ann, &person("Ann", "1967-02-11", "")));
+        assert!(!clearly_two_persons(
+            &ann,
+            &person("Anne", "1967-02-11", "")
+        ));
+        assert!(clearly_two_persons(&ann, &person("Beth", "1967-02-11", "")));
+        assert!(clearly_two_persons(&person("Beth", "1967-02-11", ""), &ann));
+        // A missing birth date or given name tells nothing.
+        assert!(!clearly_two_persons(&ann, &person("Beth", "", "")));
+        // Names swapped in one record are one person's.
+        let swapped = Features {
+            given: Some(NameFeatures::given("shepherd")),
+            family: Some(NameFeatures::family("ann")),
+            ..person("", "1967-02-11", "")
+        };
+        assert!(!clearly_two_persons(&ann, &swapped));
+        let generation = |generation| Features {
+            generation: Some(generation),
+            ..ann.clone()
+        };
+        assert!(clearly_two_persons(
+            &generation(crate::record::Generation::Junior),
+            &generation(crate::record::Generation::Senior)
+        ));
     }
 }

@@ -18,7 +18,7 @@ use idic_matching::features::Features;
 use idic_matching::normalize::{NormalizeOptions, normalize_record};
 use idic_matching::params::MatchParameters;
 use idic_matching::record::{IdKind, RawAddress, RawIdentifier, RawRecord};
-use idic_matching::score::{NoRecord, RecordAll, compare, explains, separation};
+use idic_matching::score::{NoBase, NoRecord, RecordAll, compare, explains, separation};
 
 /// The match probability the service links at by default
 /// (`identity.match_probability`), fixed before febrl3/4 were measured; in bits it
@@ -126,6 +126,7 @@ impl Constraints for PairwiseConstraints<'_> {
                     &self.features[x],
                     &self.features[y],
                     self.params,
+                    &NoBase,
                     self.threshold,
                 )
             },
