@@ -321,6 +321,14 @@ async fn a_household_sharing_address_and_phone_stays_apart() {
         !pair.conflicts.is_empty(),
         "the explanation says why they stay apart"
     );
+    // Thomas's record at the same number makes it the household's, and it says so.
+    assert!(
+        pair.notes
+            .iter()
+            .any(|note| note.contains("the household's, no evidence of one person")),
+        "{:?}",
+        pair.notes
+    );
     let given = pair
         .fields
         .iter()

@@ -905,6 +905,9 @@ pub fn write_explanation(
         for conflict in &link.conflicts {
             writeln!(out, "    conflict: {conflict}")?;
         }
+        for note in &link.notes {
+            writeln!(out, "    note: {note}")?;
+        }
     }
     Ok(())
 }

@@ -42,6 +42,7 @@
 
 mod changes;
 mod conflict_memo;
+mod explain_notes;
 mod golden;
 mod image;
 mod invariants;
@@ -150,6 +151,10 @@ pub struct PairExplanation {
     pub blocked: bool,
     pub probability: f64,
     pub above_threshold: bool,
+    /// What decided the pair beyond its fields: whose a shared phone is in the base;
+    /// why records apart pair by pair are one customer (the record that explains
+    /// their difference), or linked records two customers.
+    pub notes: Vec<String>,
 }
 
 /// Matching settings fixed by configuration.
@@ -548,6 +553,7 @@ impl Engine {
         );
         // The explanation names what keeps the pair apart at the configured threshold.
         score.conflict = score.separation(self.threshold);
+        let notes = self.pair_notes(id_a, id_b, &score);
         Ok(PairExplanation {
             a: a.clone(),
             b: b.clone(),
@@ -560,6 +566,7 @@ impl Engine {
                 self.params.probability(score.total)
             },
             above_threshold: score.is_link(self.threshold),
+            notes,
         })
     }
 

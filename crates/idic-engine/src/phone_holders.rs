@@ -40,7 +40,7 @@ impl Engine {
 
     /// Whether no two records filed under the number are clearly two persons (and a
     /// few records at most carry it). A number nobody carries is no one's.
-    fn one_person(&self, key: BlockKey) -> bool {
+    pub(crate) fn one_person(&self, key: BlockKey) -> bool {
         let Some(holders) = self.blocks.get(&key) else {
             return false;
         };

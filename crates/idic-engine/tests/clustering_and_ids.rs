@@ -259,6 +259,15 @@ fn records_apart_by_one_slip_each_join_through_the_record_they_both_agree_with()
             slips.score.separation(THRESHOLD_BITS).is_some(),
             "the slips alone are two persons: {slips:?}"
         );
+        // The explanation says which record holds them together.
+        assert!(
+            slips.notes.iter().any(
+                |note| note.contains("record crm/brian is apart from neither")
+                    && note.contains("given name")
+            ),
+            "{:?}",
+            slips.notes
+        );
         assert_eq!(
             partition(&engine),
             [

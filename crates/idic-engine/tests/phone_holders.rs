@@ -41,6 +41,13 @@ fn a_replaced_given_name_joins_at_a_number_only_one_person_carries() {
             customer_of(&engine, "kate"),
             "{order:?}"
         );
+        let explained = engine.explain_pair(&key("ann"), &key("kate")).unwrap();
+        assert!(explained.above_threshold, "{explained:?}");
+        assert!(
+            explained.notes[0].starts_with("the shared phone is carried only by records of one"),
+            "{:?}",
+            explained.notes
+        );
     }
 }
 
@@ -60,6 +67,13 @@ fn once_a_household_member_carries_the_number_twins_stay_apart_in_every_order() 
         assert_ne!(customers[0], customers[1], "{order:?}");
         assert_ne!(customers[0], customers[2], "{order:?}");
         assert_ne!(customers[1], customers[2], "{order:?}");
+        let explained = engine.explain_pair(&key("ann"), &key("kate")).unwrap();
+        assert!(!explained.above_threshold, "{explained:?}");
+        assert!(
+            explained.notes[0].starts_with("the shared phone is also carried by records of a"),
+            "{:?}",
+            explained.notes
+        );
     }
 }
 

@@ -357,6 +357,7 @@ fn explanation_to_proto(explanation: &PairExplanation) -> pb::PairExplanation {
         total_weight: explanation.score.total,
         probability: explanation.probability,
         above_threshold: explanation.above_threshold && !explanation.blocked,
+        notes: explanation.notes.clone(),
     }
 }
 
