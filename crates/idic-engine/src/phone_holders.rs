@@ -13,7 +13,7 @@ use idic_matching::blocking::{BlockKey, phone_key};
 use idic_matching::features::Features;
 use idic_matching::score::{PhoneHolders, clearly_two_persons};
 
-use super::{ChangeSet, Engine, LinkKind, LinkRow, LinkTo, ordered};
+use super::{ChangeSet, Engine, LinkKind, LinkRow, ordered};
 
 /// A number carried by more records than this is a switchboard's or a placeholder,
 /// not one person's; it also bounds the pairs looked at (276).
@@ -143,17 +143,7 @@ impl Engine {
         });
         match (current, wanted) {
             (None, Some(kind)) => {
-                let weight = score.total as f32;
-                self.links[x as usize].push(LinkTo {
-                    other: y,
-                    kind,
-                    weight,
-                });
-                self.links[y as usize].push(LinkTo {
-                    other: x,
-                    kind,
-                    weight,
-                });
+                self.add_link(x, y, kind, score.total as f32);
                 let (a, b) = ordered(x, y);
                 changes.add_link(LinkRow {
                     a,
@@ -163,8 +153,7 @@ impl Engine {
                 });
             }
             (Some(_), None) => {
-                self.links[x as usize].retain(|link| link.other != y);
-                self.links[y as usize].retain(|link| link.other != x);
+                self.drop_link(x, y);
                 changes.remove_link(x, y);
             }
             _ => {}

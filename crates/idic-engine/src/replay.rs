@@ -199,7 +199,9 @@ impl Engine {
         }
     }
 
-    fn drop_link(&mut self, a: u32, b: u32) {
+    /// Drops the link between two records, both ways (a follower's replay and the
+    /// engine's own re-comparisons).
+    pub(crate) fn drop_link(&mut self, a: u32, b: u32) {
         if let Some(links) = self.links.get_mut(a as usize) {
             links.retain(|link| link.other != b);
         }
@@ -208,7 +210,8 @@ impl Engine {
         }
     }
 
-    fn add_link(&mut self, a: u32, b: u32, kind: super::LinkKind, weight: f32) {
+    /// Adds a link between two records, both ways.
+    pub(crate) fn add_link(&mut self, a: u32, b: u32, kind: super::LinkKind, weight: f32) {
         let highest = a.max(b) as usize;
         if self.links.len() <= highest {
             self.records.resize_with(highest + 1, || None);
