@@ -103,3 +103,28 @@ fn rewriting_or_erasing_the_household_member_turns_the_number_back() {
     assert_invariants(&engine, "the erasure");
     assert_eq!(customer_of(&engine, "ann"), customer_of(&engine, "kate"));
 }
+
+/// A number that more than 24 records carry is a switchboard's or a placeholder, not
+/// one person's, however alike its holders are.
+#[test]
+fn a_number_many_records_carry_is_no_ones() {
+    let mut engine = engine();
+    upsert(&mut engine, "kate", ann_renamed(), 1_000);
+    for copy in 0..23 {
+        upsert(
+            &mut engine,
+            &format!("ann-{copy:02}"),
+            person(0),
+            2_000 + copy,
+        );
+    }
+    assert_eq!(customer_of(&engine, "ann-00"), customer_of(&engine, "kate"));
+    // The 25th holder turns it.
+    upsert(&mut engine, "ann-23", person(0), 3_000);
+    assert_invariants(&engine, "the 25th holder");
+    assert_ne!(customer_of(&engine, "ann-00"), customer_of(&engine, "kate"));
+    assert_eq!(
+        customer_of(&engine, "ann-00"),
+        customer_of(&engine, "ann-23")
+    );
+}
