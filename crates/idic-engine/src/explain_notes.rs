@@ -24,7 +24,7 @@ impl Engine {
             .filter(|number| entry_b.features.phones.contains(number));
         for number in shared {
             notes.push(
-                if self.one_person(phone_key(number)) {
+                if self.number_is_one_persons(phone_key(number)) {
                     "the shared phone is carried only by records of one person in the base: \
                  evidence a household does not share"
                 } else {
@@ -59,13 +59,12 @@ impl Engine {
             .map(|customer| customer.members.clone())
             .unwrap_or_default();
         if let (Some(difference), Some(x), Some(y)) = (score.one_difference, entry(a), entry(b)) {
-            let phones = self.phone_holders();
             let apart_from = |z: &super::RecordEntry, other: &super::RecordEntry| {
                 separation(
                     &z.features,
                     &other.features,
                     &self.params,
-                    &phones,
+                    self,
                     self.threshold,
                 ) != Separation::None
             };

@@ -471,13 +471,7 @@ impl Engine {
                 continue;
             }
             let mut fields = RecordAll::default();
-            let score = compare_in(
-                query,
-                &entry.features,
-                &self.params,
-                &self.phone_holders(),
-                &mut fields,
-            );
+            let score = compare_in(query, &entry.features, &self.params, self, &mut fields);
             let decisive = score.rule.is_some() || only_holders;
             let total = if decisive {
                 score.total.max(self.threshold)
@@ -548,7 +542,7 @@ impl Engine {
             &entry_a.features,
             &entry_b.features,
             &self.params,
-            &self.phone_holders(),
+            self,
             &mut fields,
         );
         // The explanation names what keeps the pair apart at the configured threshold.
@@ -623,13 +617,12 @@ impl Engine {
     ) -> (UpsertResult, ChangeSet) {
         let mut changes = ChangeSet::default();
         let packed = PackedContent::pack(&incoming.content);
-        let stored = self
-            .by_key
-            .get(&incoming.key, &self.records)
+        let known = self.by_key.get(&incoming.key, &self.records);
+        let stored = known
             .and_then(|id| self.records[id as usize].as_ref())
             .map(|entry| &entry.features);
         let phones_before = self.phone_roles(stored.into_iter().chain([&incoming.features]));
-        let (id, mut seeds) = match self.by_key.get(&incoming.key, &self.records) {
+        let (id, mut seeds) = match known {
             Some(id) => {
                 let Some(existing) = self.records[id as usize].as_ref() else {
                     unreachable!("by_key only names live records")
@@ -764,7 +757,6 @@ impl Engine {
             return;
         };
         let features = &entry.features;
-        let phones = self.phone_holders();
         let mut found = Vec::new();
         for other in self.candidates_for_keys(keys, Some(id)) {
             let Some(other_entry) = &self.records[other as usize] else {
@@ -774,7 +766,7 @@ impl Engine {
                 features,
                 &other_entry.features,
                 &self.params,
-                &phones,
+                self,
                 &mut NoRecord,
             );
             if score.is_link(self.threshold) {
@@ -1191,10 +1183,9 @@ impl Engine {
                 });
             }
         }
-        let phones = self.phone_holders();
         let constraints = ComponentConstraints {
             entries: &entries,
-            phones: &phones,
+            phones: self,
             ids: component,
             blocked: &self.blocked,
             steward_linked: steward_linked.as_deref(),

@@ -19,14 +19,10 @@ use super::{ChangeSet, Engine, LinkKind, LinkRow, ordered};
 /// not one person's; it also bounds the pairs looked at (276).
 const MOST_HOLDERS: usize = 24;
 
-/// The engine's base, asked about the numbers records share.
-pub(crate) struct BasePhones<'a> {
-    engine: &'a Engine,
-}
-
-impl PhoneHolders for BasePhones<'_> {
+/// The engine answers for its base.
+impl PhoneHolders for Engine {
     fn one_person(&self, phone: &str) -> bool {
-        self.engine.one_person(phone_key(phone))
+        self.number_is_one_persons(phone_key(phone))
     }
 }
 
@@ -34,13 +30,9 @@ impl PhoneHolders for BasePhones<'_> {
 pub(crate) type PhoneRoles = Vec<(BlockKey, bool)>;
 
 impl Engine {
-    pub(crate) fn phone_holders(&self) -> BasePhones<'_> {
-        BasePhones { engine: self }
-    }
-
     /// Whether no two records filed under the number are clearly two persons (and a
     /// few records at most carry it). A number nobody carries is no one's.
-    pub(crate) fn one_person(&self, key: BlockKey) -> bool {
+    pub(crate) fn number_is_one_persons(&self, key: BlockKey) -> bool {
         let Some(holders) = self.blocks.get(&key) else {
             return false;
         };
@@ -70,7 +62,7 @@ impl Engine {
             for phone in &features.phones {
                 let key = phone_key(phone);
                 if !roles.iter().any(|(known, _)| *known == key) {
-                    roles.push((key, self.one_person(key)));
+                    roles.push((key, self.number_is_one_persons(key)));
                 }
             }
         }
@@ -87,7 +79,7 @@ impl Engine {
     ) -> Vec<u32> {
         let mut touched = Vec::new();
         for (key, was_one_person) in before {
-            if self.one_person(key) == was_one_person {
+            if self.number_is_one_persons(key) == was_one_person {
                 continue;
             }
             let holders: Vec<u32> = self
@@ -131,7 +123,7 @@ impl Engine {
             &later.features,
             &earlier.features,
             &self.params,
-            &self.phone_holders(),
+            self,
             &mut idic_matching::score::NoRecord,
         );
         let wanted = score.is_link(self.threshold).then(|| {

@@ -194,7 +194,6 @@ impl Engine {
     /// says which of its links (to later records) to add, drop or re-weigh.
     fn rescore_links(&self, links: &[Vec<LinkTo>], range: Range<u32>) -> Rescored {
         let mut rescored = Rescored::default();
-        let phones = self.phone_holders();
         for id in range {
             let Some(entry) = self.records[id as usize].as_ref() else {
                 continue;
@@ -220,7 +219,7 @@ impl Engine {
                     &other_entry.features,
                     &entry.features,
                     &self.params,
-                    &phones,
+                    self,
                     &mut NoRecord,
                 );
                 if score.is_link(self.threshold) {

@@ -392,16 +392,10 @@ pub fn compare_in(
     add(Field::BirthDate, birth);
     let email = email_level(a, b);
     add(Field::Email, email);
-    let phone = shared_level(&a.phones, &b.phones, Field::Phone);
-    add(Field::Phone, phone);
-    // Asked of the base only where it decides something (below): it looks at every
-    // record that carries the number.
-    let personal_phone = || {
-        phone == Some(0)
-            && a.phones
-                .iter()
-                .any(|number| b.phones.contains(number) && phones.one_person(number))
-    };
+    add(
+        Field::Phone,
+        shared_level(&a.phones, &b.phones, Field::Phone),
+    );
     let address = best_address(a, b, params);
     if let Some(address) = &address {
         for (field, level) in address.levels() {
@@ -479,7 +473,7 @@ pub fn compare_in(
     if markers_differ {
         // A namesake father and son share the given name too.
         household_shared += given_weight;
-    } else if persons_differ && households && personal_phone() {
+    } else if persons_differ && households && shares_one_persons_number(a, b, phones) {
         // A number no other person's record carries is this person's own: a replaced
         // given name or birth date, not a twin or a namesake at the family landline.
         household_shared -= params.weight(Field::Phone, 0).max(0.0);
@@ -582,6 +576,14 @@ pub fn separation(
     threshold: f64,
 ) -> Separation {
     compare_in(a, b, params, phones, &mut NoRecord).separation_kind(threshold)
+}
+
+/// Whether the records share a phone number that the base shows as one person's. Asked
+/// last, only where it decides something: the base looks at every record at the number.
+fn shares_one_persons_number(a: &Features, b: &Features, phones: &dyn PhoneHolders) -> bool {
+    a.phones
+        .iter()
+        .any(|number| b.phones.contains(number) && phones.one_person(number))
 }
 
 /// Whether two records are clearly two persons whatever else they share: their given
