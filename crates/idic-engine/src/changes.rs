@@ -168,6 +168,11 @@ impl ChangeSet {
 
     /// Merges `later` into this set: for each entity, the later state wins.
     pub fn extend(&mut self, later: ChangeSet) {
+        if self.is_empty() {
+            // A group commit's first set, or a write's into an empty batch: taken whole.
+            *self = later;
+            return;
+        }
         for (record_id, row) in later.records {
             match row {
                 Some(row) => self.upsert_record(row),

@@ -272,8 +272,18 @@ impl Engine {
 
     // ----- loading -----------------------------------------------------------------
 
-    /// Puts a stored record back (at start). Links and customers follow.
-    pub fn load_record(&mut self, record_id: u32, entry: RecordEntry) {
+    /// Puts a stored record back (at start). Links and customers follow. Refuses a
+    /// record whose key another stored record has: the engine files each key once,
+    /// and the embedded store has no unique index that would have refused the write.
+    pub fn load_record(&mut self, record_id: u32, entry: RecordEntry) -> Result<(), EngineError> {
+        if let Some(other) = self.by_key.get(&entry.key, &self.records)
+            && other != record_id
+        {
+            return Err(EngineError::Precondition(format!(
+                "stored records {other} and {record_id} both have the key {}/{}",
+                entry.key.source_system, entry.key.source_record_id
+            )));
+        }
         self.conflicts.clear();
         let slot = record_id as usize;
         if self.records.len() <= slot {
@@ -283,11 +293,13 @@ impl Engine {
         for key in block_keys(&entry.features) {
             self.blocks.entry(key).or_default().push(record_id);
         }
-        if let Some(previous) = self.records[slot].take() {
-            self.by_key.remove(&previous.key, &self.records);
+        if let Some(previous) = &self.records[slot] {
+            // While the record is still in place: the index reads keys from it.
+            self.by_key.remove(&previous.key.clone(), &self.records);
         }
         self.records[slot] = Some(entry);
         self.by_key.insert(record_id, &self.records);
+        Ok(())
     }
 
     pub fn load_link(&mut self, row: LinkRow) {
@@ -616,6 +628,20 @@ impl Engine {
         now: i64,
     ) -> (UpsertResult, ChangeSet) {
         let mut changes = ChangeSet::default();
+        let result = self.upsert_into(incoming, explicit_time, now, &mut changes);
+        (result, changes)
+    }
+
+    /// [`Engine::upsert`], adding its changes to `changes` (what earlier writes of a
+    /// batch changed): the same set as extending it with each write's own, without
+    /// a set per record whose rows are then moved again.
+    pub fn upsert_into(
+        &mut self,
+        incoming: IncomingRecord,
+        explicit_time: bool,
+        now: i64,
+        changes: &mut ChangeSet,
+    ) -> UpsertResult {
         let packed = PackedContent::pack(&incoming.content);
         let known = self.by_key.get(&incoming.key, &self.records);
         let stored = known
@@ -636,7 +662,7 @@ impl Engine {
                         created: 0,
                         absorbed: 0,
                     };
-                    return (result, changes);
+                    return result;
                 }
                 let old_customer = existing.customer.clone();
                 let observed_at = if explicit_time {
@@ -650,7 +676,7 @@ impl Engine {
                     .map(|c| c.members.clone())
                     .unwrap_or_default();
                 seeds.extend(self.links[id as usize].iter().map(|link| link.other));
-                self.unfile(id, &mut changes, false);
+                self.unfile(id, changes, false);
                 // The record's fields change: what was remembered about it is stale.
                 self.conflicts.clear();
                 let entry = self.records[id as usize].as_mut().expect("present");
@@ -682,10 +708,10 @@ impl Engine {
             .unwrap_or_default();
         // Filed before it is compared: whether its numbers are one person's counts it too.
         self.file(id, &keys);
-        self.link(id, &keys, &mut changes);
-        seeds.extend(self.relink_turned(phones_before, &mut changes));
+        self.link(id, &keys, changes);
+        seeds.extend(self.relink_turned(phones_before, changes));
         let component = self.component(&seeds);
-        let outcome = self.recluster(&component, &[], now, AUTOMATIC, "", &mut changes);
+        let outcome = self.recluster(&component, &[], now, AUTOMATIC, "", changes);
         let entry = self.records[id as usize].as_ref().expect("present");
         changes.upsert_record(RecordRow {
             record_id: id,
@@ -701,7 +727,7 @@ impl Engine {
             .get(&customer_id)
             .cloned()
             .unwrap_or_default();
-        let result = UpsertResult {
+        UpsertResult {
             outcome: if outcome.created.contains(&customer_id) {
                 Outcome::Created
             } else if !merged.is_empty() {
@@ -713,8 +739,7 @@ impl Engine {
             merged,
             created: outcome.created.len(),
             absorbed: outcome.absorbed_into.values().map(Vec::len).sum(),
-        };
-        (result, changes)
+        }
     }
 
     /// Files the record under its block keys.

@@ -173,7 +173,7 @@ impl Stored {
             engine.load_customer(customer.clone());
         }
         for (id, row) in &self.records {
-            engine.load_record(*id, entry_of(row));
+            engine.load_record(*id, entry_of(row)).unwrap();
         }
         for link in self.links.values() {
             engine.load_link(*link);
@@ -466,6 +466,25 @@ fn a_record_like_one_of_a_merged_customers_records_joins_it() {
     // Ann's household is still clearly someone else than everyone in the customer.
     assert_ne!(steward.upsert(&key(4), variant(3, 0)), ann);
     steward.check("the upserts");
+}
+
+/// Loading refuses a table where two records share a key (the embedded store has no
+/// unique index that would have refused the second write), and accepts a record
+/// loaded again in its own slot.
+#[test]
+fn loading_refuses_two_stored_records_with_one_key() {
+    let mut steward = Steward::new();
+    steward.upsert(&key(0), variant(0, 0));
+    let (id, row) = steward.stored.records.iter().next().unwrap();
+    let mut engine = Engine::new(settings(), MatchParameters::default());
+    engine.load_record(*id, entry_of(row)).unwrap();
+    engine.load_record(*id, entry_of(row)).unwrap();
+    let refused = engine.load_record(id + 1, entry_of(row)).unwrap_err();
+    assert!(
+        matches!(&refused, EngineError::Precondition(message)
+            if message.contains(&format!("records {id} and {}", id + 1))),
+        "{refused}"
+    );
 }
 
 /// The customer keeps its id with the records the steward left in it, even when

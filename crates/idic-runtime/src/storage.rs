@@ -36,6 +36,30 @@ pub struct Migrations {
     pub sqlite: &'static Migrator,
 }
 
+/// The shared migrations followed by one engine's own, in version order: that
+/// engine's migrator. Versions must not repeat (checked: a repeat panics at start,
+/// before any migration runs).
+pub fn with_engine_migrations(shared: &Migrator, engine_only: &Migrator) -> Migrator {
+    let mut migrations: Vec<_> = shared
+        .migrations
+        .iter()
+        .chain(engine_only.migrations.iter())
+        .cloned()
+        .collect();
+    migrations.sort_by_key(|migration| migration.version);
+    for pair in migrations.windows(2) {
+        assert!(
+            pair[0].version != pair[1].version,
+            "migration version {} is both shared and an engine's own",
+            pair[0].version
+        );
+    }
+    Migrator {
+        migrations: migrations.into(),
+        ..Migrator::DEFAULT
+    }
+}
+
 /// A service's connection pool.
 #[derive(Clone, Debug)]
 pub struct Database {

@@ -475,10 +475,12 @@ impl IdentityService for IdentityHandler {
                 let mut results = Vec::with_capacity(batch.valid.len());
                 let mut changes = idic_engine::ChangeSet::default();
                 for (_, parsed) in batch.valid {
-                    let (result, record_changes) =
-                        engine.upsert(parsed.incoming, parsed.explicit_time, now);
-                    changes.extend(record_changes);
-                    results.push(result);
+                    results.push(engine.upsert_into(
+                        parsed.incoming,
+                        parsed.explicit_time,
+                        now,
+                        &mut changes,
+                    ));
                 }
                 Ok((results, changes))
             })?;

@@ -800,6 +800,7 @@ async fn load_engine(
     for customer in state.customers {
         engine.load_customer(customer);
     }
+    let mut refused = None;
     store
         .load_records(&mut |record| {
             // Normalizing is tolerant and pure, so a restart reads each record as its
@@ -808,7 +809,7 @@ async fn load_engine(
                 idic_matching::normalize::normalize_record(&record.content.record, normalize)
                     .unwrap_or_default();
             let features = Features::of(&normalized);
-            engine.load_record(
+            let loaded = engine.load_record(
                 record.record_id,
                 RecordEntry {
                     key: record.key,
@@ -819,8 +820,14 @@ async fn load_engine(
                     customer: record.customer,
                 },
             );
+            if let Err(error) = loaded {
+                refused.get_or_insert(error);
+            }
         })
         .await?;
+    if let Some(error) = refused {
+        anyhow::bail!("the stored records are inconsistent: {error}");
+    }
     for link in state.links {
         engine.load_link(link);
     }

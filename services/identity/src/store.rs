@@ -1,8 +1,9 @@
 //! Identity's storage: persists the engine's change sets (one transaction per batch,
 //! many rows per statement) and loads everything back at start. SQL for PostgreSQL and
-//! SQLite alike.
+//! SQLite alike; the embedded engine lays two tables out its own way
+//! (`migrations-sqlite`).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
@@ -12,9 +13,10 @@ use idic_runtime::follow::{self, CHANGES_TOPIC, IdentityChangeEvent};
 use idic_runtime::outbox::{self, OutboxEvent};
 use idic_runtime::storage::{
     Backend, Database, Migrations, now_micros, numbered_placeholders, placeholders,
-    row_placeholders,
+    row_placeholders, with_engine_migrations,
 };
 use sqlx::any::AnyArguments;
+use sqlx::migrate::Migrator;
 use sqlx::{Any, Arguments, Row};
 
 use crate::replication::{self, Fence};
@@ -23,12 +25,18 @@ use idic_engine::{
 };
 
 /// The schema, in SQL both engines accept (see `idic_runtime::storage`).
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-pub static MIGRATIONS: Migrations = Migrations {
+/// The embedded engine's own: keys that an import writes in append order.
+static SQLITE_ONLY: Migrator = sqlx::migrate!("./migrations-sqlite");
+
+static SQLITE_MIGRATOR: LazyLock<Migrator> =
+    LazyLock::new(|| with_engine_migrations(&MIGRATOR, &SQLITE_ONLY));
+
+pub static MIGRATIONS: LazyLock<Migrations> = LazyLock::new(|| Migrations {
     postgres: &MIGRATOR,
-    sqlite: &MIGRATOR,
-};
+    sqlite: &SQLITE_MIGRATOR,
+});
 
 /// A record as stored.
 #[derive(Debug, Clone)]
