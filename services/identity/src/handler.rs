@@ -474,6 +474,8 @@ impl IdentityService for IdentityHandler {
             let committed = self.identity.write(|engine| {
                 let mut results = Vec::with_capacity(batch.valid.len());
                 let mut changes = idic_engine::ChangeSet::default();
+                // A row per record at least: the map grows once, not as it fills.
+                changes.records.reserve(batch.valid.len());
                 for (_, parsed) in batch.valid {
                     results.push(engine.upsert_into(
                         parsed.incoming,
