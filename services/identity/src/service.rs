@@ -46,7 +46,7 @@ const GROUP_COMMIT_LIMIT: usize = 256;
 /// Group commits between two checks of SQLite's write-ahead log. SQLite copies the
 /// log back after commits but starts it over from its beginning only when no reader
 /// is in it at that moment; in a 1M-record import it reached 1.4 GB. The check empties
-/// a log that has grown past 1 GiB (`IdentityStore::checkpoint`).
+/// a log that has grown past 256 MiB (`IdentityStore::checkpoint`).
 const COMMITS_PER_CHECKPOINT: u64 = 16;
 
 /// `Ok`: the log position the change set committed at (0 without a log).

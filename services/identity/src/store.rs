@@ -129,8 +129,8 @@ impl SqlIdentityStore {
 }
 
 /// Pages (4 KiB) in SQLite's write-ahead log above which [`IdentityStore::checkpoint`]
-/// empties it: 1 GiB, twice the size at which SQLite copies it back by itself.
-const MAX_WAL_FRAMES: i64 = 262_144;
+/// empties it: 256 MiB.
+const MAX_WAL_FRAMES: i64 = 65_536;
 
 /// Rows per multi-row statement: well under SQLite's 32,766 and PostgreSQL's 65,535
 /// bound parameters.
