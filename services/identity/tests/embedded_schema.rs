@@ -21,24 +21,16 @@ use sqlx::Row as _;
 use tokio_util::sync::CancellationToken;
 use tonic::Request;
 
+mod support;
+
+/// [`support::person`] with a phone and a birth date: enough for two records to link.
 fn person(id: &str, given: &str, email: &str) -> pb::UpsertRecordRequest {
-    pb::UpsertRecordRequest {
-        record: Some(pb::SourceRecord {
-            source_system: "crm".into(),
-            source_record_id: id.into(),
-            channel: pb::Channel::CallCenter as i32,
-            name: Some(pb::PersonName {
-                given: given.into(),
-                family: "Lindqvist".into(),
-                ..Default::default()
-            }),
-            emails: vec![email.into()],
-            phones: vec!["+46 8 123 456 78".into()],
-            date_of_birth: "1980-04-02".into(),
-            ..Default::default()
-        }),
-        strict: false,
+    let mut request = support::person(id, given, email);
+    if let Some(record) = request.record.as_mut() {
+        record.phones = vec!["+46 8 123 456 78".into()];
+        record.date_of_birth = "1980-04-02".into();
     }
+    request
 }
 
 async fn start(database: &Database, stop: &CancellationToken) -> IdentityHandler {

@@ -21,23 +21,8 @@ use idic_testkit::{Backend, TestDatabase};
 use tokio_util::sync::CancellationToken;
 use tonic::Request;
 
-fn person(id: &str, given: &str, email: &str) -> pb::UpsertRecordRequest {
-    pb::UpsertRecordRequest {
-        record: Some(pb::SourceRecord {
-            source_system: "crm".into(),
-            source_record_id: id.into(),
-            channel: pb::Channel::CallCenter as i32,
-            name: Some(pb::PersonName {
-                given: given.into(),
-                family: "Lindqvist".into(),
-                ..Default::default()
-            }),
-            emails: vec![email.into()],
-            ..Default::default()
-        }),
-        strict: false,
-    }
-}
+mod support;
+use support::person;
 
 async fn next_change(events: &mut EventStream) -> IdentityChange {
     IdentityChange::from_payload(&next_event(events).await.payload)
