@@ -295,7 +295,7 @@ impl Engine {
         }
         if let Some(previous) = &self.records[slot] {
             // While the record is still in place: the index reads keys from it.
-            self.by_key.remove(&previous.key.clone(), &self.records);
+            self.by_key.remove(&previous.key, &self.records);
         }
         self.records[slot] = Some(entry);
         self.by_key.insert(record_id, &self.records);
