@@ -10,6 +10,7 @@ mod identifier;
 mod name;
 mod nickname;
 mod phone;
+mod phone_plan;
 mod phonetic;
 
 #[cfg(test)]
@@ -23,7 +24,7 @@ pub use date::parse_date;
 pub use email::canonical_email;
 pub use name::fold_name;
 pub use nickname::{names_agree_but_for_a_typo, names_may_agree, nickname_root};
-pub use phone::{e164_phone, phone_evidence};
+pub use phone::{PhoneReading, e164_phone, phone_evidence, read_phone};
 pub use phonetic::phonetic_code;
 
 use crate::record::{
@@ -147,11 +148,11 @@ pub fn normalize(
             if phone.trim().is_empty() || !check_length(phone, path, &mut errors) {
                 continue;
             }
-            match e164_phone(phone, &options.default_region) {
-                Ok(e164) => push_unique(&mut record.phones, e164),
-                Err(reason) => {
+            match read_phone(phone, &options.default_region) {
+                PhoneReading::Valid(e164) => push_unique(&mut record.phones, e164),
+                PhoneReading::Invalid { reason, evidence } => {
                     // Not a number in service, but its digits may still be evidence.
-                    if let Some(digits) = phone_evidence(phone, &options.default_region) {
+                    if let Some(digits) = evidence {
                         push_unique(&mut record.phones, digits);
                     }
                     warnings.push(FieldWarning::new(path(), reason, phone));

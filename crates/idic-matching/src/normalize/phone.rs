@@ -1,30 +1,74 @@
-//! Phone numbers in E.164 form (`+14155550123`), parsed and validated against real
-//! numbering plans by the `phonenumber` crate.
+//! Phone numbers in E.164 form (`+14155550123`), parsed by the `phonenumber` crate and
+//! validated against its numbering plans (see `phone_plan`).
 
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{Mode, PhoneNumber};
 
-/// The E.164 form of a phone number, or why it is not a valid one. Numbers without a
-/// `+` or an international prefix are read as numbers of `default_region` (ISO
-/// alpha-2). "00" is taken as an international prefix even where the region's own is
-/// another (the US dials "011"), since "00" is the ITU recommendation that most of the
-/// world uses and people write it from habit. An extension ("ext 12") is dropped:
-/// it does not identify the line.
-pub fn e164_phone(text: &str, default_region: &str) -> Result<String, String> {
-    let region = parse_region(default_region)?;
-    let trimmed = text.trim();
-    let number = match parse_valid(trimmed, region) {
-        Some(number) => number,
-        None => {
-            let after_double_zero = trimmed.strip_prefix("00").map(|rest| format!("+{rest}"));
-            match after_double_zero.and_then(|international| parse_valid(&international, region)) {
-                Some(number) => number,
-                None => return Err(invalid_for(trimmed, region)),
-            }
+use super::phone_plan;
+
+/// What a phone field holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneReading {
+    /// A number in its numbering plan, in E.164 form.
+    Valid(String),
+    /// Not a number in service: why, and its E.164 form when its digits are still
+    /// evidence (see [`phone_evidence`]).
+    Invalid {
+        reason: String,
+        evidence: Option<String>,
+    },
+}
+
+/// Reads a phone field once: parsed as written and, only when that is not a valid
+/// number, after a "00" prefix. Numbers without a `+` or an international prefix are
+/// read as numbers of `default_region` (ISO alpha-2). "00" is taken as an international
+/// prefix even where the region's own is another (the US dials "011"), since "00" is
+/// the ITU recommendation that most of the world uses and people write it from habit.
+/// An extension ("ext 12") is dropped: it does not identify the line.
+pub fn read_phone(text: &str, default_region: &str) -> PhoneReading {
+    let region = match parse_region(default_region) {
+        Ok(region) => region,
+        Err(reason) => {
+            return PhoneReading::Invalid {
+                reason,
+                evidence: None,
+            };
         }
     };
-    Ok(number.format().mode(Mode::E164).to_string())
+    let trimmed = text.trim();
+    let as_written = phonenumber::parse(Some(region), trimmed).ok();
+    if let Some(number) = as_written
+        .as_ref()
+        .filter(|number| phone_plan::is_valid(number))
+    {
+        return PhoneReading::Valid(e164(number));
+    }
+    let after_double_zero = trimmed
+        .strip_prefix("00")
+        .and_then(|rest| phonenumber::parse(Some(region), format!("+{rest}")).ok());
+    if let Some(number) = after_double_zero
+        .as_ref()
+        .filter(|number| phone_plan::is_valid(number))
+    {
+        return PhoneReading::Valid(e164(number));
+    }
+    PhoneReading::Invalid {
+        reason: invalid_for(as_written.as_ref(), region),
+        evidence: as_written
+            .as_ref()
+            .or(after_double_zero.as_ref())
+            .and_then(evidence_of),
+    }
+}
+
+/// The E.164 form of a phone number, or why it is not a valid one (see
+/// [`read_phone`]).
+pub fn e164_phone(text: &str, default_region: &str) -> Result<String, String> {
+    match read_phone(text, default_region) {
+        PhoneReading::Valid(e164) => Ok(e164),
+        PhoneReading::Invalid { reason, .. } => Err(reason),
+    }
 }
 
 /// The fewest digits of a national number that is specific enough to be evidence
@@ -44,11 +88,19 @@ pub fn phone_evidence(text: &str, default_region: &str) -> Option<String> {
         let international = format!("+{}", trimmed.strip_prefix("00")?);
         phonenumber::parse(Some(region), &international).ok()
     })?;
+    evidence_of(&number)
+}
+
+fn evidence_of(number: &PhoneNumber) -> Option<String> {
     let national = number.national().value().to_string();
     if national.len() < MIN_EVIDENCE_DIGITS || is_placeholder(&national) {
         return None;
     }
-    Some(number.format().mode(Mode::E164).to_string())
+    Some(e164(number))
+}
+
+fn e164(number: &PhoneNumber) -> String {
+    number.format().mode(Mode::E164).to_string()
 }
 
 /// Digits that people type when they have no number: few distinct digits
@@ -75,22 +127,13 @@ fn parse_region(default_region: &str) -> Result<Id, String> {
     })
 }
 
-fn parse_valid(text: &str, region: Id) -> Option<PhoneNumber> {
-    phonenumber::parse(Some(region), text)
-        .ok()
-        .filter(phonenumber::is_valid)
-}
-
 /// The reason names the region the number was read in: the one its country code
 /// belongs to when it has one (its main region when the number is too broken to tell
 /// which), the default region otherwise.
-fn invalid_for(text: &str, default_region: Id) -> String {
-    let parsed = phonenumber::parse(Some(default_region), text).ok();
-    let region = parsed.as_ref().and_then(|number| {
-        number
-            .country()
-            .id()
-            .map(|id| id.as_ref().to_owned())
+fn invalid_for(parsed: Option<&PhoneNumber>, default_region: Id) -> String {
+    let region = parsed.and_then(|number| {
+        phone_plan::region_of(number)
+            .map(str::to_owned)
             .or_else(|| {
                 let regions = DATABASE.by_code(&number.code().value())?;
                 let main = regions
