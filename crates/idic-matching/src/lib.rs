@@ -12,3 +12,4 @@ pub mod normalize;
 pub mod params;
 pub mod record;
 pub mod score;
+mod similarity;

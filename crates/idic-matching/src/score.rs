@@ -8,30 +8,7 @@ use crate::features::{Features, NameFeatures};
 use crate::normalize::{names_agree_but_for_a_typo, names_may_agree};
 use crate::params::{Field, MatchParameters};
 use crate::record::{IdKind, NormalizedAddress};
-
-/// Jaro-Winkler similarity. Folded names and streets are ASCII, and on ASCII it is
-/// computed over bytes: strsim's `jaro_winkler` decodes every char of the second
-/// string again for each char of the first, which was a seventh of the import's CPU.
-/// Same result: an ASCII string's chars are its bytes.
-fn jaro_winkler(a: &str, b: &str) -> f64 {
-    if a.is_ascii() && b.is_ascii() {
-        strsim::generic_jaro_winkler(&AsciiBytes(a.as_bytes()), &AsciiBytes(b.as_bytes()))
-    } else {
-        strsim::jaro_winkler(a, b)
-    }
-}
-
-/// An ASCII string as strsim's generic functions take a sequence.
-struct AsciiBytes<'a>(&'a [u8]);
-
-impl<'a> IntoIterator for &AsciiBytes<'a> {
-    type Item = u8;
-    type IntoIter = std::iter::Copied<std::slice::Iter<'a, u8>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().copied()
-    }
-}
+use crate::similarity::{at_most_one_slip, jaro_winkler, one_slip};
 
 /// The given-name level from which names agree only by sound or initial.
 const GIVEN_PHONETIC_LEVEL: u8 = 3;
@@ -1207,18 +1184,6 @@ pub fn is_plausible_id_typo(x: &str, y: &str) -> bool {
     at_most_one_slip(x, y)
 }
 
-/// Damerau-Levenshtein distance 1. At that distance it equals the optimal string
-/// alignment distance, which needs no map of the alphabet (the general distance
-/// showed at about 3% of the server's CPU in a profile of the 1M import).
-fn one_slip(x: &str, y: &str) -> bool {
-    x != y && at_most_one_slip(x, y)
-}
-
-/// Damerau-Levenshtein distance 0 or 1 (see [`one_slip`]).
-fn at_most_one_slip(x: &str, y: &str) -> bool {
-    x.len().abs_diff(y.len()) <= 4 && strsim::osa_distance(x, y) <= 1
-}
-
 fn national_ids_differ(a: &Features, b: &Features) -> bool {
     national_id_level(a, b) == Some(Field::NationalId.disagree_level())
 }
@@ -1232,67 +1197,6 @@ mod tests {
 
     /// Every pair of these words, each also with one and two slips of each kind, and
     /// non-ASCII letters: the cheap checks agree with the Damerau-Levenshtein distance.
-    #[test]
-    fn slip_checks_equal_damerau_levenshtein() {
-        let mut words: Vec<String> = ["", "a", "ab", "ba", "abc", "ca", "martha", "jose", "josé"]
-            .iter()
-            .map(|w| w.to_string())
-            .collect();
-        for word in words.clone() {
-            let chars: Vec<char> = word.chars().collect();
-            for i in 0..chars.len() {
-                let mut dropped = chars.clone();
-                dropped.remove(i);
-                let mut replaced = chars.clone();
-                replaced[i] = 'é';
-                let mut doubled = chars.clone();
-                doubled.insert(i, chars[i]);
-                let mut swapped = chars.clone();
-                swapped.swap(i, (i + 1) % chars.len());
-                for variant in [dropped, replaced, doubled, swapped] {
-                    words.push(variant.iter().collect());
-                }
-            }
-        }
-        for x in &words {
-            for y in &words {
-                let distance = strsim::damerau_levenshtein(x, y);
-                assert_eq!(one_slip(x, y), distance == 1, "{x:?} {y:?}");
-                assert_eq!(at_most_one_slip(x, y), distance <= 1, "{x:?} {y:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn jaro_winkler_over_bytes_equals_strsims_over_chars() {
-        let words = [
-            "",
-            "a",
-            "martha",
-            "marhta",
-            "dixon",
-            "dicksonx",
-            "jellyfish",
-            "smellyfish",
-            "catherine",
-            "kathryn",
-            "o brien",
-            "obrien",
-            "zoe",
-            "zoë",
-            "mcdonald",
-        ];
-        for a in words {
-            for b in words {
-                assert_eq!(
-                    jaro_winkler(a, b).to_bits(),
-                    strsim::jaro_winkler(a, b).to_bits(),
-                    "{a} / {b}"
-                );
-            }
-        }
-    }
-
     fn features(given: &str, family: &str, dob: &str, postcode: &str, locality: &str) -> Features {
         let raw = RawRecord {
             given_name: given.into(),
