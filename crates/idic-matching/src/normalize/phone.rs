@@ -5,7 +5,7 @@ use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{Mode, PhoneNumber};
 
-use super::phone_plan;
+use super::phone_plan::{self, Standing};
 
 /// What a phone field holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +37,10 @@ pub fn read_phone(text: &str, default_region: &str) -> PhoneReading {
         }
     };
     let trimmed = text.trim();
-    let as_written = phonenumber::parse(Some(region), trimmed).ok();
-    if let Some(number) = as_written
-        .as_ref()
-        .filter(|number| phone_plan::is_valid(number))
-    {
+    let as_written = phonenumber::parse(Some(region), trimmed)
+        .ok()
+        .map(|number| (phone_plan::standing(&number), number));
+    if let Some((_, number)) = as_written.as_ref().filter(|(standing, _)| standing.valid) {
         return PhoneReading::Valid(e164(number));
     }
     let after_double_zero = trimmed
@@ -49,7 +48,7 @@ pub fn read_phone(text: &str, default_region: &str) -> PhoneReading {
         .and_then(|rest| phonenumber::parse(Some(region), format!("+{rest}")).ok());
     if let Some(number) = after_double_zero
         .as_ref()
-        .filter(|number| phone_plan::is_valid(number))
+        .filter(|number| phone_plan::standing(number).valid)
     {
         return PhoneReading::Valid(e164(number));
     }
@@ -57,6 +56,7 @@ pub fn read_phone(text: &str, default_region: &str) -> PhoneReading {
         reason: invalid_for(as_written.as_ref(), region),
         evidence: as_written
             .as_ref()
+            .map(|(_, number)| number)
             .or(after_double_zero.as_ref())
             .and_then(evidence_of),
     }
@@ -80,15 +80,13 @@ const MIN_EVIDENCE_DIGITS: usize = 8;
 /// digits are as specific as a real number's, so two records that carry the same
 /// digits agree exactly, while placeholders (`000-0000`, `555-555-5555`,
 /// `123-456-7890`) are not evidence at all, since thousands of unrelated records carry
-/// them. `None` for placeholders, fragments and text that is not a number.
+/// them. `None` for placeholders, fragments and text that is not a number; a valid
+/// number is evidence as it is. The same reading as [`read_phone`]'s.
 pub fn phone_evidence(text: &str, default_region: &str) -> Option<String> {
-    let region = parse_region(default_region).ok()?;
-    let trimmed = text.trim();
-    let number = phonenumber::parse(Some(region), trimmed).ok().or_else(|| {
-        let international = format!("+{}", trimmed.strip_prefix("00")?);
-        phonenumber::parse(Some(region), &international).ok()
-    })?;
-    evidence_of(&number)
+    match read_phone(text, default_region) {
+        PhoneReading::Valid(e164) => Some(e164),
+        PhoneReading::Invalid { evidence, .. } => evidence,
+    }
 }
 
 fn evidence_of(number: &PhoneNumber) -> Option<String> {
@@ -130,18 +128,16 @@ fn parse_region(default_region: &str) -> Result<Id, String> {
 /// The reason names the region the number was read in: the one its country code
 /// belongs to when it has one (its main region when the number is too broken to tell
 /// which), the default region otherwise.
-fn invalid_for(parsed: Option<&PhoneNumber>, default_region: Id) -> String {
-    let region = parsed.and_then(|number| {
-        phone_plan::region_of(number)
-            .map(str::to_owned)
-            .or_else(|| {
-                let regions = DATABASE.by_code(&number.code().value())?;
-                let main = regions
-                    .iter()
-                    .find(|metadata| metadata.is_main_country_for_code())
-                    .or(regions.first())?;
-                Some(main.id().to_owned())
-            })
+fn invalid_for(parsed: Option<&(Standing, PhoneNumber)>, default_region: Id) -> String {
+    let region = parsed.and_then(|(standing, number)| {
+        standing.region.map(str::to_owned).or_else(|| {
+            let regions = DATABASE.by_code(&number.code().value())?;
+            let main = regions
+                .iter()
+                .find(|metadata| metadata.is_main_country_for_code())
+                .or(regions.first())?;
+            Some(main.id().to_owned())
+        })
     });
     let region = region.unwrap_or_else(|| default_region.as_ref().to_owned());
     format!("is not a valid phone number for region {region}")

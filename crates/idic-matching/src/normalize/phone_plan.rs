@@ -126,41 +126,46 @@ impl Plans {
     }
 }
 
+/// Where a number stands in the plans.
+pub(super) struct Standing {
+    /// The region it belongs to, `None` when its code is not a country's (a non-
+    /// geographic code) or no region of its code claims it (as `Country::id`).
+    pub region: Option<&'static str>,
+    /// Whether it is valid in the plan of that region (as `phonenumber::is_valid`).
+    pub valid: bool,
+}
+
+/// The number's region and validity, from one pass over its code's regions.
+pub(super) fn standing(number: &PhoneNumber) -> Standing {
+    let code = number.code().value();
+    let national = number.national().to_string();
+    let source = source_region(code, &national);
+    Standing {
+        region: source.filter(|region| *region != "001"),
+        valid: source
+            .and_then(|region| PLANS.plan(code, region))
+            .is_some_and(|plan| plan.has_type(&national)),
+    }
+}
+
 /// The region whose plan a number is read against: the only region of its country
 /// code, or among several, the first whose leading digits start the number or (without
 /// leading digits) whose plan has the number's type. "001" stands for the non-
 /// geographic codes (+800, +979, ...). As `phonenumber::validator::source_for`.
-fn source_region(number: &PhoneNumber) -> Option<&'static str> {
-    let code = number.code().value();
+fn source_region(code: u16, national: &str) -> Option<&'static str> {
     let regions = DATABASE.region(&code)?;
     if let [only] = regions.as_slice() {
         return Some(only);
     }
-    let national = number.national().to_string();
     regions.into_iter().find(|region| {
         let Some(plan) = PLANS.plan(code, region) else {
             return false;
         };
         match &plan.leading_digits {
-            Some(leading) => leading.is_match(&national),
-            None => plan.has_type(&national),
+            Some(leading) => leading.is_match(national),
+            None => plan.has_type(national),
         }
     })
-}
-
-/// Whether the number is valid in the plan of the region it belongs to (as
-/// `phonenumber::is_valid`).
-pub(super) fn is_valid(number: &PhoneNumber) -> bool {
-    let code = number.code().value();
-    source_region(number)
-        .and_then(|region| PLANS.plan(code, region))
-        .is_some_and(|plan| plan.has_type(&number.national().to_string()))
-}
-
-/// The region a number belongs to, `None` when its code is not a country's (a non-
-/// geographic code) or no region of its code claims it (as `Country::id`).
-pub(super) fn region_of(number: &PhoneNumber) -> Option<&'static str> {
-    source_region(number).filter(|region| *region != "001")
 }
 
 #[cfg(test)]
@@ -207,7 +212,7 @@ mod tests {
                 continue;
             };
             assert_eq!(
-                is_valid(&number),
+                standing(&number).valid,
                 phonenumber::is_valid(&number),
                 "{text} ({region})"
             );
@@ -215,7 +220,11 @@ mod tests {
             // zero (Italy's are part of the number) and finds none for Italian numbers;
             // where it finds one, it is the same.
             if let Some(id) = number.country().id() {
-                assert_eq!(region_of(&number), Some(id.as_ref()), "{text} ({region})");
+                assert_eq!(
+                    standing(&number).region,
+                    Some(id.as_ref()),
+                    "{text} ({region})"
+                );
             }
         }
     }
@@ -251,13 +260,17 @@ mod tests {
             let Ok(number) = phonenumber::parse(None, &text) else {
                 continue;
             };
-            assert_eq!(is_valid(&number), phonenumber::is_valid(&number), "{text}");
+            assert_eq!(
+                standing(&number).valid,
+                phonenumber::is_valid(&number),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn italian_numbers_belong_to_italy() {
         let number = phonenumber::parse(None, "+39 02 3661 8300").unwrap();
-        assert_eq!(region_of(&number), Some("IT"));
+        assert_eq!(standing(&number).region, Some("IT"));
     }
 }
