@@ -19,26 +19,33 @@ const EMAIL_SAME_LOCAL_LEVEL: u8 = 1;
 /// Whether every local part the two records share is spelled from their names
 /// ("jperez", "linda_stewart", "stewart.linda"), letters only.
 fn shared_locals_are_names(a: &Features, b: &Features) -> bool {
-    let spelled_from_names = |local: &str, features: &Features| {
-        let letters: String = local.chars().filter(char::is_ascii_alphabetic).collect();
-        if letters.len() != local.chars().filter(|c| c.is_ascii_alphanumeric()).count() {
-            return false; // digits make a local part personal ("aaronmurray1978")
-        }
-        let given = features.given.as_ref().map_or("", |g| g.folded.as_str());
-        let family = features.family.as_ref().map_or("", |f| f.folded.as_str());
-        let (given, family) = (given.replace(' ', ""), family.replace(' ', ""));
-        let initial = given.get(..1).unwrap_or("");
-        !family.is_empty()
-            && [
-                format!("{given}{family}"),
-                format!("{family}{given}"),
-                format!("{initial}{family}"),
-                format!("{family}{initial}"),
-                family.clone(),
-            ]
-            .contains(&letters)
-    };
     shared_locals(a, b).all(|local| spelled_from_names(local, a) || spelled_from_names(local, b))
+}
+
+/// Whether the local part's letters are the record's names run together (given and
+/// family either way round, the given initial and the family name either way round,
+/// or the family name alone), spaces left out. Runs for pairs that share a local part,
+/// so it spells nothing out: the letters are compared with the names as they stand.
+fn spelled_from_names(local: &str, features: &Features) -> bool {
+    if local.bytes().any(|byte| byte.is_ascii_digit()) {
+        return false; // digits make a local part personal ("aaronmurray1978")
+    }
+    let letters = || local.bytes().filter(u8::is_ascii_alphabetic);
+    fn unspaced(name: Option<&NameFeatures>) -> impl Iterator<Item = u8> + Clone + '_ {
+        name.map_or("", |name| name.folded.as_str())
+            .bytes()
+            .filter(|byte| *byte != b' ')
+    }
+    let given = || unspaced(features.given.as_ref());
+    let family = || unspaced(features.family.as_ref());
+    // The first letter, when it is one byte (folded names are ASCII).
+    let initial = given().next().filter(u8::is_ascii);
+    family().next().is_some()
+        && (letters().eq(given().chain(family()))
+            || letters().eq(family().chain(given()))
+            || letters().eq(initial.into_iter().chain(family()))
+            || letters().eq(family().chain(initial))
+            || letters().eq(family()))
 }
 
 /// Whether every local part the two records share names a family's mailbox
@@ -668,11 +675,37 @@ fn given_spellings_differ(x: &str, y: &str) -> bool {
     if x.chars().count().abs_diff(y.chars().count()) > 2 {
         return true;
     }
+    // Each slip changes at most two letters of the multiset (a replacement takes one
+    // away and adds one; a swap none): more than four apart is three slips at least.
+    if letters_apart(x, y).is_some_and(|apart| apart > 4) {
+        return true;
+    }
     let edits = strsim::damerau_levenshtein(x, y);
     edits > 2
         || (edits == 2
             && x.len().min(y.len()) <= SHORT_NAME
             && x.bytes().next() != y.bytes().next())
+}
+
+/// How many letters the two ASCII names do not have in common, counted as multisets
+/// ("anna"/"alma": n, n against l, m, so 4); `None` unless both are ASCII.
+fn letters_apart(x: &str, y: &str) -> Option<usize> {
+    if !x.is_ascii() || !y.is_ascii() {
+        return None;
+    }
+    let mut counts = [0i64; 128];
+    for byte in x.bytes() {
+        counts[byte as usize] += 1;
+    }
+    for byte in y.bytes() {
+        counts[byte as usize] -= 1;
+    }
+    Some(
+        counts
+            .iter()
+            .map(|count| count.unsigned_abs() as usize)
+            .sum(),
+    )
 }
 
 /// Given names of at most this many letters are clearly different two slips apart when
@@ -1191,6 +1224,135 @@ fn national_ids_differ(a: &Features, b: &Features) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition `spelled_from_names` replaces, spelling each reading out.
+    fn spelled_from_names_by_definition(local: &str, features: &Features) -> bool {
+        let letters: String = local.chars().filter(char::is_ascii_alphabetic).collect();
+        if letters.len() != local.chars().filter(|c| c.is_ascii_alphanumeric()).count() {
+            return false;
+        }
+        let given = features.given.as_ref().map_or("", |g| g.folded.as_str());
+        let family = features.family.as_ref().map_or("", |f| f.folded.as_str());
+        let (given, family) = (given.replace(' ', ""), family.replace(' ', ""));
+        let initial = given.get(..1).unwrap_or("");
+        !family.is_empty()
+            && [
+                format!("{given}{family}"),
+                format!("{family}{given}"),
+                format!("{initial}{family}"),
+                format!("{family}{initial}"),
+                family.clone(),
+            ]
+            .contains(&letters)
+    }
+
+    #[test]
+    fn local_parts_spelled_from_names_as_defined() {
+        let names = [
+            ("linda", "stewart"),
+            ("j", "perez"),
+            ("mary ann", "van der berg"),
+            ("", "adams"),
+            ("élise", "adams"),
+            ("bob", ""),
+        ];
+        let locals = [
+            "lindastewart",
+            "linda_stewart",
+            "stewart.linda",
+            "lstewart",
+            "stewartl",
+            "stewart",
+            "stewart1978",
+            "jperez",
+            "perezj",
+            "perez",
+            "maryannvanderberg",
+            "vanderberg.maryann",
+            "mvanderberg",
+            "adams",
+            "adamsé",
+            "éadams",
+            "bob",
+            "",
+            "linda",
+        ];
+        for (given, family) in names {
+            let features = Features {
+                given: (!given.is_empty()).then(|| NameFeatures::given(given)),
+                family: (!family.is_empty()).then(|| NameFeatures::family(family)),
+                ..Features::default()
+            };
+            for local in locals {
+                assert_eq!(
+                    spelled_from_names(local, &features),
+                    spelled_from_names_by_definition(local, &features),
+                    "{local} / {given} {family}"
+                );
+            }
+        }
+    }
+
+    /// The definition `given_spellings_differ` shortcuts.
+    fn given_spellings_differ_by_definition(x: &str, y: &str) -> bool {
+        let edits = strsim::damerau_levenshtein(x, y);
+        edits > 2
+            || (edits == 2
+                && x.len().min(y.len()) <= SHORT_NAME
+                && x.bytes().next() != y.bytes().next())
+    }
+
+    #[test]
+    fn given_spellings_differ_as_defined() {
+        let words = [
+            "anna",
+            "alma",
+            "mary",
+            "earl",
+            "jon",
+            "jno",
+            "ann",
+            "beth",
+            "katherine",
+            "catherine",
+            "kathryn",
+            "jose",
+            "josé",
+            "zoë",
+            "zoe",
+            "aaron",
+            "arron",
+            "bb",
+            "",
+        ];
+        let mut variants: Vec<String> = Vec::new();
+        for word in words {
+            variants.push(word.to_owned());
+            let bytes: Vec<char> = word.chars().collect();
+            for index in 0..bytes.len() {
+                let mut dropped = bytes.clone();
+                dropped.remove(index);
+                variants.push(dropped.iter().collect());
+                let mut replaced = bytes.clone();
+                replaced[index] = 'x';
+                variants.push(replaced.iter().collect());
+                if index + 1 < bytes.len() {
+                    let mut swapped = bytes.clone();
+                    swapped.swap(index, index + 1);
+                    variants.push(swapped.iter().collect());
+                }
+            }
+        }
+        for x in &variants {
+            for y in &variants {
+                assert_eq!(
+                    given_spellings_differ(x, y),
+                    given_spellings_differ_by_definition(x, y),
+                    "{x} / {y}"
+                );
+            }
+        }
+    }
     use crate::normalize::{NormalizeOptions, normalize_record};
     use crate::params::TermFrequencies;
     use crate::record::{RawAddress, RawRecord};
