@@ -251,7 +251,7 @@ impl Engine {
             return refuse(format!("record {slot} repeats a key"));
         }
         for block in block_keys(&record.features) {
-            self.blocks.entry(block).or_default().push(record.slot);
+            self.blocks.insert(block, record.slot);
         }
         self.records[slot] = Some(RecordEntry {
             key,

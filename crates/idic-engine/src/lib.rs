@@ -40,6 +40,7 @@
 //! 7. An alias is never a customer id and points, in one step, at an existing customer
 //!    (a tombstone once erased) that lists it.
 
+mod block_index;
 mod changes;
 mod conflict_memo;
 mod explain_notes;
@@ -68,7 +69,6 @@ use idic_matching::score::{
     personal_agreement, separation,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
-use smallvec::SmallVec;
 
 use conflict_memo::ConflictMemo;
 
@@ -201,8 +201,7 @@ pub struct Engine {
     threshold: f64,
     records: Vec<Option<RecordEntry>>,
     by_key: key_index::KeyIndex,
-    /// Most keys belong to one or two records: inline, no allocation.
-    blocks: FxHashMap<BlockKey, SmallVec<[u32; 2]>>,
+    blocks: block_index::BlockIndex,
     links: Vec<Vec<LinkTo>>,
     /// Boxed: the table then holds 24 bytes per bucket instead of 112, and half of its
     /// buckets are empty after it doubles. At a million records the doubling from
@@ -233,7 +232,7 @@ impl Engine {
             params: Arc::new(params),
             records: Vec::new(),
             by_key: key_index::KeyIndex::default(),
-            blocks: FxHashMap::default(),
+            blocks: block_index::BlockIndex::default(),
             links: Vec::new(),
             customers: FxHashMap::default(),
             aliases: FxHashMap::default(),
@@ -291,7 +290,7 @@ impl Engine {
             self.links.resize_with(slot + 1, Vec::new);
         }
         for key in block_keys(&entry.features) {
-            self.blocks.entry(key).or_default().push(record_id);
+            self.blocks.insert(key, record_id);
         }
         if let Some(previous) = &self.records[slot] {
             // While the record is still in place: the index reads keys from it.
@@ -433,7 +432,7 @@ impl Engine {
     /// Candidate pairs as blocking produces them, for parameter estimation.
     pub fn blocked_pairs_sample(&self, limit: usize) -> Vec<(u32, u32)> {
         let mut pairs = Vec::new();
-        for members in self.blocks.values() {
+        for (_, members) in self.blocks.iter() {
             for (index, a) in members.iter().enumerate() {
                 for b in &members[index + 1..] {
                     pairs.push(ordered(*a, *b));
@@ -745,7 +744,7 @@ impl Engine {
     /// Files the record under its block keys.
     fn file(&mut self, id: u32, keys: &[BlockKey]) {
         for key in keys {
-            self.blocks.entry(*key).or_default().push(id);
+            self.blocks.insert(*key, id);
         }
     }
 
@@ -756,12 +755,7 @@ impl Engine {
             return;
         };
         for key in block_keys(&entry.features) {
-            if let Some(members) = self.blocks.get_mut(&key) {
-                members.retain(|member| *member != id);
-                if members.is_empty() {
-                    self.blocks.remove(&key);
-                }
-            }
+            self.blocks.remove(key, id);
         }
         let removed: Vec<LinkTo> = std::mem::take(&mut self.links[id as usize]);
         let mut kept = Vec::new();

@@ -131,7 +131,7 @@ impl Engine {
         }
         self.unfile_record(record_id);
         for key in block_keys(&entry.features) {
-            self.blocks.entry(key).or_default().push(record_id);
+            self.blocks.insert(key, record_id);
         }
         let customer = entry.customer.clone();
         self.records[slot] = Some(entry);
@@ -173,12 +173,7 @@ impl Engine {
         };
         let customer = entry.customer.clone();
         for key in block_keys(&entry.features) {
-            if let Some(members) = self.blocks.get_mut(&key) {
-                members.retain(|member| *member != record_id);
-                if members.is_empty() {
-                    self.blocks.remove(&key);
-                }
-            }
+            self.blocks.remove(key, record_id);
         }
         let key = entry.key.clone();
         self.by_key.remove(&key, &self.records);
