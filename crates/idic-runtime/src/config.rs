@@ -263,9 +263,10 @@ pub struct DatabaseConfig {
     /// Embedded mode: how much of each read-heavy service's SQLite file is read
     /// through a memory map (0: none). Identity never maps its file.
     pub sqlite_mmap_mb: u64,
-    /// Embedded mode: the page cache of each of identity's SQLite connections, in MiB
-    /// (0: SQLite's default of 2 MiB). Identity's bulk commits need more than the
-    /// default; memory for it is taken only as pages are used.
+    /// Embedded mode: the page cache of identity's writer connection, which commits the
+    /// engine's changes, in MiB (0: no writer of its own, SQLite's default of 2 MiB on
+    /// every connection). Identity's bulk commits need more than the default; memory
+    /// for it is taken only as pages are used. Its other connections keep the default.
     pub sqlite_identity_cache_mb: u64,
 }
 

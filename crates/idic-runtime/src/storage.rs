@@ -65,6 +65,17 @@ pub fn with_engine_migrations(shared: &Migrator, engine_only: &Migrator) -> Migr
 pub struct Database {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Embedded identity only: one connection that commits the engine's change sets,
+    /// with the large page cache (see [`connect_sqlite`]).
+    pub writer: Option<AnyPool>,
+}
+
+impl Database {
+    /// The pool that commits the service's bulk writes: its dedicated writer where it
+    /// has one, else the pool.
+    pub fn writer(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
+    }
 }
 
 impl Database {
@@ -197,6 +208,7 @@ async fn connect_postgres(
     Ok(Database {
         pool,
         backend: Backend::Postgres,
+        writer: None,
     })
 }
 
@@ -226,6 +238,36 @@ async fn connect_sqlite(config: &Config, service: ServiceName) -> anyhow::Result
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let path = config.data_dir.join(format!("{service}.db"));
+    let writer_cache = writer_cache_kib(config, service);
+    // The pool hands its idle connections out in turn, so each of them in time held
+    // a page cache as large as the writer's (0.13 GiB at 1M records) and the commits
+    // found the pages they had just written in another connection's cache. Identity's
+    // change sets go through one connection that keeps the large cache; its other
+    // connections read (the rebuild at start, exports) with SQLite's default.
+    let (pool_cache, writer) = match writer_cache {
+        Some(kib) => {
+            let writer = sqlite_pool(config, service, &path, kib, Some(1)).await?;
+            (SQLITE_DEFAULT_CACHE_KIB, Some(writer))
+        }
+        None => (SQLITE_DEFAULT_CACHE_KIB, None),
+    };
+    let pool = sqlite_pool(config, service, &path, pool_cache, None).await?;
+    Ok(Database {
+        pool,
+        backend: Backend::Sqlite,
+        writer,
+    })
+}
+
+/// A pool on the service's SQLite file, each connection with a `cache_kib` page cache;
+/// `connections` overrides the configured maximum.
+async fn sqlite_pool(
+    config: &Config,
+    service: ServiceName,
+    path: &std::path::Path,
+    cache_kib: u64,
+    connections: Option<u32>,
+) -> anyhow::Result<AnyPool> {
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let options = AnyConnectOptions::from_str(&url)?;
     let mmap = format!("PRAGMA mmap_size = {}", mmap_bytes(config, service));
@@ -233,40 +275,39 @@ async fn connect_sqlite(config: &Config, service: ServiceName) -> anyhow::Result
         "PRAGMA wal_autocheckpoint = {}",
         autocheckpoint_pages(service)
     );
-    let cache = format!("PRAGMA cache_size = -{}", cache_kib(config, service));
-    let pool = pool_options(config)
-        .after_connect(move |connection, _meta| {
-            let mmap = mmap.clone();
-            let autocheckpoint = autocheckpoint.clone();
-            let cache = cache.clone();
-            Box::pin(async move {
-                // busy_timeout first: the other pragmas may wait for a writer.
-                connection.execute("PRAGMA busy_timeout = 10000").await?;
-                connection.execute("PRAGMA journal_mode = WAL").await?;
-                // WAL with NORMAL survives a process crash; an OS crash may lose the
-                // last transactions, which is the embedded mode's documented trade-off.
-                connection.execute("PRAGMA synchronous = NORMAL").await?;
-                connection.execute("PRAGMA foreign_keys = ON").await?;
-                // Deleted rows and freed pages are overwritten with zeros instead of
-                // left in the file: an erased customer's data must not stay readable
-                // in the bytes ([`Database::purge_deleted`] empties the log as well).
-                connection.execute("PRAGMA secure_delete = ON").await?;
-                // Statement journals (multi-row upserts) and sorts stay in memory
-                // instead of temporary files: a write and a read of a file each time.
-                connection.execute("PRAGMA temp_store = MEMORY").await?;
-                connection.execute(mmap.as_str()).await?;
-                connection.execute(autocheckpoint.as_str()).await?;
-                connection.execute(cache.as_str()).await?;
-                Ok(())
-            })
+    let cache = format!("PRAGMA cache_size = -{cache_kib}");
+    let mut pool = pool_options(config);
+    if let Some(connections) = connections {
+        pool = pool.max_connections(connections);
+    }
+    pool.after_connect(move |connection, _meta| {
+        let mmap = mmap.clone();
+        let autocheckpoint = autocheckpoint.clone();
+        let cache = cache.clone();
+        Box::pin(async move {
+            // busy_timeout first: the other pragmas may wait for a writer.
+            connection.execute("PRAGMA busy_timeout = 10000").await?;
+            connection.execute("PRAGMA journal_mode = WAL").await?;
+            // WAL with NORMAL survives a process crash; an OS crash may lose the
+            // last transactions, which is the embedded mode's documented trade-off.
+            connection.execute("PRAGMA synchronous = NORMAL").await?;
+            connection.execute("PRAGMA foreign_keys = ON").await?;
+            // Deleted rows and freed pages are overwritten with zeros instead of
+            // left in the file: an erased customer's data must not stay readable
+            // in the bytes ([`Database::purge_deleted`] empties the log as well).
+            connection.execute("PRAGMA secure_delete = ON").await?;
+            // Statement journals (multi-row upserts) and sorts stay in memory
+            // instead of temporary files: a write and a read of a file each time.
+            connection.execute("PRAGMA temp_store = MEMORY").await?;
+            connection.execute(mmap.as_str()).await?;
+            connection.execute(autocheckpoint.as_str()).await?;
+            connection.execute(cache.as_str()).await?;
+            Ok(())
         })
-        .connect_with(options)
-        .await
-        .with_context(|| format!("opening {}", path.display()))?;
-    Ok(Database {
-        pool,
-        backend: Backend::Sqlite,
     })
+    .connect_with(options)
+    .await
+    .with_context(|| format!("opening {}", path.display()))
 }
 
 /// After how many pages in the write-ahead log a commit copies them back into the
@@ -286,18 +327,18 @@ fn autocheckpoint_pages(service: ServiceName) -> u32 {
 /// SQLite's own default page cache, in KiB.
 const SQLITE_DEFAULT_CACHE_KIB: u64 = 2 * 1024;
 
-/// The page cache of each of the service's SQLite connections, in KiB. Identity
-/// writes thousands of rows per commit into indexes that cover the whole base: with
-/// SQLite's 2 MiB default, a commit spilled dirty pages into the log before it ended
-/// and read the same index pages back from the file over and over (a profile of the
-/// 1M import: page copies and file reads about a sixth of the server's CPU; 24 MiB
-/// made it about 8% faster in an interleaved A/B). The others read through their
-/// memory map.
+/// The page cache of identity's writer connection, in KiB; `None` (no writer of its
+/// own) for the other services and when configured to 0. Identity writes thousands of
+/// rows per commit into indexes that cover the whole base: with SQLite's 2 MiB default,
+/// a commit spilled dirty pages into the log before it ended and read the same index
+/// pages back from the file over and over (a profile of the 1M import: page copies and
+/// file reads about a sixth of the server's CPU; 24 MiB made it about 8% faster in an
+/// interleaved A/B). The others read through their memory map.
 /// Pages are allocated as they are used.
-fn cache_kib(config: &Config, service: ServiceName) -> u64 {
+fn writer_cache_kib(config: &Config, service: ServiceName) -> Option<u64> {
     match (service, config.database.sqlite_identity_cache_mb) {
-        (ServiceName::Identity, mb) if mb > 0 => mb.saturating_mul(1024),
-        _ => SQLITE_DEFAULT_CACHE_KIB,
+        (ServiceName::Identity, mb) if mb > 0 => Some(mb.saturating_mul(1024)),
+        _ => None,
     }
 }
 
@@ -444,23 +485,33 @@ mod tests {
             data_dir: directory.clone(),
             ..Config::default()
         };
-        let cache_size = |database: Database| async move {
-            let (size,): (i64,) = sqlx::query_as("PRAGMA cache_size")
-                .fetch_one(&database.pool)
-                .await
-                .unwrap();
-            size
+        let cache_size = |pool: &AnyPool| {
+            let pool = pool.clone();
+            async move {
+                let (size,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                size
+            }
         };
-        for (mb, identity_kib) in [(24, -24 * 1024), (0, -2 * 1024)] {
+        for (mb, writer_kib) in [(24, -24 * 1024), (0, -2 * 1024)] {
             config.database.sqlite_identity_cache_mb = mb;
             let identity = connect_sqlite(&config, ServiceName::Identity)
                 .await
                 .unwrap();
-            assert_eq!(cache_size(identity).await, identity_kib, "{mb} MiB");
+            assert_eq!(cache_size(identity.writer()).await, writer_kib, "{mb} MiB");
+            assert_eq!(identity.writer.is_some(), mb > 0);
+            if let Some(writer) = &identity.writer {
+                assert_eq!(writer.options().get_max_connections(), 1);
+            }
+            // Identity's readers keep SQLite's default: one large cache, not one each.
+            assert_eq!(cache_size(&identity.pool).await, -2 * 1024, "{mb} MiB");
             let interaction = connect_sqlite(&config, ServiceName::Interaction)
                 .await
                 .unwrap();
-            assert_eq!(cache_size(interaction).await, -2 * 1024);
+            assert!(interaction.writer.is_none());
+            assert_eq!(cache_size(&interaction.pool).await, -2 * 1024);
         }
         std::fs::remove_dir_all(directory).unwrap();
     }

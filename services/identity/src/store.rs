@@ -592,7 +592,7 @@ impl IdentityStore for SqlIdentityStore {
 
     async fn apply(&self, changes: &ChangeSet) -> anyhow::Result<()> {
         let backend = self.database.backend;
-        let mut transaction = self.database.pool.begin().await?;
+        let mut transaction = self.database.writer().begin().await?;
         // First: a deposed leader stops here, and holds off the next election till commit.
         let position = match &self.fence {
             Some(fence) => Some(

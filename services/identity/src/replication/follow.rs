@@ -412,6 +412,7 @@ async fn reopen(pool: &sqlx::AnyPool) -> anyhow::Result<Lease> {
     Lease::open(&Database {
         pool: pool.clone(),
         backend: idic_runtime::storage::Backend::Postgres,
+        writer: None,
     })
     .await
 }
