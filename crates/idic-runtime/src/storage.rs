@@ -238,20 +238,16 @@ async fn connect_sqlite(config: &Config, service: ServiceName) -> anyhow::Result
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let path = config.data_dir.join(format!("{service}.db"));
-    let writer_cache = writer_cache_kib(config, service);
     // The pool hands its idle connections out in turn, so each of them in time held
     // a page cache as large as the writer's (0.13 GiB at 1M records) and the commits
     // found the pages they had just written in another connection's cache. Identity's
     // change sets go through one connection that keeps the large cache; its other
     // connections read (the rebuild at start, exports) with SQLite's default.
-    let (pool_cache, writer) = match writer_cache {
-        Some(kib) => {
-            let writer = sqlite_pool(config, service, &path, kib, Some(1)).await?;
-            (SQLITE_DEFAULT_CACHE_KIB, Some(writer))
-        }
-        None => (SQLITE_DEFAULT_CACHE_KIB, None),
+    let writer = match writer_cache_kib(config, service) {
+        Some(kib) => Some(sqlite_pool(config, service, &path, kib, Some(1)).await?),
+        None => None,
     };
-    let pool = sqlite_pool(config, service, &path, pool_cache, None).await?;
+    let pool = sqlite_pool(config, service, &path, SQLITE_DEFAULT_CACHE_KIB, None).await?;
     Ok(Database {
         pool,
         backend: Backend::Sqlite,
