@@ -8,6 +8,8 @@
 //! `u32` takes 16 (see docs/benchmarks.md for what it saved).
 
 use idic_matching::blocking::BlockKey;
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 
 /// Set in a slot that names a list instead of a record.
@@ -26,16 +28,22 @@ pub(crate) struct BlockIndex {
 impl BlockIndex {
     /// Files `id` under `key`, after the records already there (a record filed twice
     /// under one key is there twice, as a list would have it).
+    /// One look-up of the key: most keys are new, and a look-up then an insert hashed
+    /// and probed each of them twice.
     pub(crate) fn insert(&mut self, key: BlockKey, id: u32) {
         assert!(id < LIST, "record ids stay below 2^31");
-        match self.slots.get(&key).copied() {
-            None => {
-                self.slots.insert(key, id);
+        match self.slots.entry(key) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(id);
             }
-            Some(slot) if slot & LIST != 0 => self.lists[(slot & !LIST) as usize].push(id),
-            Some(only) => {
-                let index = self.new_list(vec![only, id]);
-                self.slots.insert(key, LIST | index);
+            Entry::Occupied(mut occupied) => {
+                let slot = *occupied.get();
+                if slot & LIST != 0 {
+                    self.lists[(slot & !LIST) as usize].push(id);
+                } else {
+                    let index = new_list(&mut self.lists, &mut self.free, vec![slot, id]);
+                    occupied.insert(LIST | index);
+                }
             }
         }
     }
@@ -90,22 +98,23 @@ impl BlockIndex {
         }
     }
 
-    fn new_list(&mut self, members: Vec<u32>) -> u32 {
-        match self.free.pop() {
-            Some(index) => {
-                self.lists[index as usize] = members;
-                index
-            }
-            None => {
-                self.lists.push(members);
-                u32::try_from(self.lists.len() - 1).expect("fewer lists than records")
-            }
-        }
-    }
-
     fn free_list(&mut self, index: usize) {
         self.lists[index] = Vec::new();
         self.free.push(index as u32);
+    }
+}
+
+/// Puts `members` in a list given up before, or a new one; returns its index.
+fn new_list(lists: &mut Vec<Vec<u32>>, free: &mut Vec<u32>, members: Vec<u32>) -> u32 {
+    match free.pop() {
+        Some(index) => {
+            lists[index as usize] = members;
+            index
+        }
+        None => {
+            lists.push(members);
+            u32::try_from(lists.len() - 1).expect("fewer lists than records")
+        }
     }
 }
 
