@@ -7,9 +7,9 @@
 //! A key with a two-id small vector beside it took 32 bytes a slot; a key with one
 //! `u32` takes 16 (see docs/benchmarks.md for what it saved).
 
-use idic_matching::blocking::BlockKey;
 use std::collections::hash_map::Entry;
 
+use idic_matching::blocking::BlockKey;
 use rustc_hash::FxHashMap;
 
 /// Set in a slot that names a list instead of a record.
@@ -28,6 +28,7 @@ pub(crate) struct BlockIndex {
 impl BlockIndex {
     /// Files `id` under `key`, after the records already there (a record filed twice
     /// under one key is there twice, as a list would have it).
+    ///
     /// One look-up of the key: most keys are new, and a look-up then an insert hashed
     /// and probed each of them twice.
     pub(crate) fn insert(&mut self, key: BlockKey, id: u32) {
