@@ -249,7 +249,7 @@ pub fn golden_record(entries: &[&RecordEntry], trust: Trust<'_>) -> Golden {
             .chain(m.entry.features.devices.iter().map(|d| {
                 let device = (
                     idic_matching::record::IdKind::Device,
-                    String::new(),
+                    Default::default(),
                     d.clone(),
                 );
                 (device.clone(), device)
@@ -265,22 +265,25 @@ pub fn golden_record(entries: &[&RecordEntry], trust: Trust<'_>) -> Golden {
             provenance.insert(name, origin.clone());
         }
     }
-    golden.emails = emails.into_iter().map(|(value, _)| value).collect();
-    golden.phones = phones.into_iter().map(|(value, _)| value).collect();
+    golden.emails = emails.into_iter().map(|(value, _)| value.into()).collect();
+    golden.phones = phones.into_iter().map(|(value, _)| value.into()).collect();
     golden.addresses = addresses.into_iter().map(|(value, _)| value).collect();
-    golden.identifiers = identifiers.into_iter().map(|(value, _)| value).collect();
+    golden.identifiers = identifiers
+        .into_iter()
+        .map(|((kind, system, value), _)| (kind, system.into(), value.into()))
+        .collect();
     golden.provenance = provenance;
     golden
 }
 
 fn display_address(address: &idic_matching::record::NormalizedAddress) -> RawAddress {
     RawAddress {
-        street_number: address.street_number.clone(),
-        street: address.street.clone(),
-        address_line2: address.unit.clone(),
-        locality: address.locality.clone(),
-        postcode: address.postcode.clone(),
-        region: address.region.clone(),
-        country: address.country.clone(),
+        street_number: address.street_number.to_string(),
+        street: address.street.to_string(),
+        address_line2: address.unit.to_string(),
+        locality: address.locality.to_string(),
+        postcode: address.postcode.to_string(),
+        region: address.region.to_string(),
+        country: address.country.to_string(),
     }
 }

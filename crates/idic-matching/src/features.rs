@@ -4,38 +4,38 @@
 
 use crate::normalize::{nickname_root, phonetic_code};
 use crate::record::{
-    Date, Generation, IdKind, NormalizedAddress, NormalizedIdentifier, NormalizedRecord,
+    Date, Generation, IdKind, NormalizedAddress, NormalizedIdentifier, NormalizedRecord, Text,
 };
 
 /// A name part ready for comparison.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NameFeatures {
     /// Folded: lower-case ASCII, single spaces.
-    pub folded: String,
+    pub folded: Text,
     /// The given name behind a nickname ("bill" -> "william"); the folded name otherwise.
     /// Family names have one too, for when they are compared as swapped given names.
-    pub root: String,
+    pub root: Text,
     /// Double Metaphone primary code.
-    pub phonetic: String,
+    pub phonetic: Text,
 }
 
 impl NameFeatures {
     pub fn given(folded: &str) -> Self {
-        let root = nickname_root(folded).to_owned();
+        let root = Text::from(nickname_root(folded));
         NameFeatures {
-            phonetic: phonetic_code(&root),
+            phonetic: phonetic_code(&root).into(),
             root,
-            folded: folded.to_owned(),
+            folded: folded.into(),
         }
     }
 
     pub fn family(folded: &str) -> Self {
         NameFeatures {
-            phonetic: phonetic_code(folded),
+            phonetic: phonetic_code(folded).into(),
             // Sources swap given and family names: read crosswise, "Babs" in the family
             // field is Barbara.
-            root: nickname_root(folded).to_owned(),
-            folded: folded.to_owned(),
+            root: nickname_root(folded).into(),
+            folded: folded.into(),
         }
     }
 
@@ -54,17 +54,25 @@ pub struct Features {
     /// First letter of the middle name: sources give it whole or as an initial.
     pub middle_initial: Option<u8>,
     pub generation: Option<Generation>,
-    pub organization: Option<String>,
+    pub organization: Option<Text>,
     pub birth_date: Option<Date>,
     /// YYYYMMDD digits of the birth date, for typo comparison.
     pub birth_digits: Option<[u8; 8]>,
-    pub emails: Vec<String>,
-    pub phones: Vec<String>,
+    pub emails: Vec<Text>,
+    pub phones: Vec<Text>,
     pub addresses: Vec<NormalizedAddress>,
     /// Loyalty, account, external and national ids (strong identifiers).
     pub identifiers: Vec<NormalizedIdentifier>,
     /// Device ids, which households may share.
-    pub devices: Vec<String>,
+    pub devices: Vec<Text>,
+}
+
+/// The values as comparable text.
+fn texts(values: &[String]) -> Vec<Text> {
+    values
+        .iter()
+        .map(|value| Text::from(value.as_str()))
+        .collect()
 }
 
 impl Features {
@@ -82,11 +90,11 @@ impl Features {
                 .as_deref()
                 .and_then(|middle| middle.bytes().next()),
             generation: record.generation,
-            organization: record.organization_name.clone(),
+            organization: record.organization_name.as_deref().map(Text::from),
             birth_date: record.date_of_birth,
             birth_digits: record.date_of_birth.map(date_digits),
-            emails: record.emails.clone(),
-            phones: record.phones.clone(),
+            emails: texts(&record.emails),
+            phones: texts(&record.phones),
             addresses: record.addresses.clone(),
             identifiers,
             devices: devices.into_iter().map(|device| device.value).collect(),

@@ -7,7 +7,7 @@
 use crate::features::{Features, NameFeatures};
 use crate::normalize::{names_agree_but_for_a_typo, names_may_agree};
 use crate::params::{Field, MatchParameters};
-use crate::record::{IdKind, NormalizedAddress};
+use crate::record::{IdKind, NormalizedAddress, Text};
 use crate::similarity::{at_most_one_slip, jaro_winkler, one_slip};
 
 /// The given-name level from which names agree only by sound or initial.
@@ -1037,7 +1037,7 @@ fn email_level(a: &Features, b: &Features) -> Option<u8> {
 }
 
 /// exact (any value shared) or disagree.
-fn shared_level(a: &[String], b: &[String], field: Field) -> Option<u8> {
+fn shared_level(a: &[Text], b: &[Text], field: Field) -> Option<u8> {
     if a.is_empty() || b.is_empty() {
         return None;
     }

@@ -779,10 +779,10 @@ fn set_term_frequencies<'a>(
     let mut family = std::collections::HashMap::new();
     for record in features {
         if let Some(name) = &record.given {
-            *given.entry(name.folded.clone()).or_insert(0u64) += 1;
+            *given.entry(name.folded.to_string()).or_insert(0u64) += 1;
         }
         if let Some(name) = &record.family {
-            *family.entry(name.folded.clone()).or_insert(0u64) += 1;
+            *family.entry(name.folded.to_string()).or_insert(0u64) += 1;
         }
     }
     params.given_name_frequencies = TermFrequencies::from_counts(given, records);

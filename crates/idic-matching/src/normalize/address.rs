@@ -74,13 +74,13 @@ pub(super) fn normalize_address_in(raw: &RawAddress, country: String) -> Normali
     }
 
     NormalizedAddress {
-        street_number,
-        street,
-        unit,
-        locality: fold_name(&raw.locality),
-        postcode: postcode(&raw.postcode, &country),
-        region,
-        country,
+        street_number: street_number.into(),
+        street: street.into(),
+        unit: unit.into(),
+        locality: fold_name(&raw.locality).into(),
+        postcode: postcode(&raw.postcode, &country).into(),
+        region: region.into(),
+        country: country.into(),
     }
 }
 
@@ -249,7 +249,11 @@ mod tests {
 
     fn street_of(street: &str) -> (String, String, String) {
         let normalized = normalize_address(&address("", street, ""), "US");
-        (normalized.street_number, normalized.street, normalized.unit)
+        (
+            normalized.street_number.into(),
+            normalized.street.into(),
+            normalized.unit.into(),
+        )
     }
 
     #[test]
@@ -395,7 +399,7 @@ mod tests {
             NormalizedAddress {
                 street_number: "7".into(),
                 street: "konigsallee".into(),
-                unit: String::new(),
+                unit: Default::default(),
                 locality: "dusseldorf".into(),
                 postcode: "40212".into(),
                 region: "nordrhein westfalen".into(),

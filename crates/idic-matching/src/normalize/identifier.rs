@@ -41,8 +41,8 @@ pub(super) fn normalize_identifier(
     if errors.is_empty() {
         Ok(NormalizedIdentifier {
             kind: raw.kind,
-            system,
-            value,
+            system: system.into(),
+            value: value.into(),
         })
     } else {
         Err(errors)
@@ -68,8 +68,8 @@ mod tests {
             normalized,
             NormalizedIdentifier {
                 kind: IdKind::Loyalty,
-                system: String::new(),
-                value: "AB1234".to_owned()
+                system: Default::default(),
+                value: "AB1234".into()
             }
         );
         assert_eq!(
@@ -100,8 +100,8 @@ mod tests {
             normalized,
             NormalizedIdentifier {
                 kind: IdKind::External,
-                system: "shopify".to_owned(),
-                value: "C42".to_owned()
+                system: "shopify".into(),
+                value: "C42".into()
             }
         );
         let errors = normalize_identifier(&raw(IdKind::External, " ", "c-42")).unwrap_err();

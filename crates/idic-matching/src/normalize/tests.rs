@@ -51,12 +51,12 @@ fn full_record() -> RawRecord {
         identifiers: vec![
             RawIdentifier {
                 kind: IdKind::Loyalty,
-                system: String::new(),
+                system: Default::default(),
                 value: "ab-12 34".into(),
             },
             RawIdentifier {
                 kind: IdKind::Loyalty,
-                system: String::new(),
+                system: Default::default(),
                 value: "AB1234".into(),
             },
             RawIdentifier {
@@ -105,7 +105,7 @@ fn normalizes_a_full_record() {
         [
             NormalizedIdentifier {
                 kind: IdKind::Loyalty,
-                system: String::new(),
+                system: Default::default(),
                 value: "AB1234".into()
             },
             NormalizedIdentifier {
@@ -132,12 +132,12 @@ fn every_unreadable_field_is_a_warning_and_the_record_is_kept() {
         identifiers: vec![
             RawIdentifier {
                 kind: IdKind::Account,
-                system: String::new(),
+                system: Default::default(),
                 value: "A1".into(),
             },
             RawIdentifier {
                 kind: IdKind::Loyalty,
-                system: String::new(),
+                system: Default::default(),
                 value: "B2".into(),
             },
             RawIdentifier {
@@ -335,7 +335,7 @@ fn long_lists_are_rejected_without_reading_them() {
         identifiers: vec![
             RawIdentifier {
                 kind: IdKind::Device,
-                system: String::new(),
+                system: Default::default(),
                 value: "d".into()
             };
             MAX_ENTRIES + 5
