@@ -743,6 +743,12 @@ fn compare_names(
             .filter(|crosswise| crosswise.weight > straight[0].as_ref().map_or(0.0, |o| o.weight))
             .map_or(straight, |crosswise| [Some(crosswise), None]);
     };
+    // A crosswise reading replaces the straight one only when both of its names agree.
+    // Most candidate pairs share no name crosswise: asking that first skips weighing the
+    // four crosswise outcomes (the names were a third of the comparisons' time).
+    if !crosswise_may_agree((a_given, a_family), (b_given, b_family)) {
+        return straight;
+    }
     // Crosswise, the same two name pairs can be read either way round; take the better
     // reading, so that comparing a with b and b with a give the same outcome.
     let crosswise = |given_pair: (&NameFeatures, &NameFeatures),
@@ -783,6 +789,21 @@ fn compare_names(
     } else {
         straight
     }
+}
+
+/// Whether either crosswise reading of two records' names, a's given name against b's
+/// family name and a's family name against b's given name, or the other way round, has
+/// both names agreeing, as `compare_names` weighs them.
+fn crosswise_may_agree(
+    (a_given, a_family): (&NameFeatures, &NameFeatures),
+    (b_given, b_family): (&NameFeatures, &NameFeatures),
+) -> bool {
+    let given_agrees = |x, y| given_level(x, y) < Field::GivenName.disagree_level();
+    let family_agrees = |x, y| family_level(x, y) < Field::FamilyName.disagree_level();
+    // The family level first: it is the cheaper of the two (no nickname or typo
+    // tables), and a given name read as a family name seldom agrees.
+    (family_agrees(a_family, b_given) && given_agrees(a_given, b_family))
+        || (family_agrees(a_given, b_family) && given_agrees(a_family, b_given))
 }
 
 /// A record with a given name only ("Carl") against one whose names are swapped
@@ -1224,6 +1245,131 @@ fn national_ids_differ(a: &Features, b: &Features) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `compare_names` as it was before it asked `crosswise_may_agree` first: every
+    /// reading weighed.
+    fn compare_names_weighing_every_reading(
+        a: &Features,
+        b: &Features,
+        params: &MatchParameters,
+    ) -> [Option<FieldOutcome>; 2] {
+        let straight = [
+            name_outcome(
+                Field::GivenName,
+                a.given.as_ref(),
+                b.given.as_ref(),
+                params,
+                false,
+            ),
+            name_outcome(
+                Field::FamilyName,
+                a.family.as_ref(),
+                b.family.as_ref(),
+                params,
+                false,
+            ),
+        ];
+        let (Some(a_given), Some(a_family), Some(b_given), Some(b_family)) =
+            (&a.given, &a.family, &b.given, &b.family)
+        else {
+            return compare_names(a, b, params);
+        };
+        let crosswise = |given: (&NameFeatures, &NameFeatures),
+                         family: (&NameFeatures, &NameFeatures)| {
+            [
+                name_outcome(Field::GivenName, Some(given.0), Some(given.1), params, true),
+                name_outcome(
+                    Field::FamilyName,
+                    Some(family.0),
+                    Some(family.1),
+                    params,
+                    true,
+                ),
+            ]
+        };
+        let sum = |outcomes: &[Option<FieldOutcome>; 2]| {
+            outcomes.iter().flatten().map(|o| o.weight).sum::<f64>()
+        };
+        let one_way = crosswise((a_given, b_family), (a_family, b_given));
+        let other_way = crosswise((a_family, b_given), (a_given, b_family));
+        let swapped = if sum(&other_way) > sum(&one_way) {
+            other_way
+        } else {
+            one_way
+        };
+        let both_agree = swapped
+            .iter()
+            .flatten()
+            .all(|outcome| outcome.level < outcome.field.disagree_level());
+        if both_agree && sum(&swapped) > sum(&straight) {
+            swapped
+        } else {
+            straight
+        }
+    }
+
+    /// Asking first whether a crosswise reading may agree changes no outcome: every
+    /// combination of names that agree exactly, by nickname, initial, sound, a slip or
+    /// a part of a double-barrelled name, straight and crosswise, with name frequencies
+    /// that make some names weigh more as given than as family names.
+    #[test]
+    fn names_read_crosswise_only_when_they_may_agree() {
+        let names = [
+            "james",
+            "jim",
+            "j",
+            "jones",
+            "jone",
+            "smith",
+            "smyth",
+            "lee",
+            "li",
+            "maria",
+            "mary",
+            "ann",
+            "bill",
+            "william",
+            "hines connolly",
+            "connolly",
+            "jsmes",
+        ];
+        let mut params = MatchParameters::default();
+        let counts = |pairs: &[(&str, u64)]| {
+            pairs
+                .iter()
+                .map(|(name, count)| (name.to_string(), *count))
+                .collect()
+        };
+        params.given_name_frequencies = TermFrequencies::from_counts(
+            counts(&[("james", 900), ("lee", 5), ("mary", 400)]),
+            1_000,
+        );
+        params.family_name_frequencies = TermFrequencies::from_counts(
+            counts(&[("smith", 800), ("lee", 300), ("jones", 2)]),
+            1_000,
+        );
+        let person = |given: &str, family: &str| Features {
+            given: Some(NameFeatures::given(given)),
+            family: Some(NameFeatures::family(family)),
+            ..Features::default()
+        };
+        let mut crosswise = 0;
+        for a_given in names {
+            for a_family in names {
+                let a = person(a_given, a_family);
+                for b_given in names {
+                    for b_family in names {
+                        let b = person(b_given, b_family);
+                        let expected = compare_names_weighing_every_reading(&a, &b, &params);
+                        assert_eq!(compare_names(&a, &b, &params), expected, "{a:?} {b:?}");
+                        crosswise += usize::from(expected.iter().flatten().any(|o| o.swapped));
+                    }
+                }
+            }
+        }
+        // The combinations do read some pairs crosswise, so both branches were compared.
+        assert!(crosswise > 1_000, "{crosswise}");
+    }
 
     /// The definition `spelled_from_names` replaces, spelling each reading out.
     fn spelled_from_names_by_definition(local: &str, features: &Features) -> bool {
