@@ -76,7 +76,9 @@ pub use changes::{ChangeEvent, ChangeKind, ChangeSet, CustomerRow, LinkKind, Lin
 pub use golden::{Golden, Provenance, golden_record};
 pub use image::{EngineImage, ImageError, ImageOf};
 pub use invariants::InvariantViolations;
-pub use records::{IncomingRecord, PackedContent, RecordContent, RecordEntry, RecordKey};
+pub use records::{
+    IncomingRecord, PackedContent, PreparedRecord, RecordContent, RecordEntry, RecordKey,
+};
 pub use rescore::{ReclusterPass, ReclusterTotals};
 
 /// The actor recorded for the matcher's own merges and splits.
@@ -622,7 +624,7 @@ impl Engine {
     /// Adds or replaces a record and resolves it.
     pub fn upsert(
         &mut self,
-        incoming: IncomingRecord,
+        incoming: impl Into<PreparedRecord>,
         explicit_time: bool,
         now: i64,
     ) -> (UpsertResult, ChangeSet) {
@@ -636,12 +638,16 @@ impl Engine {
     /// a set per record whose rows are then moved again.
     pub fn upsert_into(
         &mut self,
-        incoming: IncomingRecord,
+        incoming: impl Into<PreparedRecord>,
         explicit_time: bool,
         now: i64,
         changes: &mut ChangeSet,
     ) -> UpsertResult {
-        let packed = PackedContent::pack(&incoming.content);
+        let PreparedRecord {
+            incoming,
+            packed,
+            keys,
+        } = incoming.into();
         let known = self.by_key.get(&incoming.key, &self.records);
         let stored = known
             .and_then(|id| self.records[id as usize].as_ref())
@@ -701,10 +707,6 @@ impl Engine {
                 (id, vec![id])
             }
         };
-        let keys = self.records[id as usize]
-            .as_ref()
-            .map(|entry| block_keys(&entry.features))
-            .unwrap_or_default();
         // Filed before it is compared: whether its numbers are one person's counts it too.
         self.file(id, &keys);
         self.link(id, &keys, changes);

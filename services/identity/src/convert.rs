@@ -10,7 +10,9 @@ use idic_proto::v1 as pb;
 use idic_runtime::storage::timestamp_from_micros;
 use idic_runtime::{FieldViolation, limits};
 
-use idic_engine::{ChangeEvent, Golden, IncomingRecord, RecordContent, RecordEntry, RecordKey};
+use idic_engine::{
+    ChangeEvent, Golden, IncomingRecord, PreparedRecord, RecordContent, RecordEntry, RecordKey,
+};
 
 const MAX_KEY_BYTES: usize = 128;
 const MAX_ATTRIBUTES: usize = 64;
@@ -199,7 +201,8 @@ fn prefixed(prefix: &str, field: String) -> String {
 /// A source record as parsed for a write, with the fields kept as received but not
 /// read (by their wire path).
 pub struct ParsedRecord {
-    pub incoming: IncomingRecord,
+    /// Prepared here, outside the engine's lock (see [`PreparedRecord`]).
+    pub incoming: PreparedRecord,
     /// Whether the record carried its own `observed_at`.
     pub explicit_time: bool,
     pub warnings: Vec<FieldWarning>,
@@ -326,7 +329,8 @@ pub fn incoming_record(
                         record: raw,
                         attributes,
                     },
-                },
+                }
+                .into(),
                 explicit_time: observed_at.is_some(),
                 warnings,
             })

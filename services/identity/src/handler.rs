@@ -457,7 +457,7 @@ impl IdentityService for IdentityHandler {
                 if summary.warnings.len() < MAX_REPORTED_WARNINGS {
                     summary.warnings.push(pb::RecordWarnings {
                         index: *index,
-                        key: Some(key_to_proto(&parsed.incoming.key)),
+                        key: Some(key_to_proto(parsed.incoming.key())),
                         warnings: parsed
                             .warnings
                             .iter()
