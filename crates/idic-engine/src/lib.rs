@@ -65,7 +65,7 @@ use idic_matching::features::Features;
 use idic_matching::params::{ErasedNames, MatchParameters};
 use idic_matching::record::IdKind;
 use idic_matching::score::{
-    NoRecord, PairScore, PhoneHolders, RecordAll, Separation, compare_in, explains,
+    PairScore, PhoneHolders, RecordAll, Separation, compare_in, explains, link_score,
     personal_agreement, separation,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -783,13 +783,10 @@ impl Engine {
             let Some(other_entry) = &self.records[other as usize] else {
                 continue;
             };
-            let score = compare_in(
-                features,
-                &other_entry.features,
-                &self.params,
-                self,
-                &mut NoRecord,
-            );
+            let Some(score) = link_score(features, &other_entry.features, &self.params, self)
+            else {
+                continue;
+            };
             if score.is_link(self.threshold) {
                 let kind = if score.rule.is_some() {
                     LinkKind::Rule

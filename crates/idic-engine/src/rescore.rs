@@ -20,7 +20,7 @@
 use std::ops::Range;
 
 use idic_matching::blocking::block_keys;
-use idic_matching::score::{NoRecord, compare_in};
+use idic_matching::score::link_score;
 use rustc_hash::FxHashSet;
 
 use super::{ChangeSet, Engine, LinkKind, LinkRow, LinkTo, SurvivorPlan};
@@ -215,13 +215,11 @@ impl Engine {
                     continue;
                 }
                 // The later record against the earlier, as an import compares them.
-                let score = compare_in(
-                    &other_entry.features,
-                    &entry.features,
-                    &self.params,
-                    self,
-                    &mut NoRecord,
-                );
+                let Some(score) =
+                    link_score(&other_entry.features, &entry.features, &self.params, self)
+                else {
+                    continue;
+                };
                 if score.is_link(self.threshold) {
                     let kind = if score.rule.is_some() {
                         LinkKind::Rule

@@ -289,39 +289,47 @@ pub fn compare_in(
     phones: &dyn PhoneHolders,
     recorder: &mut impl Recorder,
 ) -> PairScore {
-    let mut total = 0.0;
-    // Agreement that household members share as much as one person's records do.
-    let mut household_shared = 0.0;
+    score_pair(a, b, params, phones, recorder, false).expect("scored to the end")
+}
+
+/// [`compare_in`] for a pair that matters only if it links: `None`, before the names
+/// are compared, when it cannot (no strong identifier shared, and nothing but the
+/// names could corroborate). Otherwise the same score as [`compare_in`].
+///
+/// Most candidate pairs of an import are not links, and many of them share only a
+/// name and a town; the names are the dearest part of a comparison.
+pub fn link_score(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+    phones: &dyn PhoneHolders,
+) -> Option<PairScore> {
+    score_pair(a, b, params, phones, &mut NoRecord, true)
+}
+
+/// One non-name field's part of a score, kept until the names are weighed so that the
+/// total adds the same weights in the same order whichever is compared first.
+#[derive(Clone, Copy)]
+struct FieldPart {
+    field: Field,
+    level: u8,
+    weight: f64,
+    /// What a household shares of it.
+    household: f64,
+}
+
+fn score_pair(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+    phones: &dyn PhoneHolders,
+    recorder: &mut impl Recorder,
+    only_links: bool,
+) -> Option<PairScore> {
     // Two records of one organization name whoever called or ordered for it: the
     // contact's name is not the customer's, so it neither agrees nor disagrees.
     let organization = organization_level(a, b);
     let same_organization = organization.is_some_and(|level| level <= 1);
-    let names = if same_organization {
-        [None, None]
-    } else {
-        compare_names(a, b, params)
-    };
-    for outcome in names.iter().flatten() {
-        recorder.field(
-            outcome.field,
-            outcome.level,
-            outcome.weight,
-            outcome.frequency_adjustment,
-            outcome.swapped,
-        );
-        total += outcome.weight;
-    }
-    let family_weight = names
-        .iter()
-        .flatten()
-        .find(|outcome| outcome.field == Field::FamilyName)
-        .map_or(0.0, |outcome| outcome.weight.max(0.0));
-    let given_weight = names
-        .iter()
-        .flatten()
-        .find(|outcome| outcome.field == Field::GivenName)
-        .map_or(0.0, |outcome| outcome.weight.max(0.0));
-    household_shared += family_weight;
     let mut corroborated = false;
     let mut corroborated_beyond_email = false;
     // Agreement on something a household does not share: birth date or e-mail.
@@ -329,6 +337,16 @@ pub fn compare_in(
     let households = params.households_share_evidence();
     // Agreement on anything but the birth date (see `lone_given_and_birth` below).
     let mut beyond_birth = false;
+    let birth = birth_date_level(a, b);
+    let email = email_level(a, b);
+    let phone = shared_level(&a.phones, &b.phones, Field::Phone);
+    let device = shared_level(&a.devices, &b.devices, Field::Device);
+    let national_id = national_id_level(a, b);
+    let rule = strong_identifier_rule(a, b);
+    // At most organization, birth date, e-mail, phone, four address parts, device and
+    // national id.
+    let mut parts = [None::<FieldPart>; 10];
+    let mut filled = 0;
     let mut add = |field: Field, level: Option<u8>| {
         if let Some(level) = level {
             let agrees = match field {
@@ -361,36 +379,35 @@ pub fn compare_in(
                 agrees && matches!(field, Field::BirthDate | Field::Email | Field::NationalId);
             beyond_birth |= agrees && field != Field::BirthDate;
             let weight = params.weight(field, level);
-            if matches!(field, Field::Phone | Field::Device)
+            let household = if matches!(field, Field::Phone | Field::Device)
                 || Field::ADDRESS.contains(&field)
                 || family_mailbox
             {
-                household_shared += weight.max(0.0);
-            }
-            recorder.field(field, level, weight, 0.0, false);
-            total += weight;
+                weight.max(0.0)
+            } else {
+                0.0
+            };
+            parts[filled] = Some(FieldPart {
+                field,
+                level,
+                weight,
+                household,
+            });
+            filled += 1;
         }
     };
     add(Field::Organization, organization);
-    let birth = birth_date_level(a, b);
     add(Field::BirthDate, birth);
-    let email = email_level(a, b);
     add(Field::Email, email);
-    add(
-        Field::Phone,
-        shared_level(&a.phones, &b.phones, Field::Phone),
-    );
+    add(Field::Phone, phone);
     let address = best_address(a, b, params);
     if let Some(address) = &address {
         for (field, level) in address.levels() {
             add(field, level);
         }
     }
-    add(
-        Field::Device,
-        shared_level(&a.devices, &b.devices, Field::Device),
-    );
-    add(Field::NationalId, national_id_level(a, b));
+    add(Field::Device, device);
+    add(Field::NationalId, national_id);
     // A shared town or postcode alone places, it does not identify where households and
     // neighbours share it; in a base without households (as estimated) agreeing names
     // in one town are one person with the street mistyped or moved within it, and the
@@ -409,6 +426,45 @@ pub fn compare_in(
         .is_some_and(|address| !address.same_place() && !address.same_house());
     if elsewhere && email == Some(0) && shared_locals_are_names(a, b) {
         corroborated = corroborated_beyond_email || address_corroborates;
+    }
+    // The names never corroborate (below they only take corroboration away), so
+    // without it or a strong identifier the pair is no link whatever they say.
+    if only_links && !corroborated && rule.is_none() {
+        return None;
+    }
+
+    let names = if same_organization {
+        [None, None]
+    } else {
+        compare_names(a, b, params)
+    };
+    let mut total = 0.0;
+    for outcome in names.iter().flatten() {
+        recorder.field(
+            outcome.field,
+            outcome.level,
+            outcome.weight,
+            outcome.frequency_adjustment,
+            outcome.swapped,
+        );
+        total += outcome.weight;
+    }
+    let family_weight = names
+        .iter()
+        .flatten()
+        .find(|outcome| outcome.field == Field::FamilyName)
+        .map_or(0.0, |outcome| outcome.weight.max(0.0));
+    let given_weight = names
+        .iter()
+        .flatten()
+        .find(|outcome| outcome.field == Field::GivenName)
+        .map_or(0.0, |outcome| outcome.weight.max(0.0));
+    // Agreement that household members share as much as one person's records do.
+    let mut household_shared = family_weight;
+    for part in parts.iter().flatten() {
+        household_shared += part.household;
+        recorder.field(part.field, part.level, part.weight, 0.0, false);
+        total += part.weight;
     }
 
     // Household members share address, landline and devices. When the given names
@@ -436,7 +492,6 @@ pub fn compare_in(
         corroborated = false;
     }
 
-    let rule = strong_identifier_rule(a, b);
     // Households share family name, address, phone and devices; when the persons'
     // names, markers or birth dates clearly differ, only the rest is evidence of one
     // person. Two records of one organization are not persons: their contacts may
@@ -470,7 +525,7 @@ pub fn compare_in(
     } else {
         total
     };
-    PairScore {
+    Some(PairScore {
         total,
         rule,
         // Nothing two records carry separates them absolutely: the only absolute
@@ -481,7 +536,7 @@ pub fn compare_in(
         personal_total,
         household_discounted,
         one_difference,
-    }
+    })
 }
 
 /// Whether the given names agree only by sound or initial; `None` when no given names
@@ -2350,6 +2405,138 @@ mod tests {
             unrelated.separation(15.0),
             Some(Conflict::DifferentPersons),
             "{unrelated:?}"
+        );
+    }
+
+    /// Every phone number is one person's.
+    struct AllOnePersons;
+
+    impl PhoneHolders for AllOnePersons {
+        fn one_person(&self, _: &str) -> bool {
+            true
+        }
+    }
+
+    /// Records that share and differ in every field, each value also missing, as an
+    /// import's candidate pairs do.
+    fn varied_records() -> Vec<Features> {
+        let givens = ["Ann", "Anne", "Annie", "Bob", "Robert", "J", ""];
+        let families = ["Lee", "Li", "Smith", "Lee Smith", ""];
+        let births = ["1980-02-03", "1980-03-02", "1975-11-30", ""];
+        let emails = [
+            "ann.lee@example.com",
+            "annlee@mail.com",
+            "leefamily@mail.com",
+            "",
+        ];
+        let phones = ["+1 212 736 5000", "+1 212 736 5001", ""];
+        let addresses = [
+            ("12", "High Street", "Springfield", "02139"),
+            ("12", "High St", "Springfield", "02138"),
+            ("40", "Low Road", "Shelbyville", "90210"),
+            // The same town and postcode, another house.
+            ("7", "Elm Street", "Springfield", "02139"),
+            ("", "", "", ""),
+        ];
+        let ids = [
+            (IdKind::National, "123456789"),
+            (IdKind::National, "123456798"),
+            (IdKind::National, "987654321"),
+            (IdKind::Loyalty, "L1001"),
+            (IdKind::Loyalty, "L1002"),
+            (IdKind::National, ""),
+        ];
+        let suffixes = ["", "Jr"];
+        let mut records = Vec::new();
+        // A fixed walk through the combinations (an LCG), not all 161,280 of them.
+        let mut state = 7_u64;
+        let mut pick = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        while records.len() < 400 {
+            let (number, street, locality, postcode) = addresses[pick(addresses.len())];
+            let (kind, id) = ids[pick(ids.len())];
+            let raw = RawRecord {
+                given_name: givens[pick(givens.len())].into(),
+                family_name: families[pick(families.len())].into(),
+                name_suffix: suffixes[pick(suffixes.len())].into(),
+                date_of_birth: births[pick(births.len())].into(),
+                emails: [emails[pick(emails.len())]]
+                    .into_iter()
+                    .filter(|email| !email.is_empty())
+                    .map(String::from)
+                    .collect(),
+                phones: [phones[pick(phones.len())]]
+                    .into_iter()
+                    .filter(|phone| !phone.is_empty())
+                    .map(String::from)
+                    .collect(),
+                addresses: vec![RawAddress {
+                    street_number: number.into(),
+                    street: street.into(),
+                    locality: locality.into(),
+                    postcode: postcode.into(),
+                    country: "US".into(),
+                    ..RawAddress::default()
+                }],
+                identifiers: [id]
+                    .into_iter()
+                    .filter(|id| !id.is_empty())
+                    .map(|id| crate::record::RawIdentifier {
+                        kind,
+                        system: String::new(),
+                        value: id.into(),
+                    })
+                    .collect(),
+                ..RawRecord::default()
+            };
+            if let Ok(normalized) = normalize_record(&raw, &NormalizeOptions::default()) {
+                records.push(Features::of(&normalized));
+            }
+        }
+        records
+    }
+
+    /// `link_score` stops before the names only for pairs that are no link, and gives
+    /// `compare_in`'s score otherwise: every pair of varied records, with and without
+    /// households in the base, with shared phones one person's or a household's, at
+    /// several thresholds.
+    #[test]
+    fn link_score_stops_only_for_pairs_that_cannot_link() {
+        let records = varied_records();
+        let (mut stopped, mut links) = (0, 0);
+        // With households (the prior's ratio) and without (below HOUSEHOLD_RATIO_PRESENT).
+        for household_ratio in [2.0, 0.1] {
+            let params = MatchParameters {
+                household_ratio,
+                ..MatchParameters::default()
+            };
+            for phones in [&NoBase as &dyn PhoneHolders, &AllOnePersons] {
+                for a in &records {
+                    for b in &records {
+                        let full = compare_in(a, b, &params, phones, &mut NoRecord);
+                        match link_score(a, b, &params, phones) {
+                            Some(score) => assert_eq!(score, full, "{a:?} {b:?}"),
+                            None => {
+                                stopped += 1;
+                                for threshold in [-20.0, 0.0, 15.0, 30.0] {
+                                    assert!(!full.is_link(threshold), "{a:?} {b:?}");
+                                }
+                            }
+                        }
+                        links += usize::from(full.is_link(15.0));
+                    }
+                }
+            }
+        }
+        // Both ways out were taken, many times; some pairs link by a shared loyalty id
+        // alone, which nothing else corroborates.
+        assert!(
+            stopped > 10_000 && links > 10_000,
+            "{stopped} stopped, {links} links"
         );
     }
 
