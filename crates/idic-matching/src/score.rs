@@ -775,7 +775,30 @@ fn compare_names(
     b: &Features,
     params: &MatchParameters,
 ) -> [Option<FieldOutcome>; 2] {
-    let straight = [
+    let straight = straight_names(a, b, params);
+    let (Some(a_given), Some(a_family), Some(b_given), Some(b_family)) =
+        (&a.given, &a.family, &b.given, &b.family)
+    else {
+        return lone_given_crosswise(a, b, params)
+            .filter(|crosswise| crosswise.weight > straight[0].as_ref().map_or(0.0, |o| o.weight))
+            .map_or(straight, |crosswise| [Some(crosswise), None]);
+    };
+    // A crosswise reading replaces the straight one only when both of its names agree.
+    // Most candidate pairs share no name crosswise: asking that first skips weighing the
+    // four crosswise outcomes (the names were a third of the comparisons' time).
+    if !crosswise_may_agree((a_given, a_family), (b_given, b_family)) {
+        return straight;
+    }
+    better_reading(straight, (a_given, a_family), (b_given, b_family), params)
+}
+
+/// The given names compared with each other, and the family names.
+fn straight_names(
+    a: &Features,
+    b: &Features,
+    params: &MatchParameters,
+) -> [Option<FieldOutcome>; 2] {
+    [
         name_outcome(
             Field::GivenName,
             a.given.as_ref(),
@@ -790,20 +813,17 @@ fn compare_names(
             params,
             false,
         ),
-    ];
-    let (Some(a_given), Some(a_family), Some(b_given), Some(b_family)) =
-        (&a.given, &a.family, &b.given, &b.family)
-    else {
-        return lone_given_crosswise(a, b, params)
-            .filter(|crosswise| crosswise.weight > straight[0].as_ref().map_or(0.0, |o| o.weight))
-            .map_or(straight, |crosswise| [Some(crosswise), None]);
-    };
-    // A crosswise reading replaces the straight one only when both of its names agree.
-    // Most candidate pairs share no name crosswise: asking that first skips weighing the
-    // four crosswise outcomes (the names were a third of the comparisons' time).
-    if !crosswise_may_agree((a_given, a_family), (b_given, b_family)) {
-        return straight;
-    }
+    ]
+}
+
+/// The `straight` reading of two records' names, or a crosswise one when both of its
+/// names agree and it weighs more.
+fn better_reading(
+    straight: [Option<FieldOutcome>; 2],
+    (a_given, a_family): (&NameFeatures, &NameFeatures),
+    (b_given, b_family): (&NameFeatures, &NameFeatures),
+    params: &MatchParameters,
+) -> [Option<FieldOutcome>; 2] {
     // Crosswise, the same two name pairs can be read either way round; take the better
     // reading, so that comparing a with b and b with a give the same outcome.
     let crosswise = |given_pair: (&NameFeatures, &NameFeatures),
@@ -1308,59 +1328,13 @@ mod tests {
         b: &Features,
         params: &MatchParameters,
     ) -> [Option<FieldOutcome>; 2] {
-        let straight = [
-            name_outcome(
-                Field::GivenName,
-                a.given.as_ref(),
-                b.given.as_ref(),
-                params,
-                false,
-            ),
-            name_outcome(
-                Field::FamilyName,
-                a.family.as_ref(),
-                b.family.as_ref(),
-                params,
-                false,
-            ),
-        ];
         let (Some(a_given), Some(a_family), Some(b_given), Some(b_family)) =
             (&a.given, &a.family, &b.given, &b.family)
         else {
             return compare_names(a, b, params);
         };
-        let crosswise = |given: (&NameFeatures, &NameFeatures),
-                         family: (&NameFeatures, &NameFeatures)| {
-            [
-                name_outcome(Field::GivenName, Some(given.0), Some(given.1), params, true),
-                name_outcome(
-                    Field::FamilyName,
-                    Some(family.0),
-                    Some(family.1),
-                    params,
-                    true,
-                ),
-            ]
-        };
-        let sum = |outcomes: &[Option<FieldOutcome>; 2]| {
-            outcomes.iter().flatten().map(|o| o.weight).sum::<f64>()
-        };
-        let one_way = crosswise((a_given, b_family), (a_family, b_given));
-        let other_way = crosswise((a_family, b_given), (a_given, b_family));
-        let swapped = if sum(&other_way) > sum(&one_way) {
-            other_way
-        } else {
-            one_way
-        };
-        let both_agree = swapped
-            .iter()
-            .flatten()
-            .all(|outcome| outcome.level < outcome.field.disagree_level());
-        if both_agree && sum(&swapped) > sum(&straight) {
-            swapped
-        } else {
-            straight
-        }
+        let straight = straight_names(a, b, params);
+        better_reading(straight, (a_given, a_family), (b_given, b_family), params)
     }
 
     /// Asking first whether a crosswise reading may agree changes no outcome: every
