@@ -775,18 +775,26 @@ fn set_term_frequencies<'a>(
     features: impl Iterator<Item = &'a Features>,
     records: u64,
 ) {
-    let mut given = std::collections::HashMap::new();
-    let mut family = std::collections::HashMap::new();
+    // Counted by the names as they stand, owned once per distinct name (a million
+    // records hold far fewer names).
+    let mut given = std::collections::HashMap::<&str, u64>::new();
+    let mut family = std::collections::HashMap::<&str, u64>::new();
     for record in features {
         if let Some(name) = &record.given {
-            *given.entry(name.folded.to_string()).or_insert(0u64) += 1;
+            *given.entry(&name.folded).or_insert(0) += 1;
         }
         if let Some(name) = &record.family {
-            *family.entry(name.folded.to_string()).or_insert(0u64) += 1;
+            *family.entry(&name.folded).or_insert(0) += 1;
         }
     }
-    params.given_name_frequencies = TermFrequencies::from_counts(given, records);
-    params.family_name_frequencies = TermFrequencies::from_counts(family, records);
+    let owned = |counts: std::collections::HashMap<&str, u64>| {
+        counts
+            .into_iter()
+            .map(|(name, count)| (name.to_owned(), count))
+            .collect()
+    };
+    params.given_name_frequencies = TermFrequencies::from_counts(owned(given), records);
+    params.family_name_frequencies = TermFrequencies::from_counts(owned(family), records);
 }
 
 async fn load_engine(
