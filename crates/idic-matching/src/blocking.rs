@@ -31,9 +31,16 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
     for email in &features.emails {
         keys.push(key(&["email", email]));
     }
-    // A role mailbox ("billing") at thousands of organizations made blocks of thousands
-    // of records, each new one compared with all of them: most of an import's scoring.
-    for local in features.distinctive_email_locals() {
+    // The same person at another host, by a local part that holds more than words
+    // ("sigridxue1960"). Letters alone are names or words ("john.smith", "jsmith"),
+    // which strangers hold at every free-mail host: filed under those, the independent
+    // corpus's records met 2.7 M namesakes, 45% of the import's candidate pairs, for
+    // 196 links. Pairs that other keys bring together still compare local parts; a
+    // role mailbox ("billing") is neither a key nor evidence.
+    for local in features
+        .distinctive_email_locals()
+        .filter(|local| local.bytes().any(|byte| byte.is_ascii_digit()))
+    {
         keys.push(key(&["email-local", local]));
     }
     for phone in &features.phones {

@@ -1561,7 +1561,8 @@ mod tests {
     }
 
     /// "billing@" at two organizations says nothing; "sigridxue1960@" at two providers
-    /// says the same person, and files both records under one key.
+    /// says the same person, and files both records under one key; "john.smith@" at
+    /// two providers is evidence, and no key.
     #[test]
     fn role_mailboxes_are_neither_evidence_nor_a_block() {
         use crate::blocking::block_keys;
@@ -1589,6 +1590,14 @@ mod tests {
         );
         assert_eq!(email_level(&gmail, &yahoo), Some(EMAIL_SAME_LOCAL_LEVEL));
         assert_eq!(shared_keys(&gmail, &yahoo), 1);
+        // A local part of letters only is a name, held by strangers at every host:
+        // still evidence when other keys bring the records together, but no key.
+        let (work, home) = (
+            with_email("john.smith@hotmail.com"),
+            with_email("john.smith@yahoo.com"),
+        );
+        assert_eq!(email_level(&work, &home), Some(EMAIL_SAME_LOCAL_LEVEL));
+        assert_eq!(shared_keys(&work, &home), 0);
     }
 
     fn contact(given: &str, family: &str, organization: &str, phone: &str) -> Features {
