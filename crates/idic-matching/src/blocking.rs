@@ -7,7 +7,7 @@
 
 use std::hash::{Hash, Hasher};
 
-use crate::features::Features;
+use crate::features::{Features, local_holds_digit};
 
 /// A blocking key, hashed.
 pub type BlockKey = u64;
@@ -39,7 +39,7 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
     // role mailbox ("billing") is neither a key nor evidence.
     for local in features
         .distinctive_email_locals()
-        .filter(|local| local.bytes().any(|byte| byte.is_ascii_digit()))
+        .filter(|local| local_holds_digit(local))
     {
         keys.push(key(&["email-local", local]));
     }

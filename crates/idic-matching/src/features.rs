@@ -119,6 +119,12 @@ impl Features {
     }
 }
 
+/// Whether an e-mail local part holds a digit ("sigridxue1960", "aaronmurray1978"): it
+/// says more than a name or a word, which strangers hold at every host.
+pub fn local_holds_digit(local: &str) -> bool {
+    local.bytes().any(|byte| byte.is_ascii_digit())
+}
+
 /// Mailboxes that name a function, not a person: RFC 2142's and the common business
 /// ones. Compared without separators ("customer.service" is "customerservice").
 const ROLE_MAILBOXES: &[&str] = &[

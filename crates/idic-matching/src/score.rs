@@ -4,7 +4,7 @@
 //! One code path serves both the hot loop and explanations: [`compare`] reports each
 //! field to a [`Recorder`], which is a no-op when only the total is wanted.
 
-use crate::features::{Features, NameFeatures};
+use crate::features::{Features, NameFeatures, local_holds_digit};
 use crate::normalize::{names_agree_but_for_a_typo, names_may_agree};
 use crate::params::{Field, MatchParameters};
 use crate::record::{IdKind, NormalizedAddress, Text};
@@ -27,7 +27,7 @@ fn shared_locals_are_names(a: &Features, b: &Features) -> bool {
 /// or the family name alone), spaces left out. Runs for pairs that share a local part,
 /// so it spells nothing out: the letters are compared with the names as they stand.
 fn spelled_from_names(local: &str, features: &Features) -> bool {
-    if local.bytes().any(|byte| byte.is_ascii_digit()) {
+    if local_holds_digit(local) {
         return false; // digits make a local part personal ("aaronmurray1978")
     }
     let letters = || local.bytes().filter(u8::is_ascii_alphabetic);
