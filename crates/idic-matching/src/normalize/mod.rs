@@ -10,6 +10,7 @@ mod identifier;
 mod name;
 mod nickname;
 mod phone;
+mod phone_nanp;
 mod phone_plan;
 mod phonetic;
 

@@ -5,6 +5,7 @@ use phonenumber::PhoneNumber;
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
 
+use super::phone_nanp::{self, NANP_CODE};
 use super::phone_plan::{self, Standing};
 
 /// What a phone field holds.
@@ -37,6 +38,30 @@ pub fn read_phone(text: &str, default_region: &str) -> PhoneReading {
         }
     };
     let trimmed = text.trim();
+    match phone_nanp::national_number(trimmed, region) {
+        Some(national) => read_nanp(&national, region),
+        None => read_parsed(trimmed, region),
+    }
+}
+
+/// A North American national number (see `phone_nanp`): the reading [`read_parsed`]
+/// gives the same digits, without the parser.
+fn read_nanp(national: &str, default_region: Id) -> PhoneReading {
+    let standing = phone_plan::standing_of(NANP_CODE, national);
+    let e164 = format!("+{NANP_CODE}{national}");
+    if standing.valid {
+        return PhoneReading::Valid(e164);
+    }
+    PhoneReading::Invalid {
+        reason: invalid_reason(
+            &region_of(&standing, NANP_CODE).unwrap_or_else(|| default_region.as_ref().to_owned()),
+        ),
+        evidence: (!is_placeholder(national)).then_some(e164),
+    }
+}
+
+/// [`read_phone`] through the phone library's parser.
+fn read_parsed(trimmed: &str, region: Id) -> PhoneReading {
     let as_written = phonenumber::parse(Some(region), trimmed)
         .ok()
         .map(|number| (phone_plan::standing(&number), number));
@@ -133,17 +158,25 @@ fn parse_region(default_region: &str) -> Result<Id, String> {
 /// belongs to when it has one (its main region when the number is too broken to tell
 /// which), the default region otherwise.
 fn invalid_for(parsed: Option<&(Standing, PhoneNumber)>, default_region: Id) -> String {
-    let region = parsed.and_then(|(standing, number)| {
-        standing.region.map(str::to_owned).or_else(|| {
-            let regions = DATABASE.by_code(&number.code().value())?;
-            let main = regions
-                .iter()
-                .find(|metadata| metadata.is_main_country_for_code())
-                .or(regions.first())?;
-            Some(main.id().to_owned())
-        })
-    });
-    let region = region.unwrap_or_else(|| default_region.as_ref().to_owned());
+    let region = parsed
+        .and_then(|(standing, number)| region_of(standing, number.code().value()))
+        .unwrap_or_else(|| default_region.as_ref().to_owned());
+    invalid_reason(&region)
+}
+
+/// The number's own region, or the main region of its country code.
+fn region_of(standing: &Standing, code: u16) -> Option<String> {
+    standing.region.map(str::to_owned).or_else(|| {
+        let regions = DATABASE.by_code(&code)?;
+        let main = regions
+            .iter()
+            .find(|metadata| metadata.is_main_country_for_code())
+            .or(regions.first())?;
+        Some(main.id().to_owned())
+    })
+}
+
+fn invalid_reason(region: &str) -> String {
     format!("is not a valid phone number for region {region}")
 }
 
@@ -191,6 +224,102 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 2_000, "only {compared} numbers parsed");
+    }
+
+    /// The North American reading without the parser against the parser's own, on the
+    /// shapes people and generators write (extensions, trunk and international
+    /// prefixes, placeholders, area codes in and out of the plan, including ones that
+    /// start with 0 or 1), in regions of the plan and outside it.
+    #[test]
+    fn north_american_shapes_read_as_the_parser_reads_them() {
+        const SHAPES: [&str; 26] = [
+            "A-B-C",
+            "(A)B-C",
+            "(A) B-C",
+            "A.B.C",
+            "ABC",
+            " A B C ",
+            "+1-A-B-C",
+            "+1 A B C",
+            "+1 (A) B-C",
+            "+1ABC",
+            "+ 1 A B C",
+            "1-A-B-C",
+            "1 (A) B C",
+            "1ABC",
+            "A-B-CxE",
+            "(A)B-CxE",
+            "A.B.C xE",
+            "+1-A-B-CxE",
+            "001-A-B-C",
+            "001-A-B-CxE",
+            "011 1 A B C",
+            "A-B-Cx",
+            "A-B-C ext E",
+            "+ABC",
+            "A-B",
+            "(A) B-C-E",
+        ];
+        let mut state = 5u64;
+        let mut digits = |count: usize| -> String {
+            (0..count)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    char::from(b'0' + ((state >> 33) % 10) as u8)
+                })
+                .collect()
+        };
+        let mut numbers: Vec<[String; 4]> = (0..300)
+            .map(|index| [digits(3), digits(3), digits(4), digits(1 + index % 5)])
+            .collect();
+        for (a, b, c) in [
+            ("555", "555", "5555"),
+            ("000", "000", "0000"),
+            ("212", "121", "2121"),
+            ("123", "456", "7890"),
+            ("987", "654", "3210"),
+            ("415", "555", "0123"),
+            ("800", "555", "0199"),
+        ] {
+            numbers.push([a, b, c, "12"].map(str::to_owned));
+        }
+        let (mut compared, mut without_parser, mut valid_without_parser) = (0, 0, 0);
+        for region in [Id::US, Id::CA, Id::JM, Id::GB] {
+            for (index, [a, b, c, e]) in numbers.iter().enumerate() {
+                // Every number in a handful of shapes, every shape many times.
+                for shape in SHAPES.iter().skip(index % 5).step_by(5) {
+                    let text = shape
+                        .replace('A', a)
+                        .replace('B', b)
+                        .replace('C', c)
+                        .replace('E', e);
+                    let fast = phone_nanp::national_number(text.trim(), region).is_some();
+                    let reading = read_phone(&text, region.as_ref());
+                    assert_eq!(
+                        reading,
+                        read_parsed(text.trim(), region),
+                        "{text:?} in {region:?}"
+                    );
+                    compared += 1;
+                    without_parser += usize::from(fast);
+                    valid_without_parser +=
+                        usize::from(fast && matches!(reading, PhoneReading::Valid(_)));
+                }
+            }
+        }
+        println!(
+            "{without_parser} of {compared} read without the parser, {valid_without_parser} valid"
+        );
+        assert!(
+            without_parser * 3 > compared && without_parser < compared,
+            "{without_parser} of {compared} read without the parser"
+        );
+        assert!(
+            valid_without_parser * 4 > without_parser,
+            "{valid_without_parser} of {without_parser} valid"
+        );
     }
 
     #[test]

@@ -133,14 +133,18 @@ pub(super) struct Standing {
 
 /// The number's region and validity, from one pass over its code's regions.
 pub(super) fn standing(number: &PhoneNumber) -> Standing {
-    let code = number.code().value();
-    let national = number.national().to_string();
-    let source = source_region(code, &national);
+    standing_of(number.code().value(), &number.national().to_string())
+}
+
+/// [`standing`] of a country code and a national number (its digits, leading zeros
+/// included), for numbers read without the crate's parser.
+pub(super) fn standing_of(code: u16, national: &str) -> Standing {
+    let source = source_region(code, national);
     Standing {
         region: source.filter(|region| *region != "001"),
         valid: source
             .and_then(|region| PLANS.plan(code, region))
-            .is_some_and(|plan| plan.has_type(&national)),
+            .is_some_and(|plan| plan.has_type(national)),
     }
 }
 
