@@ -49,7 +49,7 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
     for identifier in &features.identifiers {
         keys.push(key(&[
             "id",
-            &format!("{:?}", identifier.kind),
+            identifier.kind.name(),
             &identifier.system,
             &identifier.value,
         ]));
@@ -68,14 +68,19 @@ pub fn block_keys(features: &Features) -> Vec<BlockKey> {
         .map(|family| family.phonetic.as_str())
         .filter(|code| !code.is_empty());
     // The two name codes in sorted order, so that swapped given and family names meet.
+    let mut pair = String::new();
     let name_pair = match (given, family) {
-        (Some(g), Some(f)) if g <= f => Some(format!("{g}|{f}")),
-        (Some(g), Some(f)) => Some(format!("{f}|{g}")),
+        (Some(g), Some(f)) => {
+            let (first, second) = if g <= f { (g, f) } else { (f, g) };
+            pair.extend([first, "|", second]);
+            Some(pair.as_str())
+        }
         _ => None,
     };
     let birth = features
-        .birth_date
-        .map(|date| format!("{:04}{:02}{:02}", date.year, date.month, date.day));
+        .birth_digits
+        .as_ref()
+        .and_then(|digits| std::str::from_utf8(digits).ok());
     if let Some(birth) = &birth {
         if let Some(pair) = &name_pair {
             keys.push(key(&["name+birth", pair, birth]));

@@ -92,7 +92,7 @@ impl Features {
             generation: record.generation,
             organization: record.organization_name.as_deref().map(Text::from),
             birth_date: record.date_of_birth,
-            birth_digits: record.date_of_birth.map(date_digits),
+            birth_digits: record.date_of_birth.map(Date::digits),
             emails: texts(&record.emails),
             phones: texts(&record.phones),
             addresses: record.addresses.clone(),
@@ -197,13 +197,6 @@ fn is_role_mailbox(local: &str) -> bool {
     ROLE_MAILBOXES
         .binary_search_by(|role| role.as_bytes().cmp(bare))
         .is_ok()
-}
-
-fn date_digits(date: Date) -> [u8; 8] {
-    let text = format!("{:04}{:02}{:02}", date.year, date.month, date.day);
-    let mut digits = [0u8; 8];
-    digits.copy_from_slice(&text.as_bytes()[..8]);
-    digits
 }
 
 #[cfg(test)]

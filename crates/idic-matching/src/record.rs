@@ -24,6 +24,19 @@ pub enum IdKind {
     External,
 }
 
+impl IdKind {
+    /// The kind's name, as `Debug` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdKind::Loyalty => "Loyalty",
+            IdKind::Account => "Account",
+            IdKind::Device => "Device",
+            IdKind::National => "National",
+            IdKind::External => "External",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawAddress {
     pub street_number: String,
@@ -79,6 +92,24 @@ pub struct Date {
     pub year: u16,
     pub month: u8,
     pub day: u8,
+}
+
+impl Date {
+    /// `YYYYMMDD` as ASCII digits (a year of more than four digits keeps its last
+    /// four; parsed dates have four).
+    pub fn digits(self) -> [u8; 8] {
+        let mut digits = [b'0'; 8];
+        let mut fill = |at: usize, width: usize, mut value: u16| {
+            for place in (at..at + width).rev() {
+                digits[place] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        fill(0, 4, self.year);
+        fill(4, 2, u16::from(self.month));
+        fill(6, 2, u16::from(self.day));
+        digits
+    }
 }
 
 /// An address in comparable form. Every text field is folded (lower case, no
@@ -172,6 +203,37 @@ impl FieldWarning {
         FieldError {
             field: self.field,
             reason: self.reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digits block keys and typo comparisons use, as `{:04}{:02}{:02}` writes them.
+    #[test]
+    fn date_digits_are_the_formatted_date() {
+        for (year, month, day) in [(1900, 1, 1), (1987, 12, 31), (2026, 2, 9), (999, 7, 4)] {
+            let date = Date { year, month, day };
+            assert_eq!(
+                std::str::from_utf8(&date.digits()).unwrap(),
+                format!("{year:04}{month:02}{day:02}")
+            );
+        }
+    }
+
+    /// Identifier block keys hash the kind's name; `Debug` wrote it before.
+    #[test]
+    fn id_kind_names_are_their_debug_names() {
+        for kind in [
+            IdKind::Loyalty,
+            IdKind::Account,
+            IdKind::Device,
+            IdKind::National,
+            IdKind::External,
+        ] {
+            assert_eq!(kind.name(), format!("{kind:?}"));
         }
     }
 }

@@ -22,10 +22,30 @@ const MAX_ATTRIBUTE_BYTES: usize = 256;
 /// error on `emails[3]` can name `identifiers[1].value` when that is where it was.
 #[derive(Default)]
 struct Origins {
-    emails: Vec<String>,
-    phones: Vec<String>,
-    addresses: Vec<String>,
-    identifiers: Vec<String>,
+    emails: Vec<Origin>,
+    phones: Vec<Origin>,
+    addresses: Vec<Origin>,
+    identifiers: Vec<Origin>,
+}
+
+/// One entry's place in the wire message, written out only when a warning or an error
+/// names it: a path formatted for every entry of every record was a percent of an
+/// import's instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `emails[i]`, `phones[i]` or `addresses[i]`.
+    List(&'static str, usize),
+    /// `identifiers[i]`, with a tail (`.value`, `.address`) or none.
+    Identifier(usize, &'static str),
+}
+
+impl Origin {
+    fn path(self) -> String {
+        match self {
+            Origin::List(list, index) => format!("{list}[{index}]"),
+            Origin::Identifier(index, tail) => format!("identifiers[{index}]{tail}"),
+        }
+    }
 }
 
 /// Parses and validates a record key.
@@ -79,39 +99,40 @@ fn raw_record(record: &pb::SourceRecord) -> (RawRecord, Origins, Vec<FieldViolat
     raw.date_of_birth = record.date_of_birth.clone();
     for (index, email) in record.emails.iter().enumerate() {
         raw.emails.push(email.clone());
-        origins.emails.push(format!("emails[{index}]"));
+        origins.emails.push(Origin::List("emails", index));
     }
     for (index, phone) in record.phones.iter().enumerate() {
         raw.phones.push(phone.clone());
-        origins.phones.push(format!("phones[{index}]"));
+        origins.phones.push(Origin::List("phones", index));
     }
     for (index, address) in record.addresses.iter().enumerate() {
         raw.addresses.push(raw_address(address));
-        origins.addresses.push(format!("addresses[{index}]"));
+        origins.addresses.push(Origin::List("addresses", index));
     }
     for (index, identifier) in record.identifiers.iter().enumerate() {
-        let path = format!("identifiers[{index}]");
         let kind = pb::IdentifierKind::try_from(identifier.kind)
             .unwrap_or(pb::IdentifierKind::Unspecified);
         let strong = match kind {
             pb::IdentifierKind::Email => {
                 raw.emails.push(identifier.value.clone());
-                origins.emails.push(format!("{path}.value"));
+                origins.emails.push(Origin::Identifier(index, ".value"));
                 continue;
             }
             pb::IdentifierKind::Phone => {
                 raw.phones.push(identifier.value.clone());
-                origins.phones.push(format!("{path}.value"));
+                origins.phones.push(Origin::Identifier(index, ".value"));
                 continue;
             }
             pb::IdentifierKind::PostalAddress => {
                 match &identifier.address {
                     Some(address) => {
                         raw.addresses.push(raw_address(address));
-                        origins.addresses.push(format!("{path}.address"));
+                        origins
+                            .addresses
+                            .push(Origin::Identifier(index, ".address"));
                     }
                     None => violations.push(FieldViolation::new(
-                        format!("{path}.address"),
+                        Origin::Identifier(index, ".address").path(),
                         "is required for a postal address",
                     )),
                 }
@@ -124,7 +145,7 @@ fn raw_record(record: &pb::SourceRecord) -> (RawRecord, Origins, Vec<FieldViolat
             pb::IdentifierKind::ExternalId => IdKind::External,
             pb::IdentifierKind::Unspecified => {
                 violations.push(FieldViolation::new(
-                    format!("{path}.kind"),
+                    Origin::Identifier(index, ".kind").path(),
                     "must name a known identifier kind",
                 ));
                 continue;
@@ -135,7 +156,7 @@ fn raw_record(record: &pb::SourceRecord) -> (RawRecord, Origins, Vec<FieldViolat
             system: identifier.system.clone(),
             value: identifier.value.clone(),
         });
-        origins.identifiers.push(path);
+        origins.identifiers.push(Origin::Identifier(index, ""));
     }
     (raw, origins, violations)
 }
@@ -184,8 +205,10 @@ fn wire_path(field: &str, origins: &Origins) -> String {
     };
     match origin {
         // An e-mail given as an identifier is its `.value`; keep the origin's own tail.
-        Some(origin) if tail.is_empty() || origin.ends_with(".value") => origin.clone(),
-        Some(origin) => format!("{origin}{tail}"),
+        Some(&origin) if tail.is_empty() || matches!(origin, Origin::Identifier(_, ".value")) => {
+            origin.path()
+        }
+        Some(&origin) => format!("{}{tail}", origin.path()),
         None => field.to_owned(),
     }
 }
@@ -560,5 +583,55 @@ pub fn event_to_proto(event: &ChangeEvent) -> pb::ChangeEvent {
         occurred_at: Some(timestamp_from_micros(event.occurred_at)),
         actor: event.actor.clone(),
         reason: event.reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identifier(kind: pb::IdentifierKind, value: &str) -> pb::Identifier {
+        pb::Identifier {
+            kind: kind as i32,
+            value: value.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    /// A warning on an entry of the raw record names the wire field it came from: its
+    /// own list, or the identifier that carried it.
+    #[test]
+    fn raw_paths_name_the_wire_fields_they_came_from() {
+        let record = pb::SourceRecord {
+            emails: vec!["a@example.com".to_owned()],
+            addresses: vec![pb::PostalAddress::default()],
+            identifiers: vec![
+                identifier(pb::IdentifierKind::Email, "b@example.com"),
+                pb::Identifier {
+                    address: Some(pb::PostalAddress::default()),
+                    ..identifier(pb::IdentifierKind::PostalAddress, "")
+                },
+                identifier(pb::IdentifierKind::LoyaltyId, "L-1"),
+                identifier(pb::IdentifierKind::Phone, "+1 415 555 0123"),
+                identifier(pb::IdentifierKind::Unspecified, "x"),
+                identifier(pb::IdentifierKind::PostalAddress, ""),
+            ],
+            ..Default::default()
+        };
+        let (_, origins, violations) = raw_record(&record);
+        for (raw, wire) in [
+            ("given_name", "name.given"),
+            ("emails[0]", "emails[0]"),
+            ("emails[1]", "identifiers[0].value"),
+            ("addresses[0].postcode", "addresses[0].postcode"),
+            ("addresses[1].country", "identifiers[1].address.country"),
+            ("identifiers[0].value", "identifiers[2].value"),
+            ("phones[0]", "identifiers[3].value"),
+            ("phones[1]", "phones[1]"),
+        ] {
+            assert_eq!(wire_path(raw, &origins), wire, "{raw}");
+        }
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["identifiers[4].kind", "identifiers[5].address"]);
     }
 }
