@@ -261,16 +261,7 @@ mod tests {
             "(A) B-C-E",
         ];
         let mut state = 5u64;
-        let mut digits = |count: usize| -> String {
-            (0..count)
-                .map(|_| {
-                    state = state
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    char::from(b'0' + ((state >> 33) % 10) as u8)
-                })
-                .collect()
-        };
+        let mut digits = |count: usize| phone_plan::random_digits(&mut state, count);
         let mut numbers: Vec<[String; 4]> = (0..300)
             .map(|index| [digits(3), digits(3), digits(4), digits(1 + index % 5)])
             .collect();

@@ -308,6 +308,19 @@ static SHARED: LazyLock<FxHashMap<u16, OnceLock<SharedCode>>> = LazyLock::new(||
         .collect()
 });
 
+/// `count` pseudo-random digits from a small deterministic generator, for tests.
+#[cfg(test)]
+pub(super) fn random_digits(state: &mut u64, count: usize) -> String {
+    (0..count)
+        .map(|_| {
+            *state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            char::from(b'0' + ((*state >> 33) % 10) as u8)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,16 +387,7 @@ mod tests {
     #[test]
     fn agrees_with_the_crate_across_codes() {
         let mut state: u64 = 7;
-        let mut digits = |count: usize| -> String {
-            (0..count)
-                .map(|_| {
-                    state = state
-                        .wrapping_mul(6_364_136_223_846_793_005)
-                        .wrapping_add(1_442_695_040_888_963_407);
-                    char::from(b'0' + ((state >> 33) % 10) as u8)
-                })
-                .collect()
-        };
+        let mut digits = |count: usize| random_digits(&mut state, count);
         let mut texts: Vec<String> = (200..1000)
             .map(|area| format!("+1{area}{}", digits(7)))
             .collect();
