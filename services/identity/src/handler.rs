@@ -39,7 +39,7 @@ const MAX_REPORTED_WARNINGS: usize = 1000;
 /// run ahead of storage. SQLite copies its log back into the database inside a commit
 /// now and then, which holds the commits queued behind it for a while; with 8 batches
 /// of 1,000 records the engine waited 4.3-5.3 s of a 1M-record import for them, with
-/// 64,000 records 0.7 s (about 15 MiB more at the peak). Counted in records, not
+/// 64,000 records 0.7 s (15-80 MiB more at the peak). Counted in records, not
 /// batches, so that callers sending large batches do not hold more in memory.
 const IMPORT_WINDOW_RECORDS: usize = 64_000;
 
