@@ -41,10 +41,15 @@ impl Pattern {
 /// The metadata's patterns use free spacing (as the crate compiles them). A pattern
 /// that does not compile leaves its descriptor out, as if the region had none.
 fn anchored(source: &str) -> Option<Regex> {
-    RegexBuilder::new(&format!("^(?:{source})"))
+    RegexBuilder::new(&anchored_source(source))
         .ignore_whitespace(true)
         .build()
         .ok()
+}
+
+/// A pattern made to match at the start of the number, for one regex or a set.
+fn anchored_source(source: &str) -> String {
+    format!("^(?:{source})")
 }
 
 /// One region's plan: the general pattern every valid number matches and the patterns
@@ -105,7 +110,7 @@ impl TypeSets {
             .filter(|descriptor| anchored(descriptor.national_number().as_str()).is_some())
             .map(|descriptor| {
                 (
-                    format!("^(?:{})", descriptor.national_number().as_str()),
+                    anchored_source(descriptor.national_number().as_str()),
                     descriptor
                         .possible_length()
                         .iter()
@@ -279,7 +284,7 @@ impl SharedCode {
                     Some((metadata, _)) => match metadata.leading_digits() {
                         // Left out where the region's own plan leaves it out.
                         Some(pattern) if anchored(pattern.as_str()).is_some() => {
-                            patterns.push(format!("^(?:{})", pattern.as_str()));
+                            patterns.push(anchored_source(pattern.as_str()));
                             Claim::Leading(patterns.len() - 1)
                         }
                         _ => Claim::ByType,
